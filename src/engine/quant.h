@@ -1,0 +1,137 @@
+/* Engine-internal: quantized block layouts and the kernel table.
+ *
+ * Block layouts are byte-identical to ggml's (ggml-common.h), because GGUF files store
+ * them as they are. Activations are quantized per block on the fly (Q8_0, Q8_1, Q8_K)
+ * so that weight·activation dot products run in integer arithmetic, as in ggml — which
+ * also keeps our rounding close to the reference implementation's.
+ *
+ * Every type has a scalar reference kernel (the *_ref functions, quant_<type>.c); SIMD
+ * versions live in files named *_avx2.c, *_avx512.c, *_neon.c and are installed into the
+ * table by sealm_kernels_init() after CPU feature detection (cpu.c). Tests compare them
+ * with the scalar ones (tests/engine/test_kernels.c). */
+#ifndef SEALM_ENGINE_QUANT_H
+#define SEALM_ENGINE_QUANT_H
+
+#include "sealm/gguf.h"
+
+#include <stdint.h>
+#include <stddef.h>
+
+typedef uint16_t sealm_fp16;   /* IEEE 754 binary16 bits */
+typedef uint16_t sealm_bf16;   /* bfloat16 bits */
+
+#define QK4_0 32
+#define QK4_1 32
+#define QK5_0 32
+#define QK5_1 32
+#define QK8_0 32
+#define QK8_1 32
+#define QK_K 256
+#define K_SCALE_SIZE 12
+
+typedef struct { sealm_fp16 d; uint8_t qs[QK4_0 / 2]; } block_q4_0;
+typedef struct { sealm_fp16 d; sealm_fp16 m; uint8_t qs[QK4_1 / 2]; } block_q4_1;
+typedef struct { sealm_fp16 d; uint8_t qh[4]; uint8_t qs[QK5_0 / 2]; } block_q5_0;
+typedef struct { sealm_fp16 d; sealm_fp16 m; uint8_t qh[4]; uint8_t qs[QK5_1 / 2]; } block_q5_1;
+typedef struct { sealm_fp16 d; int8_t qs[QK8_0]; } block_q8_0;
+/* s = d * sum(qs): lets Q4_1/Q5_1 dot products fold in the weight's min without a second pass */
+typedef struct { sealm_fp16 d; sealm_fp16 s; int8_t qs[QK8_1]; } block_q8_1;
+
+typedef struct {
+    uint8_t scales[QK_K / 16]; /* 4-bit scale | 4-bit min per 16 weights */
+    uint8_t qs[QK_K / 4];      /* 2-bit quants */
+    sealm_fp16 d, dmin;
+} block_q2_K;
+typedef struct {
+    uint8_t hmask[QK_K / 8];   /* high bit of each 3-bit quant */
+    uint8_t qs[QK_K / 4];      /* low 2 bits */
+    uint8_t scales[12];        /* 16 6-bit scales, packed */
+    sealm_fp16 d;
+} block_q3_K;
+typedef struct {
+    sealm_fp16 d, dmin;
+    uint8_t scales[K_SCALE_SIZE]; /* 8 6-bit scales and 8 6-bit mins, packed */
+    uint8_t qs[QK_K / 2];
+} block_q4_K;
+typedef struct {
+    sealm_fp16 d, dmin;
+    uint8_t scales[K_SCALE_SIZE];
+    uint8_t qh[QK_K / 8];
+    uint8_t qs[QK_K / 2];
+} block_q5_K;
+typedef struct {
+    uint8_t ql[QK_K / 2];
+    uint8_t qh[QK_K / 4];
+    int8_t scales[QK_K / 16];
+    sealm_fp16 d;
+} block_q6_K;
+/* activation blocks for the K-quants: float scale, and sums of each 16 quants */
+typedef struct {
+    float d;
+    int8_t qs[QK_K];
+    int16_t bsums[QK_K / 16];
+} block_q8_K;
+
+_Static_assert(sizeof(block_q4_0) == 18, "q4_0 layout");
+_Static_assert(sizeof(block_q4_1) == 20, "q4_1 layout");
+_Static_assert(sizeof(block_q5_0) == 22, "q5_0 layout");
+_Static_assert(sizeof(block_q5_1) == 24, "q5_1 layout");
+_Static_assert(sizeof(block_q8_0) == 34, "q8_0 layout");
+_Static_assert(sizeof(block_q8_1) == 36, "q8_1 layout");
+_Static_assert(sizeof(block_q2_K) == 84, "q2_K layout");
+_Static_assert(sizeof(block_q3_K) == 110, "q3_K layout");
+_Static_assert(sizeof(block_q4_K) == 144, "q4_K layout");
+_Static_assert(sizeof(block_q5_K) == 176, "q5_K layout");
+_Static_assert(sizeof(block_q6_K) == 210, "q6_K layout");
+_Static_assert(sizeof(block_q8_K) == 292, "q8_K layout");
+
+/* ---- half-precision conversions (round to nearest even, as IEEE 754 / F16C) ---- */
+float sealm_fp16_to_fp32(sealm_fp16 h);
+sealm_fp16 sealm_fp32_to_fp16(float f);
+float sealm_bf16_to_fp32(sealm_bf16 h);
+sealm_bf16 sealm_fp32_to_bf16(float f);  /* round to nearest even, NaN kept quiet */
+
+/* ---- kernel signatures ----
+ * n: elements (a multiple of the type's block size). Rows are contiguous blocks. */
+/* s[0] = dot(w[0..n), x[0..n)) where w is a weight row of the table entry's type and x an
+ * activation row already converted to that entry's vec_dot_type. */
+typedef void (*sealm_vec_dot_fn)(int64_t n, float *restrict s, const void *restrict w, const void *restrict x);
+/* dequantize: src blocks → n floats */
+typedef void (*sealm_to_float_fn)(const void *restrict src, float *restrict dst, int64_t n);
+/* quantize: n floats → blocks (used for activations, and by tests to make weights) */
+typedef void (*sealm_from_float_fn)(const float *restrict src, void *restrict dst, int64_t n);
+
+typedef struct sealm_type_traits {
+    const char *name;
+    int64_t block_elems;
+    size_t block_bytes;
+    sealm_tensor_type vec_dot_type;   /* what activations are converted to for vec_dot */
+    sealm_to_float_fn to_float;       /* scalar reference dequantization */
+    sealm_from_float_fn from_float;   /* quantization (reference); NULL where not needed */
+    sealm_vec_dot_fn vec_dot_ref;     /* scalar reference dot product */
+    sealm_vec_dot_fn vec_dot;         /* fastest for this CPU; == vec_dot_ref before init */
+    sealm_from_float_fn from_float_fast; /* fastest quantizer of activations; == from_float before init */
+} sealm_type_traits;
+
+/* The kernel table entry of t, or NULL when the engine has no kernels for t.
+ * Weight types supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K..Q6_K.
+ * Activation types (vec_dot_type targets): F32, F16, BF16, Q8_0, Q8_1, Q8_K. */
+const sealm_type_traits *sealm_type_traits_get(sealm_tensor_type t);
+
+/* Which SIMD level the table uses. */
+typedef enum sealm_simd_level {
+    SEALM_SIMD_SCALAR = 0, SEALM_SIMD_AVX2 = 1, SEALM_SIMD_AVX512 = 2, SEALM_SIMD_NEON = 3,
+} sealm_simd_level;
+
+/* Detects the CPU (cpuid on x86-64, hwcaps on aarch64) and installs the fastest kernels.
+ * The environment variable SEALM_SIMD=scalar|avx2|avx512|neon caps the level (for tests and
+ * for comparing paths). Idempotent and thread-safe (pthread_once). Returns the level chosen. */
+sealm_simd_level sealm_kernels_init(void);
+/* Forces a level at most as high as the CPU supports (tests); returns the level installed. */
+sealm_simd_level sealm_kernels_set_level(sealm_simd_level want);
+const char *sealm_simd_level_name(sealm_simd_level l);
+
+/* Float dot products used by attention and F32 weights: the fastest available. */
+float sealm_dot_f32(const float *a, const float *b, int64_t n);
+
+#endif
