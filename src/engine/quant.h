@@ -131,7 +131,19 @@ sealm_simd_level sealm_kernels_init(void);
 sealm_simd_level sealm_kernels_set_level(sealm_simd_level want);
 const char *sealm_simd_level_name(sealm_simd_level l);
 
-/* Float dot products used by attention and F32 weights: the fastest available. */
-float sealm_dot_f32(const float *a, const float *b, int64_t n);
+/* Vector operations used by attention and norms; the fastest available are installed by
+ * sealm_kernels_init. The KV cache is F16: q·k runs on F16 inputs with F32 accumulation. */
+typedef struct sealm_vec_ops {
+    float (*dot_f32)(const float *a, const float *b, int64_t n);
+    float (*dot_f16)(const sealm_fp16 *a, const sealm_fp16 *b, int64_t n);
+    void (*axpy_f16)(float *y, float a, const sealm_fp16 *x, int64_t n);   /* y += a·x */
+    void (*fp32_to_fp16_row)(const float *x, sealm_fp16 *y, int64_t n);
+    void (*fp16_to_fp32_row)(const sealm_fp16 *x, float *y, int64_t n);
+} sealm_vec_ops;
+
+/* The installed vector operations (scalar ones before sealm_kernels_init). */
+const sealm_vec_ops *sealm_vec_ops_get(void);
+/* The scalar reference vector operations (tests compare against them). */
+const sealm_vec_ops *sealm_vec_ops_ref(void);
 
 #endif

@@ -1,0 +1,7 @@
+/* avx2 kernels (placeholder until written: installs nothing, so the scalar ones stay). */
+#include "engine/quant_simd.h"
+
+void sealm_kernels_install_avx2(sealm_type_traits table[SEALM_TYPE_COUNT], sealm_vec_ops *ops) {
+    (void)table;
+    (void)ops;
+}

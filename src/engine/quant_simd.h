@@ -1,0 +1,21 @@
+/* Engine-internal: entry points of the SIMD kernel files.
+ *
+ * Each ISA file (quant_avx2.c, quant_avx512.c, quant_neon.c — compiled with that ISA's
+ * flags only, see CMakeLists.txt) exports one install function that overwrites the
+ * vec_dot / from_float_fast pointers of the types it accelerates, and the vector ops it
+ * has. cpu.c calls them in order of increasing width after checking the CPU supports the
+ * ISA, so a wider ISA only replaces what it implements. */
+#ifndef SEALM_ENGINE_QUANT_SIMD_H
+#define SEALM_ENGINE_QUANT_SIMD_H
+
+#include "engine/quant.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+void sealm_kernels_install_avx2(sealm_type_traits table[SEALM_TYPE_COUNT], sealm_vec_ops *ops);
+void sealm_kernels_install_avx512(sealm_type_traits table[SEALM_TYPE_COUNT], sealm_vec_ops *ops);
+#endif
+#if defined(__aarch64__)
+void sealm_kernels_install_neon(sealm_type_traits table[SEALM_TYPE_COUNT], sealm_vec_ops *ops);
+#endif
+
+#endif
