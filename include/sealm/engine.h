@@ -57,7 +57,8 @@ typedef struct sealm_context sealm_context;
 sealm_status sealm_model_load(const sealm_gguf *g, sealm_model **out, sealm_error *err);
 void sealm_model_free(sealm_model *m);
 const sealm_hparams *sealm_model_hparams(const sealm_model *m);
-/* Bytes of weights the model reads per decoded token (all weight tensors). */
+/* Bytes of all weight tensors of the model (what one decoded token reads, give or take the
+ * embedding table, of which decode reads one row unless the output is tied to it). */
 uint64_t sealm_model_weight_bytes(const sealm_model *m);
 /* Bytes the KV cache takes for n_ctx tokens. */
 uint64_t sealm_model_kv_bytes(const sealm_model *m, int32_t n_ctx);

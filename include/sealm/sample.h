@@ -59,7 +59,7 @@ int32_t sealm_argmax(const float *x, int32_t n);
 typedef struct sealm_stop_matcher sealm_stop_matcher;
 sealm_status sealm_stop_matcher_new(const char *const *stops, size_t n_stops, sealm_stop_matcher **out, sealm_error *err);
 void sealm_stop_matcher_free(sealm_stop_matcher *m);
-/* Appends text; *released/*n_released point to bytes safe to emit now (valid until the
+/* Appends text; *released and *n_released point to bytes safe to emit now (valid until the
  * next call). Returns true when a stop string has been completed: the released text then
  * ends just before it and the rest must be discarded. */
 bool sealm_stop_matcher_push(sealm_stop_matcher *m, const char *text, size_t len,

@@ -1,7 +1,541 @@
-/* avx2 kernels (placeholder until written: installs nothing, so the scalar ones stay). */
+/* AVX2 kernels: quantized dot products, activation quantizers and vector ops.
+ *
+ * Compiled with -mavx2 -mfma -mf16c -mbmi2 only (CMakeLists.txt); cpu.c installs them
+ * after checking the CPU has those features. Every kernel computes the same integer sum
+ * per block as its scalar reference in quant_<type>.c; only the order in which the
+ * per-block float terms are added differs (tests/engine/test_kernels.c compares them).
+ *
+ * The recurring trick: AVX2 multiplies bytes only with vpmaddubsw (unsigned × signed,
+ * adjacent pairs summed to int16), followed by vpmaddwd to widen to int32. Weights are
+ * therefore kept unsigned where the format allows (Q4_1, Q5_1, K-quants) and the format's
+ * offset is subtracted once per block from the activation sums; see simd_x86.h. */
 #include "engine/quant_simd.h"
+#include "engine/simd_kscales.h"
+#include "engine/simd_x86.h"
+
+#include <math.h>
+
+/* ------------------------------------------------------------------------------------
+ * 32-element block formats · Q8_0 / Q8_1
+ * ---------------------------------------------------------------------------------- */
+
+static void vec_dot_q8_0_q8_0_avx2(int64_t n, float *restrict s, const void *restrict vw,
+                                   const void *restrict vx) {
+    const block_q8_0 *w = vw;
+    const block_q8_0 *x = vx;
+    const int64_t nb = n / QK8_0;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        __m256i qw = _mm256_loadu_si256((const __m256i *)w[i].qs);
+        __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
+        __m256 sums = _mm256_cvtepi32_ps(x86_dot_i8x32(qw, qx));
+        __m256 d = _mm256_set1_ps(x86_fp16_to_f32(w[i].d) * x86_fp16_to_f32(x[i].d));
+        acc = _mm256_fmadd_ps(sums, d, acc);
+    }
+    *s = x86_hsum_f32x8(acc);
+}
+
+/* Q4_0: quants are nibbles 0..15 standing for -8..7. */
+static void vec_dot_q4_0_q8_0_avx2(int64_t n, float *restrict s, const void *restrict vw,
+                                   const void *restrict vx) {
+    const block_q4_0 *w = vw;
+    const block_q8_0 *x = vx;
+    const int64_t nb = n / QK4_0;
+    const __m256i eight = _mm256_set1_epi8(8);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        __m256i qw = _mm256_sub_epi8(x86_unpack_nibbles16(w[i].qs), eight);
+        __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
+        __m256 sums = _mm256_cvtepi32_ps(x86_dot_i8x32(qw, qx));
+        __m256 d = _mm256_set1_ps(x86_fp16_to_f32(w[i].d) * x86_fp16_to_f32(x[i].d));
+        acc = _mm256_fmadd_ps(sums, d, acc);
+    }
+    *s = x86_hsum_f32x8(acc);
+}
+
+/* Q4_1: w = d*q + m with q 0..15, so w·x = d*dx*sum(q*qx) + m*(dx*sum(qx)) and the
+ * activation block carries s = dx*sum(qx). */
+static void vec_dot_q4_1_q8_1_avx2(int64_t n, float *restrict s, const void *restrict vw,
+                                   const void *restrict vx) {
+    const block_q4_1 *w = vw;
+    const block_q8_1 *x = vx;
+    const int64_t nb = n / QK4_1;
+    __m256 acc = _mm256_setzero_ps();
+    float min_terms = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        __m256i qw = x86_unpack_nibbles16(w[i].qs);
+        __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
+        __m256 sums = _mm256_cvtepi32_ps(x86_dot_u8i8x32(qw, qx));
+        __m256 d = _mm256_set1_ps(x86_fp16_to_f32(w[i].d) * x86_fp16_to_f32(x[i].d));
+        acc = _mm256_fmadd_ps(sums, d, acc);
+        min_terms += x86_fp16_to_f32(w[i].m) * x86_fp16_to_f32(x[i].s);
+    }
+    *s = x86_hsum_f32x8(acc) + min_terms;
+}
+
+/* Q5_0: a 5th bit per quant in qh (bit j for element j), values 0..31 standing for -16..15. */
+static void vec_dot_q5_0_q8_0_avx2(int64_t n, float *restrict s, const void *restrict vw,
+                                   const void *restrict vx) {
+    const block_q5_0 *w = vw;
+    const block_q8_0 *x = vx;
+    const int64_t nb = n / QK5_0;
+    const __m256i bit4 = _mm256_set1_epi8(0x10);
+    const __m256i sixteen = _mm256_set1_epi8(16);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        uint32_t qh;
+        memcpy(&qh, w[i].qh, sizeof qh);
+        __m256i high = _mm256_and_si256(x86_bits_to_bytes(qh), bit4);
+        __m256i qw = _mm256_sub_epi8(_mm256_or_si256(x86_unpack_nibbles16(w[i].qs), high), sixteen);
+        __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
+        __m256 sums = _mm256_cvtepi32_ps(x86_dot_i8x32(qw, qx));
+        __m256 d = _mm256_set1_ps(x86_fp16_to_f32(w[i].d) * x86_fp16_to_f32(x[i].d));
+        acc = _mm256_fmadd_ps(sums, d, acc);
+    }
+    *s = x86_hsum_f32x8(acc);
+}
+
+/* Q5_1: like Q5_0 with unsigned quants 0..31 and a min, folded in as for Q4_1. */
+static void vec_dot_q5_1_q8_1_avx2(int64_t n, float *restrict s, const void *restrict vw,
+                                   const void *restrict vx) {
+    const block_q5_1 *w = vw;
+    const block_q8_1 *x = vx;
+    const int64_t nb = n / QK5_1;
+    const __m256i bit4 = _mm256_set1_epi8(0x10);
+    __m256 acc = _mm256_setzero_ps();
+    float min_terms = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        uint32_t qh;
+        memcpy(&qh, w[i].qh, sizeof qh);
+        __m256i high = _mm256_and_si256(x86_bits_to_bytes(qh), bit4);
+        __m256i qw = _mm256_or_si256(x86_unpack_nibbles16(w[i].qs), high);
+        __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
+        __m256 sums = _mm256_cvtepi32_ps(x86_dot_u8i8x32(qw, qx));
+        __m256 d = _mm256_set1_ps(x86_fp16_to_f32(w[i].d) * x86_fp16_to_f32(x[i].d));
+        acc = _mm256_fmadd_ps(sums, d, acc);
+        min_terms += x86_fp16_to_f32(w[i].m) * x86_fp16_to_f32(x[i].s);
+    }
+    *s = x86_hsum_f32x8(acc) + min_terms;
+}
+
+/* ------------------------------------------------------------------------------------
+ * K-quants · Q8_K (256-element super-blocks; bsums[g] = sum of activation quants 16g..16g+15)
+ * ---------------------------------------------------------------------------------- */
+
+/* sum_g a[g] * bsums[g] over the 16 groups, a given as 16 int16. */
+static inline int32_t bsums_dot(const int16_t bsums[16], __m256i a) {
+    __m256i b = _mm256_loadu_si256((const __m256i *)bsums);
+    return x86_hsum_i32x8(_mm256_madd_epi16(b, a));
+}
+
+/* Q4_K: 8 sub-blocks of 32 with a 6-bit scale and min each. Bytes qs[32c..32c+31] hold
+ * sub-block 2c in their low nibbles and 2c+1 in their high nibbles.
+ * w·x = dx*(d*sum_j sc_j*sum(q*qx) - dmin*sum_j mn_j*sum(qx)), sum(qx) from bsums. */
+static void vec_dot_q4_K_q8_K_avx2(int64_t n, float *restrict s, const void *restrict vw,
+                                   const void *restrict vx) {
+    const block_q4_K *w = vw;
+    const block_q8_K *x = vx;
+    const int64_t nb = n / QK_K;
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    __m256 acc = _mm256_setzero_ps();
+    float min_terms = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        uint8_t sc[8], mn[8];
+        simd_unpack_k4_scales(w[i].scales, sc, mn);
+        const uint8_t *q = w[i].qs;
+        const int8_t *y = x[i].qs;
+        __m256i isum = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) {
+            __m256i bytes = _mm256_loadu_si256((const __m256i *)(q + 32 * c));
+            __m256i lo = _mm256_and_si256(bytes, low4);
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low4);
+            __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(y + 64 * c)));
+            __m256i phi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(y + 64 * c + 32)));
+            plo = _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * c]));
+            phi = _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * c + 1]));
+            isum = _mm256_add_epi32(isum, _mm256_add_epi32(plo, phi));
+        }
+        /* each min covers two 16-element bsums groups */
+        int32_t msum = 0;
+        for (int j = 0; j < 8; j++) msum += mn[j] * (x[i].bsums[2 * j] + x[i].bsums[2 * j + 1]);
+        const float dx = x[i].d;
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(dx * x86_fp16_to_f32(w[i].d)), acc);
+        min_terms += dx * x86_fp16_to_f32(w[i].dmin) * (float)msum;
+    }
+    *s = x86_hsum_f32x8(acc) - min_terms;
+}
+
+/* Q5_K: Q4_K plus a 5th bit: for chunk c, qh[l] bit 2c belongs to element l of sub-block 2c
+ * and bit 2c+1 to element l of sub-block 2c+1. */
+static void vec_dot_q5_K_q8_K_avx2(int64_t n, float *restrict s, const void *restrict vw,
+                                   const void *restrict vx) {
+    const block_q5_K *w = vw;
+    const block_q8_K *x = vx;
+    const int64_t nb = n / QK_K;
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    const __m256i bit4 = _mm256_set1_epi8(0x10);
+    __m256 acc = _mm256_setzero_ps();
+    float min_terms = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        uint8_t sc[8], mn[8];
+        simd_unpack_k4_scales(w[i].scales, sc, mn);
+        const uint8_t *q = w[i].qs;
+        const int8_t *y = x[i].qs;
+        const __m256i qh = _mm256_loadu_si256((const __m256i *)w[i].qh);
+        __m256i isum = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) {
+            const __m256i mlo = _mm256_set1_epi8((char)(1 << (2 * c)));
+            const __m256i mhi = _mm256_set1_epi8((char)(1 << (2 * c + 1)));
+            /* (qh & m) == m gives 0xFF where the bit is set; keep 0x10 of it */
+            __m256i hlo = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, mlo), mlo), bit4);
+            __m256i hhi = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, mhi), mhi), bit4);
+            __m256i bytes = _mm256_loadu_si256((const __m256i *)(q + 32 * c));
+            __m256i lo = _mm256_or_si256(_mm256_and_si256(bytes, low4), hlo);
+            __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bytes, 4), low4), hhi);
+            __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(y + 64 * c)));
+            __m256i phi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(y + 64 * c + 32)));
+            plo = _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * c]));
+            phi = _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * c + 1]));
+            isum = _mm256_add_epi32(isum, _mm256_add_epi32(plo, phi));
+        }
+        int32_t msum = 0;
+        for (int j = 0; j < 8; j++) msum += mn[j] * (x[i].bsums[2 * j] + x[i].bsums[2 * j + 1]);
+        const float dx = x[i].d;
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(dx * x86_fp16_to_f32(w[i].d)), acc);
+        min_terms += dx * x86_fp16_to_f32(w[i].dmin) * (float)msum;
+    }
+    *s = x86_hsum_f32x8(acc) - min_terms;
+}
+
+/* Q6_K: 6-bit quants 0..63 standing for -32..31, a signed 8-bit scale per 16 elements.
+ * Each half (128 elements) uses 64 ql bytes and 32 qh bytes: for l < 32,
+ *   element  l     = ql[l]    low nibble  | qh[l] bits 0-1 << 4
+ *   element 32 + l = ql[32+l] low nibble  | qh[l] bits 2-3 << 4
+ *   element 64 + l = ql[l]    high nibble | qh[l] bits 4-5 << 4
+ *   element 96 + l = ql[32+l] high nibble | qh[l] bits 6-7 << 4
+ * The -32 offset is applied at the end: sum_g sc_g*sum((q-32)*qx) =
+ * sum_g sc_g*sum(q*qx) - 32*sum_g sc_g*bsums_g. */
+static void vec_dot_q6_K_q8_K_avx2(int64_t n, float *restrict s, const void *restrict vw,
+                                   const void *restrict vx) {
+    const block_q6_K *w = vw;
+    const block_q8_K *x = vx;
+    const int64_t nb = n / QK_K;
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    float sum = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        const int8_t *sc = w[i].scales;
+        const int8_t *y = x[i].qs;
+        __m256i isum = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *ql = w[i].ql + 64 * h;
+            __m256i qh = _mm256_loadu_si256((const __m256i *)(w[i].qh + 32 * h));
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+            __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            /* the 16-bit shifts move bits across byte borders only where the masks drop them */
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, low4),
+                                   _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x03)), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(l1, low4),
+                                   _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x0C)), 2));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
+                                   _mm256_and_si256(qh, _mm256_set1_epi8(0x30)));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
+                                   _mm256_and_si256(_mm256_srli_epi16(qh, 2), _mm256_set1_epi8(0x30)));
+            for (int k = 0; k < 4; k++) {
+                const int g = 8 * h + 2 * k; /* groups g, g+1 cover these 32 elements */
+                __m256i p = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)(y + 128 * h + 32 * k)));
+                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, x86_two_scales_i16(sc[g], sc[g + 1])));
+            }
+        }
+        __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
+        int32_t offset = 32 * bsums_dot(x[i].bsums, sc16);
+        sum += x[i].d * x86_fp16_to_f32(w[i].d) * (float)(x86_hsum_i32x8(isum) - offset);
+    }
+    *s = sum;
+}
+
+/* Q3_K: 3-bit quants: 2 low bits in qs, the 3rd in hmask; value = low2 - (bit ? 0 : 4),
+ * i.e. (low2 | bit<<2) - 4. Each half h uses qs[32h..32h+31]; chunk c of the half takes
+ * bits 2c..2c+1 of those bytes and bit 4h+c of hmask[l]. Scales: 16 signed 6-bit values.
+ * The -4 offset is applied at the end through bsums, as for Q6_K. */
+static void vec_dot_q3_K_q8_K_avx2(int64_t n, float *restrict s, const void *restrict vw,
+                                   const void *restrict vx) {
+    const block_q3_K *w = vw;
+    const block_q8_K *x = vx;
+    const int64_t nb = n / QK_K;
+    const __m256i two_bits = _mm256_set1_epi8(0x03);
+    const __m256i bit2 = _mm256_set1_epi8(0x04);
+    float sum = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        int8_t sc[16];
+        simd_unpack_q3k_scales(w[i].scales, sc);
+        const int8_t *y = x[i].qs;
+        const __m256i hm = _mm256_loadu_si256((const __m256i *)w[i].hmask);
+        __m256i isum = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            const __m256i qs = _mm256_loadu_si256((const __m256i *)(w[i].qs + 32 * h));
+            for (int c = 0; c < 4; c++) {
+                const __m256i m = _mm256_set1_epi8((char)(1 << (4 * h + c)));
+                __m256i low = _mm256_and_si256(_mm256_srl_epi16(qs, _mm_cvtsi32_si128(2 * c)), two_bits);
+                __m256i high = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hm, m), m), bit2);
+                __m256i q = _mm256_or_si256(low, high);
+                const int g = 8 * h + 2 * c;
+                __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)(y + 128 * h + 32 * c)));
+                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, x86_two_scales_i16(sc[g], sc[g + 1])));
+            }
+        }
+        __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
+        int32_t offset = 4 * bsums_dot(x[i].bsums, sc16);
+        sum += x[i].d * x86_fp16_to_f32(w[i].d) * (float)(x86_hsum_i32x8(isum) - offset);
+    }
+    *s = sum;
+}
+
+/* Q2_K: 2-bit quants; scales[g] holds a 4-bit scale (low) and a 4-bit min (high) per 16
+ * elements. Quant layout as Q3_K's low bits. */
+static void vec_dot_q2_K_q8_K_avx2(int64_t n, float *restrict s, const void *restrict vw,
+                                   const void *restrict vx) {
+    const block_q2_K *w = vw;
+    const block_q8_K *x = vx;
+    const int64_t nb = n / QK_K;
+    const __m256i two_bits = _mm256_set1_epi8(0x03);
+    float sum = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *sm = w[i].scales;
+        const int8_t *y = x[i].qs;
+        __m256i isum = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            const __m256i qs = _mm256_loadu_si256((const __m256i *)(w[i].qs + 32 * h));
+            for (int c = 0; c < 4; c++) {
+                __m256i q = _mm256_and_si256(_mm256_srl_epi16(qs, _mm_cvtsi32_si128(2 * c)), two_bits);
+                const int g = 8 * h + 2 * c;
+                __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)(y + 128 * h + 32 * c)));
+                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, x86_two_scales_i16(sm[g] & 0x0F, sm[g + 1] & 0x0F)));
+            }
+        }
+        /* mins: the high nibbles, widened to int16 and dotted with bsums */
+        __m128i packed = _mm_loadu_si128((const __m128i *)sm);
+        __m256i mins16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0F)));
+        int32_t msum = bsums_dot(x[i].bsums, mins16);
+        const float dx = x[i].d;
+        sum += dx * x86_fp16_to_f32(w[i].d) * (float)x86_hsum_i32x8(isum)
+             - dx * x86_fp16_to_f32(w[i].dmin) * (float)msum;
+    }
+    *s = sum;
+}
+
+/* ------------------------------------------------------------------------------------
+ * Float formats
+ * ---------------------------------------------------------------------------------- */
+
+static float dot_f32_avx2(const float *a, const float *b, int64_t n) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+    }
+    for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    float sum = x86_hsum_f32x8(_mm256_add_ps(acc0, acc1));
+    for (; i < n; i++) sum += a[i] * b[i];
+    return sum;
+}
+
+static inline __m256 load_f16x8(const sealm_fp16 *p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+}
+
+static float dot_f16_avx2(const sealm_fp16 *a, const sealm_fp16 *b, int64_t n) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        acc0 = _mm256_fmadd_ps(load_f16x8(a + i), load_f16x8(b + i), acc0);
+        acc1 = _mm256_fmadd_ps(load_f16x8(a + i + 8), load_f16x8(b + i + 8), acc1);
+    }
+    for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(load_f16x8(a + i), load_f16x8(b + i), acc0);
+    float sum = x86_hsum_f32x8(_mm256_add_ps(acc0, acc1));
+    for (; i < n; i++) sum += x86_fp16_to_f32(a[i]) * x86_fp16_to_f32(b[i]);
+    return sum;
+}
+
+/* bfloat16 is the top half of a float32: widen to 32 bits and shift into place. */
+static inline __m256 load_bf16x8(const sealm_bf16 *p) {
+    __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+}
+
+static inline float bf16_to_f32(sealm_bf16 h) {
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+static float dot_bf16_avx2(const sealm_bf16 *a, const sealm_bf16 *b, int64_t n) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        acc0 = _mm256_fmadd_ps(load_bf16x8(a + i), load_bf16x8(b + i), acc0);
+        acc1 = _mm256_fmadd_ps(load_bf16x8(a + i + 8), load_bf16x8(b + i + 8), acc1);
+    }
+    for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(load_bf16x8(a + i), load_bf16x8(b + i), acc0);
+    float sum = x86_hsum_f32x8(_mm256_add_ps(acc0, acc1));
+    for (; i < n; i++) sum += bf16_to_f32(a[i]) * bf16_to_f32(b[i]);
+    return sum;
+}
+
+static void vec_dot_f32_avx2(int64_t n, float *restrict s, const void *restrict w, const void *restrict x) {
+    *s = dot_f32_avx2(w, x, n);
+}
+
+static void vec_dot_f16_avx2(int64_t n, float *restrict s, const void *restrict w, const void *restrict x) {
+    *s = dot_f16_avx2(w, x, n);
+}
+
+static void vec_dot_bf16_avx2(int64_t n, float *restrict s, const void *restrict w, const void *restrict x) {
+    *s = dot_bf16_avx2(w, x, n);
+}
+
+/* y += a*x */
+static void axpy_f16_avx2(float *y, float a, const sealm_fp16 *x, int64_t n) {
+    const __m256 va = _mm256_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, load_f16x8(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += a * x86_fp16_to_f32(x[i]);
+}
+
+/* F16C conversions round to nearest even, as the scalar sealm_fp32_to_fp16 does. */
+static void fp32_to_fp16_row_avx2(const float *x, sealm_fp16 *y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) y[i] = _cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT);
+}
+
+static void fp16_to_fp32_row_avx2(const sealm_fp16 *x, float *y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, load_f16x8(x + i));
+    for (; i < n; i++) y[i] = x86_fp16_to_f32(x[i]);
+}
+
+static void quantize_row_f16_avx2(const float *restrict x, void *restrict y, int64_t n) {
+    fp32_to_fp16_row_avx2(x, y, n);
+}
+
+/* ------------------------------------------------------------------------------------
+ * Activation quantizers (must produce the very blocks the scalar ones do)
+ * ---------------------------------------------------------------------------------- */
+
+/* One 32-element Q8_0-style block: d = max|x|/127, q = round(x/d) with halves away from zero
+ * (roundf), computed as x * (1/d) like the scalar code. Stores the quants and returns sum(q)
+ * (for Q8_1); *d_out gets d as float (the caller rounds it to fp16). */
+static inline int32_t quantize_block32_avx2(const float *x, float *d_out, int8_t *q_out) {
+    const float amax = x86_absmax_f32x32(x);
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const __m256 vid = _mm256_set1_ps(id);
+    __m256i q[4];
+    for (int k = 0; k < 4; k++)
+        q[k] = _mm256_cvtps_epi32(x86_round_away_f32x8(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), vid)));
+    _mm256_storeu_si256((__m256i *)q_out, x86_pack_i32x32_to_i8(q[0], q[1], q[2], q[3]));
+    *d_out = d;
+    __m256i total = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+    return x86_hsum_i32x8(total);
+}
+
+static void quantize_row_q8_0_avx2(const float *restrict x, void *restrict vy, int64_t n) {
+    block_q8_0 *y = vy;
+    const int64_t nb = n / QK8_0;
+    for (int64_t i = 0; i < nb; i++) {
+        float d;
+        (void)quantize_block32_avx2(x + i * QK8_0, &d, y[i].qs);
+        y[i].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+    }
+}
+
+static void quantize_row_q8_1_avx2(const float *restrict x, void *restrict vy, int64_t n) {
+    block_q8_1 *y = vy;
+    const int64_t nb = n / QK8_1;
+    for (int64_t i = 0; i < nb; i++) {
+        float d;
+        int32_t sum = quantize_block32_avx2(x + i * QK8_1, &d, y[i].qs);
+        y[i].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+        /* s uses the float d before its rounding to fp16, as the scalar code does */
+        y[i].s = _cvtss_sh((float)sum * d, _MM_FROUND_TO_NEAREST_INT);
+    }
+}
+
+/* Q8_K: the scale comes from the element of largest magnitude (the first one, on ties),
+ * keeping its sign: iscale = -127/max, so that element maps to -127; q = nearest(iscale*x)
+ * with halves to even (as the hardware's default rounding), capped at 127. d = 1/iscale. */
+static void quantize_row_q8_K_avx2(const float *restrict x, void *restrict vy, int64_t n) {
+    block_q8_K *y = vy;
+    const int64_t nb = n / QK_K;
+    for (int64_t i = 0; i < nb; i++, x += QK_K) {
+        float amax = 0.0f;
+        for (int j = 0; j < QK_K; j += 32) {
+            float m = x86_absmax_f32x32(x + j);
+            if (m > amax) amax = m;
+        }
+        if (amax == 0.0f) {
+            memset(&y[i], 0, sizeof y[i]);
+            continue;
+        }
+        /* find the first element whose magnitude is amax, to get its sign */
+        const __m256 vamax = _mm256_set1_ps(amax);
+        const __m256 sign_bit = _mm256_set1_ps(-0.0f);
+        float max = amax;
+        for (int j = 0; j < QK_K; j += 8) {
+            __m256 eq = _mm256_cmp_ps(_mm256_andnot_ps(sign_bit, _mm256_loadu_ps(x + j)), vamax, _CMP_EQ_OQ);
+            int mask = _mm256_movemask_ps(eq);
+            if (mask) {
+                max = x[j + __builtin_ctz((unsigned)mask)];
+                break;
+            }
+        }
+        const float iscale = -127.0f / max;
+        const __m256 vis = _mm256_set1_ps(iscale);
+        const __m256i cap = _mm256_set1_epi32(127);
+        for (int j = 0; j < QK_K; j += 32) {
+            __m256i q[4];
+            for (int k = 0; k < 4; k++) {
+                __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + j + 8 * k), vis);
+                q[k] = _mm256_min_epi32(_mm256_cvtps_epi32(_mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)), cap);
+            }
+            _mm256_storeu_si256((__m256i *)(y[i].qs + j), x86_pack_i32x32_to_i8(q[0], q[1], q[2], q[3]));
+            y[i].bsums[j / 16] = (int16_t)x86_hsum_i32x8(_mm256_add_epi32(q[0], q[1]));
+            y[i].bsums[j / 16 + 1] = (int16_t)x86_hsum_i32x8(_mm256_add_epi32(q[2], q[3]));
+        }
+        y[i].d = 1.0f / iscale;
+    }
+}
+
+/* ------------------------------------------------------------------------------------ */
 
 void sealm_kernels_install_avx2(sealm_type_traits table[SEALM_TYPE_COUNT], sealm_vec_ops *ops) {
-    (void)table;
-    (void)ops;
+    table[SEALM_TYPE_Q8_0].vec_dot = vec_dot_q8_0_q8_0_avx2;
+    table[SEALM_TYPE_Q4_0].vec_dot = vec_dot_q4_0_q8_0_avx2;
+    table[SEALM_TYPE_Q4_1].vec_dot = vec_dot_q4_1_q8_1_avx2;
+    table[SEALM_TYPE_Q5_0].vec_dot = vec_dot_q5_0_q8_0_avx2;
+    table[SEALM_TYPE_Q5_1].vec_dot = vec_dot_q5_1_q8_1_avx2;
+    table[SEALM_TYPE_Q2_K].vec_dot = vec_dot_q2_K_q8_K_avx2;
+    table[SEALM_TYPE_Q3_K].vec_dot = vec_dot_q3_K_q8_K_avx2;
+    table[SEALM_TYPE_Q4_K].vec_dot = vec_dot_q4_K_q8_K_avx2;
+    table[SEALM_TYPE_Q5_K].vec_dot = vec_dot_q5_K_q8_K_avx2;
+    table[SEALM_TYPE_Q6_K].vec_dot = vec_dot_q6_K_q8_K_avx2;
+    table[SEALM_TYPE_F32].vec_dot = vec_dot_f32_avx2;
+    table[SEALM_TYPE_F16].vec_dot = vec_dot_f16_avx2;
+    table[SEALM_TYPE_BF16].vec_dot = vec_dot_bf16_avx2;
+
+    table[SEALM_TYPE_Q8_0].from_float_fast = quantize_row_q8_0_avx2;
+    table[SEALM_TYPE_Q8_1].from_float_fast = quantize_row_q8_1_avx2;
+    table[SEALM_TYPE_Q8_K].from_float_fast = quantize_row_q8_K_avx2;
+    table[SEALM_TYPE_F16].from_float_fast = quantize_row_f16_avx2;
+
+    ops->dot_f32 = dot_f32_avx2;
+    ops->dot_f16 = dot_f16_avx2;
+    ops->axpy_f16 = axpy_f16_avx2;
+    ops->fp32_to_fp16_row = fp32_to_fp16_row_avx2;
+    ops->fp16_to_fp32_row = fp16_to_fp32_row_avx2;
 }

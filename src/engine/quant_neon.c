@@ -1,7 +1,565 @@
-/* neon kernels (placeholder until written: installs nothing, so the scalar ones stay). */
+/* NEON kernels (aarch64): quantized dot products, activation quantizers and vector ops.
+ *
+ * Compiled with -march=armv8.2-a+dotprod+fp16 (CMakeLists.txt). The byte dot products use
+ * SDOT (vdotq_s32: four int8 products summed into each int32 lane) when the compiler
+ * targets the dot-product extension, and a widening multiply + pairwise add otherwise.
+ * NEON multiplies signed by signed bytes, so quants are simply made signed (offset
+ * subtracted) before the dot; each kernel computes the same integer sum per block as its
+ * scalar reference in quant_<type>.c, only the float additions are ordered differently.
+ *
+ * Per-group scales of the K-quants are applied to whole int32x4 partial sums
+ * (acc += dot * scale): all four lanes belong to the same group, so which lane holds which
+ * products (it differs between SDOT and the fallback) does not matter. */
 #include "engine/quant_simd.h"
+#include "engine/simd_kscales.h"
+
+#include <arm_neon.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------------------
+ * helpers
+ * ---------------------------------------------------------------------------------- */
+
+/* acc + 16 int8 products a*b, spread over the 4 lanes. */
+static inline int32x4_t neon_dot_i8x16(int32x4_t acc, int8x16_t a, int8x16_t b) {
+#if defined(__ARM_FEATURE_DOTPROD)
+    return vdotq_s32(acc, a, b);
+#else
+    /* products of int8 fit int16 (|a*b| <= 16384); pairwise-add them into the int32 lanes */
+    int16x8_t lo = vmull_s8(vget_low_s8(a), vget_low_s8(b));
+    int16x8_t hi = vmull_high_s8(a, b);
+    return vpadalq_s16(vpadalq_s16(acc, lo), hi);
+#endif
+}
+
+/* dot of 32 int8 pairs: a = (a0, a1), b read from memory. */
+static inline int32x4_t neon_dot_i8x32(int8x16_t a0, int8x16_t a1, const int8_t *b) {
+    int32x4_t acc = neon_dot_i8x16(vdupq_n_s32(0), a0, vld1q_s8(b));
+    return neon_dot_i8x16(acc, a1, vld1q_s8(b + 16));
+}
+
+static inline float neon_fp16_to_f32(sealm_fp16 h) {
+    __fp16 v;
+    memcpy(&v, &h, sizeof v);
+    return (float)v;
+}
+
+/* 16 packed nibbles -> low nibbles (elements 0..15) and high nibbles (elements 16..31). */
+static inline void neon_unpack_nibbles16(const uint8_t *q, uint8x16_t *lo, uint8x16_t *hi) {
+    uint8x16_t v = vld1q_u8(q);
+    *lo = vandq_u8(v, vdupq_n_u8(0x0F));
+    *hi = vshrq_n_u8(v, 4);
+}
+
+/* Bits 0..15 (lo) and 16..31 (hi) of a 32-bit mask -> 0x10 in byte j where bit j is set.
+ * Each byte of the mask is broadcast over 8 lanes, and lane j tests bit j%8 (vtst). */
+static inline void neon_qh_to_bit4(uint32_t qh, uint8x16_t *lo, uint8x16_t *hi) {
+    static const uint8_t bit_of_lane[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+    const uint8x16_t bits = vld1q_u8(bit_of_lane);
+    const uint8x16_t four = vdupq_n_u8(0x10);
+    uint8x16_t b01 = vcombine_u8(vdup_n_u8((uint8_t)qh), vdup_n_u8((uint8_t)(qh >> 8)));
+    uint8x16_t b23 = vcombine_u8(vdup_n_u8((uint8_t)(qh >> 16)), vdup_n_u8((uint8_t)(qh >> 24)));
+    *lo = vandq_u8(vtstq_u8(b01, bits), four);
+    *hi = vandq_u8(vtstq_u8(b23, bits), four);
+}
+
+static inline int8x16_t as_s8(uint8x16_t v) {
+    return vreinterpretq_s8_u8(v);
+}
+
+/* ------------------------------------------------------------------------------------
+ * 32-element blocks
+ * ---------------------------------------------------------------------------------- */
+
+static void vec_dot_q8_0_q8_0_neon(int64_t n, float *restrict s, const void *restrict vw,
+                                   const void *restrict vx) {
+    const block_q8_0 *w = vw;
+    const block_q8_0 *x = vx;
+    const int64_t nb = n / QK8_0;
+    float32x4_t acc = vdupq_n_f32(0.0f);
+    for (int64_t i = 0; i < nb; i++) {
+        int32x4_t p = neon_dot_i8x32(vld1q_s8(w[i].qs), vld1q_s8(w[i].qs + 16), x[i].qs);
+        float d = neon_fp16_to_f32(w[i].d) * neon_fp16_to_f32(x[i].d);
+        acc = vfmaq_n_f32(acc, vcvtq_f32_s32(p), d);
+    }
+    *s = vaddvq_f32(acc);
+}
+
+static void vec_dot_q4_0_q8_0_neon(int64_t n, float *restrict s, const void *restrict vw,
+                                   const void *restrict vx) {
+    const block_q4_0 *w = vw;
+    const block_q8_0 *x = vx;
+    const int64_t nb = n / QK4_0;
+    const int8x16_t eight = vdupq_n_s8(8);
+    float32x4_t acc = vdupq_n_f32(0.0f);
+    for (int64_t i = 0; i < nb; i++) {
+        uint8x16_t lo, hi;
+        neon_unpack_nibbles16(w[i].qs, &lo, &hi);
+        int32x4_t p = neon_dot_i8x32(vsubq_s8(as_s8(lo), eight), vsubq_s8(as_s8(hi), eight), x[i].qs);
+        float d = neon_fp16_to_f32(w[i].d) * neon_fp16_to_f32(x[i].d);
+        acc = vfmaq_n_f32(acc, vcvtq_f32_s32(p), d);
+    }
+    *s = vaddvq_f32(acc);
+}
+
+/* Q4_1: unsigned quants 0..15 (valid as int8 too); the min enters as m * s. */
+static void vec_dot_q4_1_q8_1_neon(int64_t n, float *restrict s, const void *restrict vw,
+                                   const void *restrict vx) {
+    const block_q4_1 *w = vw;
+    const block_q8_1 *x = vx;
+    const int64_t nb = n / QK4_1;
+    float32x4_t acc = vdupq_n_f32(0.0f);
+    float min_terms = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        uint8x16_t lo, hi;
+        neon_unpack_nibbles16(w[i].qs, &lo, &hi);
+        int32x4_t p = neon_dot_i8x32(as_s8(lo), as_s8(hi), x[i].qs);
+        float d = neon_fp16_to_f32(w[i].d) * neon_fp16_to_f32(x[i].d);
+        acc = vfmaq_n_f32(acc, vcvtq_f32_s32(p), d);
+        min_terms += neon_fp16_to_f32(w[i].m) * neon_fp16_to_f32(x[i].s);
+    }
+    *s = vaddvq_f32(acc) + min_terms;
+}
+
+static void vec_dot_q5_0_q8_0_neon(int64_t n, float *restrict s, const void *restrict vw,
+                                   const void *restrict vx) {
+    const block_q5_0 *w = vw;
+    const block_q8_0 *x = vx;
+    const int64_t nb = n / QK5_0;
+    const int8x16_t sixteen = vdupq_n_s8(16);
+    float32x4_t acc = vdupq_n_f32(0.0f);
+    for (int64_t i = 0; i < nb; i++) {
+        uint32_t qh;
+        memcpy(&qh, w[i].qh, sizeof qh);
+        uint8x16_t lo, hi, hlo, hhi;
+        neon_unpack_nibbles16(w[i].qs, &lo, &hi);
+        neon_qh_to_bit4(qh, &hlo, &hhi);
+        int8x16_t q0 = vsubq_s8(as_s8(vorrq_u8(lo, hlo)), sixteen);
+        int8x16_t q1 = vsubq_s8(as_s8(vorrq_u8(hi, hhi)), sixteen);
+        int32x4_t p = neon_dot_i8x32(q0, q1, x[i].qs);
+        float d = neon_fp16_to_f32(w[i].d) * neon_fp16_to_f32(x[i].d);
+        acc = vfmaq_n_f32(acc, vcvtq_f32_s32(p), d);
+    }
+    *s = vaddvq_f32(acc);
+}
+
+static void vec_dot_q5_1_q8_1_neon(int64_t n, float *restrict s, const void *restrict vw,
+                                   const void *restrict vx) {
+    const block_q5_1 *w = vw;
+    const block_q8_1 *x = vx;
+    const int64_t nb = n / QK5_1;
+    float32x4_t acc = vdupq_n_f32(0.0f);
+    float min_terms = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        uint32_t qh;
+        memcpy(&qh, w[i].qh, sizeof qh);
+        uint8x16_t lo, hi, hlo, hhi;
+        neon_unpack_nibbles16(w[i].qs, &lo, &hi);
+        neon_qh_to_bit4(qh, &hlo, &hhi);
+        int32x4_t p = neon_dot_i8x32(as_s8(vorrq_u8(lo, hlo)), as_s8(vorrq_u8(hi, hhi)), x[i].qs);
+        float d = neon_fp16_to_f32(w[i].d) * neon_fp16_to_f32(x[i].d);
+        acc = vfmaq_n_f32(acc, vcvtq_f32_s32(p), d);
+        min_terms += neon_fp16_to_f32(w[i].m) * neon_fp16_to_f32(x[i].s);
+    }
+    *s = vaddvq_f32(acc) + min_terms;
+}
+
+/* ------------------------------------------------------------------------------------
+ * K-quants · Q8_K
+ * ---------------------------------------------------------------------------------- */
+
+/* sum_j mins[j] * (bsums[2j] + bsums[2j+1]) for the 8 sub-blocks of Q4_K / Q5_K. */
+static inline int32_t k4_min_sum(const uint8_t mn[8], const int16_t bsums[16]) {
+    int16x8_t pairs = vpaddq_s16(vld1q_s16(bsums), vld1q_s16(bsums + 8)); /* b0+b1, b2+b3, .. */
+    int16x8_t mins = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(mn)));
+    int32x4_t prod = vmull_s16(vget_low_s16(pairs), vget_low_s16(mins));
+    prod = vmlal_s16(prod, vget_high_s16(pairs), vget_high_s16(mins));
+    return vaddvq_s32(prod);
+}
+
+/* Q4_K: chunk c's 32 bytes hold sub-block 2c in the low nibbles, 2c+1 in the high ones. */
+static void vec_dot_q4_K_q8_K_neon(int64_t n, float *restrict s, const void *restrict vw,
+                                   const void *restrict vx) {
+    const block_q4_K *w = vw;
+    const block_q8_K *x = vx;
+    const int64_t nb = n / QK_K;
+    const uint8x16_t low4 = vdupq_n_u8(0x0F);
+    float sum = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        uint8_t sc[8], mn[8];
+        simd_unpack_k4_scales(w[i].scales, sc, mn);
+        const uint8_t *q = w[i].qs;
+        const int8_t *y = x[i].qs;
+        int32x4_t isum = vdupq_n_s32(0);
+        for (int c = 0; c < 4; c++) {
+            uint8x16_t b0 = vld1q_u8(q + 32 * c), b1 = vld1q_u8(q + 32 * c + 16);
+            int32x4_t plo = neon_dot_i8x32(as_s8(vandq_u8(b0, low4)), as_s8(vandq_u8(b1, low4)), y + 64 * c);
+            int32x4_t phi = neon_dot_i8x32(as_s8(vshrq_n_u8(b0, 4)), as_s8(vshrq_n_u8(b1, 4)), y + 64 * c + 32);
+            isum = vmlaq_n_s32(isum, plo, sc[2 * c]);
+            isum = vmlaq_n_s32(isum, phi, sc[2 * c + 1]);
+        }
+        const float dx = x[i].d;
+        sum += dx * neon_fp16_to_f32(w[i].d) * (float)vaddvq_s32(isum)
+             - dx * neon_fp16_to_f32(w[i].dmin) * (float)k4_min_sum(mn, x[i].bsums);
+    }
+    *s = sum;
+}
+
+/* Q5_K: Q4_K plus a 5th bit: bit 2c of qh[l] for sub-block 2c, bit 2c+1 for sub-block 2c+1. */
+static void vec_dot_q5_K_q8_K_neon(int64_t n, float *restrict s, const void *restrict vw,
+                                   const void *restrict vx) {
+    const block_q5_K *w = vw;
+    const block_q8_K *x = vx;
+    const int64_t nb = n / QK_K;
+    const uint8x16_t low4 = vdupq_n_u8(0x0F);
+    const uint8x16_t bit4 = vdupq_n_u8(0x10);
+    float sum = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        uint8_t sc[8], mn[8];
+        simd_unpack_k4_scales(w[i].scales, sc, mn);
+        const uint8_t *q = w[i].qs;
+        const int8_t *y = x[i].qs;
+        const uint8x16_t h0 = vld1q_u8(w[i].qh), h1 = vld1q_u8(w[i].qh + 16);
+        int32x4_t isum = vdupq_n_s32(0);
+        for (int c = 0; c < 4; c++) {
+            const uint8x16_t mlo = vdupq_n_u8((uint8_t)(1 << (2 * c)));
+            const uint8x16_t mhi = vdupq_n_u8((uint8_t)(1 << (2 * c + 1)));
+            uint8x16_t b0 = vld1q_u8(q + 32 * c), b1 = vld1q_u8(q + 32 * c + 16);
+            uint8x16_t lo0 = vorrq_u8(vandq_u8(b0, low4), vandq_u8(vtstq_u8(h0, mlo), bit4));
+            uint8x16_t lo1 = vorrq_u8(vandq_u8(b1, low4), vandq_u8(vtstq_u8(h1, mlo), bit4));
+            uint8x16_t hi0 = vorrq_u8(vshrq_n_u8(b0, 4), vandq_u8(vtstq_u8(h0, mhi), bit4));
+            uint8x16_t hi1 = vorrq_u8(vshrq_n_u8(b1, 4), vandq_u8(vtstq_u8(h1, mhi), bit4));
+            isum = vmlaq_n_s32(isum, neon_dot_i8x32(as_s8(lo0), as_s8(lo1), y + 64 * c), sc[2 * c]);
+            isum = vmlaq_n_s32(isum, neon_dot_i8x32(as_s8(hi0), as_s8(hi1), y + 64 * c + 32), sc[2 * c + 1]);
+        }
+        const float dx = x[i].d;
+        sum += dx * neon_fp16_to_f32(w[i].d) * (float)vaddvq_s32(isum)
+             - dx * neon_fp16_to_f32(w[i].dmin) * (float)k4_min_sum(mn, x[i].bsums);
+    }
+    *s = sum;
+}
+
+/* Q6_K: per half h (128 elements) and per 16 bytes r of qh[32h..], with L = ql + 64h:
+ *   elements      16r.. : L[16r..]    low nibble  | qh bits 0-1 << 4   (group 8h+r)
+ *   elements 32 + 16r.. : L[32+16r..] low nibble  | qh bits 2-3 << 4   (group 8h+2+r)
+ *   elements 64 + 16r.. : L[16r..]    high nibble | qh bits 4-5 << 4   (group 8h+4+r)
+ *   elements 96 + 16r.. : L[32+16r..] high nibble | qh bits 6-7 << 4   (group 8h+6+r)
+ * Values 0..63 minus 32 are signed bytes, so the dot needs no offset correction. */
+static void vec_dot_q6_K_q8_K_neon(int64_t n, float *restrict s, const void *restrict vw,
+                                   const void *restrict vx) {
+    const block_q6_K *w = vw;
+    const block_q8_K *x = vx;
+    const int64_t nb = n / QK_K;
+    const uint8x16_t low4 = vdupq_n_u8(0x0F);
+    const uint8x16_t pair = vdupq_n_u8(0x30);
+    const int8x16_t offset = vdupq_n_s8(32);
+    float sum = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        const int8_t *sc = w[i].scales;
+        const int8_t *y = x[i].qs;
+        int32x4_t isum = vdupq_n_s32(0);
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *ql = w[i].ql + 64 * h;
+            for (int r = 0; r < 2; r++) {
+                uint8x16_t qh = vld1q_u8(w[i].qh + 32 * h + 16 * r);
+                uint8x16_t la = vld1q_u8(ql + 16 * r), lb = vld1q_u8(ql + 32 + 16 * r);
+                uint8x16_t q[4];
+                q[0] = vorrq_u8(vandq_u8(la, low4), vandq_u8(vshlq_n_u8(qh, 4), pair));
+                q[1] = vorrq_u8(vandq_u8(lb, low4), vandq_u8(vshlq_n_u8(qh, 2), pair));
+                q[2] = vorrq_u8(vshrq_n_u8(la, 4), vandq_u8(qh, pair));
+                q[3] = vorrq_u8(vshrq_n_u8(lb, 4), vandq_u8(vshrq_n_u8(qh, 2), pair));
+                for (int k = 0; k < 4; k++) {
+                    const int e = 128 * h + 32 * k + 16 * r; /* first element; group e/16 */
+                    int32x4_t p = neon_dot_i8x16(vdupq_n_s32(0), vsubq_s8(as_s8(q[k]), offset), vld1q_s8(y + e));
+                    isum = vmlaq_n_s32(isum, p, sc[e / 16]);
+                }
+            }
+        }
+        sum += x[i].d * neon_fp16_to_f32(w[i].d) * (float)vaddvq_s32(isum);
+    }
+    *s = sum;
+}
+
+/* Q3_K: value = (qs bits | hmask bit << 2) - 4 in -4..3; half h, chunk c: bits 2c..2c+1 of
+ * qs[32h+l], bit 4h+c of hmask[l]. One signed 6-bit scale per 16 elements. */
+static void vec_dot_q3_K_q8_K_neon(int64_t n, float *restrict s, const void *restrict vw,
+                                   const void *restrict vx) {
+    const block_q3_K *w = vw;
+    const block_q8_K *x = vx;
+    const int64_t nb = n / QK_K;
+    const uint8x16_t two_bits = vdupq_n_u8(0x03);
+    const uint8x16_t bit2 = vdupq_n_u8(0x04);
+    const int8x16_t four = vdupq_n_s8(4);
+    float sum = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        int8_t sc[16];
+        simd_unpack_q3k_scales(w[i].scales, sc);
+        const int8_t *y = x[i].qs;
+        int32x4_t isum = vdupq_n_s32(0);
+        for (int h = 0; h < 2; h++) {
+            for (int r = 0; r < 2; r++) {
+                const uint8x16_t qs = vld1q_u8(w[i].qs + 32 * h + 16 * r);
+                const uint8x16_t hm = vld1q_u8(w[i].hmask + 16 * r);
+                for (int c = 0; c < 4; c++) {
+                    uint8x16_t low = vandq_u8(vshlq_u8(qs, vdupq_n_s8((int8_t)(-2 * c))), two_bits);
+                    uint8x16_t high = vandq_u8(vtstq_u8(hm, vdupq_n_u8((uint8_t)(1 << (4 * h + c)))), bit2);
+                    int8x16_t q = vsubq_s8(as_s8(vorrq_u8(low, high)), four);
+                    const int e = 128 * h + 32 * c + 16 * r;
+                    isum = vmlaq_n_s32(isum, neon_dot_i8x16(vdupq_n_s32(0), q, vld1q_s8(y + e)), sc[e / 16]);
+                }
+            }
+        }
+        sum += x[i].d * neon_fp16_to_f32(w[i].d) * (float)vaddvq_s32(isum);
+    }
+    *s = sum;
+}
+
+/* Q2_K: 2-bit quants laid out as Q3_K's low bits; scales[g] = scale (low 4) | min (high 4). */
+static void vec_dot_q2_K_q8_K_neon(int64_t n, float *restrict s, const void *restrict vw,
+                                   const void *restrict vx) {
+    const block_q2_K *w = vw;
+    const block_q8_K *x = vx;
+    const int64_t nb = n / QK_K;
+    const uint8x16_t two_bits = vdupq_n_u8(0x03);
+    float sum = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *sm = w[i].scales;
+        const int8_t *y = x[i].qs;
+        int32x4_t isum = vdupq_n_s32(0);
+        for (int h = 0; h < 2; h++) {
+            for (int r = 0; r < 2; r++) {
+                const uint8x16_t qs = vld1q_u8(w[i].qs + 32 * h + 16 * r);
+                for (int c = 0; c < 4; c++) {
+                    uint8x16_t q = vandq_u8(vshlq_u8(qs, vdupq_n_s8((int8_t)(-2 * c))), two_bits);
+                    const int e = 128 * h + 32 * c + 16 * r;
+                    isum = vmlaq_n_s32(isum, neon_dot_i8x16(vdupq_n_s32(0), as_s8(q), vld1q_s8(y + e)),
+                                       sm[e / 16] & 0x0F);
+                }
+            }
+        }
+        /* mins (high nibbles) against the 16 activation group sums */
+        uint8x16_t packed = vld1q_u8(sm);
+        int16x8_t mins_lo = vreinterpretq_s16_u16(vmovl_u8(vget_low_u8(vshrq_n_u8(packed, 4))));
+        int16x8_t mins_hi = vreinterpretq_s16_u16(vmovl_u8(vget_high_u8(vshrq_n_u8(packed, 4))));
+        int16x8_t b_lo = vld1q_s16(x[i].bsums), b_hi = vld1q_s16(x[i].bsums + 8);
+        int32x4_t m = vmull_s16(vget_low_s16(mins_lo), vget_low_s16(b_lo));
+        m = vmlal_s16(m, vget_high_s16(mins_lo), vget_high_s16(b_lo));
+        m = vmlal_s16(m, vget_low_s16(mins_hi), vget_low_s16(b_hi));
+        m = vmlal_s16(m, vget_high_s16(mins_hi), vget_high_s16(b_hi));
+        const float dx = x[i].d;
+        sum += dx * neon_fp16_to_f32(w[i].d) * (float)vaddvq_s32(isum)
+             - dx * neon_fp16_to_f32(w[i].dmin) * (float)vaddvq_s32(m);
+    }
+    *s = sum;
+}
+
+/* ------------------------------------------------------------------------------------
+ * Float vectors
+ * ---------------------------------------------------------------------------------- */
+
+static inline float32x4_t load_f16_lo(const sealm_fp16 *p) {
+    return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p)));
+}
+
+static float dot_f32_neon(const float *a, const float *b, int64_t n) {
+    float32x4_t acc0 = vdupq_n_f32(0.0f), acc1 = vdupq_n_f32(0.0f);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        acc0 = vfmaq_f32(acc0, vld1q_f32(a + i), vld1q_f32(b + i));
+        acc1 = vfmaq_f32(acc1, vld1q_f32(a + i + 4), vld1q_f32(b + i + 4));
+    }
+    for (; i + 4 <= n; i += 4) acc0 = vfmaq_f32(acc0, vld1q_f32(a + i), vld1q_f32(b + i));
+    float sum = vaddvq_f32(vaddq_f32(acc0, acc1));
+    for (; i < n; i++) sum += a[i] * b[i];
+    return sum;
+}
+
+static float dot_f16_neon(const sealm_fp16 *a, const sealm_fp16 *b, int64_t n) {
+    float32x4_t acc0 = vdupq_n_f32(0.0f), acc1 = vdupq_n_f32(0.0f);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        acc0 = vfmaq_f32(acc0, load_f16_lo(a + i), load_f16_lo(b + i));
+        acc1 = vfmaq_f32(acc1, load_f16_lo(a + i + 4), load_f16_lo(b + i + 4));
+    }
+    for (; i + 4 <= n; i += 4) acc0 = vfmaq_f32(acc0, load_f16_lo(a + i), load_f16_lo(b + i));
+    float sum = vaddvq_f32(vaddq_f32(acc0, acc1));
+    for (; i < n; i++) sum += neon_fp16_to_f32(a[i]) * neon_fp16_to_f32(b[i]);
+    return sum;
+}
+
+/* bfloat16 is the top half of a float32: widen with a 16-bit left shift. */
+static inline float32x4_t load_bf16(const sealm_bf16 *p) {
+    return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16));
+}
+
+static float dot_bf16_neon(const sealm_bf16 *a, const sealm_bf16 *b, int64_t n) {
+    float32x4_t acc0 = vdupq_n_f32(0.0f), acc1 = vdupq_n_f32(0.0f);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        acc0 = vfmaq_f32(acc0, load_bf16(a + i), load_bf16(b + i));
+        acc1 = vfmaq_f32(acc1, load_bf16(a + i + 4), load_bf16(b + i + 4));
+    }
+    float sum = vaddvq_f32(vaddq_f32(acc0, acc1));
+    for (; i < n; i++) sum += sealm_bf16_to_fp32(a[i]) * sealm_bf16_to_fp32(b[i]);
+    return sum;
+}
+
+static void vec_dot_f32_neon(int64_t n, float *restrict s, const void *restrict w, const void *restrict x) {
+    *s = dot_f32_neon(w, x, n);
+}
+
+static void vec_dot_f16_neon(int64_t n, float *restrict s, const void *restrict w, const void *restrict x) {
+    *s = dot_f16_neon(w, x, n);
+}
+
+static void vec_dot_bf16_neon(int64_t n, float *restrict s, const void *restrict w, const void *restrict x) {
+    *s = dot_bf16_neon(w, x, n);
+}
+
+/* y += a*x */
+static void axpy_f16_neon(float *y, float a, const sealm_fp16 *x, int64_t n) {
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), load_f16_lo(x + i), a));
+    for (; i < n; i++) y[i] += a * neon_fp16_to_f32(x[i]);
+}
+
+/* 4 halves -> floats, bit-exact with sealm_fp16_to_fp32 for every input. NaNs must come
+ * out quiet with their payload; rather than rely on how the FPU (or an emulator) treats
+ * signalling NaNs, lanes whose exponent is all ones (inf, NaN) are rebuilt with integer
+ * ops: sign, all-ones exponent, the 10 payload bits moved to the top of the float
+ * mantissa, and the quiet bit where the payload is not zero. */
+static inline float32x4_t fp16x4_to_f32_exact(uint16x4_t h) {
+    const float32x4_t converted = vcvt_f32_f16(vreinterpret_f16_u16(h));
+    const uint32x4_t w = vmovl_u16(h);
+    const uint32x4_t exp_mask = vdupq_n_u32(0x7c00);
+    const uint32x4_t special = vceqq_u32(vandq_u32(w, exp_mask), exp_mask);
+    const uint32x4_t sign = vshlq_n_u32(vandq_u32(w, vdupq_n_u32(0x8000)), 16);
+    const uint32x4_t payload = vshlq_n_u32(vandq_u32(w, vdupq_n_u32(0x03ff)), 13);
+    const uint32x4_t quiet = vandq_u32(vtstq_u32(w, vdupq_n_u32(0x03ff)), vdupq_n_u32(0x400000));
+    const uint32x4_t rebuilt = vorrq_u32(vorrq_u32(sign, payload), vorrq_u32(quiet, vdupq_n_u32(0x7f800000)));
+    return vbslq_f32(special, vreinterpretq_f32_u32(rebuilt), converted);
+}
+
+static void fp16_to_fp32_row_neon(const sealm_fp16 *x, float *y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, fp16x4_to_f32_exact(vld1_u16(x + i)));
+    for (; i < n; i++) y[i] = sealm_fp16_to_fp32(x[i]);
+}
+
+static void fp32_to_fp16_row_neon(const float *x, sealm_fp16 *y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) vst1_u16(y + i, vreinterpret_u16_f16(vcvt_f16_f32(vld1q_f32(x + i))));
+    for (; i < n; i++) y[i] = sealm_fp32_to_fp16(x[i]);
+}
+
+static void quantize_row_f16_neon(const float *restrict x, void *restrict y, int64_t n) {
+    fp32_to_fp16_row_neon(x, y, n);
+}
+
+/* ------------------------------------------------------------------------------------
+ * Activation quantizers: the very blocks the scalar ones produce. vcvtaq rounds halves
+ * away from zero (roundf, for Q8_0/Q8_1); vcvtnq rounds halves to even (rintf, for Q8_K).
+ * ---------------------------------------------------------------------------------- */
+
+static inline float absmax32(const float *x) {
+    float32x4_t m = vabsq_f32(vld1q_f32(x));
+    for (int j = 4; j < 32; j += 4) m = vmaxq_f32(m, vabsq_f32(vld1q_f32(x + j)));
+    return vmaxvq_f32(m);
+}
+
+/* quantizes 32 floats with 1/d, returns sum of the quants */
+static inline int32_t quantize_block32_neon(const float *x, float id, int8_t *q) {
+    int32x4_t total = vdupq_n_s32(0);
+    for (int j = 0; j < 32; j += 8) {
+        int32x4_t a = vcvtaq_s32_f32(vmulq_n_f32(vld1q_f32(x + j), id));
+        int32x4_t b = vcvtaq_s32_f32(vmulq_n_f32(vld1q_f32(x + j + 4), id));
+        total = vaddq_s32(total, vaddq_s32(a, b));
+        int16x8_t ab = vcombine_s16(vmovn_s32(a), vmovn_s32(b)); /* values fit: |q| <= 127 */
+        vst1_s8(q + j, vmovn_s16(ab));
+    }
+    return vaddvq_s32(total);
+}
+
+static void quantize_row_q8_0_neon(const float *restrict x, void *restrict vy, int64_t n) {
+    block_q8_0 *y = vy;
+    for (int64_t i = 0; i < n / QK8_0; i++, x += QK8_0) {
+        const float d = absmax32(x) / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[i].d = sealm_fp32_to_fp16(d);
+        (void)quantize_block32_neon(x, id, y[i].qs);
+    }
+}
+
+static void quantize_row_q8_1_neon(const float *restrict x, void *restrict vy, int64_t n) {
+    block_q8_1 *y = vy;
+    for (int64_t i = 0; i < n / QK8_1; i++, x += QK8_1) {
+        const float d = absmax32(x) / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        int32_t sum = quantize_block32_neon(x, id, y[i].qs);
+        y[i].d = sealm_fp32_to_fp16(d);
+        y[i].s = sealm_fp32_to_fp16((float)sum * d);
+    }
+}
+
+static void quantize_row_q8_K_neon(const float *restrict x, void *restrict vy, int64_t n) {
+    block_q8_K *y = vy;
+    for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
+        float amax = 0.0f;
+        for (int j = 0; j < QK_K; j += 32) {
+            float m = absmax32(x + j);
+            if (m > amax) amax = m;
+        }
+        if (amax == 0.0f) {
+            memset(&y[i], 0, sizeof y[i]);
+            continue;
+        }
+        float max = amax; /* the first element of largest magnitude, with its sign */
+        for (int j = 0; j < QK_K; j++) {
+            if (x[j] == amax || x[j] == -amax) {
+                max = x[j];
+                break;
+            }
+        }
+        const float iscale = -127.0f / max;
+        const int32x4_t cap = vdupq_n_s32(127);
+        for (int j = 0; j < QK_K; j += 16) {
+            int32x4_t q[4];
+            for (int k = 0; k < 4; k++)
+                q[k] = vminq_s32(vcvtnq_s32_f32(vmulq_n_f32(vld1q_f32(x + j + 4 * k), iscale)), cap);
+            int16x8_t q01 = vcombine_s16(vmovn_s32(q[0]), vmovn_s32(q[1]));
+            int16x8_t q23 = vcombine_s16(vmovn_s32(q[2]), vmovn_s32(q[3]));
+            vst1q_s8(y[i].qs + j, vcombine_s8(vmovn_s16(q01), vmovn_s16(q23)));
+            y[i].bsums[j / 16] = (int16_t)vaddvq_s32(vaddq_s32(vaddq_s32(q[0], q[1]), vaddq_s32(q[2], q[3])));
+        }
+        y[i].d = 1.0f / iscale;
+    }
+}
+
+/* ------------------------------------------------------------------------------------ */
 
 void sealm_kernels_install_neon(sealm_type_traits table[SEALM_TYPE_COUNT], sealm_vec_ops *ops) {
-    (void)table;
-    (void)ops;
+    table[SEALM_TYPE_Q8_0].vec_dot = vec_dot_q8_0_q8_0_neon;
+    table[SEALM_TYPE_Q4_0].vec_dot = vec_dot_q4_0_q8_0_neon;
+    table[SEALM_TYPE_Q4_1].vec_dot = vec_dot_q4_1_q8_1_neon;
+    table[SEALM_TYPE_Q5_0].vec_dot = vec_dot_q5_0_q8_0_neon;
+    table[SEALM_TYPE_Q5_1].vec_dot = vec_dot_q5_1_q8_1_neon;
+    table[SEALM_TYPE_Q2_K].vec_dot = vec_dot_q2_K_q8_K_neon;
+    table[SEALM_TYPE_Q3_K].vec_dot = vec_dot_q3_K_q8_K_neon;
+    table[SEALM_TYPE_Q4_K].vec_dot = vec_dot_q4_K_q8_K_neon;
+    table[SEALM_TYPE_Q5_K].vec_dot = vec_dot_q5_K_q8_K_neon;
+    table[SEALM_TYPE_Q6_K].vec_dot = vec_dot_q6_K_q8_K_neon;
+    table[SEALM_TYPE_F32].vec_dot = vec_dot_f32_neon;
+    table[SEALM_TYPE_F16].vec_dot = vec_dot_f16_neon;
+    table[SEALM_TYPE_BF16].vec_dot = vec_dot_bf16_neon;
+
+    table[SEALM_TYPE_Q8_0].from_float_fast = quantize_row_q8_0_neon;
+    table[SEALM_TYPE_Q8_1].from_float_fast = quantize_row_q8_1_neon;
+    table[SEALM_TYPE_Q8_K].from_float_fast = quantize_row_q8_K_neon;
+    table[SEALM_TYPE_F16].from_float_fast = quantize_row_f16_neon;
+
+    ops->dot_f32 = dot_f32_neon;
+    ops->dot_f16 = dot_f16_neon;
+    ops->axpy_f16 = axpy_f16_neon;
+    ops->fp32_to_fp16_row = fp32_to_fp16_row_neon;
+    ops->fp16_to_fp32_row = fp16_to_fp32_row_neon;
 }

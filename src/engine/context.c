@@ -1,0 +1,195 @@
+/* A context: KV cache, activation buffers, thread pool, and the eval loop over batches. */
+#include "engine/model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { MAX_HEAD_DIM = 1024, MAX_N_BATCH = 8192 };
+
+sealm_context_params sealm_context_params_default(void) {
+    return (sealm_context_params){.n_ctx = 0, .n_batch = 0, .n_threads = 0};
+}
+
+int32_t sealm_physical_cores(void) {
+    /* Count distinct (package, core) pairs: SMT siblings share a core and its FMA units, so a
+     * thread per hardware thread only adds contention for these kernels. */
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    if (online < 1) online = 1;
+    int n_unique = 0;
+    enum { MAX_CPUS = 1024 };
+    long seen[MAX_CPUS];
+    for (long cpu = 0; cpu < online && cpu < MAX_CPUS; cpu++) {
+        char path[128];
+        long core = -1, pkg = -1;
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%ld/topology/core_id", cpu);
+        FILE *f = fopen(path, "r");
+        if (!f) return (int32_t)online;
+        if (fscanf(f, "%ld", &core) != 1) core = -1;
+        fclose(f);
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%ld/topology/physical_package_id", cpu);
+        f = fopen(path, "r");
+        if (f) {
+            if (fscanf(f, "%ld", &pkg) != 1) pkg = -1;
+            fclose(f);
+        }
+        if (core < 0) return (int32_t)online;
+        const long key = pkg * 1000000 + core;
+        bool dup = false;
+        for (int i = 0; i < n_unique; i++) dup |= seen[i] == key;
+        if (!dup) seen[n_unique++] = key;
+    }
+    return n_unique > 0 ? n_unique : (int32_t)online;
+}
+
+static void *alloc_floats(size_t n) { return calloc(n ? n : 1, sizeof(float)); }
+
+static sealm_status alloc_buffers(sealm_context *c, sealm_error *err) {
+    const sealm_hparams *hp = &c->model->hp;
+    const size_t nb = (size_t)c->params.n_batch;
+    const size_t d = (size_t)hp->n_embd, kv_dim = (size_t)hp->n_head_kv * (size_t)hp->head_dim, ff = (size_t)hp->n_ff;
+    sealm_activations *a = &c->act;
+    a->x = alloc_floats(nb * d);
+    a->xb = alloc_floats(nb * d);
+    a->q = alloc_floats(nb * d);
+    a->k = alloc_floats(nb * kv_dim);
+    a->v = alloc_floats(nb * kv_dim);
+    a->att = alloc_floats(nb * d);
+    a->proj = alloc_floats(nb * d);
+    a->gate = alloc_floats(nb * ff);
+    a->up = alloc_floats(nb * ff);
+    /* the widest activation row any weight type can ask for, at the widest input (n_ff or n_embd) */
+    static const sealm_tensor_type act_types[] = {SEALM_TYPE_Q8_0, SEALM_TYPE_Q8_1, SEALM_TYPE_Q8_K,
+                                                  SEALM_TYPE_F16, SEALM_TYPE_BF16};
+    size_t cap = 0;
+    const int64_t widths[2] = {hp->n_embd, hp->n_ff};
+    for (size_t i = 0; i < sizeof act_types / sizeof act_types[0]; i++)
+        for (int w = 0; w < 2; w++) {
+            size_t b = sealm_row_bytes(act_types[i], widths[w]);
+            if (b > cap) cap = b;
+        }
+    a->xq_row_cap = (cap + 63) & ~(size_t)63;
+    a->xq = aligned_alloc(64, 3 * nb * a->xq_row_cap);
+
+    const size_t kv_elems = (size_t)hp->n_layer * (size_t)c->kv.n_ctx * kv_dim;
+    c->kv.k = calloc(kv_elems, sizeof(sealm_fp16));
+    c->kv.v = calloc(kv_elems, sizeof(sealm_fp16));
+
+    const int nth = c->params.n_threads;
+    c->attn = calloc((size_t)nth, sizeof *c->attn);
+    bool ok = a->x && a->xb && a->q && a->k && a->v && a->att && a->proj && a->gate && a->up && a->xq &&
+              c->kv.k && c->kv.v && c->attn;
+    for (int i = 0; ok && i < nth; i++) {
+        c->attn[i].scores = alloc_floats((size_t)c->kv.n_ctx);
+        c->attn[i].q16 = calloc((size_t)hp->head_dim, sizeof(sealm_fp16));
+        ok = c->attn[i].scores && c->attn[i].q16;
+    }
+    c->logits_cap = (size_t)hp->n_vocab;
+    c->logits = alloc_floats(c->logits_cap);
+    if (!ok || !c->logits)
+        return sealm_error_set(err, SEALM_E_NOMEM, "out of memory allocating a context of %d tokens (KV cache %.1f MiB); "
+                               "try a smaller context size", c->kv.n_ctx,
+                               (double)sealm_model_kv_bytes(c->model, c->kv.n_ctx) / 1048576.0);
+    return SEALM_OK;
+}
+
+sealm_status sealm_context_new(const sealm_model *m, const sealm_context_params *p, sealm_context **out, sealm_error *err) {
+    if (!m || !out) return sealm_error_set(err, SEALM_E_INVALID, "sealm_context_new: NULL argument");
+    *out = NULL;
+    sealm_context_params params = p ? *p : sealm_context_params_default();
+    const sealm_hparams *hp = &m->hp;
+    if (params.n_ctx <= 0) params.n_ctx = hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096;
+    if (params.n_ctx <= 0) params.n_ctx = 2048;
+    if (params.n_ctx > (1 << 20))
+        return sealm_error_set(err, SEALM_E_INVALID, "context size %d is larger than the supported 1048576 tokens", params.n_ctx);
+    if (params.n_batch <= 0) params.n_batch = 512;
+    if (params.n_batch > MAX_N_BATCH)
+        return sealm_error_set(err, SEALM_E_INVALID, "batch size %d is larger than the supported %d", params.n_batch, MAX_N_BATCH);
+    if (params.n_batch > params.n_ctx) params.n_batch = params.n_ctx;
+    if (params.n_threads <= 0) params.n_threads = sealm_physical_cores();
+    if (params.n_threads > 256)
+        return sealm_error_set(err, SEALM_E_INVALID, "thread count %d is larger than the supported 256", params.n_threads);
+    if (hp->head_dim > MAX_HEAD_DIM)
+        return sealm_error_set(err, SEALM_E_UNSUPPORTED, "head size %d is larger than the supported %d", hp->head_dim, MAX_HEAD_DIM);
+
+    sealm_context *c = calloc(1, sizeof *c);
+    if (!c) return sealm_error_set(err, SEALM_E_NOMEM, "out of memory creating a context");
+    c->model = m;
+    c->params = params;
+    c->kv.n_ctx = params.n_ctx;
+    sealm_status s = alloc_buffers(c, err);
+    if (!s) s = sealm_threadpool_new(params.n_threads, &c->pool, err);
+    if (s) {
+        sealm_context_free(c);
+        return s;
+    }
+    *out = c;
+    return SEALM_OK;
+}
+
+void sealm_context_free(sealm_context *c) {
+    if (!c) return;
+    sealm_threadpool_free(c->pool);
+    sealm_activations *a = &c->act;
+    free(a->x); free(a->xb); free(a->q); free(a->k); free(a->v);
+    free(a->att); free(a->proj); free(a->gate); free(a->up); free(a->xq);
+    free(c->kv.k);
+    free(c->kv.v);
+    if (c->attn)
+        for (int i = 0; i < c->params.n_threads; i++) {
+            free(c->attn[i].scores);
+            free(c->attn[i].q16);
+        }
+    free(c->attn);
+    free(c->logits);
+    free(c);
+}
+
+sealm_status sealm_context_eval(sealm_context *c, const int32_t *tokens, int32_t n, bool all_logits, sealm_error *err) {
+    if (!c || !tokens || n < 1) return sealm_error_set(err, SEALM_E_INVALID, "eval needs at least one token");
+    const int32_t n_vocab = c->model->hp.n_vocab;
+    for (int32_t i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= n_vocab)
+            return sealm_error_set(err, SEALM_E_INVALID, "token %d at index %d is outside the vocabulary [0, %d)", tokens[i], i, n_vocab);
+    if ((int64_t)c->kv.n_past + n > c->kv.n_ctx)
+        return sealm_error_set(err, SEALM_E_CONTEXT_FULL, "%d tokens do not fit: %d of %d context positions are used; "
+                               "start a new conversation or raise the context size", n, c->kv.n_past, c->kv.n_ctx);
+    const size_t need = (size_t)(all_logits ? n : 1) * (size_t)n_vocab;
+    if (need > c->logits_cap) {
+        float *bigger = realloc(c->logits, need * sizeof(float));
+        if (!bigger) return sealm_error_set(err, SEALM_E_NOMEM, "out of memory keeping logits for %d positions", n);
+        c->logits = bigger;
+        c->logits_cap = need;
+    }
+    for (int32_t start = 0; start < n; start += c->params.n_batch) {
+        const int32_t nb = n - start < c->params.n_batch ? n - start : c->params.n_batch;
+        const bool last = start + nb == n;
+        if (all_logits)
+            sealm_forward_batch(c, tokens + start, nb, 0, c->logits + (size_t)start * n_vocab);
+        else
+            sealm_forward_batch(c, tokens + start, nb, last ? nb - 1 : nb, c->logits);
+    }
+    c->last_eval_n = n;
+    c->n_logits = all_logits ? n : 1;
+    c->logits_first = all_logits ? 0 : n - 1;
+    return SEALM_OK;
+}
+
+const float *sealm_context_logits(const sealm_context *c, int32_t i) {
+    if (!c || c->n_logits == 0) return NULL;
+    if (i < 0) i = c->last_eval_n + i;
+    const int32_t row = i - c->logits_first;
+    if (row < 0 || row >= c->n_logits) return NULL;
+    return c->logits + (size_t)row * (size_t)c->model->hp.n_vocab;
+}
+
+int32_t sealm_context_n_past(const sealm_context *c) { return c->kv.n_past; }
+int32_t sealm_context_n_ctx(const sealm_context *c) { return c->kv.n_ctx; }
+int32_t sealm_context_n_threads(const sealm_context *c) { return c->params.n_threads; }
+
+void sealm_context_truncate(sealm_context *c, int32_t n_past) {
+    if (n_past < 0) n_past = 0;
+    if (n_past < c->kv.n_past) c->kv.n_past = n_past;
+    c->n_logits = 0;
+}

@@ -1,0 +1,178 @@
+/* The kernel table, CPU feature detection, and the choice of SIMD kernels.
+ *
+ * The table starts out holding the scalar reference kernels (so it is usable before
+ * sealm_kernels_init); init detects what the CPU (and the OS) support and lets the ISA
+ * files overwrite the entries they accelerate, narrowest ISA first. */
+#include "engine/quant_ref.h"
+#include "engine/quant_simd.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <cpuid.h>
+#define SEALM_X86 1
+#elif defined(__aarch64__)
+#include <sys/auxv.h>
+#include <asm/hwcap.h>
+#define SEALM_ARM64 1
+#endif
+
+/* ---- the table ---- */
+
+#define ENTRY(T, nm, elems, bytes, vdt, fn, dot)                                     \
+    [SEALM_TYPE_##T] = {                                                              \
+        .name = nm, .block_elems = elems, .block_bytes = bytes,                      \
+        .vec_dot_type = SEALM_TYPE_##vdt,                                             \
+        .to_float = sealm_##fn##_to_float, .from_float = sealm_##fn##_from_float,     \
+        .vec_dot_ref = dot, .vec_dot = dot, .from_float_fast = sealm_##fn##_from_float, \
+    }
+
+/* Weight types carry a vec_dot; Q8_1 and Q8_K exist only as activation formats. */
+#define TYPE_TABLE                                                                    \
+    ENTRY(F32,  "f32",  1,    sizeof(float),      F32,  f32,  sealm_f32_vec_dot_ref),  \
+    ENTRY(F16,  "f16",  1,    sizeof(sealm_fp16), F16,  f16,  sealm_f16_vec_dot_ref),  \
+    ENTRY(BF16, "bf16", 1,    sizeof(sealm_bf16), BF16, bf16, sealm_bf16_vec_dot_ref), \
+    ENTRY(Q4_0, "q4_0", QK4_0, sizeof(block_q4_0), Q8_0, q4_0, sealm_q4_0_vec_dot_ref), \
+    ENTRY(Q4_1, "q4_1", QK4_1, sizeof(block_q4_1), Q8_1, q4_1, sealm_q4_1_vec_dot_ref), \
+    ENTRY(Q5_0, "q5_0", QK5_0, sizeof(block_q5_0), Q8_0, q5_0, sealm_q5_0_vec_dot_ref), \
+    ENTRY(Q5_1, "q5_1", QK5_1, sizeof(block_q5_1), Q8_1, q5_1, sealm_q5_1_vec_dot_ref), \
+    ENTRY(Q8_0, "q8_0", QK8_0, sizeof(block_q8_0), Q8_0, q8_0, sealm_q8_0_vec_dot_ref), \
+    ENTRY(Q8_1, "q8_1", QK8_1, sizeof(block_q8_1), Q8_1, q8_1, NULL),                 \
+    ENTRY(Q8_K, "q8_K", QK_K,  sizeof(block_q8_K), Q8_K, q8_K, NULL),                 \
+    ENTRY(Q2_K, "q2_K", QK_K,  sizeof(block_q2_K), Q8_K, q2_K, sealm_q2_K_vec_dot_ref), \
+    ENTRY(Q3_K, "q3_K", QK_K,  sizeof(block_q3_K), Q8_K, q3_K, sealm_q3_K_vec_dot_ref), \
+    ENTRY(Q4_K, "q4_K", QK_K,  sizeof(block_q4_K), Q8_K, q4_K, sealm_q4_K_vec_dot_ref), \
+    ENTRY(Q5_K, "q5_K", QK_K,  sizeof(block_q5_K), Q8_K, q5_K, sealm_q5_K_vec_dot_ref), \
+    ENTRY(Q6_K, "q6_K", QK_K,  sizeof(block_q6_K), Q8_K, q6_K, sealm_q6_K_vec_dot_ref),
+
+/* The pristine scalar table, and the one kernels are installed into. */
+static const sealm_type_traits table_ref[SEALM_TYPE_COUNT] = { TYPE_TABLE };
+static sealm_type_traits table[SEALM_TYPE_COUNT] = { TYPE_TABLE };
+
+const sealm_type_traits *sealm_type_traits_get(sealm_tensor_type t) {
+    if ((unsigned)t >= SEALM_TYPE_COUNT || table[t].name == NULL)
+        return NULL;
+    return &table[t];
+}
+
+/* ---- CPU detection ---- */
+
+#ifdef SEALM_X86
+/* Extended control register 0: which register states the OS saves on context switch. */
+static uint64_t read_xcr0(void) {
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+/* cpuid directly rather than __builtin_cpu_supports, because clang does not know every
+ * feature name we need ("f16c"); the OS check (XCR0 via xgetbv) matters as much as the
+ * CPU bits: an OS that does not save the YMM/ZMM state makes those instructions fault. */
+static sealm_simd_level cpu_max_level(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d))
+        return SEALM_SIMD_SCALAR;
+    const bool fma = c & (1u << 12), osxsave = c & (1u << 27), avx = c & (1u << 28), f16c = c & (1u << 29);
+    if (!(osxsave && avx && fma && f16c))
+        return SEALM_SIMD_SCALAR;
+    const uint64_t xcr0 = read_xcr0();
+    if ((xcr0 & 0x6) != 0x6)                  /* XMM and YMM state */
+        return SEALM_SIMD_SCALAR;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+        return SEALM_SIMD_SCALAR;
+    const bool avx2 = b & (1u << 5);
+    if (!avx2)
+        return SEALM_SIMD_SCALAR;
+    const bool avx512f = b & (1u << 16), avx512bw = b & (1u << 30), avx512vl = b & (1u << 31);
+    const bool avx512vnni = c & (1u << 11);
+    const bool zmm_state = (xcr0 & 0xe0) == 0xe0; /* opmask, upper ZMM0-15, ZMM16-31 */
+    if (avx512f && avx512bw && avx512vl && avx512vnni && zmm_state)
+        return SEALM_SIMD_AVX512;
+    return SEALM_SIMD_AVX2;
+}
+#elif defined(SEALM_ARM64)
+static sealm_simd_level cpu_max_level(void) {
+    return (getauxval(AT_HWCAP) & HWCAP_ASIMD) ? SEALM_SIMD_NEON : SEALM_SIMD_SCALAR;
+}
+#else
+static sealm_simd_level cpu_max_level(void) { return SEALM_SIMD_SCALAR; }
+#endif
+
+/* The level to install for a request: the request itself when this CPU can run it, the
+ * CPU's best when the request is higher on the same ladder (scalar < avx2 < avx512 on
+ * x86-64), scalar when it names another architecture's ISA. */
+static sealm_simd_level clamp_level(sealm_simd_level want, sealm_simd_level max) {
+    if (want == SEALM_SIMD_SCALAR || max == SEALM_SIMD_SCALAR)
+        return SEALM_SIMD_SCALAR;
+    if (max == SEALM_SIMD_NEON)
+        return want == SEALM_SIMD_NEON ? SEALM_SIMD_NEON : SEALM_SIMD_SCALAR;
+    if (want == SEALM_SIMD_NEON)
+        return SEALM_SIMD_SCALAR;
+    return want < max ? want : max;
+}
+
+/* ---- installing ---- */
+
+static sealm_simd_level installed = SEALM_SIMD_SCALAR;
+
+static sealm_simd_level install(sealm_simd_level want) {
+    const sealm_simd_level level = clamp_level(want, cpu_max_level());
+    sealm_vec_ops *ops = sealm_vec_ops_installed();
+    memcpy(table, table_ref, sizeof table);
+    *ops = *sealm_vec_ops_ref();
+#ifdef SEALM_X86
+    if (level >= SEALM_SIMD_AVX2)
+        sealm_kernels_install_avx2(table, ops);
+    if (level >= SEALM_SIMD_AVX512)
+        sealm_kernels_install_avx512(table, ops);
+#elif defined(SEALM_ARM64)
+    if (level == SEALM_SIMD_NEON)
+        sealm_kernels_install_neon(table, ops);
+#endif
+    installed = level;
+    return level;
+}
+
+/* The level init installs: the CPU's best, unless SEALM_SIMD=scalar|avx2|avx512|neon asks
+ * for another (clamped as above: a level this CPU lacks gives the nearest below it). An
+ * unknown value is ignored rather than failing: init has no way to report an error. */
+static sealm_simd_level requested_level(void) {
+    const char *v = getenv("SEALM_SIMD");
+    if (v != NULL) {
+        for (int l = SEALM_SIMD_SCALAR; l <= SEALM_SIMD_NEON; l++)
+            if (strcmp(v, sealm_simd_level_name((sealm_simd_level)l)) == 0)
+                return (sealm_simd_level)l;
+    }
+    return cpu_max_level();
+}
+
+static void init_once(void) {
+    install(requested_level());
+}
+
+static pthread_once_t init_guard = PTHREAD_ONCE_INIT;
+
+sealm_simd_level sealm_kernels_init(void) {
+    pthread_once(&init_guard, init_once);
+    return installed;
+}
+
+/* Not thread-safe: it rewrites the table in place, so no kernel may run concurrently.
+ * Meant for tests that compare the levels one after the other. */
+sealm_simd_level sealm_kernels_set_level(sealm_simd_level want) {
+    pthread_once(&init_guard, init_once);   /* a later init must not undo this choice */
+    return install(want);
+}
+
+const char *sealm_simd_level_name(sealm_simd_level l) {
+    switch (l) {
+    case SEALM_SIMD_SCALAR: return "scalar";
+    case SEALM_SIMD_AVX2: return "avx2";
+    case SEALM_SIMD_AVX512: return "avx512";
+    case SEALM_SIMD_NEON: return "neon";
+    }
+    return "unknown";
+}

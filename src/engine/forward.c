@@ -1,0 +1,282 @@
+/* The forward pass: one function per step of the math, as in llama2.c's run.c, with the
+ * matrix products and attention spread over the context's thread pool.
+ *
+ * Numerics follow llama.cpp's CPU path where it matters for matching its logits:
+ * activations are quantized per block to the weight's vec_dot_type before each product,
+ * RMSNorm sums in double, the KV cache is F16, q is rounded to F16 for q·k, and the softmax
+ * weights are rounded to F16 before they multiply V. */
+#include "engine/model.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- elementwise steps (caller thread: they cost O(n·d), the products cost O(n·d²)) ---- */
+
+/* out[i] = x[i] / sqrt(mean(x²) + eps) · w[i] (Zhang & Sennrich 2019) */
+static void rmsnorm(float *out, const float *x, const float *w, int64_t d, float eps) {
+    double sum = 0.0;
+    for (int64_t i = 0; i < d; i++) sum += (double)x[i] * (double)x[i];
+    const float scale = 1.0f / sqrtf((float)(sum / (double)d) + eps);
+    for (int64_t i = 0; i < d; i++) out[i] = (x[i] * scale) * w[i];
+}
+
+static void add_inplace(float *y, const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] += x[i];
+}
+
+/* gate[i] = silu(gate[i]) · up[i] (SwiGLU, Shazeer 2020) */
+static void swiglu(float *gate, const float *up, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const float g = gate[i];
+        gate[i] = g / (1.0f + expf(-g)) * up[i];
+    }
+}
+
+/* cos/sin of the RoPE angles for one position: theta_i = scale · pos · base^(-2i/n_rot) / factor_i
+ * (Su et al. 2021; linear scaling as in Chen et al. 2023). The angle is advanced by repeated
+ * multiplication, as the reference implementation does, so both round the same way. */
+static void rope_angles(const sealm_model *m, int32_t pos, float *cos_out, float *sin_out) {
+    const sealm_hparams *hp = &m->hp;
+    const float theta_scale = powf(hp->rope_freq_base, -2.0f / (float)hp->n_rot);
+    float theta = (float)pos;
+    for (int i = 0; i < hp->n_rot / 2; i++) {
+        const float factor = m->rope_freq_factors ? m->rope_freq_factors[i] : 1.0f;
+        const float angle = hp->rope_freq_scale * (theta / factor);
+        cos_out[i] = cosf(angle);
+        sin_out[i] = sinf(angle);
+        theta *= theta_scale;
+    }
+}
+
+/* Rotates the first n_rot dims of each head. llama pairs neighbours (x[2i], x[2i+1]) — its
+ * GGUF converter permutes Q/K rows for this; qwen2 pairs halves (x[i], x[i + n_rot/2]). */
+static void rope_heads(float *x, int n_heads, int head_dim, int n_rot, bool neox, const float *c, const float *s) {
+    for (int h = 0; h < n_heads; h++) {
+        float *v = x + (int64_t)h * head_dim;
+        for (int i = 0; i < n_rot / 2; i++) {
+            const int a = neox ? i : 2 * i;
+            const int b = neox ? i + n_rot / 2 : 2 * i + 1;
+            const float x0 = v[a], x1 = v[b];
+            v[a] = x0 * c[i] - x1 * s[i];
+            v[b] = x0 * s[i] + x1 * c[i];
+        }
+    }
+}
+
+/* ---- matrix products: y[t][r] = W[r,:] · x[t,:] (+ b[r]) for every token t ---- */
+
+typedef struct matmul_item {
+    const sealm_weight *w;
+    const uint8_t *xq;      /* activations, already in w's vec_dot_type: [n][xq_stride] */
+    size_t xq_stride;
+    float *y;               /* [n][y_stride] */
+    int64_t y_stride;
+    const float *bias;      /* [rows] or NULL */
+} matmul_item;
+
+typedef struct matmul_task {
+    matmul_item items[3];   /* products sharing one input run in one task: one sync, not three */
+    int n_items;
+    int32_t n_tokens;
+} matmul_task;
+
+static void matmul_worker(void *arg, int ith, int nth) {
+    const matmul_task *task = arg;
+    for (int k = 0; k < task->n_items; k++) {
+        const matmul_item *it = &task->items[k];
+        const sealm_weight *w = it->w;
+        const int64_t per = (w->rows + nth - 1) / nth;
+        const int64_t r0 = per * ith, r1 = r0 + per < w->rows ? r0 + per : w->rows;
+        const sealm_vec_dot_fn dot = w->traits->vec_dot;
+        const uint8_t *wdata = w->data;
+        for (int64_t r = r0; r < r1; r++) {
+            const uint8_t *wrow = wdata + (size_t)r * w->row_bytes;
+            const float b = it->bias ? it->bias[r] : 0.0f;
+            for (int32_t t = 0; t < task->n_tokens; t++) {
+                float s;
+                dot(w->cols, &s, wrow, it->xq + (size_t)t * it->xq_stride);
+                it->y[(int64_t)t * it->y_stride + r] = s + b;
+            }
+        }
+    }
+}
+
+/* Converts n rows of x (width cols, stride x_stride floats) to the activation type t.
+ * F32 needs no conversion: the rows are used in place. Returns the row stride in bytes. */
+static const uint8_t *quantize_input(uint8_t *buf, size_t buf_stride, const float *x, int64_t x_stride,
+                                     int32_t n, int64_t cols, sealm_tensor_type t, size_t *stride) {
+    if (t == SEALM_TYPE_F32) {
+        *stride = (size_t)x_stride * sizeof(float);
+        return (const uint8_t *)x;
+    }
+    const sealm_type_traits *tr = sealm_type_traits_get(t);
+    for (int32_t i = 0; i < n; i++) tr->from_float_fast(x + (int64_t)i * x_stride, buf + (size_t)i * buf_stride, cols);
+    *stride = buf_stride;
+    return buf;
+}
+
+/* Runs up to three products over the same input x ([n][cols], stride cols). Inputs are
+ * converted once per distinct activation type. */
+static void matmul(sealm_context *c, const float *x, int32_t n, int n_items, const sealm_weight *const *ws,
+                   float *const *ys, const float *const *biases) {
+    matmul_task task = {.n_items = n_items, .n_tokens = n};
+    sealm_activations *a = &c->act;
+    const int64_t cols = ws[0]->cols;
+    sealm_tensor_type done_types[3];
+    const uint8_t *done_bufs[3];
+    size_t done_strides[3];
+    int n_done = 0;
+    for (int k = 0; k < n_items; k++) {
+        const sealm_tensor_type t = ws[k]->traits->vec_dot_type;
+        int found = -1;
+        for (int j = 0; j < n_done; j++) if (done_types[j] == t) found = j;
+        if (found < 0) {
+            found = n_done++;
+            done_types[found] = t;
+            uint8_t *slot = a->xq + (size_t)found * (size_t)c->params.n_batch * a->xq_row_cap;
+            done_bufs[found] = quantize_input(slot, a->xq_row_cap, x, cols, n, cols, t, &done_strides[found]);
+        }
+        task.items[k] = (matmul_item){.w = ws[k], .xq = done_bufs[found], .xq_stride = done_strides[found],
+                                      .y = ys[k], .y_stride = ws[k]->rows, .bias = biases ? biases[k] : NULL};
+    }
+    sealm_threadpool_run(c->pool, matmul_worker, &task);
+}
+
+static void matmul1(sealm_context *c, const float *x, int32_t n, const sealm_weight *w, float *y) {
+    const sealm_weight *ws[1] = {w};
+    float *ys[1] = {y};
+    matmul(c, x, n, 1, ws, ys, NULL);
+}
+
+/* ---- attention over the KV cache ---- */
+
+typedef struct attention_task {
+    sealm_context *c;
+    int layer;
+    int32_t n_tokens;
+    int32_t pos0;           /* position of token 0 of the batch */
+} attention_task;
+
+/* One (token, head) pair: softmax(q·K / sqrt(d)) · V over positions [0, pos] (causal). */
+static void attend_one(const sealm_context *c, int layer, int32_t t, int h, int32_t pos, sealm_attn_scratch *scr) {
+    const sealm_model *m = c->model;
+    const sealm_hparams *hp = &m->hp;
+    const sealm_vec_ops *ops = sealm_vec_ops_get();
+    const int hd = hp->head_dim;
+    const int64_t kv_dim = (int64_t)hp->n_head_kv * hd;
+    const int kvh = h / (hp->n_head / hp->n_head_kv);     /* GQA: heads share a KV head */
+    const size_t layer_off = (size_t)layer * (size_t)c->kv.n_ctx * (size_t)kv_dim;
+    const sealm_fp16 *kbase = c->kv.k + layer_off + (size_t)kvh * hd;
+    const sealm_fp16 *vbase = c->kv.v + layer_off + (size_t)kvh * hd;
+    const float *q = c->act.q + (int64_t)t * hp->n_embd + (int64_t)h * hd;
+    float *out = c->act.att + (int64_t)t * hp->n_embd + (int64_t)h * hd;
+    const float scale = 1.0f / sqrtf((float)hd);
+
+    ops->fp32_to_fp16_row(q, scr->q16, hd);
+    float max = -INFINITY;
+    for (int32_t j = 0; j <= pos; j++) {
+        const float s = ops->dot_f16(scr->q16, kbase + (size_t)j * kv_dim, hd) * scale;
+        scr->scores[j] = s;
+        if (s > max) max = s;
+    }
+    double sum = 0.0;
+    for (int32_t j = 0; j <= pos; j++) {
+        const float e = expf(scr->scores[j] - max);
+        scr->scores[j] = e;
+        sum += e;
+    }
+    const float inv = (float)(1.0 / sum);
+    memset(out, 0, (size_t)hd * sizeof *out);
+    for (int32_t j = 0; j <= pos; j++) {
+        const float p = sealm_fp16_to_fp32(sealm_fp32_to_fp16(scr->scores[j] * inv));
+        ops->axpy_f16(out, p, vbase + (size_t)j * kv_dim, hd);
+    }
+}
+
+static void attention_worker(void *arg, int ith, int nth) {
+    const attention_task *task = arg;
+    const sealm_context *c = task->c;
+    const int n_head = c->model->hp.n_head;
+    const int64_t total = (int64_t)task->n_tokens * n_head;
+    for (int64_t i = ith; i < total; i += nth) {
+        const int32_t t = (int32_t)(i / n_head);
+        const int h = (int)(i % n_head);
+        attend_one(c, task->layer, t, h, task->pos0 + t, &c->attn[ith]);
+    }
+}
+
+/* ---- one transformer block ---- */
+
+static void attention_block(sealm_context *c, int l, int32_t n, int32_t pos0) {
+    const sealm_model *m = c->model;
+    const sealm_hparams *hp = &m->hp;
+    const sealm_layer_weights *L = &m->layers[l];
+    sealm_activations *a = &c->act;
+    const int64_t d = hp->n_embd, kv_dim = (int64_t)hp->n_head_kv * hp->head_dim;
+    const sealm_vec_ops *ops = sealm_vec_ops_get();
+
+    for (int32_t t = 0; t < n; t++) rmsnorm(a->xb + t * d, a->x + t * d, L->attn_norm, d, hp->norm_eps);
+
+    const sealm_weight *ws[3] = {&L->wq, &L->wk, &L->wv};
+    float *ys[3] = {a->q, a->k, a->v};
+    const float *bs[3] = {L->bq, L->bk, L->bv};
+    matmul(c, a->xb, n, 3, ws, ys, bs);
+
+    float cosv[512], sinv[512];   /* n_rot/2 <= head_dim/2; head_dim is bounded at context creation */
+    const bool neox = hp->arch == SEALM_ARCH_QWEN2;
+    for (int32_t t = 0; t < n; t++) {
+        rope_angles(m, pos0 + t, cosv, sinv);
+        rope_heads(a->q + t * d, hp->n_head, hp->head_dim, hp->n_rot, neox, cosv, sinv);
+        rope_heads(a->k + t * kv_dim, hp->n_head_kv, hp->head_dim, hp->n_rot, neox, cosv, sinv);
+        const size_t off = ((size_t)l * (size_t)c->kv.n_ctx + (size_t)(pos0 + t)) * (size_t)kv_dim;
+        ops->fp32_to_fp16_row(a->k + t * kv_dim, c->kv.k + off, kv_dim);
+        ops->fp32_to_fp16_row(a->v + t * kv_dim, c->kv.v + off, kv_dim);
+    }
+
+    attention_task at = {.c = c, .layer = l, .n_tokens = n, .pos0 = pos0};
+    sealm_threadpool_run(c->pool, attention_worker, &at);
+
+    matmul1(c, a->att, n, &L->wo, a->proj);
+    add_inplace(a->x, a->proj, (int64_t)n * d);
+}
+
+static void ffn_block(sealm_context *c, int l, int32_t n) {
+    const sealm_hparams *hp = &c->model->hp;
+    const sealm_layer_weights *L = &c->model->layers[l];
+    sealm_activations *a = &c->act;
+    const int64_t d = hp->n_embd, ff = hp->n_ff;
+
+    for (int32_t t = 0; t < n; t++) rmsnorm(a->xb + t * d, a->x + t * d, L->ffn_norm, d, hp->norm_eps);
+    const sealm_weight *ws[2] = {&L->w_gate, &L->w_up};
+    float *ys[2] = {a->gate, a->up};
+    matmul(c, a->xb, n, 2, ws, ys, NULL);
+    swiglu(a->gate, a->up, (int64_t)n * ff);
+    matmul1(c, a->gate, n, &L->w_down, a->proj);
+    add_inplace(a->x, a->proj, (int64_t)n * d);
+}
+
+static void embed_tokens(sealm_context *c, const int32_t *tokens, int32_t n) {
+    const sealm_weight *e = &c->model->tok_embd;
+    for (int32_t t = 0; t < n; t++)
+        e->traits->to_float((const uint8_t *)e->data + (size_t)tokens[t] * e->row_bytes, c->act.x + (int64_t)t * e->cols, e->cols);
+}
+
+void sealm_forward_batch(sealm_context *c, const int32_t *tokens, int32_t n, int32_t logits_from, float *out) {
+    const sealm_model *m = c->model;
+    const sealm_hparams *hp = &m->hp;
+    const int32_t pos0 = c->kv.n_past;
+    const int64_t d = hp->n_embd;
+
+    embed_tokens(c, tokens, n);
+    for (int l = 0; l < hp->n_layer; l++) {
+        attention_block(c, l, n, pos0);
+        ffn_block(c, l, n);
+    }
+    c->kv.n_past = pos0 + n;
+
+    if (logits_from >= n) return;
+    const int32_t n_out = n - logits_from;
+    for (int32_t t = 0; t < n_out; t++)
+        rmsnorm(c->act.xb + t * d, c->act.x + (int64_t)(logits_from + t) * d, m->output_norm, d, hp->norm_eps);
+    matmul1(c, c->act.xb, n_out, &m->output, out);
+}

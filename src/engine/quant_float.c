@@ -1,0 +1,71 @@
+/* Scalar kernels of the floating-point types F32, F16 and BF16.
+ *
+ * Their vec_dot_type is themselves: a F16 weight row is multiplied with activations first
+ * rounded to F16 (as the reference implementation does), so products of two halves are
+ * exact in float. The reference dot products accumulate in double, which makes them a
+ * good yardstick for the SIMD versions (which accumulate in float lanes). */
+#include "engine/quant_ref.h"
+
+#include <string.h>
+
+/* ---- F32: plain floats ---- */
+
+void sealm_f32_to_float(const void *restrict src, float *restrict dst, int64_t n) {
+    memcpy(dst, src, (size_t)n * sizeof(float));
+}
+
+void sealm_f32_from_float(const float *restrict src, void *restrict dst, int64_t n) {
+    memcpy(dst, src, (size_t)n * sizeof(float));
+}
+
+void sealm_f32_vec_dot_ref(int64_t n, float *restrict s, const void *restrict w, const void *restrict x) {
+    const float *a = w, *b = x;
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        sum += (double)(a[i] * b[i]);
+    *s = (float)sum;
+}
+
+/* ---- F16: IEEE binary16 ---- */
+
+void sealm_f16_to_float(const void *restrict src, float *restrict dst, int64_t n) {
+    const sealm_fp16 *h = src;
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = sealm_fp16_to_fp32(h[i]);
+}
+
+void sealm_f16_from_float(const float *restrict src, void *restrict dst, int64_t n) {
+    sealm_fp16 *h = dst;
+    for (int64_t i = 0; i < n; i++)
+        h[i] = sealm_fp32_to_fp16(src[i]);
+}
+
+void sealm_f16_vec_dot_ref(int64_t n, float *restrict s, const void *restrict w, const void *restrict x) {
+    const sealm_fp16 *a = w, *b = x;
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        sum += (double)(sealm_fp16_to_fp32(a[i]) * sealm_fp16_to_fp32(b[i]));
+    *s = (float)sum;
+}
+
+/* ---- BF16: the top half of a float ---- */
+
+void sealm_bf16_to_float(const void *restrict src, float *restrict dst, int64_t n) {
+    const sealm_bf16 *h = src;
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = sealm_bf16_to_fp32(h[i]);
+}
+
+void sealm_bf16_from_float(const float *restrict src, void *restrict dst, int64_t n) {
+    sealm_bf16 *h = dst;
+    for (int64_t i = 0; i < n; i++)
+        h[i] = sealm_fp32_to_bf16(src[i]);
+}
+
+void sealm_bf16_vec_dot_ref(int64_t n, float *restrict s, const void *restrict w, const void *restrict x) {
+    const sealm_bf16 *a = w, *b = x;
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        sum += (double)(sealm_bf16_to_fp32(a[i]) * sealm_bf16_to_fp32(b[i]));
+    *s = (float)sum;
+}

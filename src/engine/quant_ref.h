@@ -1,0 +1,69 @@
+/* Engine-internal: the scalar reference kernels, one set per type, gathered into the
+ * kernel table by cpu.c. Signatures are those of sealm_to_float_fn, sealm_from_float_fn
+ * and sealm_vec_dot_fn (quant.h); n is always a multiple of the type's block size.
+ *
+ * Naming: sealm_<type>_to_float (dequantize), sealm_<type>_from_float (quantize),
+ * sealm_<type>_vec_dot_ref (weight row of <type> · activation row of its vec_dot_type). */
+#ifndef SEALM_ENGINE_QUANT_REF_H
+#define SEALM_ENGINE_QUANT_REF_H
+
+#include "engine/quant.h"
+
+#define SEALM_DECLARE_TO_FLOAT(t) \
+    void sealm_##t##_to_float(const void *restrict src, float *restrict dst, int64_t n);
+#define SEALM_DECLARE_FROM_FLOAT(t) \
+    void sealm_##t##_from_float(const float *restrict src, void *restrict dst, int64_t n);
+#define SEALM_DECLARE_VEC_DOT(t) \
+    void sealm_##t##_vec_dot_ref(int64_t n, float *restrict s, const void *restrict w, const void *restrict x);
+
+/* quant_float.c */
+SEALM_DECLARE_TO_FLOAT(f32)   SEALM_DECLARE_FROM_FLOAT(f32)   SEALM_DECLARE_VEC_DOT(f32)
+SEALM_DECLARE_TO_FLOAT(f16)   SEALM_DECLARE_FROM_FLOAT(f16)   SEALM_DECLARE_VEC_DOT(f16)
+SEALM_DECLARE_TO_FLOAT(bf16)  SEALM_DECLARE_FROM_FLOAT(bf16)  SEALM_DECLARE_VEC_DOT(bf16)
+/* quant_q4.c */
+SEALM_DECLARE_TO_FLOAT(q4_0)  SEALM_DECLARE_FROM_FLOAT(q4_0)  SEALM_DECLARE_VEC_DOT(q4_0)
+SEALM_DECLARE_TO_FLOAT(q4_1)  SEALM_DECLARE_FROM_FLOAT(q4_1)  SEALM_DECLARE_VEC_DOT(q4_1)
+/* quant_q5.c */
+SEALM_DECLARE_TO_FLOAT(q5_0)  SEALM_DECLARE_FROM_FLOAT(q5_0)  SEALM_DECLARE_VEC_DOT(q5_0)
+SEALM_DECLARE_TO_FLOAT(q5_1)  SEALM_DECLARE_FROM_FLOAT(q5_1)  SEALM_DECLARE_VEC_DOT(q5_1)
+/* quant_q8.c: Q8_0 is a weight type and an activation type; Q8_1 and Q8_K only activations */
+SEALM_DECLARE_TO_FLOAT(q8_0)  SEALM_DECLARE_FROM_FLOAT(q8_0)  SEALM_DECLARE_VEC_DOT(q8_0)
+SEALM_DECLARE_TO_FLOAT(q8_1)  SEALM_DECLARE_FROM_FLOAT(q8_1)
+SEALM_DECLARE_TO_FLOAT(q8_K)  SEALM_DECLARE_FROM_FLOAT(q8_K)
+/* quant_k.c */
+SEALM_DECLARE_TO_FLOAT(q2_K)  SEALM_DECLARE_FROM_FLOAT(q2_K)  SEALM_DECLARE_VEC_DOT(q2_K)
+SEALM_DECLARE_TO_FLOAT(q3_K)  SEALM_DECLARE_FROM_FLOAT(q3_K)  SEALM_DECLARE_VEC_DOT(q3_K)
+SEALM_DECLARE_TO_FLOAT(q4_K)  SEALM_DECLARE_FROM_FLOAT(q4_K)  SEALM_DECLARE_VEC_DOT(q4_K)
+SEALM_DECLARE_TO_FLOAT(q5_K)  SEALM_DECLARE_FROM_FLOAT(q5_K)  SEALM_DECLARE_VEC_DOT(q5_K)
+SEALM_DECLARE_TO_FLOAT(q6_K)  SEALM_DECLARE_FROM_FLOAT(q6_K)  SEALM_DECLARE_VEC_DOT(q6_K)
+
+#undef SEALM_DECLARE_TO_FLOAT
+#undef SEALM_DECLARE_FROM_FLOAT
+#undef SEALM_DECLARE_VEC_DOT
+
+/* The 6-bit scale and min of sub-block j (0..7) of a Q4_K / Q5_K block, unpacked from the
+ * 12 scale bytes: j < 4 keeps them in the low 6 bits of bytes j and j+4; j >= 4 splits
+ * them into a low nibble in byte j+4 and the top two bits of bytes j-4 and j. */
+static inline void sealm_k4_scale_min(int j, const uint8_t *scales, uint8_t *sc, uint8_t *mn) {
+    if (j < 4) {
+        *sc = scales[j] & 63;
+        *mn = scales[j + 4] & 63;
+    } else {
+        *sc = (uint8_t)((scales[j + 4] & 0x0f) | ((scales[j - 4] >> 6) << 4));
+        *mn = (uint8_t)((scales[j + 4] >> 4) | ((scales[j] >> 6) << 4));
+    }
+}
+
+/* The signed scale (-32..31) of sub-block j (0..15) of a Q3_K block: its low nibble sits
+ * in byte j (j < 8, low nibble) or j-8 (high nibble), its top two bits in byte 8 + j%4 at
+ * bit 2*(j/4); stored with +32. */
+static inline int sealm_k3_scale(int j, const uint8_t *scales) {
+    int lo = j < 8 ? (scales[j] & 0x0f) : (scales[j - 8] >> 4);
+    int hi = (scales[8 + j % 4] >> (2 * (j / 4))) & 3;
+    return (lo | (hi << 4)) - 32;
+}
+
+/* The writable table of installed vector operations (vec_ops.c); cpu.c fills it. */
+sealm_vec_ops *sealm_vec_ops_installed(void);
+
+#endif

@@ -1,0 +1,142 @@
+/* Engine-internal, private to quant_avx2.c and quant_avx512.c: small AVX2 building blocks.
+ *
+ * Only include this from files compiled with -mavx2 -mfma -mf16c (the *_avx2.c and
+ * *_avx512.c files, see CMakeLists.txt); everything here is static inline. */
+#ifndef SEALM_ENGINE_SIMD_X86_H
+#define SEALM_ENGINE_SIMD_X86_H
+
+#include "engine/quant.h"
+
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+/* One half-precision number to float with the F16C instruction (exact, like the scalar one). */
+static inline float x86_fp16_to_f32(sealm_fp16 h) {
+    return _cvtsh_ss(h);
+}
+
+/* Sum of the 8 floats of v. */
+static inline float x86_hsum_f32x8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));        /* lanes 0,1 += lanes 2,3 */
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));         /* lane 0 += lane 1 */
+    return _mm_cvtss_f32(s);
+}
+
+/* Sum of the 4 int32 of v. */
+static inline int32_t x86_hsum_i32x4(__m128i v) {
+    v = _mm_add_epi32(v, _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 0, 3, 2)));
+    v = _mm_add_epi32(v, _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(v);
+}
+
+/* Sum of the 8 int32 of v. */
+static inline int32_t x86_hsum_i32x8(__m256i v) {
+    return x86_hsum_i32x4(_mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1)));
+}
+
+/* Sums of 16-bit pairs widened to 32 bits: lane k = p[2k] + p[2k+1]. */
+static inline __m256i x86_pair_sums_i16(__m256i p) {
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+/* Dot products of signed bytes in groups of 4: lane k = sum_{i<4} w[4k+i]*x[4k+i].
+ * The only byte multiply is vpmaddubsw, which wants one operand unsigned. So multiply |w|
+ * (unsigned, up to 128) by x with w's sign moved onto it: |w|*sign(w)*x == w*x, and w == 0
+ * zeroes x. x must not hold -128 (its negation would wrap); our activation quantizers
+ * produce -127..127. Pair sums stay below 2*128*127 < 32767, so the 16-bit step cannot
+ * saturate. */
+static inline __m256i x86_dot_i8x32(__m256i w, __m256i x) {
+    __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(x, w));
+    return x86_pair_sums_i16(p);
+}
+
+/* Same for unsigned weights u (0..127): no sign trick needed. */
+static inline __m256i x86_dot_u8i8x32(__m256i u, __m256i x) {
+    return x86_pair_sums_i16(_mm256_maddubs_epi16(u, x));
+}
+
+/* 16 packed nibbles -> 32 bytes: byte j (j < 16) = low nibble of q[j], byte 16+j = high
+ * nibble, which is the element order of the Q4_0/Q4_1/Q5_0/Q5_1 blocks. */
+static inline __m256i x86_unpack_nibbles16(const uint8_t q[16]) {
+    __m128i v = _mm_loadu_si128((const __m128i *)q);
+    __m256i both = _mm256_set_m128i(_mm_srli_epi16(v, 4), v); /* 16-bit shift: stray bits masked below */
+    return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+}
+
+/* 32 bits -> 32 bytes: byte j is 0xFF where bit j of bits is set, else 0. Byte j copies the
+ * source byte j/8 (vpshufb on the broadcast value; each 128-bit half holds all 4 bytes),
+ * then keeps only bit j%8 and compares it with that bit. */
+static inline __m256i x86_bits_to_bytes(uint32_t bits) {
+    const __m256i pick = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                          2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i bit = _mm256_set1_epi64x(0x8040201008040201LL);
+    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int32_t)bits), pick);
+    return _mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit);
+}
+
+/* A vector of 16 int16 whose low 8 lanes are a and high 8 lanes are b. vpmaddubsw over 32
+ * bytes gives 16 pair sums in element order, so lanes 0..7 cover elements 0..15 and lanes
+ * 8..15 elements 16..31: this multiplies each 16-element group by its own scale. */
+static inline __m256i x86_two_scales_i16(int a, int b) {
+    return _mm256_set_m128i(_mm_set1_epi16((int16_t)b), _mm_set1_epi16((int16_t)a));
+}
+
+/* vpshufb indexes that copy one 16-bit word of a 128-bit half into all 8 words of that half
+ * (the scale vectors of the K-quants hold 8 int16 scales, repeated in both halves):
+ *   x86_pick_word_pair[k]: word 2k in the low half, word 2k+1 in the high half
+ *     (two consecutive 16-element groups of a 32-element step, see x86_two_scales_i16);
+ *   x86_pick_word[j]: word j in both halves (a 32-element sub-block with one scale). */
+#define X86_W(j) (2 * (j)), (2 * (j) + 1)
+#define X86_W8(j) X86_W(j), X86_W(j), X86_W(j), X86_W(j), X86_W(j), X86_W(j), X86_W(j), X86_W(j)
+static const uint8_t x86_pick_word_pair[4][32] = {
+    {X86_W8(0), X86_W8(1)}, {X86_W8(2), X86_W8(3)}, {X86_W8(4), X86_W8(5)}, {X86_W8(6), X86_W8(7)},
+};
+static const uint8_t x86_pick_word[8][32] = {
+    {X86_W8(0), X86_W8(0)}, {X86_W8(1), X86_W8(1)}, {X86_W8(2), X86_W8(2)}, {X86_W8(3), X86_W8(3)},
+    {X86_W8(4), X86_W8(4)}, {X86_W8(5), X86_W8(5)}, {X86_W8(6), X86_W8(6)}, {X86_W8(7), X86_W8(7)},
+};
+#undef X86_W8
+#undef X86_W
+
+static inline __m256i x86_pick(const uint8_t table[32], __m256i scales) {
+    return _mm256_shuffle_epi8(scales, _mm256_loadu_si256((const __m256i *)table));
+}
+
+/* Round to the nearest integer, halfway cases away from zero (C's roundf), 8 lanes.
+ * The hardware modes round halves to even, so: truncate, and step one away from zero when
+ * the dropped fraction (exact: v minus its integer part) is at least one half. */
+static inline __m256 x86_round_away_f32x8(__m256 v) {
+    const __m256 sign_bit = _mm256_set1_ps(-0.0f);
+    __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __m256 frac = _mm256_andnot_ps(sign_bit, _mm256_sub_ps(v, t));
+    __m256 step = _mm256_or_ps(_mm256_set1_ps(1.0f), _mm256_and_ps(v, sign_bit)); /* ±1 */
+    __m256 need = _mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+    return _mm256_add_ps(t, _mm256_and_ps(need, step));
+}
+
+/* 32 int32 (four vectors, elements 0..7, 8..15, 16..23, 24..31) -> 32 int8 in order.
+ * vpackssdw / vpacksswb work per 128-bit half, leaving 4-element runs in the order
+ * a0 b0 c0 d0 | a1 b1 c1 d1 (a0 = a's low half); the dword permute restores a0 a1 b0 b1 ...
+ * Values must already fit in int8 (no saturation is relied upon). */
+static inline __m256i x86_pack_i32x32_to_i8(__m256i a, __m256i b, __m256i c, __m256i d) {
+    __m256i ab = _mm256_packs_epi32(a, b);
+    __m256i cd = _mm256_packs_epi32(c, d);
+    __m256i abcd = _mm256_packs_epi16(ab, cd);
+    return _mm256_permutevar8x32_epi32(abcd, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/* Largest |x| over 32 floats. */
+static inline float x86_absmax_f32x32(const float *x) {
+    const __m256 sign_bit = _mm256_set1_ps(-0.0f);
+    __m256 m = _mm256_andnot_ps(sign_bit, _mm256_loadu_ps(x));
+    for (int j = 8; j < 32; j += 8)
+        m = _mm256_max_ps(m, _mm256_andnot_ps(sign_bit, _mm256_loadu_ps(x + j)));
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+#endif

@@ -1,0 +1,54 @@
+/* Scalar vector operations (attention scores over the F16 KV cache, norms) and the table
+ * of installed ones. The reference dot products accumulate in double so that they are a
+ * fair yardstick for the SIMD versions, which accumulate in float lanes. */
+#include "engine/quant_ref.h"
+
+static float dot_f32_ref(const float *a, const float *b, int64_t n) {
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        sum += (double)(a[i] * b[i]);
+    return (float)sum;
+}
+
+static float dot_f16_ref(const sealm_fp16 *a, const sealm_fp16 *b, int64_t n) {
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        sum += (double)(sealm_fp16_to_fp32(a[i]) * sealm_fp16_to_fp32(b[i]));
+    return (float)sum;
+}
+
+static void axpy_f16_ref(float *y, float a, const sealm_fp16 *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        y[i] += a * sealm_fp16_to_fp32(x[i]);
+}
+
+static void fp32_to_fp16_row_ref(const float *x, sealm_fp16 *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        y[i] = sealm_fp32_to_fp16(x[i]);
+}
+
+static void fp16_to_fp32_row_ref(const sealm_fp16 *x, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        y[i] = sealm_fp16_to_fp32(x[i]);
+}
+
+static const sealm_vec_ops ops_ref = {
+    .dot_f32 = dot_f32_ref,
+    .dot_f16 = dot_f16_ref,
+    .axpy_f16 = axpy_f16_ref,
+    .fp32_to_fp16_row = fp32_to_fp16_row_ref,
+    .fp16_to_fp32_row = fp16_to_fp32_row_ref,
+};
+
+/* What sealm_kernels_init / sealm_kernels_set_level install into (cpu.c). */
+static sealm_vec_ops ops_installed = {
+    .dot_f32 = dot_f32_ref,
+    .dot_f16 = dot_f16_ref,
+    .axpy_f16 = axpy_f16_ref,
+    .fp32_to_fp16_row = fp32_to_fp16_row_ref,
+    .fp16_to_fp32_row = fp16_to_fp32_row_ref,
+};
+
+const sealm_vec_ops *sealm_vec_ops_get(void) { return &ops_installed; }
+const sealm_vec_ops *sealm_vec_ops_ref(void) { return &ops_ref; }
+sealm_vec_ops *sealm_vec_ops_installed(void) { return &ops_installed; }

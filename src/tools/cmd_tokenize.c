@@ -1,0 +1,57 @@
+/* sealm tokenize: the token ids of a text, as a JSON array. */
+#include "tools/cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: sealm tokenize -m FILE (-p TEXT | --prompt-file FILE) [--no-bos] [--special]\n"
+               "  prints the ids as a JSON array; BOS is added when the model asks for it, unless --no-bos;\n"
+               "  special-token text (e.g. <|im_start|>) is matched only with --special\n");
+}
+
+int cmd_tokenize(int argc, char **argv) {
+    cli_run_options o;
+    cli_run_options_init(&o);
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return 0;
+        }
+        int r = cli_parse_run_option(&o, argc, argv, &i);
+        if (r < 0) return EXIT_USAGE;
+        if (r == 0) {
+            cli_error("tokenize: unknown option '%s'", argv[i]);
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    char *text = cli_read_prompt(&o);
+    if (!text) return EXIT_USAGE;
+    cli_model cm = {0};
+    sealm_error err = {0};
+    /* the tokenizer alone: no weights need to be bound to tokenize */
+    if (!o.model_path) {
+        free(text);
+        cli_error("no model: give -m FILE (a GGUF model)");
+        return EXIT_USAGE;
+    }
+    cm.path = o.model_path;
+    if (sealm_gguf_open_file(o.model_path, &cm.gguf, &err) || sealm_tokenizer_from_gguf(cm.gguf, &cm.tok, &err)) {
+        cli_error("%s: %s", o.model_path, err.message);
+        free(text);
+        cli_model_close(&cm);
+        return 1;
+    }
+    int32_t *ids = NULL, n = 0;
+    int rc = cli_tokenize_prompt(&cm, &o, text, &ids, &n);
+    if (!rc) {
+        fputc('[', stdout);
+        for (int32_t i = 0; i < n; i++) printf(i ? ", %d" : "%d", ids[i]);
+        fputs("]\n", stdout);
+    }
+    free(ids);
+    free(text);
+    cli_model_close(&cm);
+    return rc;
+}

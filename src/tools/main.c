@@ -1,0 +1,44 @@
+/* sealm — command-line entry point: dispatches to one command per file. */
+#include "tools/cli.h"
+
+#include <string.h>
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command COMMANDS[] = {
+    {"generate", cmd_generate, "generate text from a prompt, streamed to stdout"},
+    {"chat", cmd_chat, "interactive multi-turn chat with the model's chat template"},
+    {"tokenize", cmd_tokenize, "print the token ids of a text as a JSON array"},
+    {"logits", cmd_logits, "print the top-K raw logits at every prompt position as JSON"},
+    {"info", cmd_info, "print a model's metadata, tensor table and memory estimate"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: sealm COMMAND [OPTIONS]   (sealm COMMAND --help for its options)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+        fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fprintf(f, "\nsealm %s\n", sealm_version());
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("sealm %s\n", sealm_version());
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+        if (strcmp(argv[1], COMMANDS[i].name) == 0) return COMMANDS[i].run(argc - 1, argv + 1);
+    cli_error("unknown command '%s'; run `sealm --help` for the list", argv[1]);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,824 @@
+/* Tests of the quantization kernels (src/engine/quant_*.c, fp16.c, vec_ops.c, cpu.c):
+ *  1. fp16 / bf16 conversions: exhaustive round trips, ties, known values, and (when the
+ *     CPU has F16C) a million random floats against the hardware conversion.
+ *  2. every weight type: quantize -> dequantize error within the type's bound, and the
+ *     reference dot product against the float dot product within a derived bound.
+ *  3. every SIMD level this CPU supports: vec_dot == vec_dot_ref, from_float_fast ~
+ *     from_float, vector ops == reference ops.
+ *  4. real tensors of the synth models (read with the gguf layer) through every level.
+ * Data comes from a seeded PRNG, so failures reproduce. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/quant.h"
+#include "sealm/gguf.h"
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
+
+/* ---- helpers ---- */
+
+static uint64_t rng_state;
+
+static void rng_seed(uint64_t seed) { rng_state = seed; }
+
+static uint64_t rng_next(void) {   /* splitmix64 */
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static float rng_uniform(float lo, float hi) {   /* [lo, hi) */
+    return lo + (hi - lo) * (float)(rng_next() >> 40) * 0x1p-24f;
+}
+
+static uint32_t f2u(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+static float u2f(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+
+static void *xmalloc(size_t n) {
+    void *p = malloc(n);
+    assert_non_null(p);
+    return p;
+}
+
+static const sealm_tensor_type weight_types[] = {
+    SEALM_TYPE_F32, SEALM_TYPE_F16, SEALM_TYPE_BF16, SEALM_TYPE_Q4_0, SEALM_TYPE_Q4_1,
+    SEALM_TYPE_Q5_0, SEALM_TYPE_Q5_1, SEALM_TYPE_Q8_0, SEALM_TYPE_Q2_K, SEALM_TYPE_Q3_K,
+    SEALM_TYPE_Q4_K, SEALM_TYPE_Q5_K, SEALM_TYPE_Q6_K,
+};
+#define N_WEIGHT_TYPES (sizeof weight_types / sizeof weight_types[0])
+
+static const sealm_tensor_type activation_types[] = {
+    SEALM_TYPE_F32, SEALM_TYPE_F16, SEALM_TYPE_BF16, SEALM_TYPE_Q8_0, SEALM_TYPE_Q8_1, SEALM_TYPE_Q8_K,
+};
+
+static size_t row_bytes(const sealm_type_traits *tt, int64_t n) {
+    return (size_t)(n / tt->block_elems) * tt->block_bytes;
+}
+
+/* ======================= 1. fp16 / bf16 ======================= */
+
+/* An independent decoding of binary16: value = significand * 2^exponent, in double. */
+static double fp16_value(uint16_t h) {
+    int exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+    double v = exp == 0 ? ldexp(mant, -24) : ldexp(1024 + mant, exp - 25);
+    return (h & 0x8000) ? -v : v;
+}
+
+static void test_fp16_exhaustive_round_trip(void **state) {
+    (void)state;
+    for (uint32_t h = 0; h < 65536; h++) {
+        const float f = sealm_fp16_to_fp32((sealm_fp16)h);
+        const int exp = (h >> 10) & 0x1f;
+        if (exp == 0x1f && (h & 0x3ff) != 0) {
+            /* NaN stays NaN with the same sign and payload, made quiet (as F16C does) */
+            assert_true(isnan(f));
+            assert_int_equal(f2u(f), ((h & 0x8000u) << 16) | 0x7fc00000u | ((h & 0x3ffu) << 13));
+            assert_int_equal(sealm_fp32_to_fp16(f), h | 0x200);
+            continue;
+        }
+        if (exp == 0x1f)
+            assert_true(isinf(f) && (f < 0) == ((h & 0x8000) != 0));
+        else
+            assert_true((double)f == fp16_value((uint16_t)h));
+        if ((double)f == 0.0)
+            assert_int_equal(f2u(f), (h & 0x8000u) << 16);   /* signed zero kept */
+        assert_int_equal(sealm_fp32_to_fp16(f), h);
+    }
+}
+
+/* The float exactly halfway between two neighbouring halves must round to the one with an
+ * even mantissa; a hair either side must go to the nearer one. 65504's upper neighbour is
+ * 65536 (infinity), so 65520 rounds to infinity. */
+static void test_fp16_ties_to_even(void **state) {
+    (void)state;
+    for (uint32_t sign = 0; sign <= 0x8000; sign += 0x8000) {
+        for (uint32_t h = 0; h < 0x7c00; h++) {
+            const uint32_t lo = h | sign, hi = (h + 1) | sign;
+            const double vlo = fp16_value((uint16_t)lo);
+            const double vhi = h + 1 == 0x7c00 ? (sign ? -65536.0 : 65536.0) : fp16_value((uint16_t)hi);
+            const float mid = (float)((vlo + vhi) / 2);   /* 12 significant bits: exact */
+            assert_true((double)mid == (vlo + vhi) / 2);
+            assert_int_equal(sealm_fp32_to_fp16(mid), (h & 1) ? hi : lo);
+            assert_int_equal(sealm_fp32_to_fp16(nextafterf(mid, (float)vlo)), lo);
+            assert_int_equal(sealm_fp32_to_fp16(nextafterf(mid, (float)vhi)), hi);
+        }
+    }
+}
+
+static void test_fp16_known_values(void **state) {
+    (void)state;
+    assert_int_equal(sealm_fp32_to_fp16(1.0f), 0x3c00);
+    assert_int_equal(sealm_fp32_to_fp16(-2.0f), 0xc000);
+    assert_int_equal(sealm_fp32_to_fp16(0.1f), 0x2e66);
+    assert_int_equal(sealm_fp32_to_fp16(1.0f / 3.0f), 0x3555);
+    assert_int_equal(sealm_fp32_to_fp16(65504.0f), 0x7bff);
+    assert_int_equal(sealm_fp32_to_fp16(65519.996f), 0x7bff);
+    assert_int_equal(sealm_fp32_to_fp16(65520.0f), 0x7c00);
+    assert_int_equal(sealm_fp32_to_fp16(1e10f), 0x7c00);
+    assert_int_equal(sealm_fp32_to_fp16(-INFINITY), 0xfc00);
+    assert_int_equal(sealm_fp32_to_fp16(0x1p-14f), 0x0400);        /* smallest normal */
+    assert_int_equal(sealm_fp32_to_fp16(0x1p-24f), 0x0001);        /* smallest subnormal */
+    assert_int_equal(sealm_fp32_to_fp16(0x1p-25f), 0x0000);        /* tie -> even (zero) */
+    assert_int_equal(sealm_fp32_to_fp16(0x1.000002p-25f), 0x0001);
+    assert_int_equal(sealm_fp32_to_fp16(0x1.8p-24f), 0x0002);      /* 1.5 ulp tie -> 2 */
+    assert_int_equal(sealm_fp32_to_fp16(-0.0f), 0x8000);
+    assert_int_equal(sealm_fp32_to_fp16(1e-30f), 0x0000);
+    assert_int_equal(sealm_fp32_to_fp16(u2f(0x00000001)), 0x0000); /* float subnormal */
+    assert_int_equal(sealm_fp32_to_fp16(u2f(0x7fc00000)), 0x7e00); /* quiet NaN */
+    assert_int_equal(sealm_fp32_to_fp16(u2f(0xff800001)), 0xfe00); /* signalling -> quiet */
+    assert_true(sealm_fp16_to_fp32(0x3c00) == 1.0f);
+    assert_true(sealm_fp16_to_fp32(0x0001) == 0x1p-24f);
+    assert_true(sealm_fp16_to_fp32(0x7bff) == 65504.0f);
+    assert_true(sealm_fp16_to_fp32(0xc000) == -2.0f);
+}
+
+static void test_bf16(void **state) {
+    (void)state;
+    for (uint32_t h = 0; h < 65536; h++) {
+        const float f = sealm_bf16_to_fp32((sealm_bf16)h);
+        assert_int_equal(f2u(f), h << 16);
+        if (isnan(f))
+            assert_int_equal(sealm_fp32_to_bf16(f), h | 0x40);   /* quieted */
+        else
+            assert_int_equal(sealm_fp32_to_bf16(f), h);
+    }
+    assert_int_equal(sealm_fp32_to_bf16(1.0f), 0x3f80);
+    assert_int_equal(sealm_fp32_to_bf16(u2f(0x3f808000)), 0x3f80);   /* tie, even below */
+    assert_int_equal(sealm_fp32_to_bf16(u2f(0x3f818000)), 0x3f82);   /* tie, even above */
+    assert_int_equal(sealm_fp32_to_bf16(u2f(0x3f808001)), 0x3f81);
+    assert_int_equal(sealm_fp32_to_bf16(u2f(0x3f807fff)), 0x3f80);
+    assert_int_equal(sealm_fp32_to_bf16(u2f(0x7f7fffff)), 0x7f80);   /* overflow -> inf */
+    assert_int_equal(sealm_fp32_to_bf16(u2f(0xbf7fffff)), 0xbf80);   /* carry into exponent */
+    assert_int_equal(sealm_fp32_to_bf16(u2f(0x7f800001)), 0x7fc0);   /* sNaN -> qNaN */
+    assert_int_equal(sealm_fp32_to_bf16(u2f(0xffc12345)), 0xffc1);
+}
+
+#if defined(__x86_64__)
+static int cpu_has_f16c(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d))
+        return 0;
+    return (c & (1u << 29)) && (c & (1u << 28)) && (c & (1u << 27));
+}
+
+__attribute__((target("f16c"))) static uint16_t hw_fp32_to_fp16(float f) {
+    return (uint16_t)_cvtss_sh(f, 0);
+}
+
+__attribute__((target("f16c"))) static float hw_fp16_to_fp32(uint16_t h) {
+    return _cvtsh_ss(h);
+}
+#endif
+
+static void test_fp16_against_f16c(void **state) {
+    (void)state;
+#if defined(__x86_64__)
+    if (!cpu_has_f16c()) {
+        print_message("  no F16C on this CPU: hardware comparison not run\n");
+        skip();
+    }
+    rng_seed(16);
+    for (int i = 0; i < 1000000; i++) {
+        float f;
+        if (i & 1)
+            f = u2f((uint32_t)rng_next());                     /* any bits: NaN, inf, tiny... */
+        else
+            f = rng_uniform(-1.0f, 1.0f) * ldexpf(1.0f, (int)(rng_next() % 48) - 30);  /* half range */
+        const uint16_t mine = sealm_fp32_to_fp16(f), hw = hw_fp32_to_fp16(f);
+        if (mine != hw)
+            fail_msg("fp32 %08x -> fp16: ours %04x, F16C %04x", f2u(f), mine, hw);
+    }
+    for (uint32_t h = 0; h < 65536; h++)
+        assert_int_equal(f2u(sealm_fp16_to_fp32((sealm_fp16)h)), f2u(hw_fp16_to_fp32((uint16_t)h)));
+#else
+    print_message("  not x86-64: hardware comparison not run\n");
+    skip();
+#endif
+}
+
+/* ======================= 2. quantization error and reference dots ======================= */
+
+/* Largest |x - dequant(quant(x))| allowed in one block of the weight type t, from the
+ * block's values. Each bound is the quantizer's step analysis, plus the fp16 rounding of
+ * the stored scales (relative 2^-11), plus 1% for float rounding:
+ *  F16/BF16: half an ulp of the value (2^-11 / 2^-8 relative; 2^-25 absolute for
+ *    fp16 subnormals).
+ *  Q4_0/Q5_0: the step is d = amax/8 (amax/16); rounding costs half a step except for the
+ *    one clamped level (+8 -> 7), which costs a whole step; the fp16 d adds 8|d|2^-11.
+ *  Q4_1/Q5_1: step (max-min)/15 (/31), half a step, plus fp16 d and m.
+ *  Q8_0: half of amax/127, plus 127|d|2^-11.
+ *  K-quants (the simple quantizers of quant_k.c): scales rounded up so nothing clamps;
+ *    half a step, where the step grows by a factor (1 + 1/smax) from rounding the
+ *    sub-block scale (and again from the min, for the asymmetric ones):
+ *    Q2_K: R/3, Q4_K: R/15, Q5_K: R/31 (R = the widest sub-block range including 0),
+ *    Q3_K: amax/3 (grid -3..3), Q6_K: amax/31. */
+static double block_error_bound(sealm_tensor_type t, const float *x, int64_t n) {
+    double amax = 0, mn = x[0], mx = x[0];
+    for (int64_t i = 0; i < n; i++) {
+        amax = fmax(amax, fabs(x[i]));
+        mn = fmin(mn, x[i]);
+        mx = fmax(mx, x[i]);
+    }
+    const double e16 = 0x1p-11;
+    double r = 0;   /* widest sub-block range, including 0 (for the K-quants) */
+    const int sub = (t == SEALM_TYPE_Q4_K || t == SEALM_TYPE_Q5_K) ? 32 : 16;
+    if (t == SEALM_TYPE_Q2_K || t == SEALM_TYPE_Q4_K || t == SEALM_TYPE_Q5_K) {
+        for (int64_t s = 0; s < n; s += sub) {
+            double lo = 0, hi = x[s];
+            for (int j = 0; j < sub; j++) {
+                lo = fmin(lo, x[s + j]);
+                hi = fmax(hi, x[s + j]);
+            }
+            r = fmax(r, hi - lo);
+        }
+    }
+    double b;
+    switch (t) {
+    case SEALM_TYPE_F32: return 0.0;
+    case SEALM_TYPE_F16: return amax * 0x1p-11 + 0x1p-25;
+    case SEALM_TYPE_BF16: return amax * 0x1p-8;
+    case SEALM_TYPE_Q4_0: b = amax / 8 * (1 + 8 * e16); break;
+    case SEALM_TYPE_Q5_0: b = amax / 16 * (1 + 16 * e16); break;
+    case SEALM_TYPE_Q4_1: b = (mx - mn) / 30 + (mx - mn) * e16 + fabs(mn) * e16; break;
+    case SEALM_TYPE_Q5_1: b = (mx - mn) / 62 + (mx - mn) * e16 + fabs(mn) * e16; break;
+    case SEALM_TYPE_Q8_0: b = amax / 254 + amax * e16; break;
+    case SEALM_TYPE_Q2_K: b = 0.5 * r / 3 * pow(1 + 1.002 / 15, 2); break;
+    case SEALM_TYPE_Q4_K: b = 0.5 * r / 15 * pow(1 + 1.002 / 63, 2); break;
+    case SEALM_TYPE_Q5_K: b = 0.5 * r / 31 * pow(1 + 1.002 / 63, 2); break;
+    case SEALM_TYPE_Q3_K: b = 0.5 * amax / 3 * (1 + 1.002 / 31); break;
+    case SEALM_TYPE_Q6_K: b = 0.5 * amax / 31 * (1 + 1.002 / 127); break;
+    default: fail_msg("no bound for type %d", (int)t); return 0;
+    }
+    return b * 1.01 + 1e-7 * amax;
+}
+
+/* Largest |a - dequant(quant(a))| of one element of an activation block (same analysis). */
+static double activation_error_bound(sealm_tensor_type t, const float *a, int64_t n, int64_t i) {
+    double amax = 0;
+    for (int64_t j = 0; j < n; j++)
+        amax = fmax(amax, fabs(a[j]));
+    switch (t) {
+    case SEALM_TYPE_F32: return 0.0;
+    case SEALM_TYPE_F16: return fabs(a[i]) * 0x1p-11 + 0x1p-25;
+    case SEALM_TYPE_BF16: return fabs(a[i]) * 0x1p-8;
+    case SEALM_TYPE_Q8_0:
+    case SEALM_TYPE_Q8_1: return (amax / 254 + amax * 0x1p-11) * 1.01;
+    case SEALM_TYPE_Q8_K: return amax / 254 * 1.001;   /* float scale: no fp16 term */
+    default: fail_msg("no bound for activation type %d", (int)t); return 0;
+    }
+}
+
+/* Fills x with uniform values in [-scale, scale), sometimes shifted off-centre so that the
+ * asymmetric types (mins) get exercised. */
+static void random_row(float *x, int64_t n, float scale, float shift) {
+    for (int64_t i = 0; i < n; i++)
+        x[i] = (rng_uniform(-1.0f, 1.0f) + shift) * scale;
+}
+
+static void check_weight_type(sealm_tensor_type t, int64_t n, float scale, float shift) {
+    const sealm_type_traits *tt = sealm_type_traits_get(t);
+    assert_non_null(tt);
+    const sealm_type_traits *at = sealm_type_traits_get(tt->vec_dot_type);
+    assert_non_null(at);
+    assert_non_null(tt->from_float);
+    assert_non_null(at->from_float);
+
+    float *x = xmalloc((size_t)n * sizeof *x), *xr = xmalloc((size_t)n * sizeof *xr);
+    float *a = xmalloc((size_t)n * sizeof *a), *ar = xmalloc((size_t)n * sizeof *ar);
+    void *w = xmalloc(row_bytes(tt, n)), *aq = xmalloc(row_bytes(at, n));
+    random_row(x, n, scale, shift);
+    random_row(a, n, 1.0f, 0.0f);
+
+    /* reconstruction error, block by block */
+    tt->from_float(x, w, n);
+    tt->to_float(w, xr, n);
+    const int64_t be = t == SEALM_TYPE_F32 || t == SEALM_TYPE_F16 || t == SEALM_TYPE_BF16 ? 32 : tt->block_elems;
+    double worst_ratio = 0;
+    for (int64_t b0 = 0; b0 < n; b0 += be) {
+        for (int64_t i = b0; i < b0 + be; i++) {
+            const double bound = t == SEALM_TYPE_F16 || t == SEALM_TYPE_BF16
+                ? block_error_bound(t, &x[i], 1) : block_error_bound(t, &x[b0], be);
+            const double err = fabs((double)x[i] - xr[i]);
+            if (err > bound)
+                fail_msg("%s n=%lld: element %lld: %g reconstructed as %g, error %g > bound %g",
+                         tt->name, (long long)n, (long long)i, x[i], xr[i], err, bound);
+            if (bound > 0)
+                worst_ratio = fmax(worst_ratio, err / bound);
+        }
+    }
+
+    /* the dot product: against the dequantized operands it is exact up to float
+     * accumulation; against the float activations it may also differ by the activation
+     * quantization error, at most sum |w_i| * e_i */
+    at->from_float(a, aq, n);
+    at->to_float(aq, ar, n);
+    float s = 0;
+    tt->vec_dot_ref(n, &s, w, aq);
+    double dot_q = 0, dot_x = 0, mag = 0, quant_err = 0, s_term = 0;
+    for (int64_t i = 0; i < n; i++) {
+        dot_q += (double)xr[i] * ar[i];
+        dot_x += (double)xr[i] * a[i];
+        mag += fabs((double)xr[i] * ar[i]);
+        const int64_t ab = at->block_elems > 1 ? at->block_elems : 1;
+        quant_err += fabs((double)xr[i]) * activation_error_bound(tt->vec_dot_type, &a[i / ab * ab], ab, i % ab);
+    }
+    if (tt->vec_dot_type == SEALM_TYPE_Q8_1) {
+        /* Q8_1 stores s = d*sum(q) rounded to fp16: the weight min's term m*s carries a
+         * relative error of 2^-11, |m| <= the block's largest |weight| */
+        for (int64_t b0 = 0; b0 < n; b0 += QK8_1) {
+            double wmax = 0, asum = 0;
+            for (int j = 0; j < QK8_1; j++) {
+                wmax = fmax(wmax, fabs((double)xr[b0 + j]));
+                asum += ar[b0 + j];
+            }
+            s_term += wmax * fabs(asum) * 0x1p-11 * 1.01;
+        }
+    }
+    /* float accumulation of n/block partial sums: relative 1e-5 of the magnitude is far
+     * above sqrt(blocks) * 2^-24 and far below any real layout or arithmetic error */
+    const double tol_q = 1e-5 * mag + s_term + 1e-30;
+    if (fabs(s - dot_q) > tol_q)
+        fail_msg("%s n=%lld: vec_dot_ref %.9g, dot of dequantized rows %.9g (tolerance %g)",
+                 tt->name, (long long)n, s, dot_q, tol_q);
+    const double tol_x = quant_err + tol_q;
+    if (fabs(s - dot_x) > tol_x)
+        fail_msg("%s n=%lld: vec_dot_ref %.9g, float dot %.9g (tolerance %g)",
+                 tt->name, (long long)n, s, dot_x, tol_x);
+    if (n == 4096 && scale == 1.0f && shift == 0.0f)
+        print_message("  %-5s worst error/bound %.3f, dot vs float %.2e (bound %.2e)\n",
+                      tt->name, worst_ratio, fabs(s - dot_x), tol_x);
+
+    free(x); free(xr); free(a); free(ar); free(w); free(aq);
+}
+
+static void test_weight_types(void **state) {
+    (void)state;
+    sealm_kernels_set_level(SEALM_SIMD_SCALAR);
+    rng_seed(2);
+    const int64_t sizes[] = {512, 4096};
+    const float scales[][2] = {{1.0f, 0.0f}, {0.03f, 0.5f}, {40.0f, -0.3f}};
+    for (size_t t = 0; t < N_WEIGHT_TYPES; t++)
+        for (size_t k = 0; k < 2; k++)
+            for (size_t r = 0; r < 3; r++)
+                check_weight_type(weight_types[t], sizes[k], scales[r][0], scales[r][1]);
+}
+
+/* A zero row quantizes to zeros (no division by a zero scale) and dots to zero. */
+static void test_zero_rows(void **state) {
+    (void)state;
+    const int64_t n = 512;
+    float x[512] = {0}, xr[512];
+    static uint8_t w[4096], aq[4096];
+    for (size_t t = 0; t < N_WEIGHT_TYPES; t++) {
+        const sealm_type_traits *tt = sealm_type_traits_get(weight_types[t]);
+        const sealm_type_traits *at = sealm_type_traits_get(tt->vec_dot_type);
+        tt->from_float(x, w, n);
+        tt->to_float(w, xr, n);
+        for (int64_t i = 0; i < n; i++)
+            assert_true(xr[i] == 0.0f);
+        at->from_float(x, aq, n);
+        float s = 1.0f;
+        tt->vec_dot_ref(n, &s, w, aq);
+        assert_true(s == 0.0f);
+    }
+}
+
+/* Spot checks of the layouts against values worked out by hand from the format. */
+static void test_layout_spots(void **state) {
+    (void)state;
+    float y[QK_K];
+    /* Q4_0: byte j holds element j (low nibble) and j+16 (high nibble), x = d (q - 8) */
+    block_q4_0 b40 = {.d = 0x4000 /* 2.0 */};
+    for (int j = 0; j < 16; j++)
+        b40.qs[j] = (uint8_t)(j | ((15 - j) << 4));
+    sealm_type_traits_get(SEALM_TYPE_Q4_0)->to_float(&b40, y, 32);
+    for (int j = 0; j < 16; j++) {
+        assert_true(y[j] == 2.0f * (float)(j - 8));
+        assert_true(y[j + 16] == 2.0f * (float)(7 - j));
+    }
+    /* Q5_0: bit j of the little-endian qh word is element j's 5th bit */
+    block_q5_0 b50 = {.d = 0x3c00, .qh = {0x01, 0x00, 0x00, 0x80}};
+    memset(b50.qs, 0, sizeof b50.qs);
+    sealm_type_traits_get(SEALM_TYPE_Q5_0)->to_float(&b50, y, 32);
+    for (int j = 0; j < 32; j++)
+        assert_true(y[j] == (j == 0 || j == 31 ? 0.0f : -16.0f));
+    /* Q6_K: scales are signed; q = 0 in storage means -32 */
+    block_q6_K b6;
+    memset(&b6, 0, sizeof b6);
+    b6.d = 0x3c00;
+    b6.scales[3] = -2;
+    sealm_type_traits_get(SEALM_TYPE_Q6_K)->to_float(&b6, y, QK_K);
+    for (int e = 0; e < QK_K; e++)
+        assert_true(y[e] == (e / 16 == 3 ? 64.0f : 0.0f));
+    /* Q3_K: all scale bits zero means scale -32; hmask bit clear means q - 4 */
+    block_q3_K b3;
+    memset(&b3, 0, sizeof b3);
+    b3.d = 0x3c00;
+    sealm_type_traits_get(SEALM_TYPE_Q3_K)->to_float(&b3, y, QK_K);
+    for (int e = 0; e < QK_K; e++)
+        assert_true(y[e] == 128.0f);
+    /* Q4_K: sub-block 5's scale is the low nibble of byte 9 plus bits 6-7 of byte 1 */
+    block_q4_K b4;
+    memset(&b4, 0, sizeof b4);
+    b4.d = 0x3c00;
+    b4.scales[9] = 0x03;
+    b4.scales[1] = 0x40;     /* scale 5 = 3 | 1<<4 = 19 */
+    memset(b4.qs, 0x11, sizeof b4.qs);
+    sealm_type_traits_get(SEALM_TYPE_Q4_K)->to_float(&b4, y, QK_K);
+    for (int e = 0; e < QK_K; e++)
+        assert_true(y[e] == (e / 32 == 5 ? 19.0f : 0.0f));
+}
+
+/* ======================= 3. SIMD levels against the references ======================= */
+
+/* Weight blocks of random bytes with sane fp16 scales: every bit pattern of the quants and
+ * sub-block scales (negative Q3_K/Q6_K scales, large mins) gets exercised. */
+static void random_blocks(sealm_tensor_type t, void *w, int64_t n) {
+    const sealm_type_traits *tt = sealm_type_traits_get(t);
+    const int64_t nb = n / tt->block_elems;
+    uint8_t *p = w;
+    for (size_t i = 0; i < row_bytes(tt, n); i++)
+        p[i] = (uint8_t)rng_next();
+    for (int64_t i = 0; i < nb; i++) {
+        const sealm_fp16 d = sealm_fp32_to_fp16(rng_uniform(-0.02f, 0.02f));
+        const sealm_fp16 d_pos = sealm_fp32_to_fp16(rng_uniform(0.0f, 0.01f));
+        const sealm_fp16 m = sealm_fp32_to_fp16(rng_uniform(-0.2f, 0.2f));
+        switch (t) {
+        case SEALM_TYPE_F32: ((float *)w)[i] = rng_uniform(-1, 1); break;
+        case SEALM_TYPE_F16: ((sealm_fp16 *)w)[i] = sealm_fp32_to_fp16(rng_uniform(-1, 1)); break;
+        case SEALM_TYPE_BF16: ((sealm_bf16 *)w)[i] = sealm_fp32_to_bf16(rng_uniform(-1, 1)); break;
+        case SEALM_TYPE_Q4_0: ((block_q4_0 *)w)[i].d = d; break;
+        case SEALM_TYPE_Q4_1: ((block_q4_1 *)w)[i].d = d; ((block_q4_1 *)w)[i].m = m; break;
+        case SEALM_TYPE_Q5_0: ((block_q5_0 *)w)[i].d = d; break;
+        case SEALM_TYPE_Q5_1: ((block_q5_1 *)w)[i].d = d; ((block_q5_1 *)w)[i].m = m; break;
+        case SEALM_TYPE_Q8_0: ((block_q8_0 *)w)[i].d = d; break;
+        case SEALM_TYPE_Q2_K: ((block_q2_K *)w)[i].d = d_pos; ((block_q2_K *)w)[i].dmin = d_pos; break;
+        case SEALM_TYPE_Q3_K: ((block_q3_K *)w)[i].d = d; break;
+        case SEALM_TYPE_Q4_K: ((block_q4_K *)w)[i].d = d_pos; ((block_q4_K *)w)[i].dmin = d_pos; break;
+        case SEALM_TYPE_Q5_K: ((block_q5_K *)w)[i].d = d_pos; ((block_q5_K *)w)[i].dmin = d_pos; break;
+        case SEALM_TYPE_Q6_K: ((block_q6_K *)w)[i].d = d; break;
+        default: fail_msg("random_blocks: type %d", (int)t);
+        }
+    }
+}
+
+/* |fast - ref| within 1e-5 of the sum of |terms| (different accumulation order only). */
+static void check_vec_dot_level(sealm_tensor_type t, int64_t n, int random_bits) {
+    const sealm_type_traits *tt = sealm_type_traits_get(t);
+    const sealm_type_traits *at = sealm_type_traits_get(tt->vec_dot_type);
+    float *x = xmalloc((size_t)n * sizeof *x), *xr = xmalloc((size_t)n * sizeof *xr);
+    float *a = xmalloc((size_t)n * sizeof *a), *ar = xmalloc((size_t)n * sizeof *ar);
+    void *w = xmalloc(row_bytes(tt, n)), *aq = xmalloc(row_bytes(at, n));
+    if (random_bits) {
+        random_blocks(t, w, n);
+    } else {
+        random_row(x, n, 0.5f, 0.2f);
+        tt->from_float(x, w, n);
+    }
+    random_row(a, n, 2.0f, 0.0f);
+    at->from_float(a, aq, n);   /* the reference quantizer: the same input for both dots */
+    tt->to_float(w, xr, n);
+    at->to_float(aq, ar, n);
+    double mag = 0;
+    for (int64_t i = 0; i < n; i++)
+        mag += fabs((double)xr[i] * ar[i]);
+    float s_ref = 0, s_fast = 0;
+    tt->vec_dot_ref(n, &s_ref, w, aq);
+    tt->vec_dot(n, &s_fast, w, aq);
+    const double tol = 1e-5 * mag + 1e-30;
+    if (fabs((double)s_fast - s_ref) > tol)
+        fail_msg("%s n=%lld (%s): vec_dot %.9g, vec_dot_ref %.9g, tolerance %g",
+                 tt->name, (long long)n, random_bits ? "random blocks" : "quantized row",
+                 s_fast, s_ref, tol);
+    free(x); free(xr); free(a); free(ar); free(w); free(aq);
+}
+
+static int fp16_ulps_apart(sealm_fp16 a, sealm_fp16 b) {
+    /* same sign assumed (both come from the same amax) */
+    return abs((int)(a & 0x7fff) - (int)(b & 0x7fff)) + ((a ^ b) & 0x8000 ? 1000 : 0);
+}
+
+/* from_float_fast against from_float on the same input. F32/F16/BF16 must be bit-exact
+ * (conversions are exactly specified). The Q8 formats may differ by one unit of rounding:
+ * the scale by one ulp (the SIMD code may compute 127/amax rather than 1/(amax/127)), each
+ * quant by at most 1 (a value sitting at a rounding tie), Q8_1's s by the changed quants
+ * plus one fp16 ulp; and Q8_K's bsums must be the sums of its own quants exactly. */
+static void check_from_float_level(sealm_tensor_type t, int64_t n) {
+    const sealm_type_traits *at = sealm_type_traits_get(t);
+    float *a = xmalloc((size_t)n * sizeof *a);
+    const size_t bytes = row_bytes(at, n);
+    uint8_t *ref = xmalloc(bytes), *fast = xmalloc(bytes);
+    random_row(a, n, 3.0f, 0.0f);
+    for (int64_t i = 0; i < n; i += 97)
+        a[i] = 0.0f;                      /* exact zeros */
+    /* a block whose scale is exactly 1 and whose values sit on rounding ties (k + 0.5):
+     * where round-half-away and round-half-even part ways */
+    for (int j = 0; j < 31; j++)
+        a[32 + j] = (float)(j - 15) - 0.5f;
+    a[63] = 127.0f;
+    at->from_float(a, ref, n);
+    at->from_float_fast(a, fast, n);
+    switch (t) {
+    case SEALM_TYPE_F32: case SEALM_TYPE_F16: case SEALM_TYPE_BF16:
+        assert_memory_equal(ref, fast, bytes);
+        break;
+    case SEALM_TYPE_Q8_0: case SEALM_TYPE_Q8_1:
+        for (int64_t i = 0; i < n / 32; i++) {
+            const int8_t *qr, *qf;
+            if (t == SEALM_TYPE_Q8_0) {
+                const block_q8_0 *br = (const block_q8_0 *)ref + i, *bf = (const block_q8_0 *)fast + i;
+                assert_true(fp16_ulps_apart(br->d, bf->d) <= 1);
+                qr = br->qs; qf = bf->qs;
+            } else {
+                const block_q8_1 *br = (const block_q8_1 *)ref + i, *bf = (const block_q8_1 *)fast + i;
+                assert_true(fp16_ulps_apart(br->d, bf->d) <= 1);
+                qr = br->qs; qf = bf->qs;
+                int changed = 0, sum_f = 0;
+                for (int j = 0; j < 32; j++) {
+                    changed += abs(qr[j] - qf[j]);
+                    sum_f += qf[j];
+                }
+                const double d = sealm_fp16_to_fp32(bf->d);
+                const double s_ref = sealm_fp16_to_fp32(br->s), s_fast = sealm_fp16_to_fp32(bf->s);
+                assert_true(fabs(s_fast - s_ref) <= (changed + 1) * d * 1.01 + fabs(s_ref) * 0x1p-10);
+                assert_true(fabs(s_fast - d * sum_f) <= fabs(d * sum_f) * 0x1p-10 + 1e-30);
+            }
+            for (int j = 0; j < 32; j++)
+                assert_true(abs(qr[j] - qf[j]) <= 1);
+        }
+        break;
+    case SEALM_TYPE_Q8_K:
+        for (int64_t i = 0; i < n / QK_K; i++) {
+            const block_q8_K *br = (const block_q8_K *)ref + i, *bf = (const block_q8_K *)fast + i;
+            assert_true(fabsf(br->d - bf->d) <= fabsf(br->d) * 0x1p-22f);
+            for (int j = 0; j < QK_K; j++)
+                assert_true(abs(br->qs[j] - bf->qs[j]) <= 1);
+            for (int g = 0; g < QK_K / 16; g++) {
+                int sum = 0;
+                for (int j = 0; j < 16; j++)
+                    sum += bf->qs[16 * g + j];
+                assert_int_equal(bf->bsums[g], sum);
+            }
+        }
+        break;
+    default:
+        fail_msg("from_float check: type %d", (int)t);
+    }
+    free(a); free(ref); free(fast);
+}
+
+static void check_vec_ops_level(void) {
+    const sealm_vec_ops *ops = sealm_vec_ops_get(), *ref = sealm_vec_ops_ref();
+    const int64_t lengths[] = {1, 7, 15, 16, 31, 33, 64, 100, 257, 1000, 4099};
+    for (size_t k = 0; k < sizeof lengths / sizeof lengths[0]; k++) {
+        const int64_t n = lengths[k];
+        float *a = xmalloc((size_t)n * 4), *b = xmalloc((size_t)n * 4);
+        float *y1 = xmalloc((size_t)n * 4), *y2 = xmalloc((size_t)n * 4);
+        sealm_fp16 *ha = xmalloc((size_t)n * 2), *hb = xmalloc((size_t)n * 2), *h2 = xmalloc((size_t)n * 2);
+        random_row(a, n, 4.0f, 0.0f);
+        random_row(b, n, 4.0f, 0.0f);
+        ref->fp32_to_fp16_row(a, ha, n);
+        ref->fp32_to_fp16_row(b, hb, n);
+        double mag32 = 0, mag16 = 0;
+        for (int64_t i = 0; i < n; i++) {
+            mag32 += fabs((double)a[i] * b[i]);
+            mag16 += fabs((double)sealm_fp16_to_fp32(ha[i]) * sealm_fp16_to_fp32(hb[i]));
+        }
+        assert_true(fabs((double)ops->dot_f32(a, b, n) - ref->dot_f32(a, b, n)) <= 1e-5 * mag32 + 1e-30);
+        assert_true(fabs((double)ops->dot_f16(ha, hb, n) - ref->dot_f16(ha, hb, n)) <= 1e-5 * mag16 + 1e-30);
+        /* axpy: one fused or two rounded operations per element: 2 ulps of the operands */
+        memcpy(y1, b, (size_t)n * 4);
+        memcpy(y2, b, (size_t)n * 4);
+        ops->axpy_f16(y1, 0.37f, ha, n);
+        ref->axpy_f16(y2, 0.37f, ha, n);
+        for (int64_t i = 0; i < n; i++)
+            assert_true(fabsf(y1[i] - y2[i]) <= (fabsf(b[i]) + fabsf(0.37f * sealm_fp16_to_fp32(ha[i]))) * 0x1p-22f);
+        /* conversions: bit-exact, specials included */
+        if (n > 8) {
+            a[0] = INFINITY; a[1] = -0.0f; a[2] = 65520.0f; a[3] = 0x1p-25f;
+            a[4] = 0x1.8p-24f; a[5] = u2f(0x7fc00000); a[6] = -1e-30f; a[7] = 65519.0f;
+        }
+        ops->fp32_to_fp16_row(a, h2, n);
+        ref->fp32_to_fp16_row(a, ha, n);
+        assert_memory_equal(h2, ha, (size_t)n * 2);
+        ops->fp16_to_fp32_row(ha, y1, n);
+        ref->fp16_to_fp32_row(ha, y2, n);
+        assert_memory_equal(y1, y2, (size_t)n * 4);
+        free(a); free(b); free(y1); free(y2); free(ha); free(hb); free(h2);
+    }
+    /* every fp16 value through the installed row conversion */
+    sealm_fp16 *all = xmalloc(65536 * 2);
+    float *f1 = xmalloc(65536 * 4), *f2 = xmalloc(65536 * 4);
+    for (uint32_t h = 0; h < 65536; h++)
+        all[h] = (sealm_fp16)h;
+    ops->fp16_to_fp32_row(all, f1, 65536);
+    ref->fp16_to_fp32_row(all, f2, 65536);
+    assert_memory_equal(f1, f2, 65536 * 4);
+    free(all); free(f1); free(f2);
+}
+
+static void test_simd_levels(void **state) {
+    (void)state;
+    const sealm_simd_level initial = sealm_kernels_init();
+    int tested = 0;
+    for (int l = SEALM_SIMD_SCALAR; l <= SEALM_SIMD_NEON; l++) {
+        const sealm_simd_level got = sealm_kernels_set_level((sealm_simd_level)l);
+        if (got != (sealm_simd_level)l) {
+            print_message("  %s: not supported here, not tested\n", sealm_simd_level_name((sealm_simd_level)l));
+            continue;
+        }
+        print_message("  %s: comparing with the scalar references\n", sealm_simd_level_name(got));
+        rng_seed(300 + (uint64_t)l);
+        for (size_t t = 0; t < N_WEIGHT_TYPES; t++) {
+            check_vec_dot_level(weight_types[t], 256, 0);
+            check_vec_dot_level(weight_types[t], 4096, 0);
+            check_vec_dot_level(weight_types[t], 4096, 1);
+        }
+        for (size_t t = 0; t < sizeof activation_types / sizeof activation_types[0]; t++) {
+            check_from_float_level(activation_types[t], 256);
+            check_from_float_level(activation_types[t], 4096);
+        }
+        check_vec_ops_level();
+        tested++;
+    }
+    assert_true(tested >= 1);
+    assert_int_equal(sealm_kernels_set_level(initial), initial);
+}
+
+/* ======================= 4. real tensors ======================= */
+
+/* Weights quantized by the reference implementation's quantizer (the synth models in
+ * shared/models): their scale distributions differ from our simple quantizers' and from
+ * random bytes. For a few rows of each: the reference dot equals the dot of the
+ * dequantized operands, every SIMD level equals the reference, and with the fastest
+ * activation quantizer the result stays within the activation quantization bound of the
+ * float dot product. (The dequantization itself was compared bit for bit with gguf-py's
+ * once, when these kernels were written; that check needs python and is not repeated.) */
+static void check_real_tensor(const char *file, const char *name, sealm_tensor_type want) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/models/synth/%s", SEALM_SHARED_DIR, file);
+    sealm_gguf *g = NULL;
+    sealm_error err;
+    if (sealm_gguf_open_file(path, &g, &err) != SEALM_OK)
+        fail_msg("cannot open %s: %s", path, err.message);
+    const sealm_gguf_tensor *t = sealm_gguf_find_tensor(g, name);
+    if (t == NULL)
+        fail_msg("%s: no tensor %s", file, name);
+    assert_int_equal(t->type, want);
+    const sealm_type_traits *tt = sealm_type_traits_get(t->type);
+    const sealm_type_traits *at = sealm_type_traits_get(tt->vec_dot_type);
+    const int64_t n = t->ne[0], rows = t->ne[1] < 8 ? t->ne[1] : 8;
+    const size_t rb = row_bytes(tt, n);
+    float *xr = xmalloc((size_t)n * 4), *a = xmalloc((size_t)n * 4), *ar = xmalloc((size_t)n * 4);
+    void *aq = xmalloc(row_bytes(at, n)), *aq_fast = xmalloc(row_bytes(at, n));
+    const sealm_simd_level initial = sealm_kernels_init();
+    rng_seed(400);
+    for (int64_t r = 0; r < rows; r++) {
+        const void *w = (const uint8_t *)t->data + (size_t)r * rb;
+        tt->to_float(w, xr, n);
+        double wabs = 0;
+        for (int64_t i = 0; i < n; i++) {
+            assert_true(isfinite(xr[i]));
+            wabs += fabs(xr[i]);
+        }
+        assert_true(wabs > 0);   /* random weights: a zero row would mean a wrong offset */
+        random_row(a, n, 1.0f, 0.0f);
+        sealm_kernels_set_level(SEALM_SIMD_SCALAR);
+        at->from_float(a, aq, n);
+        at->to_float(aq, ar, n);
+        double dot_q = 0, dot_x = 0, mag = 0, quant_err = 0, s_term = 0;
+        const int64_t ab = at->block_elems;
+        for (int64_t i = 0; i < n; i++) {
+            dot_q += (double)xr[i] * ar[i];
+            dot_x += (double)xr[i] * a[i];
+            mag += fabs((double)xr[i] * ar[i]);
+            quant_err += fabs((double)xr[i]) * activation_error_bound(tt->vec_dot_type, &a[i / ab * ab], ab, i % ab);
+        }
+        if (tt->vec_dot_type == SEALM_TYPE_Q8_1) {   /* fp16 s, as in check_weight_type */
+            for (int64_t b0 = 0; b0 < n; b0 += QK8_1) {
+                double wmax = 0, asum = 0;
+                for (int j = 0; j < QK8_1; j++) {
+                    wmax = fmax(wmax, fabs((double)xr[b0 + j]));
+                    asum += ar[b0 + j];
+                }
+                s_term += wmax * fabs(asum) * 0x1p-11 * 1.01;
+            }
+        }
+        float s_ref = 0;
+        tt->vec_dot_ref(n, &s_ref, w, aq);
+        if (fabs(s_ref - dot_q) > 1e-5 * mag + s_term + 1e-30)
+            fail_msg("%s %s row %lld: vec_dot_ref %.9g, dequantized dot %.9g", file, name, (long long)r, s_ref, dot_q);
+        for (int l = SEALM_SIMD_SCALAR; l <= SEALM_SIMD_NEON; l++) {
+            if (sealm_kernels_set_level((sealm_simd_level)l) != (sealm_simd_level)l)
+                continue;
+            float s_fast = 0;
+            tt->vec_dot(n, &s_fast, w, aq);
+            if (fabs((double)s_fast - s_ref) > 1e-5 * mag + 1e-30)
+                fail_msg("%s %s row %lld, %s: vec_dot %.9g, vec_dot_ref %.9g", file, name, (long long)r,
+                         sealm_simd_level_name((sealm_simd_level)l), s_fast, s_ref);
+            at->from_float_fast(a, aq_fast, n);
+            tt->vec_dot(n, &s_fast, w, aq_fast);
+            if (fabs((double)s_fast - dot_x) > quant_err + 1e-5 * mag + s_term + 1e-30)
+                fail_msg("%s %s row %lld, %s: fast path %.9g, float dot %.9g (bound %g)", file, name, (long long)r,
+                         sealm_simd_level_name((sealm_simd_level)l), s_fast, dot_x, quant_err + 1e-5 * mag + s_term);
+        }
+    }
+    sealm_kernels_set_level(initial);
+    free(xr); free(a); free(ar); free(aq); free(aq_fast);
+    sealm_gguf_close(g);
+}
+
+static void test_real_tensors(void **state) {
+    (void)state;
+    check_real_tensor("synth-llama-q4_k_m.gguf", "blk.0.attn_k.weight", SEALM_TYPE_Q4_K);
+    check_real_tensor("synth-llama-q4_k_m.gguf", "output.weight", SEALM_TYPE_Q6_K);
+    check_real_tensor("synth-llama-q8_0.gguf", "blk.0.attn_k.weight", SEALM_TYPE_Q8_0);
+    check_real_tensor("synth-llama-q4_0.gguf", "blk.0.attn_k.weight", SEALM_TYPE_Q4_0);
+    check_real_tensor("synth-llama-q4_1.gguf", "blk.0.attn_k.weight", SEALM_TYPE_Q4_1);
+    check_real_tensor("synth-llama-tiny-f16.gguf", "blk.0.attn_q.weight", SEALM_TYPE_F16);
+    check_real_tensor("synth-llama-q4_0.gguf", "blk.0.attn_norm.weight", SEALM_TYPE_F32);
+}
+
+/* ======================= the table ======================= */
+
+static void test_table(void **state) {
+    (void)state;
+    const struct { sealm_tensor_type t; size_t bytes; int64_t elems; sealm_tensor_type vdt; } expect[] = {
+        {SEALM_TYPE_F32, 4, 1, SEALM_TYPE_F32},       {SEALM_TYPE_F16, 2, 1, SEALM_TYPE_F16},
+        {SEALM_TYPE_BF16, 2, 1, SEALM_TYPE_BF16},     {SEALM_TYPE_Q4_0, 18, 32, SEALM_TYPE_Q8_0},
+        {SEALM_TYPE_Q4_1, 20, 32, SEALM_TYPE_Q8_1},   {SEALM_TYPE_Q5_0, 22, 32, SEALM_TYPE_Q8_0},
+        {SEALM_TYPE_Q5_1, 24, 32, SEALM_TYPE_Q8_1},   {SEALM_TYPE_Q8_0, 34, 32, SEALM_TYPE_Q8_0},
+        {SEALM_TYPE_Q2_K, 84, 256, SEALM_TYPE_Q8_K},  {SEALM_TYPE_Q3_K, 110, 256, SEALM_TYPE_Q8_K},
+        {SEALM_TYPE_Q4_K, 144, 256, SEALM_TYPE_Q8_K}, {SEALM_TYPE_Q5_K, 176, 256, SEALM_TYPE_Q8_K},
+        {SEALM_TYPE_Q6_K, 210, 256, SEALM_TYPE_Q8_K},
+    };
+    for (size_t i = 0; i < sizeof expect / sizeof expect[0]; i++) {
+        const sealm_type_traits *tt = sealm_type_traits_get(expect[i].t);
+        assert_non_null(tt);
+        assert_non_null(tt->name);
+        assert_int_equal(tt->block_bytes, expect[i].bytes);
+        assert_int_equal(tt->block_elems, expect[i].elems);
+        assert_int_equal(tt->vec_dot_type, expect[i].vdt);
+        assert_non_null(tt->to_float);
+        assert_non_null(tt->vec_dot_ref);
+        assert_non_null(tt->vec_dot);
+    }
+    for (size_t i = 0; i < sizeof activation_types / sizeof activation_types[0]; i++) {
+        const sealm_type_traits *at = sealm_type_traits_get(activation_types[i]);
+        assert_non_null(at);
+        assert_non_null(at->from_float);
+        assert_non_null(at->from_float_fast);
+        assert_non_null(at->to_float);
+    }
+    assert_int_equal(sealm_type_traits_get(SEALM_TYPE_Q8_1)->block_bytes, 36);
+    assert_int_equal(sealm_type_traits_get(SEALM_TYPE_Q8_K)->block_bytes, 292);
+    /* types the engine has no kernels for, and numbers that are no type at all */
+    const int absent[] = {4, 5, 16, 20, 29, 31, 39, 40, 41, 1000, -1};
+    for (size_t i = 0; i < sizeof absent / sizeof absent[0]; i++)
+        assert_null(sealm_type_traits_get((sealm_tensor_type)absent[i]));
+    /* at the scalar level every kernel is the reference */
+    assert_int_equal(sealm_kernels_set_level(SEALM_SIMD_SCALAR), SEALM_SIMD_SCALAR);
+    for (size_t i = 0; i < sizeof expect / sizeof expect[0]; i++) {
+        const sealm_type_traits *tt = sealm_type_traits_get(expect[i].t);
+        assert_true(tt->vec_dot == tt->vec_dot_ref);
+        assert_true(tt->from_float_fast == tt->from_float);
+    }
+    assert_memory_equal(sealm_vec_ops_get(), sealm_vec_ops_ref(), sizeof(sealm_vec_ops));
+    assert_string_equal(sealm_simd_level_name(SEALM_SIMD_SCALAR), "scalar");
+    assert_string_equal(sealm_simd_level_name(SEALM_SIMD_AVX2), "avx2");
+    assert_string_equal(sealm_simd_level_name(SEALM_SIMD_AVX512), "avx512");
+    assert_string_equal(sealm_simd_level_name(SEALM_SIMD_NEON), "neon");
+    /* init is idempotent and picks a level the CPU runs (set_level to it gives it back) */
+    const sealm_simd_level l = sealm_kernels_init();
+    assert_int_equal(sealm_kernels_init(), l);
+    assert_int_equal(sealm_kernels_set_level(l), l);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fp16_exhaustive_round_trip),
+        cmocka_unit_test(test_fp16_ties_to_even),
+        cmocka_unit_test(test_fp16_known_values),
+        cmocka_unit_test(test_bf16),
+        cmocka_unit_test(test_fp16_against_f16c),
+        cmocka_unit_test(test_table),
+        cmocka_unit_test(test_layout_spots),
+        cmocka_unit_test(test_zero_rows),
+        cmocka_unit_test(test_weight_types),
+        cmocka_unit_test(test_simd_levels),
+        cmocka_unit_test(test_real_tensors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
