@@ -82,8 +82,9 @@ static sealm_status alloc_buffers(sealm_context *c, sealm_error *err) {
               c->kv.k && c->kv.v && c->attn;
     for (int i = 0; ok && i < nth; i++) {
         c->attn[i].scores = alloc_floats((size_t)c->kv.n_ctx);
+        c->attn[i].p16 = calloc((size_t)c->kv.n_ctx, sizeof(sealm_fp16));
         c->attn[i].q16 = calloc((size_t)hp->head_dim, sizeof(sealm_fp16));
-        ok = c->attn[i].scores && c->attn[i].q16;
+        ok = c->attn[i].scores && c->attn[i].p16 && c->attn[i].q16;
     }
     c->logits_cap = (size_t)hp->n_vocab;
     c->logits = alloc_floats(c->logits_cap);
@@ -139,6 +140,7 @@ void sealm_context_free(sealm_context *c) {
     if (c->attn)
         for (int i = 0; i < c->params.n_threads; i++) {
             free(c->attn[i].scores);
+            free(c->attn[i].p16);
             free(c->attn[i].q16);
         }
     free(c->attn);

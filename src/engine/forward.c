@@ -1,10 +1,13 @@
 /* The forward pass: one function per step of the math, as in llama2.c's run.c, with the
  * matrix products and attention spread over the context's thread pool.
  *
- * Numerics follow llama.cpp's CPU path where it matters for matching its logits:
- * activations are quantized per block to the weight's vec_dot_type before each product,
- * RMSNorm sums in double, the KV cache is F16, q is rounded to F16 for q·k, and the softmax
- * weights are rounded to F16 before they multiply V. */
+ * Numerics follow the reference implementation's CPU path where it matters for matching
+ * its logits (see mathfn.h for why bits matter): activations are quantized per block to
+ * the weight's vec_dot_type before each product, RMSNorm sums float squares in double, the
+ * KV cache is F16, q is rounded to F16 for q·k, the softmax weights are rounded to F16
+ * before they multiply V, and exp, SiLU and the attention dot products use the pinned
+ * operation orders of mathfn.h. */
+#include "engine/mathfn.h"
 #include "engine/model.h"
 
 #include <math.h>
@@ -12,10 +15,12 @@
 
 /* ---- elementwise steps (caller thread: they cost O(n·d), the products cost O(n·d²)) ---- */
 
-/* out[i] = x[i] / sqrt(mean(x²) + eps) · w[i] (Zhang & Sennrich 2019) */
+/* out[i] = x[i] / sqrt(mean(x²) + eps) · w[i] (Zhang & Sennrich 2019). Squares are rounded
+ * to float before the double sum, as the reference does: a one-ulp difference here can
+ * flip a rounding of the next activation quantization and move a logit visibly. */
 static void rmsnorm(float *out, const float *x, const float *w, int64_t d, float eps) {
     double sum = 0.0;
-    for (int64_t i = 0; i < d; i++) sum += (double)x[i] * (double)x[i];
+    for (int64_t i = 0; i < d; i++) sum += (double)(x[i] * x[i]);
     const float scale = 1.0f / sqrtf((float)(sum / (double)d) + eps);
     for (int64_t i = 0; i < d; i++) out[i] = (x[i] * scale) * w[i];
 }
@@ -26,10 +31,7 @@ static void add_inplace(float *y, const float *x, int64_t n) {
 
 /* gate[i] = silu(gate[i]) · up[i] (SwiGLU, Shazeer 2020) */
 static void swiglu(float *gate, const float *up, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        const float g = gate[i];
-        gate[i] = g / (1.0f + expf(-g)) * up[i];
-    }
+    for (int64_t i = 0; i < n; i++) gate[i] = sealm_silu(gate[i]) * up[i];
 }
 
 /* cos/sin of the RoPE angles for one position: theta_i = scale · pos · base^(-2i/n_rot) / factor_i
@@ -157,40 +159,49 @@ typedef struct attention_task {
     int32_t pos0;           /* position of token 0 of the batch */
 } attention_task;
 
+/* Σ a[j]·b[j] over j < n for F16 vectors, in the order of mathfn.h: 16 fma lanes, then the
+ * tree. Scalar for now; attention is a small share of the work at these context sizes. */
+static float dot16_f16(const sealm_fp16 *a, const sealm_fp16 *b, int32_t n) {
+    float lane[16] = {0};
+    for (int32_t j = 0; j < n; j++)
+        lane[j & 15] = fmaf(sealm_fp16_to_fp32(a[j]), sealm_fp16_to_fp32(b[j]), lane[j & 15]);
+    return sealm_sum16(lane);
+}
+
+/* softmax weights of scores[0..n) in place, F16-rounded into p16. The sum runs over
+ * 16-element chunks, each reduced as a tree in float and added in double. */
+static void softmax_f16(float *scores, sealm_fp16 *p16, int32_t n) {
+    float max = -INFINITY;
+    for (int32_t j = 0; j < n; j++) if (scores[j] > max) max = scores[j];
+    double sum = 0.0;
+    for (int32_t c = 0; c < n; c += 16) {
+        float chunk[16] = {0};
+        for (int32_t j = c; j < n && j < c + 16; j++) chunk[j - c] = scores[j] = sealm_expf(scores[j] - max);
+        sum += (double)sealm_sum16(chunk);
+    }
+    const float inv = (float)(1.0 / sum);
+    for (int32_t j = 0; j < n; j++) p16[j] = sealm_fp32_to_fp16(scores[j] * inv);
+}
+
 /* One (token, head) pair: softmax(q·K / sqrt(d)) · V over positions [0, pos] (causal). */
 static void attend_one(const sealm_context *c, int layer, int32_t t, int h, int32_t pos, sealm_attn_scratch *scr) {
     const sealm_model *m = c->model;
     const sealm_hparams *hp = &m->hp;
-    const sealm_vec_ops *ops = sealm_vec_ops_get();
     const int hd = hp->head_dim;
     const int64_t kv_dim = (int64_t)hp->n_head_kv * hd;
     const int kvh = h / (hp->n_head / hp->n_head_kv);     /* GQA: heads share a KV head */
     const size_t layer_off = (size_t)layer * (size_t)c->kv.n_ctx * (size_t)kv_dim;
-    const sealm_fp16 *kbase = c->kv.k + layer_off + (size_t)kvh * hd;
-    const sealm_fp16 *vbase = c->kv.v + layer_off + (size_t)kvh * hd;
+    const sealm_fp16 *kbase = c->kv.k + layer_off + (size_t)kvh * hd;               /* [pos][kv_dim] */
+    const sealm_fp16 *vbase = c->kv.v + layer_off + (size_t)kvh * hd * c->kv.n_ctx; /* [kv_dim][pos] */
     const float *q = c->act.q + (int64_t)t * hp->n_embd + (int64_t)h * hd;
     float *out = c->act.att + (int64_t)t * hp->n_embd + (int64_t)h * hd;
     const float scale = 1.0f / sqrtf((float)hd);
+    const int32_t n = pos + 1;
 
-    ops->fp32_to_fp16_row(q, scr->q16, hd);
-    float max = -INFINITY;
-    for (int32_t j = 0; j <= pos; j++) {
-        const float s = ops->dot_f16(scr->q16, kbase + (size_t)j * kv_dim, hd) * scale;
-        scr->scores[j] = s;
-        if (s > max) max = s;
-    }
-    double sum = 0.0;
-    for (int32_t j = 0; j <= pos; j++) {
-        const float e = expf(scr->scores[j] - max);
-        scr->scores[j] = e;
-        sum += e;
-    }
-    const float inv = (float)(1.0 / sum);
-    memset(out, 0, (size_t)hd * sizeof *out);
-    for (int32_t j = 0; j <= pos; j++) {
-        const float p = sealm_fp16_to_fp32(sealm_fp32_to_fp16(scr->scores[j] * inv));
-        ops->axpy_f16(out, p, vbase + (size_t)j * kv_dim, hd);
-    }
+    sealm_vec_ops_get()->fp32_to_fp16_row(q, scr->q16, hd);
+    for (int32_t j = 0; j < n; j++) scr->scores[j] = dot16_f16(scr->q16, kbase + (size_t)j * kv_dim, hd) * scale;
+    softmax_f16(scr->scores, scr->p16, n);
+    for (int e = 0; e < hd; e++) out[e] = dot16_f16(scr->p16, vbase + (size_t)e * c->kv.n_ctx, n);
 }
 
 static void attention_worker(void *arg, int ith, int nth) {
@@ -228,9 +239,11 @@ static void attention_block(sealm_context *c, int l, int32_t n, int32_t pos0) {
         rope_angles(m, pos0 + t, cosv, sinv);
         rope_heads(a->q + t * d, hp->n_head, hp->head_dim, hp->n_rot, neox, cosv, sinv);
         rope_heads(a->k + t * kv_dim, hp->n_head_kv, hp->head_dim, hp->n_rot, neox, cosv, sinv);
-        const size_t off = ((size_t)l * (size_t)c->kv.n_ctx + (size_t)(pos0 + t)) * (size_t)kv_dim;
-        ops->fp32_to_fp16_row(a->k + t * kv_dim, c->kv.k + off, kv_dim);
-        ops->fp32_to_fp16_row(a->v + t * kv_dim, c->kv.v + off, kv_dim);
+        /* keys row-major by position; values transposed, so that p·V reads contiguous rows */
+        const size_t layer_off = (size_t)l * (size_t)c->kv.n_ctx * (size_t)kv_dim;
+        ops->fp32_to_fp16_row(a->k + t * kv_dim, c->kv.k + layer_off + (size_t)(pos0 + t) * (size_t)kv_dim, kv_dim);
+        sealm_fp16 *vt = c->kv.v + layer_off + (size_t)(pos0 + t);
+        for (int64_t e = 0; e < kv_dim; e++) vt[(size_t)e * (size_t)c->kv.n_ctx] = sealm_fp32_to_fp16(a->v[t * kv_dim + e]);
     }
 
     attention_task at = {.c = c, .layer = l, .n_tokens = n, .pos0 = pos0};

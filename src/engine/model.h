@@ -39,9 +39,11 @@ struct sealm_model {
     uint64_t weight_bytes;
 };
 
-/* Per-thread scratch for attention: one row of scores over the cache and the query in F16. */
+/* Per-thread scratch for attention: one row of scores over the cache, its softmax weights
+ * in F16, and the query in F16. */
 typedef struct sealm_attn_scratch {
     float *scores;                    /* [n_ctx] */
+    sealm_fp16 *p16;                  /* [n_ctx] */
     sealm_fp16 *q16;                  /* [head_dim] */
 } sealm_attn_scratch;
 
@@ -60,7 +62,7 @@ typedef struct sealm_activations {
     size_t xq_row_cap;  /* bytes per token row in xq */
 } sealm_activations;
 
-/* The KV cache: F16 keys and values, [n_layer][n_ctx][kv_dim]. */
+/* The KV cache in F16: keys [n_layer][n_ctx][kv_dim], values transposed [n_layer][kv_dim][n_ctx]. */
 typedef struct sealm_kv_cache {
     sealm_fp16 *k;
     sealm_fp16 *v;

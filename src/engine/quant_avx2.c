@@ -24,15 +24,16 @@ static void vec_dot_q8_0_q8_0_avx2(int64_t n, float *restrict s, const void *res
     const block_q8_0 *w = vw;
     const block_q8_0 *x = vx;
     const int64_t nb = n / QK8_0;
-    __m256 acc = _mm256_setzero_ps();
+    /* two accumulators: consecutive blocks do not wait on each other's FMA */
+    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     for (int64_t i = 0; i < nb; i++) {
         __m256i qw = _mm256_loadu_si256((const __m256i *)w[i].qs);
         __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
         __m256 sums = _mm256_cvtepi32_ps(x86_dot_i8x32(qw, qx));
         __m256 d = _mm256_set1_ps(x86_fp16_to_f32(w[i].d) * x86_fp16_to_f32(x[i].d));
-        acc = _mm256_fmadd_ps(sums, d, acc);
+        acc[i & 1] = _mm256_fmadd_ps(sums, d, acc[i & 1]);
     }
-    *s = x86_hsum_f32x8(acc);
+    *s = x86_hsum_f32x8(_mm256_add_ps(acc[0], acc[1]));
 }
 
 /* Q4_0: quants are nibbles 0..15 standing for -8..7. */
@@ -42,15 +43,15 @@ static void vec_dot_q4_0_q8_0_avx2(int64_t n, float *restrict s, const void *res
     const block_q8_0 *x = vx;
     const int64_t nb = n / QK4_0;
     const __m256i eight = _mm256_set1_epi8(8);
-    __m256 acc = _mm256_setzero_ps();
+    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     for (int64_t i = 0; i < nb; i++) {
         __m256i qw = _mm256_sub_epi8(x86_unpack_nibbles16(w[i].qs), eight);
         __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
         __m256 sums = _mm256_cvtepi32_ps(x86_dot_i8x32(qw, qx));
         __m256 d = _mm256_set1_ps(x86_fp16_to_f32(w[i].d) * x86_fp16_to_f32(x[i].d));
-        acc = _mm256_fmadd_ps(sums, d, acc);
+        acc[i & 1] = _mm256_fmadd_ps(sums, d, acc[i & 1]);
     }
-    *s = x86_hsum_f32x8(acc);
+    *s = x86_hsum_f32x8(_mm256_add_ps(acc[0], acc[1]));
 }
 
 /* Q4_1: w = d*q + m with q 0..15, so w·x = d*dx*sum(q*qx) + m*(dx*sum(qx)) and the
@@ -60,17 +61,17 @@ static void vec_dot_q4_1_q8_1_avx2(int64_t n, float *restrict s, const void *res
     const block_q4_1 *w = vw;
     const block_q8_1 *x = vx;
     const int64_t nb = n / QK4_1;
-    __m256 acc = _mm256_setzero_ps();
-    float min_terms = 0.0f;
+    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    float min_terms[2] = {0.0f, 0.0f};
     for (int64_t i = 0; i < nb; i++) {
         __m256i qw = x86_unpack_nibbles16(w[i].qs);
         __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
         __m256 sums = _mm256_cvtepi32_ps(x86_dot_u8i8x32(qw, qx));
         __m256 d = _mm256_set1_ps(x86_fp16_to_f32(w[i].d) * x86_fp16_to_f32(x[i].d));
-        acc = _mm256_fmadd_ps(sums, d, acc);
-        min_terms += x86_fp16_to_f32(w[i].m) * x86_fp16_to_f32(x[i].s);
+        acc[i & 1] = _mm256_fmadd_ps(sums, d, acc[i & 1]);
+        min_terms[i & 1] += x86_fp16_to_f32(w[i].m) * x86_fp16_to_f32(x[i].s);
     }
-    *s = x86_hsum_f32x8(acc) + min_terms;
+    *s = x86_hsum_f32x8(_mm256_add_ps(acc[0], acc[1])) + (min_terms[0] + min_terms[1]);
 }
 
 /* Q5_0: a 5th bit per quant in qh (bit j for element j), values 0..31 standing for -16..15. */
@@ -140,8 +141,11 @@ static void vec_dot_q4_K_q8_K_avx2(int64_t n, float *restrict s, const void *res
     __m256 acc = _mm256_setzero_ps();
     float min_terms = 0.0f;
     for (int64_t i = 0; i < nb; i++) {
-        uint8_t sc[8], mn[8];
-        simd_unpack_k4_scales(w[i].scales, sc, mn);
+        uint64_t sc8, mn8;
+        simd_unpack_k4_scales_u64(w[i].scales, &sc8, &mn8);
+        const __m128i mins = _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)mn8));
+        /* the 8 scales as int16, in both 128-bit halves, to be picked per sub-block */
+        const __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc8)));
         const uint8_t *q = w[i].qs;
         const int8_t *y = x[i].qs;
         __m256i isum = _mm256_setzero_si256();
@@ -151,13 +155,14 @@ static void vec_dot_q4_K_q8_K_avx2(int64_t n, float *restrict s, const void *res
             __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low4);
             __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(y + 64 * c)));
             __m256i phi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(y + 64 * c + 32)));
-            plo = _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * c]));
-            phi = _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * c + 1]));
+            plo = _mm256_madd_epi16(plo, x86_pick(x86_pick_word[2 * c], scales));
+            phi = _mm256_madd_epi16(phi, x86_pick(x86_pick_word[2 * c + 1], scales));
             isum = _mm256_add_epi32(isum, _mm256_add_epi32(plo, phi));
         }
-        /* each min covers two 16-element bsums groups */
-        int32_t msum = 0;
-        for (int j = 0; j < 8; j++) msum += mn[j] * (x[i].bsums[2 * j] + x[i].bsums[2 * j + 1]);
+        /* each min covers two 16-element bsums groups: add neighbouring bsums, then dot */
+        const __m256i bsums = _mm256_loadu_si256((const __m256i *)x[i].bsums);
+        const __m128i pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
+        const int32_t msum = x86_hsum_i32x4(_mm_madd_epi16(pairs, mins));
         const float dx = x[i].d;
         acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(dx * x86_fp16_to_f32(w[i].d)), acc);
         min_terms += dx * x86_fp16_to_f32(w[i].dmin) * (float)msum;
@@ -225,8 +230,13 @@ static void vec_dot_q6_K_q8_K_avx2(int64_t n, float *restrict s, const void *res
     for (int64_t i = 0; i < nb; i++) {
         const int8_t *sc = w[i].scales;
         const int8_t *y = x[i].qs;
+        /* the 16 scales as int16: groups 0..7 in the low half, 8..15 in the high half */
+        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
         __m256i isum = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) {
+            /* this half's 8 scales in both 128-bit halves, picked in pairs below */
+            const __m256i half_scales = h == 0 ? _mm256_permute2x128_si256(sc16, sc16, 0x00)
+                                               : _mm256_permute2x128_si256(sc16, sc16, 0x11);
             const uint8_t *ql = w[i].ql + 64 * h;
             __m256i qh = _mm256_loadu_si256((const __m256i *)(w[i].qh + 32 * h));
             __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
@@ -242,12 +252,11 @@ static void vec_dot_q6_K_q8_K_avx2(int64_t n, float *restrict s, const void *res
             q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
                                    _mm256_and_si256(_mm256_srli_epi16(qh, 2), _mm256_set1_epi8(0x30)));
             for (int k = 0; k < 4; k++) {
-                const int g = 8 * h + 2 * k; /* groups g, g+1 cover these 32 elements */
+                /* groups 8h+2k and 8h+2k+1 cover these 32 elements */
                 __m256i p = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)(y + 128 * h + 32 * k)));
-                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, x86_two_scales_i16(sc[g], sc[g + 1])));
+                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, x86_pick(x86_pick_word_pair[k], half_scales)));
             }
         }
-        __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
         int32_t offset = 32 * bsums_dot(x[i].bsums, sc16);
         sum += x[i].d * x86_fp16_to_f32(w[i].d) * (float)(x86_hsum_i32x8(isum) - offset);
     }
@@ -427,17 +436,17 @@ static void quantize_row_f16_avx2(const float *restrict x, void *restrict y, int
  * Activation quantizers (must produce the very blocks the scalar ones do)
  * ---------------------------------------------------------------------------------- */
 
-/* One 32-element Q8_0-style block: d = max|x|/127, q = round(x/d) with halves away from zero
- * (roundf), computed as x * (1/d) like the scalar code. Stores the quants and returns sum(q)
+/* One 32-element Q8_0-style block: d = max|x|/127, q = round(x·127/max|x|) with halves to
+ * even (rintf), like the scalar code. Stores the quants and returns sum(q)
  * (for Q8_1); *d_out gets d as float (the caller rounds it to fp16). */
 static inline int32_t quantize_block32_avx2(const float *x, float *d_out, int8_t *q_out) {
     const float amax = x86_absmax_f32x32(x);
     const float d = amax / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
     const __m256 vid = _mm256_set1_ps(id);
     __m256i q[4];
     for (int k = 0; k < 4; k++)
-        q[k] = _mm256_cvtps_epi32(x86_round_away_f32x8(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), vid)));
+        q[k] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
     _mm256_storeu_si256((__m256i *)q_out, x86_pack_i32x32_to_i8(q[0], q[1], q[2], q[3]));
     *d_out = d;
     __m256i total = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));

@@ -158,11 +158,11 @@ static void vec_dot_q4_K_q8_K_avx512(int64_t n, float *restrict s, const void *r
     __m512 acc = _mm512_setzero_ps();
     float min_terms = 0.0f;
     for (int64_t i = 0; i < nb; i++) {
-        uint8_t sc[8], mn[8];
-        simd_unpack_k4_scales(w[i].scales, sc, mn);
+        uint64_t sc8, mn8;
+        simd_unpack_k4_scales_u64(w[i].scales, &sc8, &mn8);
         /* sub-block j spans 32 elements = two 16-element groups: scale list sc[0],sc[0],sc[1],.. */
-        __m256i sc16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)sc),
-                                                              _mm_loadl_epi64((const __m128i *)sc)));
+        const __m128i sc = _mm_cvtsi64_si128((long long)sc8);
+        const __m256i sc16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(sc, sc));
         const uint8_t *q = w[i].qs;
         const int8_t *y = x[i].qs;
         __m512i isum = _mm512_setzero_si512();
@@ -173,8 +173,11 @@ static void vec_dot_q4_K_q8_K_avx512(int64_t n, float *restrict s, const void *r
             __m512i p = _mm512_maddubs_epi16(qw, _mm512_loadu_si512((const void *)(y + 64 * c)));
             isum = _mm512_add_epi32(isum, _mm512_madd_epi16(p, four_scales_i16(sc16, 4 * c)));
         }
-        int32_t msum = 0;
-        for (int j = 0; j < 8; j++) msum += mn[j] * (x[i].bsums[2 * j] + x[i].bsums[2 * j + 1]);
+        /* each min covers two 16-element bsums groups: add neighbouring bsums, then dot */
+        const __m256i bsums = _mm256_loadu_si256((const __m256i *)x[i].bsums);
+        const __m128i pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
+        const __m128i mins = _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)mn8));
+        const int32_t msum = x86_hsum_i32x4(_mm_madd_epi16(pairs, mins));
         const float dx = x[i].d;
         acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(dx * x86_fp16_to_f32(w[i].d)), acc);
         min_terms += dx * x86_fp16_to_f32(w[i].dmin) * (float)msum;

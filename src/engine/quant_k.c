@@ -379,16 +379,32 @@ static float dot_k4_family(const int8_t q[QK_K], const uint8_t scales[12], sealm
     return (sealm_fp16_to_fp32(d) * xb->d) * (float)isum - (sealm_fp16_to_fp32(dmin) * xb->d) * (float)summs;
 }
 
+/* lane-8 order (quant_ref.h) for the scaled quants; the mins term in 4 lanes, lane l
+ * taking sub-blocks 2l and 2l+1, reduced as (m0+m2) + (m1+m3) and added last. */
 void sealm_q4_K_vec_dot_ref(int64_t n, float *restrict s, const void *restrict w, const void *restrict x) {
     const block_q4_K *wb = w;
     const block_q8_K *xb = x;
     int8_t q[QK_K];
-    float sum = 0.0f;
+    float acc[8] = {0}, acc_m[4] = {0};
     for (int64_t i = 0; i < n / QK_K; i++) {
         unpack_q4_K(&wb[i], q);
-        sum += dot_k4_family(q, wb[i].scales, wb[i].d, wb[i].dmin, &xb[i]);
+        uint8_t sc[8], mn[8];
+        for (int sb = 0; sb < 8; sb++) sealm_k4_scale_min(sb, wb[i].scales, &sc[sb], &mn[sb]);
+        const float d = xb[i].d * sealm_fp16_to_fp32(wb[i].d);
+        const float dmin = -xb[i].d * sealm_fp16_to_fp32(wb[i].dmin);
+        for (int l = 0; l < 4; l++) {
+            const int s0 = xb[i].bsums[4 * l] + xb[i].bsums[4 * l + 1];
+            const int s1 = xb[i].bsums[4 * l + 2] + xb[i].bsums[4 * l + 3];
+            acc_m[l] = fmaf(dmin, (float)(mn[2 * l] * s0 + mn[2 * l + 1] * s1), acc_m[l]);
+        }
+        for (int k = 0; k < 8; k++) {
+            int sumi = 0;
+            for (int sb = 0; sb < 8; sb++)
+                for (int e = 32 * sb + 4 * k; e < 32 * sb + 4 * k + 4; e++) sumi += sc[sb] * q[e] * xb[i].qs[e];
+            acc[k] = fmaf(d, (float)sumi, acc[k]);
+        }
     }
-    *s = sum;
+    *s = sealm_lane8_sum(acc) + ((acc_m[0] + acc_m[2]) + (acc_m[1] + acc_m[3]));
 }
 
 /* ---- Q5_K ---- */
@@ -461,21 +477,21 @@ void sealm_q6_K_from_float(const float *restrict src, void *restrict dst, int64_
     }
 }
 
+/* lane-8 order (quant_ref.h); every 16 quants share a signed scale */
 void sealm_q6_K_vec_dot_ref(int64_t n, float *restrict s, const void *restrict w, const void *restrict x) {
     const block_q6_K *wb = w;
     const block_q8_K *xb = x;
     int8_t q[QK_K];
-    float sum = 0.0f;
+    float acc[8] = {0};
     for (int64_t i = 0; i < n / QK_K; i++) {
         unpack_q6_K(&wb[i], q);
-        int isum = 0;
-        for (int sb = 0; sb < QK_K / 16; sb++) {
-            int dot = 0;
-            for (int j = 0; j < 16; j++)
-                dot += q[16 * sb + j] * xb[i].qs[16 * sb + j];
-            isum += wb[i].scales[sb] * dot;
+        const float d = xb[i].d * sealm_fp16_to_fp32(wb[i].d);
+        for (int k = 0; k < 8; k++) {
+            int sumi = 0;
+            for (int c = 0; c < QK_K / 32; c++)
+                for (int e = 32 * c + 4 * k; e < 32 * c + 4 * k + 4; e++) sumi += wb[i].scales[e / 16] * q[e] * xb[i].qs[e];
+            acc[k] = fmaf(d, (float)sumi, acc[k]);
         }
-        sum += (sealm_fp16_to_fp32(wb[i].d) * xb[i].d) * (float)isum;
     }
-    *s = sum;
+    *s = sealm_lane8_sum(acc);
 }

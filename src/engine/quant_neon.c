@@ -457,8 +457,8 @@ static void quantize_row_f16_neon(const float *restrict x, void *restrict y, int
 }
 
 /* ------------------------------------------------------------------------------------
- * Activation quantizers: the very blocks the scalar ones produce. vcvtaq rounds halves
- * away from zero (roundf, for Q8_0/Q8_1); vcvtnq rounds halves to even (rintf, for Q8_K).
+ * Activation quantizers: the very blocks the scalar ones produce. vcvtnq rounds halves
+ * to even, as rintf does in the scalar code.
  * ---------------------------------------------------------------------------------- */
 
 static inline float absmax32(const float *x) {
@@ -467,12 +467,12 @@ static inline float absmax32(const float *x) {
     return vmaxvq_f32(m);
 }
 
-/* quantizes 32 floats with 1/d, returns sum of the quants */
+/* quantizes 32 floats with id = 127/max|x|, returns sum of the quants */
 static inline int32_t quantize_block32_neon(const float *x, float id, int8_t *q) {
     int32x4_t total = vdupq_n_s32(0);
     for (int j = 0; j < 32; j += 8) {
-        int32x4_t a = vcvtaq_s32_f32(vmulq_n_f32(vld1q_f32(x + j), id));
-        int32x4_t b = vcvtaq_s32_f32(vmulq_n_f32(vld1q_f32(x + j + 4), id));
+        int32x4_t a = vcvtnq_s32_f32(vmulq_n_f32(vld1q_f32(x + j), id));
+        int32x4_t b = vcvtnq_s32_f32(vmulq_n_f32(vld1q_f32(x + j + 4), id));
         total = vaddq_s32(total, vaddq_s32(a, b));
         int16x8_t ab = vcombine_s16(vmovn_s32(a), vmovn_s32(b)); /* values fit: |q| <= 127 */
         vst1_s8(q + j, vmovn_s16(ab));
@@ -483,8 +483,9 @@ static inline int32_t quantize_block32_neon(const float *x, float id, int8_t *q)
 static void quantize_row_q8_0_neon(const float *restrict x, void *restrict vy, int64_t n) {
     block_q8_0 *y = vy;
     for (int64_t i = 0; i < n / QK8_0; i++, x += QK8_0) {
-        const float d = absmax32(x) / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        const float amax = absmax32(x);
+        const float d = amax / 127.0f;
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
         y[i].d = sealm_fp32_to_fp16(d);
         (void)quantize_block32_neon(x, id, y[i].qs);
     }
@@ -493,8 +494,9 @@ static void quantize_row_q8_0_neon(const float *restrict x, void *restrict vy, i
 static void quantize_row_q8_1_neon(const float *restrict x, void *restrict vy, int64_t n) {
     block_q8_1 *y = vy;
     for (int64_t i = 0; i < n / QK8_1; i++, x += QK8_1) {
-        const float d = absmax32(x) / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        const float amax = absmax32(x);
+        const float d = amax / 127.0f;
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
         int32_t sum = quantize_block32_neon(x, id, y[i].qs);
         y[i].d = sealm_fp32_to_fp16(d);
         y[i].s = sealm_fp32_to_fp16((float)sum * d);

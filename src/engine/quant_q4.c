@@ -54,6 +54,7 @@ void sealm_q4_0_from_float(const float *restrict src, void *restrict dst, int64_
     }
 }
 
+/* one fmaf chain over whole-block integer sums (quant_ref.h) */
 void sealm_q4_0_vec_dot_ref(int64_t n, float *restrict s, const void *restrict w, const void *restrict x) {
     const block_q4_0 *wb = w;
     const block_q8_0 *xb = x;
@@ -64,7 +65,7 @@ void sealm_q4_0_vec_dot_ref(int64_t n, float *restrict s, const void *restrict w
             sumi += ((wb[i].qs[j] & 0x0f) - 8) * xb[i].qs[j];
             sumi += ((wb[i].qs[j] >> 4) - 8) * xb[i].qs[j + QK4_0 / 2];
         }
-        sum += (float)sumi * (sealm_fp16_to_fp32(wb[i].d) * sealm_fp16_to_fp32(xb[i].d));
+        sum = fmaf((float)sumi, sealm_fp16_to_fp32(wb[i].d) * sealm_fp16_to_fp32(xb[i].d), sum);
     }
     *s = sum;
 }
@@ -105,19 +106,21 @@ void sealm_q4_1_from_float(const float *restrict src, void *restrict dst, int64_
 }
 
 /* sum_j (d_w q_j + m)(d_x r_j) = d_w d_x sum(q r) + m * (d_x sum r), and the Q8_1 block
- * carries d_x sum r as s. */
+ * carries d_x sum r as s. The first term in lane-8 order, the second as its own running
+ * fmaf chain, added at the end (quant_ref.h). */
 void sealm_q4_1_vec_dot_ref(int64_t n, float *restrict s, const void *restrict w, const void *restrict x) {
     const block_q4_1 *wb = w;
     const block_q8_1 *xb = x;
-    float sum = 0.0f;
+    float acc[8] = {0};
+    float summs = 0.0f;
+    int q[QK4_1];
     for (int64_t i = 0; i < n / QK4_1; i++) {
-        int sumi = 0;
+        summs = fmaf(sealm_fp16_to_fp32(wb[i].m), sealm_fp16_to_fp32(xb[i].s), summs);
         for (int j = 0; j < QK4_1 / 2; j++) {
-            sumi += (wb[i].qs[j] & 0x0f) * xb[i].qs[j];
-            sumi += (wb[i].qs[j] >> 4) * xb[i].qs[j + QK4_1 / 2];
+            q[j] = wb[i].qs[j] & 0x0f;
+            q[j + QK4_1 / 2] = wb[i].qs[j] >> 4;
         }
-        sum += (sealm_fp16_to_fp32(wb[i].d) * sealm_fp16_to_fp32(xb[i].d)) * (float)sumi
-             + sealm_fp16_to_fp32(wb[i].m) * sealm_fp16_to_fp32(xb[i].s);
+        sealm_lane8_fma32(acc, sealm_fp16_to_fp32(wb[i].d) * sealm_fp16_to_fp32(xb[i].d), q, xb[i].qs);
     }
-    *s = sum;
+    *s = sealm_lane8_sum(acc) + summs;
 }

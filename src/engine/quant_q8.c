@@ -5,9 +5,10 @@
  *         apply the weight block's min without touching the quants again.
  *   Q8_K: 256 int8 quants with a float scale, plus the sums of each 16 quants (bsums),
  *         which the K-quant dot products use to apply the sub-block mins.
- * The quantizers follow the reference implementation's rounding exactly (Q8_0/Q8_1 round
- * half away from zero, Q8_K rounds half to even with a scale of -127/max), because the
- * activations' rounding shows up in the logits we compare against. */
+ * The quantizers follow the reference implementation's x86 rounding exactly (Q8_0/Q8_1:
+ * q = rint(x · 127/amax), halves to even; Q8_K: scale -127/max, halves to even), because an
+ * activation rounded the other way moves a logit by a visible step, and the golden logits
+ * we compare against come from that implementation. */
 #include "engine/quant_ref.h"
 
 #include <math.h>
@@ -34,25 +35,26 @@ void sealm_q8_0_to_float(const void *restrict src, float *restrict dst, int64_t 
 void sealm_q8_0_from_float(const float *restrict src, void *restrict dst, int64_t n) {
     block_q8_0 *b = dst;
     for (int64_t i = 0; i < n / QK8_0; i++, src += QK8_0) {
-        const float d = absmax(src, QK8_0) / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        const float amax = absmax(src, QK8_0);
+        const float d = amax / 127.0f;
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
         b[i].d = sealm_fp32_to_fp16(d);
         for (int j = 0; j < QK8_0; j++)
-            b[i].qs[j] = (int8_t)roundf(src[j] * id);
+            b[i].qs[j] = (int8_t)rintf(src[j] * id);
     }
 }
 
+/* lane-8 order (quant_ref.h) */
 void sealm_q8_0_vec_dot_ref(int64_t n, float *restrict s, const void *restrict w, const void *restrict x) {
     const block_q8_0 *wb = w;
     const block_q8_0 *xb = x;
-    float sum = 0.0f;
+    float acc[8] = {0};
+    int q[QK8_0];
     for (int64_t i = 0; i < n / QK8_0; i++) {
-        int sumi = 0;
-        for (int j = 0; j < QK8_0; j++)
-            sumi += wb[i].qs[j] * xb[i].qs[j];
-        sum += (float)sumi * (sealm_fp16_to_fp32(wb[i].d) * sealm_fp16_to_fp32(xb[i].d));
+        for (int j = 0; j < QK8_0; j++) q[j] = wb[i].qs[j];
+        sealm_lane8_fma32(acc, sealm_fp16_to_fp32(wb[i].d) * sealm_fp16_to_fp32(xb[i].d), q, xb[i].qs);
     }
-    *s = sum;
+    *s = sealm_lane8_sum(acc);
 }
 
 /* ---- Q8_1 ---- */
@@ -69,11 +71,12 @@ void sealm_q8_1_to_float(const void *restrict src, float *restrict dst, int64_t 
 void sealm_q8_1_from_float(const float *restrict src, void *restrict dst, int64_t n) {
     block_q8_1 *b = dst;
     for (int64_t i = 0; i < n / QK8_1; i++, src += QK8_1) {
-        const float d = absmax(src, QK8_1) / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        const float amax = absmax(src, QK8_1);
+        const float d = amax / 127.0f;
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
         int sum = 0;
         for (int j = 0; j < QK8_1; j++) {
-            b[i].qs[j] = (int8_t)roundf(src[j] * id);
+            b[i].qs[j] = (int8_t)rintf(src[j] * id);
             sum += b[i].qs[j];
         }
         b[i].d = sealm_fp32_to_fp16(d);

@@ -63,6 +63,36 @@ static inline int sealm_k3_scale(int j, const uint8_t *scales) {
     return (lo | (hi << 4)) - 32;
 }
 
+/* ---- accumulation order ----
+ * A quantized dot product is exact in integers within a block; only the float
+ * accumulation across blocks rounds. We fix that order, and every SIMD version reproduces
+ * it bit for bit, so that all levels give identical logits — and the same ones as the
+ * reference implementation's x86 kernels, which the golden tests compare against. (An
+ * activation is re-quantized after every product: a one-ulp difference can flip its
+ * rounding and move a logit by a visible step, so "close" is not enough.)
+ *
+ * The order ("lane-8"): eight float accumulators; accumulator k receives, for every block,
+ * fmaf(scale, integer sum over the elements whose index mod 32 lies in [4k, 4k+3], acc[k]);
+ * at the end they are added as ((a0+a4) + (a2+a6)) + ((a1+a5) + (a3+a7)).
+ * Q8_0, Q4_1, Q5_0, Q5_1, Q4_K and Q6_K use it; Q4_0 uses one fmaf chain over whole-block
+ * sums (the reference repacks Q4_0 for x86 and accumulates per row). */
+#include <math.h>
+
+static inline float sealm_lane8_sum(const float a[8]) {
+    const float r0 = a[0] + a[4], r1 = a[1] + a[5], r2 = a[2] + a[6], r3 = a[3] + a[7];
+    return (r0 + r2) + (r1 + r3);
+}
+
+/* acc[k] = fmaf(scale, sum of w[e]*x[e] over the 4 elements of lane k, acc[k]) for one
+ * 32-element group given as ints. */
+static inline void sealm_lane8_fma32(float acc[8], float scale, const int *w, const int8_t *x) {
+    for (int k = 0; k < 8; k++) {
+        int sumi = 0;
+        for (int e = 4 * k; e < 4 * k + 4; e++) sumi += w[e] * x[e];
+        acc[k] = fmaf(scale, (float)sumi, acc[k]);
+    }
+}
+
 /* The writable table of installed vector operations (vec_ops.c); cpu.c fills it. */
 sealm_vec_ops *sealm_vec_ops_installed(void);
 

@@ -104,18 +104,6 @@ static inline __m256i x86_pick(const uint8_t table[32], __m256i scales) {
     return _mm256_shuffle_epi8(scales, _mm256_loadu_si256((const __m256i *)table));
 }
 
-/* Round to the nearest integer, halfway cases away from zero (C's roundf), 8 lanes.
- * The hardware modes round halves to even, so: truncate, and step one away from zero when
- * the dropped fraction (exact: v minus its integer part) is at least one half. */
-static inline __m256 x86_round_away_f32x8(__m256 v) {
-    const __m256 sign_bit = _mm256_set1_ps(-0.0f);
-    __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    __m256 frac = _mm256_andnot_ps(sign_bit, _mm256_sub_ps(v, t));
-    __m256 step = _mm256_or_ps(_mm256_set1_ps(1.0f), _mm256_and_ps(v, sign_bit)); /* ±1 */
-    __m256 need = _mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ);
-    return _mm256_add_ps(t, _mm256_and_ps(need, step));
-}
-
 /* 32 int32 (four vectors, elements 0..7, 8..15, 16..23, 24..31) -> 32 int8 in order.
  * vpackssdw / vpacksswb work per 128-bit half, leaving 4-element runs in the order
  * a0 b0 c0 d0 | a1 b1 c1 d1 (a0 = a's low half); the dword permute restores a0 a1 b0 b1 ...

@@ -29,7 +29,8 @@ typedef struct pre_scheme {
 
 static const pre_scheme k_schemes[] = {
     {"default|gpt-2|gpt2|mpt|olmo|jais", {RE_GPT2}, false},
-    {"llama-bpe|llama3|llama-v3|dbrx|smaug-bpe", {RE_LLAMA3}, true},
+    {"llama-bpe|llama3|llama-v3", {RE_LLAMA3}, true},
+    {"dbrx|smaug-bpe", {RE_LLAMA3}, false},
     {"qwen2|stablelm2", {RE_QWEN2}, false},
     /* Digits(individual_digits) then ByteLevel. */
     {"starcoder|smollm|refact|command-r|codeshell|exaone|minerva-7b", {"\\p{N}", RE_GPT2}, false},

@@ -83,7 +83,7 @@ struct sealm_tokenizer {
     sealm_special_index special;
     uint8_t *eog;           /* 1 for end-of-generation ids */
 
-    int32_t byte_token[256];    /* SPM: <0xNN>; BPE: the token of byte NN's GPT-2 character */
+    int32_t byte_token[256];    /* SPM: <0xNN> (else <unk>); BPE: the token of byte NN's GPT-2 character, or -1 */
     int32_t bos, eos, eot, unk, pad;
     bool add_bos;
     bool add_space_prefix;

@@ -5,7 +5,8 @@
  *     reference dot product against the float dot product within a derived bound.
  *  3. every SIMD level this CPU supports: vec_dot == vec_dot_ref, from_float_fast ~
  *     from_float, vector ops == reference ops.
- *  4. real tensors of the synth models (read with the gguf layer) through every level.
+ *  4. real tensors of the synth models (read with the gguf layer): through every level,
+ *     and one tensor dequantized from differently quantized files must agree.
  * Data comes from a seeded PRNG, so failures reproduce. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -740,6 +741,59 @@ static void check_real_tensor(const char *file, const char *name, sealm_tensor_t
     sealm_gguf_close(g);
 }
 
+/* The synth-llama models were all quantized from the same float weights, so one tensor
+ * dequantized from two files must agree up to the two quantization errors. This checks
+ * the layouts against the reference quantizer itself: a misplaced nibble, bit or scale
+ * makes the difference as large as the weights (relative RMS ~1.4 for a permutation).
+ * Limits: 4-bit types have a step of about range/15 ~ 6 sigma/15 per block, an RMS error
+ * of step/sqrt(12) ~ 0.12 sigma (0.09 measured) -> 0.15; Q6_K ~ 6 sigma/63/sqrt(12) ~
+ * 0.03 sigma (0.02 measured) -> 0.05; Q8_0 itself adds ~0.005. */
+static float *dequantize_tensor(const char *file, const char *name, int64_t *n, sealm_tensor_type *type) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/models/synth/%s", SEALM_SHARED_DIR, file);
+    sealm_gguf *g = NULL;
+    sealm_error err;
+    if (sealm_gguf_open_file(path, &g, &err) != SEALM_OK)
+        fail_msg("cannot open %s: %s", path, err.message);
+    const sealm_gguf_tensor *t = sealm_gguf_find_tensor(g, name);
+    if (t == NULL)
+        fail_msg("%s: no tensor %s", file, name);
+    const sealm_type_traits *tt = sealm_type_traits_get(t->type);
+    assert_non_null(tt);
+    *n = t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
+    *type = t->type;
+    float *x = xmalloc((size_t)*n * sizeof *x);
+    tt->to_float(t->data, x, *n);
+    sealm_gguf_close(g);
+    return x;
+}
+
+static void check_across_files(const char *name) {
+    static const char *files[] = {"synth-llama-q4_0.gguf", "synth-llama-q4_1.gguf",
+                                  "synth-llama-q4_k_m.gguf", "synth-llama-q6_k.gguf"};
+    int64_t n_ref, n;
+    sealm_tensor_type t_ref, t;
+    float *ref = dequantize_tensor("synth-llama-q8_0.gguf", name, &n_ref, &t_ref);
+    assert_int_equal(t_ref, SEALM_TYPE_Q8_0);
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        float *x = dequantize_tensor(files[f], name, &n, &t);
+        assert_int_equal(n, n_ref);
+        double ss_ref = 0, ss_diff = 0;
+        for (int64_t i = 0; i < n; i++) {
+            ss_ref += (double)ref[i] * ref[i];
+            ss_diff += ((double)x[i] - ref[i]) * ((double)x[i] - ref[i]);
+        }
+        const double rel = sqrt(ss_diff / ss_ref);
+        const double limit = t == SEALM_TYPE_Q6_K ? 0.05 : (t == SEALM_TYPE_Q5_0 || t == SEALM_TYPE_Q5_1 || t == SEALM_TYPE_Q5_K) ? 0.08 : 0.15;
+        print_message("  %s: %s (%s) vs q8_0: relative RMS difference %.4f (limit %.2f)\n",
+                      name, files[f], sealm_type_traits_get(t)->name, rel, limit);
+        if (!(rel < limit))
+            fail_msg("%s in %s disagrees with the q8_0 file: relative RMS %.4f", name, files[f], rel);
+        free(x);
+    }
+    free(ref);
+}
+
 static void test_real_tensors(void **state) {
     (void)state;
     check_real_tensor("synth-llama-q4_k_m.gguf", "blk.0.attn_k.weight", SEALM_TYPE_Q4_K);
@@ -749,6 +803,9 @@ static void test_real_tensors(void **state) {
     check_real_tensor("synth-llama-q4_1.gguf", "blk.0.attn_k.weight", SEALM_TYPE_Q4_1);
     check_real_tensor("synth-llama-tiny-f16.gguf", "blk.0.attn_q.weight", SEALM_TYPE_F16);
     check_real_tensor("synth-llama-q4_0.gguf", "blk.0.attn_norm.weight", SEALM_TYPE_F32);
+    check_across_files("blk.0.attn_k.weight");
+    check_across_files("blk.1.ffn_down.weight");
+    check_across_files("blk.3.attn_v.weight");
 }
 
 /* ======================= the table ======================= */
