@@ -168,6 +168,14 @@ static float dot16_f16(const sealm_fp16 *a, const sealm_fp16 *b, int32_t n) {
     return sealm_sum16(lane);
 }
 
+/* The same for vectors whose length is not a multiple of 16 (tiny heads): products in
+ * float, summed in double, as the reference does when its tiled kernel cannot run. */
+static float dot_f16_double(const sealm_fp16 *a, const sealm_fp16 *b, int32_t n) {
+    double sum = 0.0;
+    for (int32_t j = 0; j < n; j++) sum += (double)(sealm_fp16_to_fp32(a[j]) * sealm_fp16_to_fp32(b[j]));
+    return (float)sum;
+}
+
 /* softmax weights of scores[0..n) in place, F16-rounded into p16. The sum runs over
  * 16-element chunks, each reduced as a tree in float and added in double. */
 static void softmax_f16(float *scores, sealm_fp16 *p16, int32_t n) {
@@ -199,7 +207,8 @@ static void attend_one(const sealm_context *c, int layer, int32_t t, int h, int3
     const int32_t n = pos + 1;
 
     sealm_vec_ops_get()->fp32_to_fp16_row(q, scr->q16, hd);
-    for (int32_t j = 0; j < n; j++) scr->scores[j] = dot16_f16(scr->q16, kbase + (size_t)j * kv_dim, hd) * scale;
+    float (*const qk)(const sealm_fp16 *, const sealm_fp16 *, int32_t) = hd % 16 == 0 ? dot16_f16 : dot_f16_double;
+    for (int32_t j = 0; j < n; j++) scr->scores[j] = qk(scr->q16, kbase + (size_t)j * kv_dim, hd) * scale;
     softmax_f16(scr->scores, scr->p16, n);
     for (int e = 0; e < hd; e++) out[e] = dot16_f16(scr->p16, vbase + (size_t)e * c->kv.n_ctx, n);
 }

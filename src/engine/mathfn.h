@@ -17,7 +17,7 @@
 #ifndef SEALM_ENGINE_MATHFN_H
 #define SEALM_ENGINE_MATHFN_H
 
-#include "engine/quant.h"
+#include "engine/quant_ref.h"
 
 #include <math.h>
 
@@ -38,11 +38,6 @@ static inline float sealm_expf(float x) {
 /* x / (1 + exp(-x)) (Elfwing et al. 2018) */
 static inline float sealm_silu(float x) { return x / (1.0f + sealm_expf(0.0f - x)); }
 
-static inline float sealm_sum16(const float x[16]) {
-    float a[8], b[4];
-    for (int k = 0; k < 8; k++) a[k] = x[k + 8] + x[k];
-    for (int k = 0; k < 4; k++) b[k] = a[k + 4] + a[k];
-    return (b[0] + b[2]) + (b[1] + b[3]);
-}
+static inline float sealm_sum16(const float x[16]) { return sealm_lane16_sum(x); }
 
 #endif

@@ -136,6 +136,10 @@ const char *sealm_simd_level_name(sealm_simd_level l);
 typedef struct sealm_vec_ops {
     float (*dot_f32)(const float *a, const float *b, int64_t n);
     float (*dot_f16)(const sealm_fp16 *a, const sealm_fp16 *b, int64_t n);
+    /* The same dot in the pinned lane-16 order (quant_ref.h), for any n: element i goes
+     * to accumulator i mod 16 (a partial last chunk leaves the other lanes alone). Every
+     * level returns exactly the scalar result. */
+    float (*dot_f16_lane16)(const sealm_fp16 *a, const sealm_fp16 *b, int64_t n);
     void (*axpy_f16)(float *y, float a, const sealm_fp16 *x, int64_t n);   /* y += a·x */
     void (*fp32_to_fp16_row)(const float *x, sealm_fp16 *y, int64_t n);
     void (*fp16_to_fp32_row)(const sealm_fp16 *x, float *y, int64_t n);

@@ -6,6 +6,8 @@
  * good yardstick for the SIMD versions (which accumulate in float lanes). */
 #include "engine/quant_ref.h"
 
+#include <math.h>
+
 #include <string.h>
 
 /* ---- F32: plain floats ---- */
@@ -18,12 +20,12 @@ void sealm_f32_from_float(const float *restrict src, void *restrict dst, int64_t
     memcpy(dst, src, (size_t)n * sizeof(float));
 }
 
+/* lane-16 order (quant_ref.h) */
 void sealm_f32_vec_dot_ref(int64_t n, float *restrict s, const void *restrict w, const void *restrict x) {
     const float *a = w, *b = x;
-    double sum = 0.0;
-    for (int64_t i = 0; i < n; i++)
-        sum += (double)(a[i] * b[i]);
-    *s = (float)sum;
+    float lane[16] = {0};
+    for (int64_t i = 0; i < n; i++) lane[i & 15] = fmaf(a[i], b[i], lane[i & 15]);
+    *s = sealm_lane16_sum(lane);
 }
 
 /* ---- F16: IEEE binary16 ---- */
@@ -40,12 +42,12 @@ void sealm_f16_from_float(const float *restrict src, void *restrict dst, int64_t
         h[i] = sealm_fp32_to_fp16(src[i]);
 }
 
+/* lane-16 order (quant_ref.h) */
 void sealm_f16_vec_dot_ref(int64_t n, float *restrict s, const void *restrict w, const void *restrict x) {
     const sealm_fp16 *a = w, *b = x;
-    double sum = 0.0;
-    for (int64_t i = 0; i < n; i++)
-        sum += (double)(sealm_fp16_to_fp32(a[i]) * sealm_fp16_to_fp32(b[i]));
-    *s = (float)sum;
+    float lane[16] = {0};
+    for (int64_t i = 0; i < n; i++) lane[i & 15] = fmaf(sealm_fp16_to_fp32(a[i]), sealm_fp16_to_fp32(b[i]), lane[i & 15]);
+    *s = sealm_lane16_sum(lane);
 }
 
 /* ---- BF16: the top half of a float ---- */
@@ -62,10 +64,10 @@ void sealm_bf16_from_float(const float *restrict src, void *restrict dst, int64_
         h[i] = sealm_fp32_to_bf16(src[i]);
 }
 
+/* lane-16 order (quant_ref.h) */
 void sealm_bf16_vec_dot_ref(int64_t n, float *restrict s, const void *restrict w, const void *restrict x) {
     const sealm_bf16 *a = w, *b = x;
-    double sum = 0.0;
-    for (int64_t i = 0; i < n; i++)
-        sum += (double)(sealm_bf16_to_fp32(a[i]) * sealm_bf16_to_fp32(b[i]));
-    *s = (float)sum;
+    float lane[16] = {0};
+    for (int64_t i = 0; i < n; i++) lane[i & 15] = fmaf(sealm_bf16_to_fp32(a[i]), sealm_bf16_to_fp32(b[i]), lane[i & 15]);
+    *s = sealm_lane16_sum(lane);
 }

@@ -74,13 +74,26 @@ static inline int sealm_k3_scale(int j, const uint8_t *scales) {
  * The order ("lane-8"): eight float accumulators; accumulator k receives, for every block,
  * fmaf(scale, integer sum over the elements whose index mod 32 lies in [4k, 4k+3], acc[k]);
  * at the end they are added as ((a0+a4) + (a2+a6)) + ((a1+a5) + (a3+a7)).
- * Q8_0, Q4_1, Q5_0, Q5_1, Q4_K and Q6_K use it; Q4_0 uses one fmaf chain over whole-block
- * sums (the reference repacks Q4_0 for x86 and accumulates per row). */
+ * Q8_0, Q4_1, Q4_K and Q6_K use it; Q4_0 uses one fmaf chain over whole-block sums (the
+ * reference repacks Q4_0 for x86 and accumulates per row). Q5_0, Q5_1, Q2_K, Q3_K and Q5_K
+ * (no reference data to pin them to) sum each block in integers and accumulate the
+ * blocks in one float chain; their SIMD versions agree to ~1e-6 relative, not bit for bit.
+ *
+ * The float types ("lane-16"): sixteen accumulators, accumulator l takes fmaf over the
+ * elements with index mod 16 == l; reduced as in mathfn.h's sealm_sum16:
+ * a_k = x[k] + x[k+8], b_k = a_k + a_{k+4}, (b0 + b2) + (b1 + b3). F32, F16, BF16 use it. */
 #include <math.h>
 
 static inline float sealm_lane8_sum(const float a[8]) {
     const float r0 = a[0] + a[4], r1 = a[1] + a[5], r2 = a[2] + a[6], r3 = a[3] + a[7];
     return (r0 + r2) + (r1 + r3);
+}
+
+static inline float sealm_lane16_sum(const float x[16]) {
+    float a[8], b[4];
+    for (int k = 0; k < 8; k++) a[k] = x[k + 8] + x[k];
+    for (int k = 0; k < 4; k++) b[k] = a[k + 4] + a[k];
+    return (b[0] + b[2]) + (b[1] + b[3]);
 }
 
 /* acc[k] = fmaf(scale, sum of w[e]*x[e] over the 4 elements of lane k, acc[k]) for one

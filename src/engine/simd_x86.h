@@ -16,12 +16,40 @@ static inline float x86_fp16_to_f32(sealm_fp16 h) {
     return _cvtsh_ss(h);
 }
 
-/* Sum of the 8 floats of v. */
+/* Sum of the 8 floats of v, in the lane-8 order of quant_ref.h:
+ * ((v0+v4) + (v2+v6)) + ((v1+v5) + (v3+v7)). The exact kernels rely on this order. */
 static inline float x86_hsum_f32x8(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));        /* lanes 0,1 += lanes 2,3 */
     s = _mm_add_ss(s, _mm_movehdup_ps(s));         /* lane 0 += lane 1 */
     return _mm_cvtss_f32(s);
+}
+
+/* Sum of the 4 floats of v as (v0+v2) + (v1+v3) (the Q4_K mins order of quant_ref.h). */
+static inline float x86_hsum_f32x4(__m128 v) {
+    __m128 s = _mm_add_ps(v, _mm_movehl_ps(v, v));  /* v0+v2, v1+v3 */
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* The lane-16 sum of quant_ref.h of sixteen lanes held as lanes 0..7 (lo) and 8..15 (hi):
+ * a_k = lo_k + hi_k, then the lane-8 order over a, which is exactly
+ * b_k = a_k + a_{k+4}, (b0+b2) + (b1+b3). */
+static inline float x86_lane16_sum(__m256 lo, __m256 hi) {
+    return x86_hsum_f32x8(_mm256_add_ps(lo, hi));
+}
+
+/* Eight vectors of 8 int32 -> one vector whose lane b is the sum of all lanes of p[b].
+ * Integer sums, so the order of the additions does not matter: pairwise adds (vphaddd,
+ * which works within 128-bit halves) leave each half holding partial sums of four
+ * vectors, and the two halves are then added. */
+static inline __m256i x86_hsum_i32x8_x8(const __m256i p[8]) {
+    const __m256i p01 = _mm256_hadd_epi32(p[0], p[1]), p23 = _mm256_hadd_epi32(p[2], p[3]);
+    const __m256i p45 = _mm256_hadd_epi32(p[4], p[5]), p67 = _mm256_hadd_epi32(p[6], p[7]);
+    const __m256i p0123 = _mm256_hadd_epi32(p01, p23), p4567 = _mm256_hadd_epi32(p45, p67);
+    /* each half of p0123 holds (half sums of) vectors 0,1,2,3 in lanes 0..3 */
+    return _mm256_add_epi32(_mm256_permute2x128_si256(p0123, p4567, 0x20),
+                            _mm256_permute2x128_si256(p0123, p4567, 0x31));
 }
 
 /* Sum of the 4 int32 of v. */

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +18,10 @@
 #endif
 
 /* How long a worker spins on the generation counter before it sleeps: about a millisecond,
- * longer than the gap between two tasks of one forward pass, shorter than human time. */
-enum { SPIN_ROUNDS = 1 << 15 };
+ * longer than the gap between two tasks of one forward pass, shorter than human time.
+ * Past YIELD_AFTER rounds a spinning thread also yields its core: when the machine has
+ * more runnable threads than cores, the thread being waited for may need it. */
+enum { SPIN_ROUNDS = 1 << 15, YIELD_AFTER = 1 << 10 };
 
 typedef struct worker {
     struct sealm_threadpool *pool;
@@ -44,7 +47,8 @@ static unsigned wait_for_task(sealm_threadpool *p, unsigned seen) {
     for (int i = 0; i < SPIN_ROUNDS; i++) {
         unsigned g = atomic_load_explicit(&p->generation, memory_order_acquire);
         if (g != seen) return g;
-        cpu_relax();
+        if (i >= YIELD_AFTER) sched_yield();
+        else cpu_relax();
     }
     pthread_mutex_lock(&p->lock);
     atomic_fetch_add(&p->n_sleeping, 1);
@@ -137,5 +141,8 @@ void sealm_threadpool_run(sealm_threadpool *p, sealm_task_fn fn, void *arg) {
     atomic_fetch_add(&p->generation, 1);   /* publishes fn/arg (seq_cst) */
     wake_workers(p);
     fn(arg, 0, p->n_threads);
-    while (atomic_load_explicit(&p->n_done, memory_order_acquire) < p->n_threads - 1) cpu_relax();
+    for (int i = 0; atomic_load_explicit(&p->n_done, memory_order_acquire) < p->n_threads - 1; i++) {
+        if (i >= YIELD_AFTER) sched_yield();
+        else cpu_relax();
+    }
 }

@@ -1,6 +1,7 @@
 /* Scalar vector operations (attention scores over the F16 KV cache, norms) and the table
- * of installed ones. The reference dot products accumulate in double so that they are a
- * fair yardstick for the SIMD versions, which accumulate in float lanes. */
+ * of installed ones. dot_f32 / dot_f16 accumulate in double, a fair yardstick for SIMD
+ * versions that may add in any order; dot_f16_lane16 pins its order instead, and every
+ * SIMD version reproduces it bit for bit. */
 #include "engine/quant_ref.h"
 
 static float dot_f32_ref(const float *a, const float *b, int64_t n) {
@@ -15,6 +16,14 @@ static float dot_f16_ref(const sealm_fp16 *a, const sealm_fp16 *b, int64_t n) {
     for (int64_t i = 0; i < n; i++)
         sum += (double)(sealm_fp16_to_fp32(a[i]) * sealm_fp16_to_fp32(b[i]));
     return (float)sum;
+}
+
+/* lane-16 order (quant_ref.h): sixteen fmaf chains, one per index mod 16 */
+static float dot_f16_lane16_ref(const sealm_fp16 *a, const sealm_fp16 *b, int64_t n) {
+    float lane[16] = {0};
+    for (int64_t i = 0; i < n; i++)
+        lane[i & 15] = fmaf(sealm_fp16_to_fp32(a[i]), sealm_fp16_to_fp32(b[i]), lane[i & 15]);
+    return sealm_lane16_sum(lane);
 }
 
 static void axpy_f16_ref(float *y, float a, const sealm_fp16 *x, int64_t n) {
@@ -35,6 +44,7 @@ static void fp16_to_fp32_row_ref(const sealm_fp16 *x, float *y, int64_t n) {
 static const sealm_vec_ops ops_ref = {
     .dot_f32 = dot_f32_ref,
     .dot_f16 = dot_f16_ref,
+    .dot_f16_lane16 = dot_f16_lane16_ref,
     .axpy_f16 = axpy_f16_ref,
     .fp32_to_fp16_row = fp32_to_fp16_row_ref,
     .fp16_to_fp32_row = fp16_to_fp32_row_ref,
@@ -44,6 +54,7 @@ static const sealm_vec_ops ops_ref = {
 static sealm_vec_ops ops_installed = {
     .dot_f32 = dot_f32_ref,
     .dot_f16 = dot_f16_ref,
+    .dot_f16_lane16 = dot_f16_lane16_ref,
     .axpy_f16 = axpy_f16_ref,
     .fp32_to_fp16_row = fp32_to_fp16_row_ref,
     .fp16_to_fp32_row = fp16_to_fp32_row_ref,

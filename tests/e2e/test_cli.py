@@ -125,19 +125,36 @@ def test_qwen2_runs():
 
 # ---- the default model: SmolLM2-135M-Instruct (Q4_1) ----
 
+SYSTEM = "You are a helpful assistant."
+
+
 def test_smollm2_answers_capital_of_france(smollm2):
-    p = run("generate", "-m", smollm2, "--chat", "-p", "What is the capital of France?", "-n", 64, "--temp", 0)
+    # An explicit system message: with SmolLM2's built-in default system prompt the Q4_1
+    # build of this 135M model derails on this question (llama.cpp computes the same logits).
+    p = run("generate", "-m", smollm2, "--chat", "--system", SYSTEM, "-p", "What is the capital of France?",
+            "-n", 64, "--temp", 0)
     assert "Paris" in p.stdout, p.stdout
 
 
 def test_smollm2_chat_is_multi_turn(smollm2):
-    # turn 2 only makes sense with turn 1 in the history
-    stdin = "What is the capital of France?\nAnd what country is Berlin the capital of?\n"
-    p = run("chat", "-m", smollm2, "--temp", 0, "-n", 64, input_text=stdin)
-    replies = [r for r in p.stdout.split("\n") if r.strip()]
-    assert "Paris" in p.stdout
-    assert "Germany" in p.stdout, p.stdout
-    assert len(replies) >= 2
+    stdin = "What is the capital of France?\nAnd what is the capital of Germany?\n"
+    p = run("chat", "-m", smollm2, "--system", SYSTEM, "--temp", 0, "-n", 64, "-v", input_text=stdin)
+    assert "Paris" in p.stdout, p.stdout
+    assert "Berlin" in p.stdout, p.stdout
+    # the second turn reuses the cached first turn instead of evaluating it again
+    reused = [int(x.split("(")[1].split()[0]) for x in p.stderr.splitlines() if "reused)" in x]
+    assert len(reused) == 2 and reused[0] == 0 and reused[1] > 20, p.stderr
+
+
+def test_smollm2_chat_history_changes_the_answer(smollm2):
+    # the same second message, with and without the first turn in the history
+    alone = run("chat", "-m", smollm2, "--system", SYSTEM, "--temp", 0, "-n", 48,
+                input_text="And what about Germany?\n").stdout
+    after = run("chat", "-m", smollm2, "--system", SYSTEM, "--temp", 0, "-n", 48,
+                input_text="What is the capital of France?\nAnd what about Germany?\n").stdout
+    second_reply = after.split("\n", 1)[1] if "\n" in after else ""
+    assert "Berlin" in second_reply, after      # "what about Germany?" only makes sense after turn 1
+    assert "Berlin" not in alone, alone
 
 
 def test_smollm2_user_cannot_inject_special_tokens(smollm2):
