@@ -1,9 +1,13 @@
 /* AVX2 kernels: quantized dot products, activation quantizers and vector ops.
  *
  * Compiled with -mavx2 -mfma -mf16c -mbmi2 only (CMakeLists.txt); cpu.c installs them
- * after checking the CPU has those features. Every kernel computes the same integer sum
- * per block as its scalar reference in quant_<type>.c; only the order in which the
- * per-block float terms are added differs (tests/engine/test_kernels.c compares them).
+ * after checking the CPU has those features. Every kernel computes the same integer sums
+ * as its scalar reference in quant_<type>.c. Q8_0, Q4_0, Q4_1, Q4_K, Q6_K and the float
+ * types also add the float terms in the reference's order (quant_ref.h, "accumulation
+ * order"), so they return the very same bits: the lane-8 order is one 8-lane FMA
+ * accumulator (int32 lane k of vpmaddubsw+vpmaddwd holds elements 4k..4k+3 of a 32-element
+ * step) reduced by x86_hsum_f32x8; lane-16 is two such accumulators. The other types may
+ * differ in the last bits (tests/engine/test_kernels.c checks both).
  *
  * The recurring trick: AVX2 multiplies bytes only with vpmaddubsw (unsigned × signed,
  * adjacent pairs summed to int16), followed by vpmaddwd to widen to int32. Weights are
@@ -24,34 +28,46 @@ static void vec_dot_q8_0_q8_0_avx2(int64_t n, float *restrict s, const void *res
     const block_q8_0 *w = vw;
     const block_q8_0 *x = vx;
     const int64_t nb = n / QK8_0;
-    /* two accumulators: consecutive blocks do not wait on each other's FMA */
-    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    /* lane-8 order: one accumulator, blocks in sequence */
+    __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
         __m256i qw = _mm256_loadu_si256((const __m256i *)w[i].qs);
         __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
         __m256 sums = _mm256_cvtepi32_ps(x86_dot_i8x32(qw, qx));
         __m256 d = _mm256_set1_ps(x86_fp16_to_f32(w[i].d) * x86_fp16_to_f32(x[i].d));
-        acc[i & 1] = _mm256_fmadd_ps(sums, d, acc[i & 1]);
+        acc = _mm256_fmadd_ps(d, sums, acc);
     }
-    *s = x86_hsum_f32x8(_mm256_add_ps(acc[0], acc[1]));
+    *s = x86_hsum_f32x8(acc);
 }
 
 /* Q4_0: quants are nibbles 0..15 standing for -8..7. */
+static inline __m256i q4_0_block_dot_avx2(const block_q4_0 *w, const block_q8_0 *x) {
+    __m256i qw = _mm256_sub_epi8(x86_unpack_nibbles16(w->qs), _mm256_set1_epi8(8));
+    return x86_dot_i8x32(qw, _mm256_loadu_si256((const __m256i *)x->qs));
+}
+
 static void vec_dot_q4_0_q8_0_avx2(int64_t n, float *restrict s, const void *restrict vw,
                                    const void *restrict vx) {
     const block_q4_0 *w = vw;
     const block_q8_0 *x = vx;
     const int64_t nb = n / QK4_0;
-    const __m256i eight = _mm256_set1_epi8(8);
-    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-    for (int64_t i = 0; i < nb; i++) {
-        __m256i qw = _mm256_sub_epi8(x86_unpack_nibbles16(w[i].qs), eight);
-        __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
-        __m256 sums = _mm256_cvtepi32_ps(x86_dot_i8x32(qw, qx));
-        __m256 d = _mm256_set1_ps(x86_fp16_to_f32(w[i].d) * x86_fp16_to_f32(x[i].d));
-        acc[i & 1] = _mm256_fmadd_ps(sums, d, acc[i & 1]);
+    /* one fmaf chain over whole-block sums: the sums of 8 blocks are reduced together,
+     * then enter the chain one by one */
+    float sum = 0.0f;
+    int64_t i = 0;
+    for (; i + 8 <= nb; i += 8) {
+        __m256i p[8];
+        for (int b = 0; b < 8; b++) p[b] = q4_0_block_dot_avx2(&w[i + b], &x[i + b]);
+        float block_sums[8];
+        _mm256_storeu_ps(block_sums, _mm256_cvtepi32_ps(x86_hsum_i32x8_x8(p)));
+        for (int b = 0; b < 8; b++)
+            sum = fmaf(block_sums[b], x86_fp16_to_f32(w[i + b].d) * x86_fp16_to_f32(x[i + b].d), sum);
     }
-    *s = x86_hsum_f32x8(_mm256_add_ps(acc[0], acc[1]));
+    for (; i < nb; i++) {
+        const float block_sum = (float)x86_hsum_i32x8(q4_0_block_dot_avx2(&w[i], &x[i]));
+        sum = fmaf(block_sum, x86_fp16_to_f32(w[i].d) * x86_fp16_to_f32(x[i].d), sum);
+    }
+    *s = sum;
 }
 
 /* Q4_1: w = d*q + m with q 0..15, so w·x = d*dx*sum(q*qx) + m*(dx*sum(qx)) and the
@@ -61,17 +77,18 @@ static void vec_dot_q4_1_q8_1_avx2(int64_t n, float *restrict s, const void *res
     const block_q4_1 *w = vw;
     const block_q8_1 *x = vx;
     const int64_t nb = n / QK4_1;
-    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-    float min_terms[2] = {0.0f, 0.0f};
+    /* lane-8 order for the quants, one fmaf chain for the mins, added at the end */
+    __m256 acc = _mm256_setzero_ps();
+    float min_terms = 0.0f;
     for (int64_t i = 0; i < nb; i++) {
         __m256i qw = x86_unpack_nibbles16(w[i].qs);
         __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
         __m256 sums = _mm256_cvtepi32_ps(x86_dot_u8i8x32(qw, qx));
         __m256 d = _mm256_set1_ps(x86_fp16_to_f32(w[i].d) * x86_fp16_to_f32(x[i].d));
-        acc[i & 1] = _mm256_fmadd_ps(sums, d, acc[i & 1]);
-        min_terms[i & 1] += x86_fp16_to_f32(w[i].m) * x86_fp16_to_f32(x[i].s);
+        acc = _mm256_fmadd_ps(d, sums, acc);
+        min_terms = fmaf(x86_fp16_to_f32(w[i].m), x86_fp16_to_f32(x[i].s), min_terms);
     }
-    *s = x86_hsum_f32x8(_mm256_add_ps(acc[0], acc[1])) + (min_terms[0] + min_terms[1]);
+    *s = x86_hsum_f32x8(acc) + min_terms;
 }
 
 /* Q5_0: a 5th bit per quant in qh (bit j for element j), values 0..31 standing for -16..15. */
@@ -138,8 +155,10 @@ static void vec_dot_q4_K_q8_K_avx2(int64_t n, float *restrict s, const void *res
     const block_q8_K *x = vx;
     const int64_t nb = n / QK_K;
     const __m256i low4 = _mm256_set1_epi8(0x0F);
+    /* lane-8 order for the quants (int32 lane k: elements 4k..4k+3 of every 32), and four
+     * lanes for the mins (quant_ref.h) */
     __m256 acc = _mm256_setzero_ps();
-    float min_terms = 0.0f;
+    __m128 acc_m = _mm_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
         uint64_t sc8, mn8;
         simd_unpack_k4_scales_u64(w[i].scales, &sc8, &mn8);
@@ -159,15 +178,17 @@ static void vec_dot_q4_K_q8_K_avx2(int64_t n, float *restrict s, const void *res
             phi = _mm256_madd_epi16(phi, x86_pick(x86_pick_word[2 * c + 1], scales));
             isum = _mm256_add_epi32(isum, _mm256_add_epi32(plo, phi));
         }
-        /* each min covers two 16-element bsums groups: add neighbouring bsums, then dot */
+        /* each min covers two 16-element bsums groups: add neighbouring bsums (S_j), then
+         * vpmaddwd leaves lane l = mn[2l]*S[2l] + mn[2l+1]*S[2l+1], the reference's lanes */
         const __m256i bsums = _mm256_loadu_si256((const __m256i *)x[i].bsums);
         const __m128i pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
-        const int32_t msum = x86_hsum_i32x4(_mm_madd_epi16(pairs, mins));
-        const float dx = x[i].d;
-        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(dx * x86_fp16_to_f32(w[i].d)), acc);
-        min_terms += dx * x86_fp16_to_f32(w[i].dmin) * (float)msum;
+        const __m128 msums = _mm_cvtepi32_ps(_mm_madd_epi16(pairs, mins));
+        const float d = x[i].d * x86_fp16_to_f32(w[i].d);
+        const float dmin = -x[i].d * x86_fp16_to_f32(w[i].dmin);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
+        acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), msums, acc_m);
     }
-    *s = x86_hsum_f32x8(acc) - min_terms;
+    *s = x86_hsum_f32x8(acc) + x86_hsum_f32x4(acc_m);
 }
 
 /* Q5_K: Q4_K plus a 5th bit: for chunk c, qh[l] bit 2c belongs to element l of sub-block 2c
@@ -218,15 +239,16 @@ static void vec_dot_q5_K_q8_K_avx2(int64_t n, float *restrict s, const void *res
  *   element 32 + l = ql[32+l] low nibble  | qh[l] bits 2-3 << 4
  *   element 64 + l = ql[l]    high nibble | qh[l] bits 4-5 << 4
  *   element 96 + l = ql[32+l] high nibble | qh[l] bits 6-7 << 4
- * The -32 offset is applied at the end: sum_g sc_g*sum((q-32)*qx) =
- * sum_g sc_g*sum(q*qx) - 32*sum_g sc_g*bsums_g. */
+ * The -32 offset is taken off each 16-bit pair sum (32*qx pairs, by vpmaddubsw too) before
+ * the scales, so that every int32 lane holds the reference's lane sum (lane-8 order). */
 static void vec_dot_q6_K_q8_K_avx2(int64_t n, float *restrict s, const void *restrict vw,
                                    const void *restrict vx) {
     const block_q6_K *w = vw;
     const block_q8_K *x = vx;
     const int64_t nb = n / QK_K;
     const __m256i low4 = _mm256_set1_epi8(0x0F);
-    float sum = 0.0f;
+    const __m256i m32 = _mm256_set1_epi8(32);
+    __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
         const int8_t *sc = w[i].scales;
         const int8_t *y = x[i].qs;
@@ -252,15 +274,17 @@ static void vec_dot_q6_K_q8_K_avx2(int64_t n, float *restrict s, const void *res
             q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
                                    _mm256_and_si256(_mm256_srli_epi16(qh, 2), _mm256_set1_epi8(0x30)));
             for (int k = 0; k < 4; k++) {
-                /* groups 8h+2k and 8h+2k+1 cover these 32 elements */
-                __m256i p = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)(y + 128 * h + 32 * k)));
+                /* groups 8h+2k and 8h+2k+1 cover these 32 elements; pair sums of (q-32)*qx
+                 * stay within 2*32*128 */
+                const __m256i qx = _mm256_loadu_si256((const __m256i *)(y + 128 * h + 32 * k));
+                __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], qx), _mm256_maddubs_epi16(m32, qx));
                 isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, x86_pick(x86_pick_word_pair[k], half_scales)));
             }
         }
-        int32_t offset = 32 * bsums_dot(x[i].bsums, sc16);
-        sum += x[i].d * x86_fp16_to_f32(w[i].d) * (float)(x86_hsum_i32x8(isum) - offset);
+        const float d = x[i].d * x86_fp16_to_f32(w[i].d);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
     }
-    *s = sum;
+    *s = x86_hsum_f32x8(acc);
 }
 
 /* Q3_K: 3-bit quants: 2 low bits in qs, the 3rd in hmask; value = low2 - (bit ? 0 : 4),
@@ -337,6 +361,22 @@ static void vec_dot_q2_K_q8_K_avx2(int64_t n, float *restrict s, const void *res
  * Float formats
  * ---------------------------------------------------------------------------------- */
 
+/* The lane-16 order (quant_ref.h): lanes 0..7 accumulate in acc0, lanes 8..15 in acc1,
+ * each with one FMA per 16 elements. The last n % 16 elements (count, already widened to
+ * float in ta/tb) go to lanes 0..count-1 by scalar fmaf, leaving the other lanes as they
+ * are; then the lanes are reduced in the pinned order. */
+static inline float lane16_finish_avx2(__m256 acc0, __m256 acc1, const float *ta, const float *tb, int count) {
+    if (count > 0) {
+        float lanes[16];
+        _mm256_storeu_ps(lanes, acc0);
+        _mm256_storeu_ps(lanes + 8, acc1);
+        for (int j = 0; j < count; j++) lanes[j] = fmaf(ta[j], tb[j], lanes[j]);
+        acc0 = _mm256_loadu_ps(lanes);
+        acc1 = _mm256_loadu_ps(lanes + 8);
+    }
+    return x86_lane16_sum(acc0, acc1);
+}
+
 static float dot_f32_avx2(const float *a, const float *b, int64_t n) {
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     int64_t i = 0;
@@ -344,10 +384,7 @@ static float dot_f32_avx2(const float *a, const float *b, int64_t n) {
         acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
         acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
     }
-    for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-    float sum = x86_hsum_f32x8(_mm256_add_ps(acc0, acc1));
-    for (; i < n; i++) sum += a[i] * b[i];
-    return sum;
+    return lane16_finish_avx2(acc0, acc1, a + i, b + i, (int)(n - i));
 }
 
 static inline __m256 load_f16x8(const sealm_fp16 *p) {
@@ -361,10 +398,13 @@ static float dot_f16_avx2(const sealm_fp16 *a, const sealm_fp16 *b, int64_t n) {
         acc0 = _mm256_fmadd_ps(load_f16x8(a + i), load_f16x8(b + i), acc0);
         acc1 = _mm256_fmadd_ps(load_f16x8(a + i + 8), load_f16x8(b + i + 8), acc1);
     }
-    for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(load_f16x8(a + i), load_f16x8(b + i), acc0);
-    float sum = x86_hsum_f32x8(_mm256_add_ps(acc0, acc1));
-    for (; i < n; i++) sum += x86_fp16_to_f32(a[i]) * x86_fp16_to_f32(b[i]);
-    return sum;
+    float ta[16], tb[16];
+    const int count = (int)(n - i);
+    for (int j = 0; j < count; j++) {
+        ta[j] = x86_fp16_to_f32(a[i + j]);
+        tb[j] = x86_fp16_to_f32(b[i + j]);
+    }
+    return lane16_finish_avx2(acc0, acc1, ta, tb, count);
 }
 
 /* bfloat16 is the top half of a float32: widen to 32 bits and shift into place. */
@@ -387,10 +427,13 @@ static float dot_bf16_avx2(const sealm_bf16 *a, const sealm_bf16 *b, int64_t n) 
         acc0 = _mm256_fmadd_ps(load_bf16x8(a + i), load_bf16x8(b + i), acc0);
         acc1 = _mm256_fmadd_ps(load_bf16x8(a + i + 8), load_bf16x8(b + i + 8), acc1);
     }
-    for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(load_bf16x8(a + i), load_bf16x8(b + i), acc0);
-    float sum = x86_hsum_f32x8(_mm256_add_ps(acc0, acc1));
-    for (; i < n; i++) sum += bf16_to_f32(a[i]) * bf16_to_f32(b[i]);
-    return sum;
+    float ta[16], tb[16];
+    const int count = (int)(n - i);
+    for (int j = 0; j < count; j++) {
+        ta[j] = bf16_to_f32(a[i + j]);
+        tb[j] = bf16_to_f32(b[i + j]);
+    }
+    return lane16_finish_avx2(acc0, acc1, ta, tb, count);
 }
 
 static void vec_dot_f32_avx2(int64_t n, float *restrict s, const void *restrict w, const void *restrict x) {
@@ -544,6 +587,7 @@ void sealm_kernels_install_avx2(sealm_type_traits table[SEALM_TYPE_COUNT], sealm
 
     ops->dot_f32 = dot_f32_avx2;
     ops->dot_f16 = dot_f16_avx2;
+    ops->dot_f16_lane16 = dot_f16_avx2;
     ops->axpy_f16 = axpy_f16_avx2;
     ops->fp32_to_fp16_row = fp32_to_fp16_row_avx2;
     ops->fp16_to_fp32_row = fp16_to_fp32_row_avx2;
