@@ -29,9 +29,17 @@ static void add_inplace(float *y, const float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] += x[i];
 }
 
-/* gate[i] = silu(gate[i]) · up[i] (SwiGLU, Shazeer 2020) */
-static void swiglu(float *gate, const float *up, int64_t n) {
-    for (int64_t i = 0; i < n; i++) gate[i] = sealm_silu(gate[i]) * up[i];
+/* gate[i] = silu(gate[i]) · up[i] (SwiGLU, Shazeer 2020) for n_rows rows of width ff. The
+ * reference runs its polynomial exp on whole 16-element chunks of a row and libm's expf on
+ * the tail; we do the same, so widths that are not a multiple of 16 still match. */
+static void swiglu(float *gate, const float *up, int64_t n_rows, int64_t ff) {
+    const int64_t body = ff - ff % 16;
+    for (int64_t r = 0; r < n_rows; r++) {
+        float *g = gate + r * ff;
+        const float *u = up + r * ff;
+        for (int64_t i = 0; i < body; i++) g[i] = sealm_silu(g[i]) * u[i];
+        for (int64_t i = body; i < ff; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+    }
 }
 
 /* cos/sin of the RoPE angles for one position: theta_i = scale · pos · base^(-2i/n_rot) / factor_i
@@ -59,8 +67,8 @@ static void rope_heads(float *x, int n_heads, int head_dim, int n_rot, bool neox
             const int a = neox ? i : 2 * i;
             const int b = neox ? i + n_rot / 2 : 2 * i + 1;
             const float x0 = v[a], x1 = v[b];
-            v[a] = x0 * c[i] - x1 * s[i];
-            v[b] = x0 * s[i] + x1 * c[i];
+            v[a] = fmaf(x0, c[i], -(x1 * s[i]));
+            v[b] = fmaf(x0, s[i], x1 * c[i]);
         }
     }
 }
@@ -272,7 +280,7 @@ static void ffn_block(sealm_context *c, int l, int32_t n) {
     const sealm_weight *ws[2] = {&L->w_gate, &L->w_up};
     float *ys[2] = {a->gate, a->up};
     matmul(c, a->xb, n, 2, ws, ys, NULL);
-    swiglu(a->gate, a->up, (int64_t)n * ff);
+    swiglu(a->gate, a->up, n, ff);
     matmul1(c, a->gate, n, &L->w_down, a->proj);
     add_inplace(a->x, a->proj, (int64_t)n * d);
 }

@@ -20,12 +20,25 @@ void sealm_f32_from_float(const float *restrict src, void *restrict dst, int64_t
     memcpy(dst, src, (size_t)n * sizeof(float));
 }
 
-/* lane-16 order (quant_ref.h) */
+/* lane-16 order (quant_ref.h) when n is a multiple of 16; otherwise the "lane-64" order of
+ * the reference's untiled path: 4×16 accumulators over whole 64-element steps, folded as
+ * (acc0 + acc2) + (acc1 + acc3) lane by lane, reduced as lane-16, and the tail added
+ * element by element with fmaf. */
 void sealm_f32_vec_dot_ref(int64_t n, float *restrict s, const void *restrict w, const void *restrict x) {
     const float *a = w, *b = x;
     float lane[16] = {0};
-    for (int64_t i = 0; i < n; i++) lane[i & 15] = fmaf(a[i], b[i], lane[i & 15]);
-    *s = sealm_lane16_sum(lane);
+    if (n % 16 == 0) {
+        for (int64_t i = 0; i < n; i++) lane[i & 15] = fmaf(a[i], b[i], lane[i & 15]);
+        *s = sealm_lane16_sum(lane);
+        return;
+    }
+    float acc[4][16] = {{0}};
+    const int64_t body = n & ~(int64_t)63;
+    for (int64_t i = 0; i < body; i++) acc[(i >> 4) & 3][i & 15] = fmaf(a[i], b[i], acc[(i >> 4) & 3][i & 15]);
+    for (int l = 0; l < 16; l++) lane[l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
+    float sum = sealm_lane16_sum(lane);
+    for (int64_t i = body; i < n; i++) sum += a[i] * b[i];
+    *s = sum;
 }
 
 /* ---- F16: IEEE binary16 ---- */

@@ -1,35 +1,54 @@
 /* NEON kernels (aarch64): quantized dot products, activation quantizers and vector ops.
  *
  * Compiled with -march=armv8.2-a+dotprod+fp16 (CMakeLists.txt). The byte dot products use
- * SDOT (vdotq_s32: four int8 products summed into each int32 lane) when the compiler
- * targets the dot-product extension, and a widening multiply + pairwise add otherwise.
- * NEON multiplies signed by signed bytes, so quants are simply made signed (offset
- * subtracted) before the dot; each kernel computes the same integer sum per block as its
- * scalar reference in quant_<type>.c, only the float additions are ordered differently.
+ * SDOT (vdotq_s32: lane k gets the four products of bytes 4k..4k+3) when the compiler
+ * targets the dot-product extension, and widening multiplies with pairwise adds that keep
+ * the same lanes otherwise. NEON multiplies signed by signed bytes, so quants are simply
+ * made signed (offset subtracted) before the dot; each kernel computes the same integer
+ * sums as its scalar reference in quant_<type>.c.
  *
- * Per-group scales of the K-quants are applied to whole int32x4 partial sums
- * (acc += dot * scale): all four lanes belong to the same group, so which lane holds which
- * products (it differs between SDOT and the fallback) does not matter. */
+ * Q8_0, Q4_0, Q4_1, Q4_K, Q6_K and the float types add their float terms in the
+ * reference's pinned order (quant_ref.h, "accumulation order") and return the very same
+ * bits: the lane-8 order is two float32x4 accumulators (lanes 0..3 = elements 0..15 of
+ * each 32-element step, lanes 4..7 = elements 16..31), lane-16 is four. The other types
+ * agree within rounding. */
 #include "engine/quant_simd.h"
 #include "engine/simd_kscales.h"
 
 #include <arm_neon.h>
+#include <math.h>
 #include <string.h>
 
 /* ------------------------------------------------------------------------------------
  * helpers
  * ---------------------------------------------------------------------------------- */
 
-/* acc + 16 int8 products a*b, spread over the 4 lanes. */
+/* acc + 16 int8 products a*b: lane k gets the products of bytes 4k..4k+3 (the lane-8
+ * grouping of quant_ref.h). */
 static inline int32x4_t neon_dot_i8x16(int32x4_t acc, int8x16_t a, int8x16_t b) {
 #if defined(__ARM_FEATURE_DOTPROD)
     return vdotq_s32(acc, a, b);
 #else
-    /* products of int8 fit int16 (|a*b| <= 16384); pairwise-add them into the int32 lanes */
-    int16x8_t lo = vmull_s8(vget_low_s8(a), vget_low_s8(b));
-    int16x8_t hi = vmull_high_s8(a, b);
-    return vpadalq_s16(vpadalq_s16(acc, lo), hi);
+    /* products of int8 fit int16 (|a*b| <= 16384); widen pairs to int32, then pairwise-add
+     * neighbouring pairs so that lane k holds bytes 4k..4k+3 as SDOT would */
+    int32x4_t lo = vpaddlq_s16(vmull_s8(vget_low_s8(a), vget_low_s8(b)));  /* bytes 0-1, 2-3, .. 6-7 */
+    int32x4_t hi = vpaddlq_s16(vmull_high_s8(a, b));                      /* bytes 8-9, .. 14-15 */
+    return vaddq_s32(acc, vpaddq_s32(lo, hi));
 #endif
+}
+
+/* The lane-8 sum of quant_ref.h for lanes 0..3 in lo and 4..7 in hi:
+ * ((a0+a4) + (a2+a6)) + ((a1+a5) + (a3+a7)). (Not vaddvq_f32, whose pairwise order differs.) */
+static inline float neon_lane8_sum(float32x4_t lo, float32x4_t hi) {
+    const float32x4_t r = vaddq_f32(lo, hi);                               /* a_k + a_{k+4} */
+    const float32x2_t t = vadd_f32(vget_low_f32(r), vget_high_f32(r));    /* r0+r2, r1+r3 */
+    return vget_lane_f32(t, 0) + vget_lane_f32(t, 1);
+}
+
+/* The lane-16 sum for lanes 0..3, 4..7, 8..11, 12..15 in a[0..3]: a_k = x_k + x_{k+8},
+ * then the lane-8 sum of a, which is b_k = a_k + a_{k+4}, (b0+b2) + (b1+b3). */
+static inline float neon_lane16_sum(const float32x4_t a[4]) {
+    return neon_lane8_sum(vaddq_f32(a[0], a[2]), vaddq_f32(a[1], a[3]));
 }
 
 /* dot of 32 int8 pairs: a = (a0, a1), b read from memory. */
@@ -76,30 +95,48 @@ static void vec_dot_q8_0_q8_0_neon(int64_t n, float *restrict s, const void *res
     const block_q8_0 *w = vw;
     const block_q8_0 *x = vx;
     const int64_t nb = n / QK8_0;
-    float32x4_t acc = vdupq_n_f32(0.0f);
+    /* lane-8 order: lanes 0..3 from elements 0..15, lanes 4..7 from 16..31 */
+    float32x4_t acc_lo = vdupq_n_f32(0.0f), acc_hi = vdupq_n_f32(0.0f);
     for (int64_t i = 0; i < nb; i++) {
-        int32x4_t p = neon_dot_i8x32(vld1q_s8(w[i].qs), vld1q_s8(w[i].qs + 16), x[i].qs);
-        float d = neon_fp16_to_f32(w[i].d) * neon_fp16_to_f32(x[i].d);
-        acc = vfmaq_n_f32(acc, vcvtq_f32_s32(p), d);
+        int32x4_t p_lo = neon_dot_i8x16(vdupq_n_s32(0), vld1q_s8(w[i].qs), vld1q_s8(x[i].qs));
+        int32x4_t p_hi = neon_dot_i8x16(vdupq_n_s32(0), vld1q_s8(w[i].qs + 16), vld1q_s8(x[i].qs + 16));
+        const float d = neon_fp16_to_f32(w[i].d) * neon_fp16_to_f32(x[i].d);
+        acc_lo = vfmaq_n_f32(acc_lo, vcvtq_f32_s32(p_lo), d);
+        acc_hi = vfmaq_n_f32(acc_hi, vcvtq_f32_s32(p_hi), d);
     }
-    *s = vaddvq_f32(acc);
+    *s = neon_lane8_sum(acc_lo, acc_hi);
 }
 
+/* Q4_0's whole-block integer sum (int32 lanes; their total is the block's sum). */
+static inline int32x4_t q4_0_block_dot_neon(const block_q4_0 *w, const block_q8_0 *x) {
+    const int8x16_t eight = vdupq_n_s8(8);
+    uint8x16_t lo, hi;
+    neon_unpack_nibbles16(w->qs, &lo, &hi);
+    return neon_dot_i8x32(vsubq_s8(as_s8(lo), eight), vsubq_s8(as_s8(hi), eight), x->qs);
+}
+
+/* Q4_0: one fmaf chain over whole-block sums (quant_ref.h). Four blocks' sums are reduced
+ * together by pairwise adds, then enter the chain in block order. */
 static void vec_dot_q4_0_q8_0_neon(int64_t n, float *restrict s, const void *restrict vw,
                                    const void *restrict vx) {
     const block_q4_0 *w = vw;
     const block_q8_0 *x = vx;
     const int64_t nb = n / QK4_0;
-    const int8x16_t eight = vdupq_n_s8(8);
-    float32x4_t acc = vdupq_n_f32(0.0f);
-    for (int64_t i = 0; i < nb; i++) {
-        uint8x16_t lo, hi;
-        neon_unpack_nibbles16(w[i].qs, &lo, &hi);
-        int32x4_t p = neon_dot_i8x32(vsubq_s8(as_s8(lo), eight), vsubq_s8(as_s8(hi), eight), x[i].qs);
-        float d = neon_fp16_to_f32(w[i].d) * neon_fp16_to_f32(x[i].d);
-        acc = vfmaq_n_f32(acc, vcvtq_f32_s32(p), d);
+    float sum = 0.0f;
+    int64_t i = 0;
+    for (; i + 4 <= nb; i += 4) {
+        int32x4_t p[4];
+        for (int b = 0; b < 4; b++) p[b] = q4_0_block_dot_neon(&w[i + b], &x[i + b]);
+        float block_sums[4];
+        vst1q_f32(block_sums, vcvtq_f32_s32(vpaddq_s32(vpaddq_s32(p[0], p[1]), vpaddq_s32(p[2], p[3]))));
+        for (int b = 0; b < 4; b++)
+            sum = fmaf(block_sums[b], neon_fp16_to_f32(w[i + b].d) * neon_fp16_to_f32(x[i + b].d), sum);
     }
-    *s = vaddvq_f32(acc);
+    for (; i < nb; i++) {
+        const float block_sum = (float)vaddvq_s32(q4_0_block_dot_neon(&w[i], &x[i]));
+        sum = fmaf(block_sum, neon_fp16_to_f32(w[i].d) * neon_fp16_to_f32(x[i].d), sum);
+    }
+    *s = sum;
 }
 
 /* Q4_1: unsigned quants 0..15 (valid as int8 too); the min enters as m * s. */
@@ -108,17 +145,20 @@ static void vec_dot_q4_1_q8_1_neon(int64_t n, float *restrict s, const void *res
     const block_q4_1 *w = vw;
     const block_q8_1 *x = vx;
     const int64_t nb = n / QK4_1;
-    float32x4_t acc = vdupq_n_f32(0.0f);
+    /* lane-8 order for the quants, one fmaf chain for the mins, added at the end */
+    float32x4_t acc_lo = vdupq_n_f32(0.0f), acc_hi = vdupq_n_f32(0.0f);
     float min_terms = 0.0f;
     for (int64_t i = 0; i < nb; i++) {
         uint8x16_t lo, hi;
         neon_unpack_nibbles16(w[i].qs, &lo, &hi);
-        int32x4_t p = neon_dot_i8x32(as_s8(lo), as_s8(hi), x[i].qs);
-        float d = neon_fp16_to_f32(w[i].d) * neon_fp16_to_f32(x[i].d);
-        acc = vfmaq_n_f32(acc, vcvtq_f32_s32(p), d);
-        min_terms += neon_fp16_to_f32(w[i].m) * neon_fp16_to_f32(x[i].s);
+        int32x4_t p_lo = neon_dot_i8x16(vdupq_n_s32(0), as_s8(lo), vld1q_s8(x[i].qs));
+        int32x4_t p_hi = neon_dot_i8x16(vdupq_n_s32(0), as_s8(hi), vld1q_s8(x[i].qs + 16));
+        const float d = neon_fp16_to_f32(w[i].d) * neon_fp16_to_f32(x[i].d);
+        acc_lo = vfmaq_n_f32(acc_lo, vcvtq_f32_s32(p_lo), d);
+        acc_hi = vfmaq_n_f32(acc_hi, vcvtq_f32_s32(p_hi), d);
+        min_terms = fmaf(neon_fp16_to_f32(w[i].m), neon_fp16_to_f32(x[i].s), min_terms);
     }
-    *s = vaddvq_f32(acc) + min_terms;
+    *s = neon_lane8_sum(acc_lo, acc_hi) + min_terms;
 }
 
 static void vec_dot_q5_0_q8_0_neon(int64_t n, float *restrict s, const void *restrict vw,
@@ -177,6 +217,16 @@ static inline int32_t k4_min_sum(const uint8_t mn[8], const int16_t bsums[16]) {
     return vaddvq_s32(prod);
 }
 
+/* The Q4_K mins in the reference's four lanes: lane l = mn[2l]*S[2l] + mn[2l+1]*S[2l+1],
+ * S[j] = bsums[2j] + bsums[2j+1] (quant_ref.h). */
+static inline int32x4_t k4_min_lanes(const uint8_t mn[8], const int16_t bsums[16]) {
+    int16x8_t pairs = vpaddq_s16(vld1q_s16(bsums), vld1q_s16(bsums + 8)); /* S[0..7] */
+    int16x8_t mins = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(mn)));
+    int32x4_t lo = vmull_s16(vget_low_s16(pairs), vget_low_s16(mins));    /* j = 0..3 */
+    int32x4_t hi = vmull_high_s16(pairs, mins);                           /* j = 4..7 */
+    return vpaddq_s32(lo, hi);
+}
+
 /* Q4_K: chunk c's 32 bytes hold sub-block 2c in the low nibbles, 2c+1 in the high ones. */
 static void vec_dot_q4_K_q8_K_neon(int64_t n, float *restrict s, const void *restrict vw,
                                    const void *restrict vx) {
@@ -184,25 +234,32 @@ static void vec_dot_q4_K_q8_K_neon(int64_t n, float *restrict s, const void *res
     const block_q8_K *x = vx;
     const int64_t nb = n / QK_K;
     const uint8x16_t low4 = vdupq_n_u8(0x0F);
-    float sum = 0.0f;
+    /* lane-8 order (lanes 0..3: elements 0..15 of every 32, lanes 4..7: 16..31), and the
+     * mins' four lanes */
+    float32x4_t acc_lo = vdupq_n_f32(0.0f), acc_hi = vdupq_n_f32(0.0f), acc_m = vdupq_n_f32(0.0f);
     for (int64_t i = 0; i < nb; i++) {
         uint8_t sc[8], mn[8];
         simd_unpack_k4_scales(w[i].scales, sc, mn);
         const uint8_t *q = w[i].qs;
         const int8_t *y = x[i].qs;
-        int32x4_t isum = vdupq_n_s32(0);
+        int32x4_t isum_lo = vdupq_n_s32(0), isum_hi = vdupq_n_s32(0);
         for (int c = 0; c < 4; c++) {
             uint8x16_t b0 = vld1q_u8(q + 32 * c), b1 = vld1q_u8(q + 32 * c + 16);
-            int32x4_t plo = neon_dot_i8x32(as_s8(vandq_u8(b0, low4)), as_s8(vandq_u8(b1, low4)), y + 64 * c);
-            int32x4_t phi = neon_dot_i8x32(as_s8(vshrq_n_u8(b0, 4)), as_s8(vshrq_n_u8(b1, 4)), y + 64 * c + 32);
-            isum = vmlaq_n_s32(isum, plo, sc[2 * c]);
-            isum = vmlaq_n_s32(isum, phi, sc[2 * c + 1]);
+            const int8_t *y0 = y + 64 * c, *y1 = y + 64 * c + 32;
+            isum_lo = vmlaq_n_s32(isum_lo, neon_dot_i8x16(vdupq_n_s32(0), as_s8(vandq_u8(b0, low4)), vld1q_s8(y0)), sc[2 * c]);
+            isum_hi = vmlaq_n_s32(isum_hi, neon_dot_i8x16(vdupq_n_s32(0), as_s8(vandq_u8(b1, low4)), vld1q_s8(y0 + 16)), sc[2 * c]);
+            isum_lo = vmlaq_n_s32(isum_lo, neon_dot_i8x16(vdupq_n_s32(0), as_s8(vshrq_n_u8(b0, 4)), vld1q_s8(y1)), sc[2 * c + 1]);
+            isum_hi = vmlaq_n_s32(isum_hi, neon_dot_i8x16(vdupq_n_s32(0), as_s8(vshrq_n_u8(b1, 4)), vld1q_s8(y1 + 16)), sc[2 * c + 1]);
         }
-        const float dx = x[i].d;
-        sum += dx * neon_fp16_to_f32(w[i].d) * (float)vaddvq_s32(isum)
-             - dx * neon_fp16_to_f32(w[i].dmin) * (float)k4_min_sum(mn, x[i].bsums);
+        const float d = x[i].d * neon_fp16_to_f32(w[i].d);
+        const float dmin = -x[i].d * neon_fp16_to_f32(w[i].dmin);
+        acc_lo = vfmaq_n_f32(acc_lo, vcvtq_f32_s32(isum_lo), d);
+        acc_hi = vfmaq_n_f32(acc_hi, vcvtq_f32_s32(isum_hi), d);
+        acc_m = vfmaq_n_f32(acc_m, vcvtq_f32_s32(k4_min_lanes(mn, x[i].bsums)), dmin);
     }
-    *s = sum;
+    /* the mins' lanes as (m0+m2) + (m1+m3) */
+    const float32x2_t m = vadd_f32(vget_low_f32(acc_m), vget_high_f32(acc_m));
+    *s = neon_lane8_sum(acc_lo, acc_hi) + (vget_lane_f32(m, 0) + vget_lane_f32(m, 1));
 }
 
 /* Q5_K: Q4_K plus a 5th bit: bit 2c of qh[l] for sub-block 2c, bit 2c+1 for sub-block 2c+1. */
@@ -253,11 +310,12 @@ static void vec_dot_q6_K_q8_K_neon(int64_t n, float *restrict s, const void *res
     const uint8x16_t low4 = vdupq_n_u8(0x0F);
     const uint8x16_t pair = vdupq_n_u8(0x30);
     const int8x16_t offset = vdupq_n_s8(32);
-    float sum = 0.0f;
+    /* lane-8 order: r = 0 (elements 0..15 of each 32) feeds lanes 0..3, r = 1 lanes 4..7 */
+    float32x4_t acc[2] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
     for (int64_t i = 0; i < nb; i++) {
         const int8_t *sc = w[i].scales;
         const int8_t *y = x[i].qs;
-        int32x4_t isum = vdupq_n_s32(0);
+        int32x4_t isum[2] = {vdupq_n_s32(0), vdupq_n_s32(0)};
         for (int h = 0; h < 2; h++) {
             const uint8_t *ql = w[i].ql + 64 * h;
             for (int r = 0; r < 2; r++) {
@@ -271,13 +329,15 @@ static void vec_dot_q6_K_q8_K_neon(int64_t n, float *restrict s, const void *res
                 for (int k = 0; k < 4; k++) {
                     const int e = 128 * h + 32 * k + 16 * r; /* first element; group e/16 */
                     int32x4_t p = neon_dot_i8x16(vdupq_n_s32(0), vsubq_s8(as_s8(q[k]), offset), vld1q_s8(y + e));
-                    isum = vmlaq_n_s32(isum, p, sc[e / 16]);
+                    isum[r] = vmlaq_n_s32(isum[r], p, sc[e / 16]);
                 }
             }
         }
-        sum += x[i].d * neon_fp16_to_f32(w[i].d) * (float)vaddvq_s32(isum);
+        const float d = x[i].d * neon_fp16_to_f32(w[i].d);
+        acc[0] = vfmaq_n_f32(acc[0], vcvtq_f32_s32(isum[0]), d);
+        acc[1] = vfmaq_n_f32(acc[1], vcvtq_f32_s32(isum[1]), d);
     }
-    *s = sum;
+    *s = neon_lane8_sum(acc[0], acc[1]);
 }
 
 /* Q3_K: value = (qs bits | hmask bit << 2) - 4 in -4..3; half h, chunk c: bits 2c..2c+1 of
@@ -361,30 +421,39 @@ static inline float32x4_t load_f16_lo(const sealm_fp16 *p) {
     return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p)));
 }
 
-static float dot_f32_neon(const float *a, const float *b, int64_t n) {
-    float32x4_t acc0 = vdupq_n_f32(0.0f), acc1 = vdupq_n_f32(0.0f);
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        acc0 = vfmaq_f32(acc0, vld1q_f32(a + i), vld1q_f32(b + i));
-        acc1 = vfmaq_f32(acc1, vld1q_f32(a + i + 4), vld1q_f32(b + i + 4));
+/* The lane-16 order (quant_ref.h) in four accumulators (lanes 0..3, 4..7, 8..11, 12..15),
+ * one FMA each per 16 elements. The last n % 16 elements (count, widened to float in
+ * ta/tb) go to lanes 0..count-1 by scalar fmaf, leaving the other lanes as they are. */
+static inline float lane16_finish_neon(float32x4_t acc[4], const float *ta, const float *tb, int count) {
+    if (count > 0) {
+        float lanes[16];
+        for (int k = 0; k < 4; k++) vst1q_f32(lanes + 4 * k, acc[k]);
+        for (int j = 0; j < count; j++) lanes[j] = fmaf(ta[j], tb[j], lanes[j]);
+        for (int k = 0; k < 4; k++) acc[k] = vld1q_f32(lanes + 4 * k);
     }
-    for (; i + 4 <= n; i += 4) acc0 = vfmaq_f32(acc0, vld1q_f32(a + i), vld1q_f32(b + i));
-    float sum = vaddvq_f32(vaddq_f32(acc0, acc1));
-    for (; i < n; i++) sum += a[i] * b[i];
-    return sum;
+    return neon_lane16_sum(acc);
+}
+
+static float dot_f32_neon(const float *a, const float *b, int64_t n) {
+    float32x4_t acc[4] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int k = 0; k < 4; k++) acc[k] = vfmaq_f32(acc[k], vld1q_f32(a + i + 4 * k), vld1q_f32(b + i + 4 * k));
+    return lane16_finish_neon(acc, a + i, b + i, (int)(n - i));
 }
 
 static float dot_f16_neon(const sealm_fp16 *a, const sealm_fp16 *b, int64_t n) {
-    float32x4_t acc0 = vdupq_n_f32(0.0f), acc1 = vdupq_n_f32(0.0f);
+    float32x4_t acc[4] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        acc0 = vfmaq_f32(acc0, load_f16_lo(a + i), load_f16_lo(b + i));
-        acc1 = vfmaq_f32(acc1, load_f16_lo(a + i + 4), load_f16_lo(b + i + 4));
+    for (; i + 16 <= n; i += 16)
+        for (int k = 0; k < 4; k++) acc[k] = vfmaq_f32(acc[k], load_f16_lo(a + i + 4 * k), load_f16_lo(b + i + 4 * k));
+    float ta[16], tb[16];
+    const int count = (int)(n - i);
+    for (int j = 0; j < count; j++) {
+        ta[j] = neon_fp16_to_f32(a[i + j]);
+        tb[j] = neon_fp16_to_f32(b[i + j]);
     }
-    for (; i + 4 <= n; i += 4) acc0 = vfmaq_f32(acc0, load_f16_lo(a + i), load_f16_lo(b + i));
-    float sum = vaddvq_f32(vaddq_f32(acc0, acc1));
-    for (; i < n; i++) sum += neon_fp16_to_f32(a[i]) * neon_fp16_to_f32(b[i]);
-    return sum;
+    return lane16_finish_neon(acc, ta, tb, count);
 }
 
 /* bfloat16 is the top half of a float32: widen with a 16-bit left shift. */
@@ -393,15 +462,17 @@ static inline float32x4_t load_bf16(const sealm_bf16 *p) {
 }
 
 static float dot_bf16_neon(const sealm_bf16 *a, const sealm_bf16 *b, int64_t n) {
-    float32x4_t acc0 = vdupq_n_f32(0.0f), acc1 = vdupq_n_f32(0.0f);
+    float32x4_t acc[4] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        acc0 = vfmaq_f32(acc0, load_bf16(a + i), load_bf16(b + i));
-        acc1 = vfmaq_f32(acc1, load_bf16(a + i + 4), load_bf16(b + i + 4));
+    for (; i + 16 <= n; i += 16)
+        for (int k = 0; k < 4; k++) acc[k] = vfmaq_f32(acc[k], load_bf16(a + i + 4 * k), load_bf16(b + i + 4 * k));
+    float ta[16], tb[16];
+    const int count = (int)(n - i);
+    for (int j = 0; j < count; j++) {
+        ta[j] = sealm_bf16_to_fp32(a[i + j]);
+        tb[j] = sealm_bf16_to_fp32(b[i + j]);
     }
-    float sum = vaddvq_f32(vaddq_f32(acc0, acc1));
-    for (; i < n; i++) sum += sealm_bf16_to_fp32(a[i]) * sealm_bf16_to_fp32(b[i]);
-    return sum;
+    return lane16_finish_neon(acc, ta, tb, count);
 }
 
 static void vec_dot_f32_neon(int64_t n, float *restrict s, const void *restrict w, const void *restrict x) {
@@ -561,6 +632,7 @@ void sealm_kernels_install_neon(sealm_type_traits table[SEALM_TYPE_COUNT], sealm
 
     ops->dot_f32 = dot_f32_neon;
     ops->dot_f16 = dot_f16_neon;
+    ops->dot_f16_lane16 = dot_f16_neon;
     ops->axpy_f16 = axpy_f16_neon;
     ops->fp32_to_fp16_row = fp32_to_fp16_row_neon;
     ops->fp16_to_fp32_row = fp16_to_fp32_row_neon;

@@ -81,7 +81,9 @@ static inline int sealm_k3_scale(int j, const uint8_t *scales) {
  *
  * The float types ("lane-16"): sixteen accumulators, accumulator l takes fmaf over the
  * elements with index mod 16 == l; reduced as in mathfn.h's sealm_sum16:
- * a_k = x[k] + x[k+8], b_k = a_k + a_{k+4}, (b0 + b2) + (b1 + b3). F32, F16, BF16 use it. */
+ * a_k = x[k] + x[k+8], b_k = a_k + a_{k+4}, (b0 + b2) + (b1 + b3). F32, F16, BF16 use it
+ * (F32 rows whose length is not a multiple of 16 follow the reference's untiled order, see
+ * sealm_f32_vec_dot_ref). */
 #include <math.h>
 
 static inline float sealm_lane8_sum(const float a[8]) {

@@ -3,10 +3,13 @@
  *     CPU has F16C) a million random floats against the hardware conversion.
  *  2. every weight type: quantize -> dequantize error within the type's bound, and the
  *     reference dot product against the float dot product within a derived bound.
- *  3. every SIMD level this CPU supports: vec_dot == vec_dot_ref, from_float_fast ~
- *     from_float, vector ops == reference ops.
- *  4. real tensors of the synth models (read with the gguf layer): through every level,
- *     and one tensor dequantized from differently quantized files must agree.
+ *  3. every SIMD level this CPU supports: vec_dot == vec_dot_ref (bit for bit for the
+ *     types whose accumulation order is pinned, quant_ref.h; within rounding for the
+ *     others), from_float_fast ~ from_float, vector ops == reference ops (dot_f16_lane16
+ *     bit for bit).
+ *  4. real tensors of the synth models (read with the gguf layer): through every level
+ *     (bit for bit where pinned), and one tensor dequantized from differently quantized
+ *     files must agree.
  * Data comes from a seeded PRNG, so failures reproduce. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -288,6 +291,17 @@ static void random_row(float *x, int64_t n, float scale, float shift) {
         x[i] = (rng_uniform(-1.0f, 1.0f) + shift) * scale;
 }
 
+/* fp16 rows for the lane-16 dot: uniform values, or (wide) values spread over 2^-12..2^12
+ * so that any change in the order of the additions changes the rounded result. */
+static void random_f16_row(sealm_fp16 *h, int64_t n, int wide) {
+    for (int64_t i = 0; i < n; i++) {
+        float v = rng_uniform(-4.0f, 4.0f);
+        if (wide)
+            v = ldexpf(v, (int)(rng_next() % 25) - 12);
+        h[i] = sealm_fp32_to_fp16(v);
+    }
+}
+
 static void check_weight_type(sealm_tensor_type t, int64_t n, float scale, float shift) {
     const sealm_type_traits *tt = sealm_type_traits_get(t);
     assert_non_null(tt);
@@ -442,6 +456,43 @@ static void test_layout_spots(void **state) {
         assert_true(y[e] == (e / 32 == 5 ? 19.0f : 0.0f));
 }
 
+/* The reference lane-16 dot: the same order as the F16 weight dot (quant_float.c), so the
+ * two must agree bit for bit at every length, and it is a dot product (close to the exact
+ * one in double; products of halves are exact in float, so only the additions round). */
+static void test_dot_f16_lane16_ref(void **state) {
+    (void)state;
+    const sealm_vec_ops *ref = sealm_vec_ops_ref();
+    const sealm_type_traits *f16 = sealm_type_traits_get(SEALM_TYPE_F16);
+    assert_non_null(ref->dot_f16_lane16);
+    rng_seed(17);
+    sealm_fp16 a[300], b[300];
+    for (int64_t n = 1; n <= 300; n++) {
+        random_f16_row(a, n, (int)(n & 1));
+        random_f16_row(b, n, 0);
+        const float r = ref->dot_f16_lane16(a, b, n);
+        float w = 0;
+        f16->vec_dot_ref(n, &w, a, b);
+        assert_memory_equal(&r, &w, sizeof r);
+        double exact = 0, mag = 0;
+        for (int64_t i = 0; i < n; i++) {
+            exact += (double)sealm_fp16_to_fp32(a[i]) * sealm_fp16_to_fp32(b[i]);
+            mag += fabs((double)sealm_fp16_to_fp32(a[i]) * sealm_fp16_to_fp32(b[i]));
+        }
+        assert_true(fabs(r - exact) <= 1e-6 * mag + 1e-30);
+    }
+    /* Worked by hand: product 1 at element 0, 2^-24 at elements 16..31 (lanes 0..15).
+     * Lane 0 = 1 + 2^-24, a tie that rounds to 1; lanes 1..15 = 2^-24. Then
+     * a_k = x_k + x_{k+8}: a_0 = 1 (tie again), a_1..7 = 2^-23; b_k = a_k + a_{k+4}:
+     * b_0 = 1 + 2^-23, b_1..3 = 2^-22; (b0+b2) + (b1+b3) = (1 + 3*2^-23) + 2^-21
+     * = 1 + 7*2^-23. (Summed in index order it would be 1; exactly, 1 + 8*2^-23.) */
+    memset(a, 0, sizeof a);
+    memset(b, 0, sizeof b);
+    a[0] = b[0] = sealm_fp32_to_fp16(1.0f);
+    for (int i = 16; i < 32; i++) a[i] = b[i] = sealm_fp32_to_fp16(0x1p-12f);
+    const float got = ref->dot_f16_lane16(a, b, 32);
+    assert_true(got == 1.0f + 7 * 0x1p-23f);
+}
+
 /* ======================= 3. SIMD levels against the references ======================= */
 
 /* Weight blocks of random bytes with sane fp16 scales: every bit pattern of the quants and
@@ -475,7 +526,20 @@ static void random_blocks(sealm_tensor_type t, void *w, int64_t n) {
     }
 }
 
-/* |fast - ref| within 1e-5 of the sum of |terms| (different accumulation order only). */
+/* The types whose float accumulation order is pinned (quant_ref.h, "accumulation order"):
+ * every SIMD level must return exactly the reference's bits. */
+static int order_is_pinned(sealm_tensor_type t) {
+    switch (t) {
+    case SEALM_TYPE_Q8_0: case SEALM_TYPE_Q4_0: case SEALM_TYPE_Q4_1: case SEALM_TYPE_Q4_K:
+    case SEALM_TYPE_Q6_K: case SEALM_TYPE_F32: case SEALM_TYPE_F16: case SEALM_TYPE_BF16:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Pinned types: vec_dot and vec_dot_ref give the same bits (memcmp, so -0/+0 count too).
+ * Others: |fast - ref| within 1e-5 of the sum of |terms| (accumulation order differs). */
 static void check_vec_dot_level(sealm_tensor_type t, int64_t n, int random_bits) {
     const sealm_type_traits *tt = sealm_type_traits_get(t);
     const sealm_type_traits *at = sealm_type_traits_get(tt->vec_dot_type);
@@ -498,12 +562,39 @@ static void check_vec_dot_level(sealm_tensor_type t, int64_t n, int random_bits)
     float s_ref = 0, s_fast = 0;
     tt->vec_dot_ref(n, &s_ref, w, aq);
     tt->vec_dot(n, &s_fast, w, aq);
+    if (order_is_pinned(t) && memcmp(&s_fast, &s_ref, sizeof s_ref) != 0)
+        fail_msg("%s n=%lld (%s): vec_dot %a, vec_dot_ref %a: the pinned order must give the same bits",
+                 tt->name, (long long)n, random_bits ? "random blocks" : "quantized row", s_fast, s_ref);
     const double tol = 1e-5 * mag + 1e-30;
     if (fabs((double)s_fast - s_ref) > tol)
         fail_msg("%s n=%lld (%s): vec_dot %.9g, vec_dot_ref %.9g, tolerance %g",
                  tt->name, (long long)n, random_bits ? "random blocks" : "quantized row",
                  s_fast, s_ref, tol);
     free(x); free(xr); free(a); free(ar); free(w); free(aq);
+}
+
+/* A pinned type at lengths that exercise every path of the SIMD kernels: a single block,
+ * odd block counts (the tail of a kernel that pairs or batches blocks), the common row
+ * lengths, and one block past a power of two; the float types (block of 1) also every
+ * length up to 100 (partial 16-lane chunks) and 4099. Quantized rows and random blocks. */
+static void check_vec_dot_pinned(sealm_tensor_type t) {
+    static const int64_t n32[] = {32, 64, 96, 160, 256, 576, 768, 1536, 4096 + 32};
+    static const int64_t n256[] = {256, 512, 768, 1280, 1536, 2048, 4096};
+    const sealm_type_traits *tt = sealm_type_traits_get(t);
+    if (tt->block_elems == 1) {
+        for (int64_t n = 1; n <= 100; n++)
+            check_vec_dot_level(t, n, (int)(n & 1));
+        check_vec_dot_level(t, 4096, 0);
+        check_vec_dot_level(t, 4099, 1);
+        return;
+    }
+    const int64_t *ns = tt->block_elems == QK_K ? n256 : n32;
+    const size_t count = tt->block_elems == QK_K ? sizeof n256 / sizeof n256[0] : sizeof n32 / sizeof n32[0];
+    for (size_t k = 0; k < count; k++) {
+        check_vec_dot_level(t, ns[k], 0);
+        check_vec_dot_level(t, ns[k], 1);
+        check_vec_dot_level(t, ns[k], 1);
+    }
 }
 
 static int fp16_ulps_apart(sealm_fp16 a, sealm_fp16 b) {
@@ -630,6 +721,36 @@ static void check_vec_ops_level(void) {
     free(all); free(f1); free(f2);
 }
 
+/* dot_f16_lane16 of the installed level against the reference, bit for bit, at every
+ * length up to 100 (every partial last chunk) and a few long ones; plus rows whose
+ * products are all zeros of either sign (the sign of a zero result must agree too). */
+static void check_dot_f16_lane16_level(void) {
+    const sealm_vec_ops *ops = sealm_vec_ops_get(), *ref = sealm_vec_ops_ref();
+    assert_non_null(ops->dot_f16_lane16);
+    const int64_t max_n = 4099;
+    sealm_fp16 *a = xmalloc((size_t)max_n * 2), *b = xmalloc((size_t)max_n * 2);
+    for (int64_t n = 1; n <= max_n; n = n < 100 ? n + 1 : (n < 4096 ? 4096 : n + 3)) {
+        for (int wide = 0; wide < 2; wide++) {
+            random_f16_row(a, n, wide);
+            random_f16_row(b, n, wide);
+            const float r = ref->dot_f16_lane16(a, b, n), f = ops->dot_f16_lane16(a, b, n);
+            if (memcmp(&r, &f, sizeof r) != 0)
+                fail_msg("dot_f16_lane16 n=%lld%s: %a, reference %a", (long long)n, wide ? " (wide)" : "", f, r);
+        }
+    }
+    for (int64_t n = 1; n <= 40; n++) {
+        for (int64_t i = 0; i < n; i++) {
+            a[i] = (i & 1) ? 0x8000 : 0x0000;      /* -0 / +0 */
+            b[i] = sealm_fp32_to_fp16(rng_uniform(-1.0f, 1.0f));
+        }
+        const float r = ref->dot_f16_lane16(a, b, n), f = ops->dot_f16_lane16(a, b, n);
+        assert_true(r == 0.0f);
+        assert_memory_equal(&r, &f, sizeof r);
+    }
+    free(a);
+    free(b);
+}
+
 static void test_simd_levels(void **state) {
     (void)state;
     const sealm_simd_level initial = sealm_kernels_init();
@@ -643,6 +764,10 @@ static void test_simd_levels(void **state) {
         print_message("  %s: comparing with the scalar references\n", sealm_simd_level_name(got));
         rng_seed(300 + (uint64_t)l);
         for (size_t t = 0; t < N_WEIGHT_TYPES; t++) {
+            if (order_is_pinned(weight_types[t])) {
+                check_vec_dot_pinned(weight_types[t]);
+                continue;
+            }
             check_vec_dot_level(weight_types[t], 256, 0);
             check_vec_dot_level(weight_types[t], 4096, 0);
             check_vec_dot_level(weight_types[t], 4096, 1);
@@ -652,6 +777,7 @@ static void test_simd_levels(void **state) {
             check_from_float_level(activation_types[t], 4096);
         }
         check_vec_ops_level();
+        check_dot_f16_lane16_level();
         tested++;
     }
     assert_true(tested >= 1);
@@ -680,7 +806,7 @@ static void check_real_tensor(const char *file, const char *name, sealm_tensor_t
     assert_int_equal(t->type, want);
     const sealm_type_traits *tt = sealm_type_traits_get(t->type);
     const sealm_type_traits *at = sealm_type_traits_get(tt->vec_dot_type);
-    const int64_t n = t->ne[0], rows = t->ne[1] < 8 ? t->ne[1] : 8;
+    const int64_t n = t->ne[0], rows = t->ne[1] < 32 ? t->ne[1] : 32;
     const size_t rb = row_bytes(tt, n);
     float *xr = xmalloc((size_t)n * 4), *a = xmalloc((size_t)n * 4), *ar = xmalloc((size_t)n * 4);
     void *aq = xmalloc(row_bytes(at, n)), *aq_fast = xmalloc(row_bytes(at, n));
@@ -726,6 +852,9 @@ static void check_real_tensor(const char *file, const char *name, sealm_tensor_t
                 continue;
             float s_fast = 0;
             tt->vec_dot(n, &s_fast, w, aq);
+            if (order_is_pinned(t->type) && memcmp(&s_fast, &s_ref, sizeof s_ref) != 0)
+                fail_msg("%s %s row %lld, %s: vec_dot %a, vec_dot_ref %a: the pinned order must give the same bits",
+                         file, name, (long long)r, sealm_simd_level_name((sealm_simd_level)l), s_fast, s_ref);
             if (fabs((double)s_fast - s_ref) > 1e-5 * mag + 1e-30)
                 fail_msg("%s %s row %lld, %s: vec_dot %.9g, vec_dot_ref %.9g", file, name, (long long)r,
                          sealm_simd_level_name((sealm_simd_level)l), s_fast, s_ref);
@@ -803,6 +932,11 @@ static void test_real_tensors(void **state) {
     check_real_tensor("synth-llama-q4_1.gguf", "blk.0.attn_k.weight", SEALM_TYPE_Q4_1);
     check_real_tensor("synth-llama-tiny-f16.gguf", "blk.0.attn_q.weight", SEALM_TYPE_F16);
     check_real_tensor("synth-llama-q4_0.gguf", "blk.0.attn_norm.weight", SEALM_TYPE_F32);
+    /* longer rows (768) of the pinned types */
+    check_real_tensor("synth-llama-q4_k_m.gguf", "blk.1.ffn_down.weight", SEALM_TYPE_Q4_K);
+    check_real_tensor("synth-llama-q8_0.gguf", "blk.1.ffn_down.weight", SEALM_TYPE_Q8_0);
+    check_real_tensor("synth-llama-q4_0.gguf", "blk.1.ffn_down.weight", SEALM_TYPE_Q4_0);
+    check_real_tensor("synth-llama-q4_1.gguf", "blk.1.ffn_down.weight", SEALM_TYPE_Q4_1);
     check_across_files("blk.0.attn_k.weight");
     check_across_files("blk.1.ffn_down.weight");
     check_across_files("blk.3.attn_v.weight");
@@ -874,6 +1008,7 @@ int main(void) {
         cmocka_unit_test(test_layout_spots),
         cmocka_unit_test(test_zero_rows),
         cmocka_unit_test(test_weight_types),
+        cmocka_unit_test(test_dot_f16_lane16_ref),
         cmocka_unit_test(test_simd_levels),
         cmocka_unit_test(test_real_tensors),
     };
