@@ -97,7 +97,7 @@ static void matmul_worker(void *arg, int ith, int nth) {
         const sealm_weight *w = it->w;
         const int64_t per = (w->rows + nth - 1) / nth;
         const int64_t r0 = per * ith, r1 = r0 + per < w->rows ? r0 + per : w->rows;
-        const sealm_vec_dot_fn dot = w->traits->vec_dot;
+        const sealm_vec_dot_fn dot = w->dot;
         const uint8_t *wdata = w->data;
         for (int64_t r = r0; r < r1; r++) {
             const uint8_t *wrow = wdata + (size_t)r * w->row_bytes;

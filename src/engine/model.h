@@ -12,6 +12,7 @@
 typedef struct sealm_weight {
     const void *data;
     const sealm_type_traits *traits;
+    sealm_vec_dot_fn dot;             /* traits->vec_dot, or a special case chosen at load */
     int64_t rows;
     int64_t cols;
     size_t row_bytes;

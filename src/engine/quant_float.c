@@ -20,19 +20,21 @@ void sealm_f32_from_float(const float *restrict src, void *restrict dst, int64_t
     memcpy(dst, src, (size_t)n * sizeof(float));
 }
 
-/* lane-16 order (quant_ref.h) when n is a multiple of 16; otherwise the "lane-64" order of
- * the reference's untiled path: 4×16 accumulators over whole 64-element steps, folded as
- * (acc0 + acc2) + (acc1 + acc3) lane by lane, reduced as lane-16, and the tail added
- * element by element with fmaf. */
+/* lane-16 order (quant_ref.h) */
 void sealm_f32_vec_dot_ref(int64_t n, float *restrict s, const void *restrict w, const void *restrict x) {
     const float *a = w, *b = x;
     float lane[16] = {0};
-    if (n % 16 == 0) {
-        for (int64_t i = 0; i < n; i++) lane[i & 15] = fmaf(a[i], b[i], lane[i & 15]);
-        *s = sealm_lane16_sum(lane);
-        return;
-    }
-    float acc[4][16] = {{0}};
+    for (int64_t i = 0; i < n; i++) lane[i & 15] = fmaf(a[i], b[i], lane[i & 15]);
+    *s = sealm_lane16_sum(lane);
+}
+
+/* The reference's order for F32 rows whose length is not a multiple of 16 (its tiled
+ * kernel needs one): 4×16 accumulators over whole 64-element steps, folded lane by lane as
+ * (acc0 + acc2) + (acc1 + acc3), reduced as lane-16, then the tail added one product at a
+ * time. Only tiny models have such rows; the engine picks this for them (model.c). */
+void sealm_f32_vec_dot_untiled(int64_t n, float *restrict s, const void *restrict w, const void *restrict x) {
+    const float *a = w, *b = x;
+    float acc[4][16] = {{0}}, lane[16];
     const int64_t body = n & ~(int64_t)63;
     for (int64_t i = 0; i < body; i++) acc[(i >> 4) & 3][i & 15] = fmaf(a[i], b[i], acc[(i >> 4) & 3][i & 15]);
     for (int l = 0; l < 16; l++) lane[l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);

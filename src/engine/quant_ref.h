@@ -16,7 +16,8 @@
 #define SEALM_DECLARE_VEC_DOT(t) \
     void sealm_##t##_vec_dot_ref(int64_t n, float *restrict s, const void *restrict w, const void *restrict x);
 
-/* quant_float.c */
+/* quant_float.c; sealm_f32_vec_dot_untiled: see there */
+void sealm_f32_vec_dot_untiled(int64_t n, float *restrict s, const void *restrict w, const void *restrict x);
 SEALM_DECLARE_TO_FLOAT(f32)   SEALM_DECLARE_FROM_FLOAT(f32)   SEALM_DECLARE_VEC_DOT(f32)
 SEALM_DECLARE_TO_FLOAT(f16)   SEALM_DECLARE_FROM_FLOAT(f16)   SEALM_DECLARE_VEC_DOT(f16)
 SEALM_DECLARE_TO_FLOAT(bf16)  SEALM_DECLARE_FROM_FLOAT(bf16)  SEALM_DECLARE_VEC_DOT(bf16)
@@ -82,8 +83,8 @@ static inline int sealm_k3_scale(int j, const uint8_t *scales) {
  * The float types ("lane-16"): sixteen accumulators, accumulator l takes fmaf over the
  * elements with index mod 16 == l; reduced as in mathfn.h's sealm_sum16:
  * a_k = x[k] + x[k+8], b_k = a_k + a_{k+4}, (b0 + b2) + (b1 + b3). F32, F16, BF16 use it
- * (F32 rows whose length is not a multiple of 16 follow the reference's untiled order, see
- * sealm_f32_vec_dot_ref). */
+ * (the engine runs F32 rows whose length is not a multiple of 16 in the reference's
+ * untiled order instead, see sealm_f32_vec_dot_untiled). */
 #include <math.h>
 
 static inline float sealm_lane8_sum(const float a[8]) {
