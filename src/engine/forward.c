@@ -167,20 +167,12 @@ typedef struct attention_task {
     int32_t pos0;           /* position of token 0 of the batch */
 } attention_task;
 
-/* Σ a[j]·b[j] over j < n for F16 vectors, in the order of mathfn.h: 16 fma lanes, then the
- * tree. Scalar for now; attention is a small share of the work at these context sizes. */
-static float dot16_f16(const sealm_fp16 *a, const sealm_fp16 *b, int32_t n) {
-    float lane[16] = {0};
-    for (int32_t j = 0; j < n; j++)
-        lane[j & 15] = fmaf(sealm_fp16_to_fp32(a[j]), sealm_fp16_to_fp32(b[j]), lane[j & 15]);
-    return sealm_sum16(lane);
-}
-
-/* The same for vectors whose length is not a multiple of 16 (tiny heads): products in
- * float, summed in double, as the reference does when its tiled kernel cannot run. */
-static float dot_f16_double(const sealm_fp16 *a, const sealm_fp16 *b, int32_t n) {
+/* q·k for heads whose size is not a multiple of 16 (tiny models): products in float,
+ * summed in double, as the reference does when its tiled kernel cannot run. Other heads,
+ * and p·V, use the lane-16 order (vec_ops.dot_f16_lane16, SIMD). */
+static float dot_f16_double(const sealm_fp16 *a, const sealm_fp16 *b, int64_t n) {
     double sum = 0.0;
-    for (int32_t j = 0; j < n; j++) sum += (double)(sealm_fp16_to_fp32(a[j]) * sealm_fp16_to_fp32(b[j]));
+    for (int64_t j = 0; j < n; j++) sum += (double)(sealm_fp16_to_fp32(a[j]) * sealm_fp16_to_fp32(b[j]));
     return (float)sum;
 }
 
@@ -214,11 +206,12 @@ static void attend_one(const sealm_context *c, int layer, int32_t t, int h, int3
     const float scale = 1.0f / sqrtf((float)hd);
     const int32_t n = pos + 1;
 
-    sealm_vec_ops_get()->fp32_to_fp16_row(q, scr->q16, hd);
-    float (*const qk)(const sealm_fp16 *, const sealm_fp16 *, int32_t) = hd % 16 == 0 ? dot16_f16 : dot_f16_double;
+    const sealm_vec_ops *ops = sealm_vec_ops_get();
+    ops->fp32_to_fp16_row(q, scr->q16, hd);
+    float (*const qk)(const sealm_fp16 *, const sealm_fp16 *, int64_t) = hd % 16 == 0 ? ops->dot_f16_lane16 : dot_f16_double;
     for (int32_t j = 0; j < n; j++) scr->scores[j] = qk(scr->q16, kbase + (size_t)j * kv_dim, hd) * scale;
     softmax_f16(scr->scores, scr->p16, n);
-    for (int e = 0; e < hd; e++) out[e] = dot16_f16(scr->p16, vbase + (size_t)e * c->kv.n_ctx, n);
+    for (int e = 0; e < hd; e++) out[e] = ops->dot_f16_lane16(scr->p16, vbase + (size_t)e * c->kv.n_ctx, n);
 }
 
 static void attention_worker(void *arg, int ith, int nth) {

@@ -39,7 +39,10 @@ void sealm_f32_vec_dot_untiled(int64_t n, float *restrict s, const void *restric
     for (int64_t i = 0; i < body; i++) acc[(i >> 4) & 3][i & 15] = fmaf(a[i], b[i], acc[(i >> 4) & 3][i & 15]);
     for (int l = 0; l < 16; l++) lane[l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
     float sum = sealm_lane16_sum(lane);
-    for (int64_t i = body; i < n; i++) sum += a[i] * b[i];
+    for (int64_t i = body; i < n; i++) {
+        const float p = a[i] * b[i];   /* rounded, then added: no fused multiply-add here */
+        sum += p;
+    }
     *s = sum;
 }
 
