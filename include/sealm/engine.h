@@ -15,7 +15,9 @@
  * place, never copied): the gguf must outlive the model. A sealm_context owns its KV cache,
  * scratch buffers and thread pool.
  * Thread safety: a model is immutable and may serve many contexts; a context is used by
- * one caller thread at a time (it runs its own worker threads inside sealm_context_eval). */
+ * one caller thread at a time (it runs its own worker threads inside sealm_context_eval).
+ * Numerics: each kernel's float operation order is fixed (src/engine/quant_ref.h), so the
+ * logits of a prompt are bit-identical whatever the SIMD level, thread count or batching. */
 #ifndef SEALM_ENGINE_H
 #define SEALM_ENGINE_H
 
@@ -55,7 +57,10 @@ typedef struct sealm_context sealm_context;
  * Returns SEALM_OK, SEALM_E_UNSUPPORTED (architecture or tensor type), SEALM_E_FORMAT
  * (missing or misshapen tensor, bad hyperparameter), SEALM_E_NOMEM. */
 sealm_status sealm_model_load(const sealm_gguf *g, sealm_model **out, sealm_error *err);
+/* Frees the model (its copies of norm/bias vectors; the weights belong to the gguf).
+ * NULL is a no-op. No context of the model may be in use. */
 void sealm_model_free(sealm_model *m);
+/* The model's hyperparameters; valid as long as the model. Thread-safe. */
 const sealm_hparams *sealm_model_hparams(const sealm_model *m);
 /* Bytes of all weight tensors of the model (what one decoded token reads, give or take the
  * embedding table, of which decode reads one row unless the output is tied to it). */
@@ -69,12 +74,14 @@ typedef struct sealm_context_params {
     int32_t n_threads;   /* <= 0: the number of physical cores */
 } sealm_context_params;
 
+/* All fields 0: the defaults described above. */
 sealm_context_params sealm_context_params_default(void);
 
 /* Allocates the KV cache, scratch buffers and the thread pool.
  * Returns SEALM_OK, SEALM_E_INVALID (n_ctx or n_batch larger than supported), SEALM_E_NOMEM. */
 sealm_status sealm_context_new(const sealm_model *m, const sealm_context_params *p,
                                sealm_context **out, sealm_error *err);
+/* Stops the context's worker threads and frees its buffers. NULL is a no-op. */
 void sealm_context_free(sealm_context *c);
 
 /* Runs tokens[0..n) through the model at positions n_past .. n_past+n-1, appending them to
@@ -89,13 +96,16 @@ sealm_status sealm_context_eval(sealm_context *c, const int32_t *tokens, int32_t
  * next eval. */
 const float *sealm_context_logits(const sealm_context *c, int32_t i);
 
-int32_t sealm_context_n_past(const sealm_context *c);   /* tokens in the KV cache */
+/* Tokens held in the KV cache; capacity in tokens; worker threads (including the caller). */
+int32_t sealm_context_n_past(const sealm_context *c);
 int32_t sealm_context_n_ctx(const sealm_context *c);
 int32_t sealm_context_n_threads(const sealm_context *c);
-/* Drops cached positions >= n_past (e.g. to reuse a shared prompt prefix). */
+/* Drops cached positions >= n_past (e.g. to reuse a shared prompt prefix; a larger n_past
+ * than held is ignored). Invalidates the kept logits. Never fails. */
 void sealm_context_truncate(sealm_context *c, int32_t n_past);
 
-/* Physical cores of this machine (falls back to online CPUs). */
+/* Physical cores of this machine, from /sys/devices/system/cpu/cpuN/topology (SMT siblings
+ * counted once); the online CPU count when topology is unavailable. Thread-safe. */
 int32_t sealm_physical_cores(void);
 
 #ifdef __cplusplus

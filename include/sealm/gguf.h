@@ -75,16 +75,19 @@ sealm_status sealm_gguf_open_file(const char *path, sealm_gguf **out, sealm_erro
 /* Frees the handle (and unmaps the file it owns). NULL is a no-op. */
 void sealm_gguf_close(sealm_gguf *g);
 
-/* Header facts. */
+/* Header facts: the format version (2 or 3); the data alignment in bytes
+ * (general.alignment, default 32); the whole image and its length in bytes (*len). */
 uint32_t sealm_gguf_version(const sealm_gguf *g);
-uint64_t sealm_gguf_alignment(const sealm_gguf *g);     /* bytes; general.alignment or 32 */
-const uint8_t *sealm_gguf_image(const sealm_gguf *g, size_t *len); /* the whole image */
+uint64_t sealm_gguf_alignment(const sealm_gguf *g);
+const uint8_t *sealm_gguf_image(const sealm_gguf *g, size_t *len);
 
 /* ---- metadata ----
  * Keys are looked up by exact byte match. Indices run over [0, sealm_gguf_kv_count). */
 uint64_t sealm_gguf_kv_count(const sealm_gguf *g);
-/* Index of key, or -1 when absent. O(log n). */
+/* Index of key (NUL-terminated), or -1 when absent. O(log n). */
 int64_t sealm_gguf_find_key(const sealm_gguf *g, const char *key);
+/* Key and value type of entry i, in file order; i out of range gives an empty key and
+ * (sealm_gguf_value_type)-1. */
 sealm_gguf_str sealm_gguf_kv_key(const sealm_gguf *g, uint64_t i);
 sealm_gguf_value_type sealm_gguf_kv_type(const sealm_gguf *g, uint64_t i);
 
@@ -113,6 +116,7 @@ sealm_status sealm_gguf_arr_i32(const sealm_gguf *g, const char *key, int32_t *d
 void sealm_gguf_kv_format(const sealm_gguf *g, uint64_t i, char *buf, size_t cap, size_t max_chars);
 
 /* ---- tensors ---- */
+/* Tensors in file order; sealm_gguf_tensor_at returns NULL when i >= the count. */
 uint64_t sealm_gguf_tensor_count(const sealm_gguf *g);
 const sealm_gguf_tensor *sealm_gguf_tensor_at(const sealm_gguf *g, uint64_t i);
 /* The tensor named name, or NULL. O(log n). */

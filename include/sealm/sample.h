@@ -36,9 +36,12 @@ sealm_sample_params sealm_sample_params_default(void);
 
 typedef struct sealm_sampler sealm_sampler;
 
-/* n_vocab: logits per row. Returns SEALM_OK, SEALM_E_INVALID (n_vocab < 1, NaN or negative
- * parameters, top_p/min_p outside [0,1]), SEALM_E_NOMEM. */
+/* n_vocab: logits per row. Returns SEALM_OK, SEALM_E_INVALID (n_vocab < 1; a NaN or infinite
+ * parameter; repeat_penalty <= 0; repeat_last_n < 0; top_p or min_p outside [0, 1]),
+ * SEALM_E_NOMEM. Negative frequency/presence penalties are allowed (they favour repeats,
+ * as in the OpenAI API); temperature <= 0 means greedy and top_k <= 0 means off. */
 sealm_status sealm_sampler_new(const sealm_sample_params *p, int32_t n_vocab, sealm_sampler **out, sealm_error *err);
+/* Frees the sampler; NULL is a no-op. */
 void sealm_sampler_free(sealm_sampler *s);
 
 /* Picks a token from logits[0..n_vocab) (not modified; the sampler works on its own copy).
@@ -57,7 +60,10 @@ int32_t sealm_argmax(const float *x, int32_t n);
  * releases only text that cannot be the start of a stop string, and reports a match.
  * Hold-back is at most the longest stop string minus one byte. */
 typedef struct sealm_stop_matcher sealm_stop_matcher;
+/* stops[0..n_stops): the stop strings (copied; n_stops may be 0). Returns SEALM_OK,
+ * SEALM_E_INVALID (an empty or NULL stop string), SEALM_E_NOMEM. */
 sealm_status sealm_stop_matcher_new(const char *const *stops, size_t n_stops, sealm_stop_matcher **out, sealm_error *err);
+/* Frees the matcher; NULL is a no-op. */
 void sealm_stop_matcher_free(sealm_stop_matcher *m);
 /* Appends text; *released and *n_released point to bytes safe to emit now (valid until the
  * next call). Returns true when a stop string has been completed: the released text then

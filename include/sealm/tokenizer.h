@@ -6,8 +6,9 @@
  * smollm, qwen2, starcoder, deepseek-coder, ...). Sources: Kudo & Richardson 2018
  * (SentencePiece); Radford et al. 2019 and OpenAI's gpt-2 encoder.py (byte-level BPE); the
  * pre-tokenizer regexes of the Hugging Face tokenizer.json files; GGUF tokenizer keys in
- * ggml docs/gguf.md. Special/control tokens in the text are matched whole when
- * parse_special is true and never otherwise.
+ * ggml docs/gguf.md. Control tokens (BOS, <|im_start|>, ...) in the text are matched
+ * whole only when parse_special is true; user-defined tokens (token type 4, e.g.
+ * deepseek-coder's) are always matched whole, as the Hugging Face tokenizers do.
  *
  * Thread safety: a sealm_tokenizer is immutable after creation; encode/decode may run
  * from many threads. A sealm_detok_stream is per-stream state (one thread at a time). */
@@ -30,8 +31,10 @@ typedef enum sealm_tokenizer_kind { SEALM_TOKENIZER_SPM = 1, SEALM_TOKENIZER_BPE
  * SEALM_E_FORMAT (inconsistent arrays, bad merges, ids out of range), SEALM_E_UNSUPPORTED
  * (unknown tokenizer model or pre-tokenizer), SEALM_E_NOMEM. */
 sealm_status sealm_tokenizer_from_gguf(const sealm_gguf *g, sealm_tokenizer **out, sealm_error *err);
+/* Frees the tokenizer; NULL is a no-op. */
 void sealm_tokenizer_free(sealm_tokenizer *t);
 
+/* Vocabulary facts (thread-safe): the model kind, and the vocabulary size in tokens. */
 sealm_tokenizer_kind sealm_tokenizer_kind_of(const sealm_tokenizer *t);
 int32_t sealm_tokenizer_n_vocab(const sealm_tokenizer *t);
 int32_t sealm_tokenizer_bos(const sealm_tokenizer *t);     /* -1 if none */
@@ -44,9 +47,12 @@ int32_t sealm_tokenizer_find(const sealm_tokenizer *t, const char *text);
 /* The raw vocabulary text of id (as stored in GGUF), or NULL if out of range. */
 const char *sealm_tokenizer_token_text(const sealm_tokenizer *t, int32_t id);
 
-/* Encodes text[0..len) (UTF-8; invalid bytes are encoded as bytes, never rejected).
- * add_bos: prepend BOS (when the vocab has one). parse_special: match control/user-defined
- * tokens written literally in the text (trusted templates only; user text must use false).
+/* Encodes text[0..len) (UTF-8; invalid bytes are never rejected: they become byte tokens,
+ * or, in a BPE vocabulary that has no token for a byte, are dropped — as Hugging Face's BPE
+ * does without an unknown token).
+ * add_bos: prepend BOS (when the vocab has one). parse_special: match control tokens
+ * written literally in the text (trusted templates only; user text must use false).
+ * Thread-safe.
  * out: caller-owned array of cap ids; *n_out gets the number of tokens. If cap is too small,
  * returns SEALM_E_INVALID and sets *n_out to the number needed (nothing else changes).
  * Also SEALM_E_NOMEM. */
@@ -67,6 +73,7 @@ typedef struct sealm_detok_stream {
     size_t n_pending;
     bool at_start;
 } sealm_detok_stream;
+/* Starts a stream over t (borrowed; must outlive the stream). */
 void sealm_detok_stream_init(sealm_detok_stream *s, const sealm_tokenizer *t);
 /* Appends the text completed by id to out (cap bytes, NUL-terminated when cap > 0); returns
  * the number of bytes written (excluding NUL), or the number needed if cap is too small
