@@ -77,6 +77,7 @@ int cli_parse_run_option(cli_run_options *o, int argc, char **argv, int *i) {
     if (strcmp(a, "--no-bos") == 0) { o->no_bos = true; return 1; }
     if (strcmp(a, "--special") == 0) { o->parse_special = true; return 1; }
     if (strcmp(a, "--ids") == 0) { o->print_ids = true; return 1; }
+    if (strcmp(a, "--ignore-eos") == 0) { o->ignore_eos = true; return 1; }
     if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) { o->verbose = true; return 1; }
 
     static const char *const with_value[] = {
@@ -147,6 +148,7 @@ void cli_print_run_options(FILE *f) {
             "  --system TEXT            system message (chat)\n"
             "  --chat-template NAME     chatml|llama2|llama3|zephyr|phi3 (default: from the model)\n"
             "  --no-bos                 do not add the BOS token to a plain prompt\n"
+            "  --ignore-eos             keep generating past end-of-generation tokens (for benchmarks)\n"
             "  --special                match special-token text (e.g. <|im_start|>) in a plain prompt\n"
             "  -v, --verbose            timings and settings on stderr\n");
 }
@@ -285,7 +287,7 @@ int cli_generate(cli_model *cm, const cli_run_options *o, sealm_sampler *sampler
         const float *logits = sealm_context_logits(cm->ctx, -1);
         if (!logits) break;
         const int32_t tok = sealm_sampler_sample(sampler, logits);
-        if (sealm_tokenizer_is_eog(cm->tok, tok)) {
+        if (!o->ignore_eos && sealm_tokenizer_is_eog(cm->tok, tok)) {
             st->hit_eog = true;
             break;
         }

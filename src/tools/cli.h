@@ -40,6 +40,7 @@ typedef struct cli_run_options {
     bool parse_special;           /* --special: match special-token text in the prompt */
     bool verbose;                 /* timings on stderr */
     bool print_ids;               /* generate --ids: print the generated ids as JSON instead of text */
+    bool ignore_eos;              /* --ignore-eos: keep generating past end-of-generation tokens (benchmarks) */
 } cli_run_options;
 
 /* Prints "sealm: <message>" to stderr. */

@@ -362,6 +362,41 @@ static void test_smollm2(void **state) {
     unload(&l);
 }
 
+/* SmolLM2 against the reference implementation's tokenizer: 34 varied texts (numbers,
+ * code, whitespace runs, CJK, emoji and ZWJ sequences, contractions, chat-marker text),
+ * tokenized by llama.cpp (tests/tokenizer/data/smollm2_reference.json says how). */
+static void test_smollm2_reference(void **state) {
+    (void)state;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/SmolLM2-135M-Instruct.Q4_1.gguf", models_dir());
+    FILE *f = fopen(path, "rb");
+    if (!f) fail_msg("SmolLM2 model missing at %s: run the project's setup", path);
+    fclose(f);
+    loaded l = load_path(path);
+    json_error_t jerr;
+    json_t *root = json_load_file(SEALM_SOURCE_DIR "/tests/tokenizer/data/smollm2_reference.json", 0, &jerr);
+    if (!root) fail_msg("smollm2_reference.json: %s", jerr.text);
+    json_t *cases = json_object_get(root, "cases");
+    size_t i, exact = 0;
+    json_t *c;
+    json_array_foreach(cases, i, c) {
+        const char *text = json_string_value(json_object_get(c, "text"));
+        json_t *want = json_object_get(c, "ids");
+        size_t n;
+        int32_t *ids = encode(l.t, text, strlen(text), false, false, &n);
+        bool same = n == json_array_size(want);
+        for (size_t k = 0; same && k < n; k++) same = ids[k] == json_integer_value(json_array_get(want, k));
+        if (!same) print_error("SmolLM2 reference case %zu differs\n", i);
+        exact += same;
+        free(ids);
+    }
+    printf("tokenizer SmolLM2 (smollm) vs reference: %zu/%zu cases exact\n", exact, json_array_size(cases));
+    assert_int_equal(exact, json_array_size(cases));
+    assert_true(json_array_size(cases) >= 30);
+    json_decref(root);
+    unload(&l);
+}
+
 /* ---- small vocabularies built in memory ---- */
 
 typedef struct gbuf {
@@ -746,6 +781,7 @@ int main(void) {
         cmocka_unit_test(test_stream_bpe_split_chars),
         cmocka_unit_test(test_long_inputs),
         cmocka_unit_test(test_smollm2),
+        cmocka_unit_test(test_smollm2_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
