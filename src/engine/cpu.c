@@ -22,35 +22,60 @@
 
 /* ---- the table ---- */
 
-#define ENTRY(T, nm, elems, bytes, vdt, fn, dot)                                     \
+/* The table kernels are installed into (defined with its contents below). */
+static sealm_type_traits table[SEALM_TYPE_COUNT];
+
+/* The default vec_dot_x4: the type's installed vec_dot, four times. Every type has one at
+ * every level, with vec_dot's bits by construction; the ISA files replace it with
+ * interleaved kernels where they have them. It reads the table at each call, so it follows
+ * whatever vec_dot the current level installed. */
+static inline void vec_dot_x4_by_one(sealm_tensor_type t, int64_t n, float *restrict s,
+                                     const void *const w[4], const void *const x[4]) {
+    const sealm_vec_dot_fn dot = table[t].vec_dot;
+    for (int i = 0; i < 4; i++)
+        dot(n, &s[i], w[i], x[i]);
+}
+
+#define X4_BY_ONE(T)                                                                      static void vec_dot_x4_by_one_##T(int64_t n, float *restrict s,                                                         const void *const w[4], const void *const x[4]) {         vec_dot_x4_by_one(SEALM_TYPE_##T, n, s, w, x);                                     }
+X4_BY_ONE(F32) X4_BY_ONE(F16) X4_BY_ONE(BF16) X4_BY_ONE(Q4_0) X4_BY_ONE(Q4_1)
+X4_BY_ONE(Q5_0) X4_BY_ONE(Q5_1) X4_BY_ONE(Q8_0) X4_BY_ONE(Q2_K) X4_BY_ONE(Q3_K)
+X4_BY_ONE(Q4_K) X4_BY_ONE(Q5_K) X4_BY_ONE(Q6_K)
+#undef X4_BY_ONE
+
+#define ENTRY(T, nm, elems, bytes, vdt, fn, dot, dot_x4)                             \
     [SEALM_TYPE_##T] = {                                                              \
         .name = nm, .block_elems = elems, .block_bytes = bytes,                      \
         .vec_dot_type = SEALM_TYPE_##vdt,                                             \
         .to_float = sealm_##fn##_to_float, .from_float = sealm_##fn##_from_float,     \
-        .vec_dot_ref = dot, .vec_dot = dot, .from_float_fast = sealm_##fn##_from_float, \
+        .vec_dot_ref = dot, .vec_dot = dot, .vec_dot_x4 = dot_x4,                     \
+        .from_float_fast = sealm_##fn##_from_float,                                   \
     }
+#define X4(T) vec_dot_x4_by_one_##T
 
 /* Weight types carry a vec_dot; Q8_1 and Q8_K exist only as activation formats. */
-#define TYPE_TABLE                                                                    \
-    ENTRY(F32,  "f32",  1,    sizeof(float),      F32,  f32,  sealm_f32_vec_dot_ref),  \
-    ENTRY(F16,  "f16",  1,    sizeof(sealm_fp16), F16,  f16,  sealm_f16_vec_dot_ref),  \
-    ENTRY(BF16, "bf16", 1,    sizeof(sealm_bf16), BF16, bf16, sealm_bf16_vec_dot_ref), \
-    ENTRY(Q4_0, "q4_0", QK4_0, sizeof(block_q4_0), Q8_0, q4_0, sealm_q4_0_vec_dot_ref), \
-    ENTRY(Q4_1, "q4_1", QK4_1, sizeof(block_q4_1), Q8_1, q4_1, sealm_q4_1_vec_dot_ref), \
-    ENTRY(Q5_0, "q5_0", QK5_0, sizeof(block_q5_0), Q8_0, q5_0, sealm_q5_0_vec_dot_ref), \
-    ENTRY(Q5_1, "q5_1", QK5_1, sizeof(block_q5_1), Q8_1, q5_1, sealm_q5_1_vec_dot_ref), \
-    ENTRY(Q8_0, "q8_0", QK8_0, sizeof(block_q8_0), Q8_0, q8_0, sealm_q8_0_vec_dot_ref), \
-    ENTRY(Q8_1, "q8_1", QK8_1, sizeof(block_q8_1), Q8_1, q8_1, NULL),                 \
-    ENTRY(Q8_K, "q8_K", QK_K,  sizeof(block_q8_K), Q8_K, q8_K, NULL),                 \
-    ENTRY(Q2_K, "q2_K", QK_K,  sizeof(block_q2_K), Q8_K, q2_K, sealm_q2_K_vec_dot_ref), \
-    ENTRY(Q3_K, "q3_K", QK_K,  sizeof(block_q3_K), Q8_K, q3_K, sealm_q3_K_vec_dot_ref), \
-    ENTRY(Q4_K, "q4_K", QK_K,  sizeof(block_q4_K), Q8_K, q4_K, sealm_q4_K_vec_dot_ref), \
-    ENTRY(Q5_K, "q5_K", QK_K,  sizeof(block_q5_K), Q8_K, q5_K, sealm_q5_K_vec_dot_ref), \
-    ENTRY(Q6_K, "q6_K", QK_K,  sizeof(block_q6_K), Q8_K, q6_K, sealm_q6_K_vec_dot_ref),
+#define TYPE_TABLE                                                                                   \
+    ENTRY(F32,  "f32",  1,    sizeof(float),      F32,  f32,  sealm_f32_vec_dot_ref,  X4(F32)),     \
+    ENTRY(F16,  "f16",  1,    sizeof(sealm_fp16), F16,  f16,  sealm_f16_vec_dot_ref,  X4(F16)),     \
+    ENTRY(BF16, "bf16", 1,    sizeof(sealm_bf16), BF16, bf16, sealm_bf16_vec_dot_ref, X4(BF16)),    \
+    ENTRY(Q4_0, "q4_0", QK4_0, sizeof(block_q4_0), Q8_0, q4_0, sealm_q4_0_vec_dot_ref, X4(Q4_0)),   \
+    ENTRY(Q4_1, "q4_1", QK4_1, sizeof(block_q4_1), Q8_1, q4_1, sealm_q4_1_vec_dot_ref, X4(Q4_1)),   \
+    ENTRY(Q5_0, "q5_0", QK5_0, sizeof(block_q5_0), Q8_0, q5_0, sealm_q5_0_vec_dot_ref, X4(Q5_0)),   \
+    ENTRY(Q5_1, "q5_1", QK5_1, sizeof(block_q5_1), Q8_1, q5_1, sealm_q5_1_vec_dot_ref, X4(Q5_1)),   \
+    ENTRY(Q8_0, "q8_0", QK8_0, sizeof(block_q8_0), Q8_0, q8_0, sealm_q8_0_vec_dot_ref, X4(Q8_0)),   \
+    ENTRY(Q8_1, "q8_1", QK8_1, sizeof(block_q8_1), Q8_1, q8_1, NULL, NULL),                         \
+    ENTRY(Q8_K, "q8_K", QK_K,  sizeof(block_q8_K), Q8_K, q8_K, NULL, NULL),                         \
+    ENTRY(Q2_K, "q2_K", QK_K,  sizeof(block_q2_K), Q8_K, q2_K, sealm_q2_K_vec_dot_ref, X4(Q2_K)),   \
+    ENTRY(Q3_K, "q3_K", QK_K,  sizeof(block_q3_K), Q8_K, q3_K, sealm_q3_K_vec_dot_ref, X4(Q3_K)),   \
+    ENTRY(Q4_K, "q4_K", QK_K,  sizeof(block_q4_K), Q8_K, q4_K, sealm_q4_K_vec_dot_ref, X4(Q4_K)),   \
+    ENTRY(Q5_K, "q5_K", QK_K,  sizeof(block_q5_K), Q8_K, q5_K, sealm_q5_K_vec_dot_ref, X4(Q5_K)),   \
+    ENTRY(Q6_K, "q6_K", QK_K,  sizeof(block_q6_K), Q8_K, q6_K, sealm_q6_K_vec_dot_ref, X4(Q6_K)),
 
 /* The pristine scalar table, and the one kernels are installed into. */
 static const sealm_type_traits table_ref[SEALM_TYPE_COUNT] = { TYPE_TABLE };
 static sealm_type_traits table[SEALM_TYPE_COUNT] = { TYPE_TABLE };
+#undef X4
+#undef ENTRY
+#undef TYPE_TABLE
 
 const sealm_type_traits *sealm_type_traits_get(sealm_tensor_type t) {
     if ((unsigned)t >= SEALM_TYPE_COUNT || table[t].name == NULL)
@@ -121,6 +146,8 @@ static sealm_simd_level installed = SEALM_SIMD_SCALAR;
 static sealm_simd_level install(sealm_simd_level want) {
     const sealm_simd_level level = clamp_level(want, cpu_max_level());
     sealm_vec_ops *ops = sealm_vec_ops_installed();
+    /* back to the scalar kernels first (vec_dot_x4 included), so that a lower level than
+     * the one installed leaves nothing of it behind */
     memcpy(table, table_ref, sizeof table);
     *ops = *sealm_vec_ops_ref();
 #ifdef SEALM_X86

@@ -96,6 +96,11 @@ sealm_bf16 sealm_fp32_to_bf16(float f);  /* round to nearest even, NaN kept quie
 /* s[0] = dot(w[0..n), x[0..n)) where w is a weight row of the table entry's type and x an
  * activation row already converted to that entry's vec_dot_type. */
 typedef void (*sealm_vec_dot_fn)(int64_t n, float *restrict s, const void *restrict w, const void *restrict x);
+/* s[i] = dot(w[i], x[i]) for i < 4: four independent dot products of n elements, each in
+ * exactly the order of vec_dot (so each s[i] is bit-identical to vec_dot(n, &s[i], w[i], x[i])),
+ * interleaved so their latency chains overlap. Pointers may repeat (4 rows × one activation
+ * in decode, one row × 4 activations in prefill). */
+typedef void (*sealm_vec_dot_x4_fn)(int64_t n, float *restrict s, const void *const w[4], const void *const x[4]);
 /* dequantize: src blocks → n floats */
 typedef void (*sealm_to_float_fn)(const void *restrict src, float *restrict dst, int64_t n);
 /* quantize: n floats → blocks (used for activations, and by tests to make weights) */
@@ -110,6 +115,9 @@ typedef struct sealm_type_traits {
     sealm_from_float_fn from_float;   /* quantization (reference); NULL where not needed */
     sealm_vec_dot_fn vec_dot_ref;     /* scalar reference dot product */
     sealm_vec_dot_fn vec_dot;         /* fastest for this CPU; == vec_dot_ref before init */
+    /* four vec_dots at once, same bits (see sealm_vec_dot_x4_fn); before init, and for the
+     * types without an interleaved kernel, it calls vec_dot four times. NULL where vec_dot is. */
+    sealm_vec_dot_x4_fn vec_dot_x4;
     sealm_from_float_fn from_float_fast; /* fastest quantizer of activations; == from_float before init */
 } sealm_type_traits;
 

@@ -9,6 +9,10 @@
  * step) reduced by x86_hsum_f32x8; lane-16 is two such accumulators. The other types may
  * differ in the last bits (tests/engine/test_kernels.c checks both).
  *
+ * The pinned types also have vec_dot_x4 kernels: four dots at once, each chain built from
+ * the very step its vec_dot repeats (the *_block_avx2 helpers), so each result keeps
+ * vec_dot's bits while the four chains overlap.
+ *
  * The recurring trick: AVX2 multiplies bytes only with vpmaddubsw (unsigned × signed,
  * adjacent pairs summed to int16), followed by vpmaddwd to widen to int32. Weights are
  * therefore kept unsigned where the format allows (Q4_1, Q5_1, K-quants) and the format's
@@ -21,7 +25,45 @@
 
 /* ------------------------------------------------------------------------------------
  * 32-element block formats · Q8_0 / Q8_1
+ *
+ * What bounds these loops on recent Intel cores is not the FMA chain but the one shuffle
+ * port (p5): the register forms of the fp16 -> float conversion, vpinsrw, vinserti128 and
+ * the broadcasts all need it, about ten of them per block. The two helpers below use the
+ * memory forms instead (vcvtph2ps from memory and vbroadcasti128 are a load plus an
+ * arithmetic uop), which leaves one broadcast per block on that port.
  * ---------------------------------------------------------------------------------- */
+
+/* The first two fp16 numbers at p as floats in lanes 0 and 1 (d and m of a Q4_1 block, d
+ * and s of a Q8_1 block, d and two quants of a Q8_0 block). Lanes 2 and 3 get the next
+ * four bytes read as fp16 (quants: any bits, NaN and inf included); callers only combine
+ * them lane by lane and drop them. Every block is longer than 8 bytes. */
+static inline __m128 load_2_fp16(const void *p) {
+    return _mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)p));
+}
+
+/* x86_unpack_nibbles16 without a shuffle: both halves load the same 16 bytes, the upper one
+ * is then shifted by a nibble (16-bit shift: stray bits masked below). */
+static inline __m256i unpack_nibbles16_avx2(const uint8_t q[16]) {
+    const __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)q));
+    const __m256i both = _mm256_blend_epi32(v, _mm256_srli_epi16(v, 4), 0xF0);
+    return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+}
+
+/* One block into the lane-8 accumulator. vec_dot and vec_dot_x4 both repeat this step, so
+ * their chains are the same operations in the same order. */
+static inline __m256 q8_0_block_xs_avx2(const block_q8_0 *w, __m256i qx, __m128 xd, __m256 acc) {
+    __m256i qw = _mm256_loadu_si256((const __m256i *)w->qs);
+    __m256 sums = _mm256_cvtepi32_ps(x86_dot_i8x32(qw, qx));
+    /* lane 0: dw*dx, the same float product as the reference's */
+    __m256 d = _mm256_broadcastss_ps(_mm_mul_ps(load_2_fp16(&w->d), xd));
+    return _mm256_fmadd_ps(d, sums, acc);
+}
+
+/* The same with the activation block's quants and scale (lane 0 of xd) loaded by the caller,
+ * which can then share them between rows. */
+static inline __m256 q8_0_block_avx2(const block_q8_0 *w, const block_q8_0 *x, __m256 acc) {
+    return q8_0_block_xs_avx2(w, _mm256_loadu_si256((const __m256i *)x->qs), load_2_fp16(&x->d), acc);
+}
 
 static void vec_dot_q8_0_q8_0_avx2(int64_t n, float *restrict s, const void *restrict vw,
                                    const void *restrict vx) {
@@ -30,20 +72,65 @@ static void vec_dot_q8_0_q8_0_avx2(int64_t n, float *restrict s, const void *res
     const int64_t nb = n / QK8_0;
     /* lane-8 order: one accumulator, blocks in sequence */
     __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nb; i++) {
-        __m256i qw = _mm256_loadu_si256((const __m256i *)w[i].qs);
-        __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
-        __m256 sums = _mm256_cvtepi32_ps(x86_dot_i8x32(qw, qx));
-        __m256 d = _mm256_set1_ps(x86_fp16_to_f32(w[i].d) * x86_fp16_to_f32(x[i].d));
-        acc = _mm256_fmadd_ps(d, sums, acc);
-    }
+    for (int64_t i = 0; i < nb; i++)
+        acc = q8_0_block_avx2(&w[i], &x[i], acc);
     *s = x86_hsum_f32x8(acc);
+}
+
+/* The x4 kernels run four vec_dot chains side by side: block i of every chain before
+ * block i+1 of any, so the four FMA latency chains overlap instead of following each other
+ * (one chain alone leaves the core mostly waiting). Each chain keeps its own accumulators
+ * and sees its blocks in order, so every result has vec_dot's bits. */
+static void vec_dot_x4_q8_0_q8_0_avx2(int64_t n, float *restrict s, const void *const vw[4],
+                                      const void *const vx[4]) {
+    const block_q8_0 *w0 = vw[0], *w1 = vw[1], *w2 = vw[2], *w3 = vw[3];
+    const block_q8_0 *x0 = vx[0], *x1 = vx[1], *x2 = vx[2], *x3 = vx[3];
+    const int64_t nb = n / QK8_0;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    if (x0 == x1 && x0 == x2 && x0 == x3) {
+        /* decode: four rows, one activation, whose block is loaded and converted once */
+        for (int64_t i = 0; i < nb; i++) {
+            const __m256i qx = _mm256_loadu_si256((const __m256i *)x0[i].qs);
+            const __m128 xd = load_2_fp16(&x0[i].d);
+            acc0 = q8_0_block_xs_avx2(&w0[i], qx, xd, acc0);
+            acc1 = q8_0_block_xs_avx2(&w1[i], qx, xd, acc1);
+            acc2 = q8_0_block_xs_avx2(&w2[i], qx, xd, acc2);
+            acc3 = q8_0_block_xs_avx2(&w3[i], qx, xd, acc3);
+        }
+    } else for (int64_t i = 0; i < nb; i++) {
+        acc0 = q8_0_block_avx2(&w0[i], &x0[i], acc0);
+        acc1 = q8_0_block_avx2(&w1[i], &x1[i], acc1);
+        acc2 = q8_0_block_avx2(&w2[i], &x2[i], acc2);
+        acc3 = q8_0_block_avx2(&w3[i], &x3[i], acc3);
+    }
+    s[0] = x86_hsum_f32x8(acc0);
+    s[1] = x86_hsum_f32x8(acc1);
+    s[2] = x86_hsum_f32x8(acc2);
+    s[3] = x86_hsum_f32x8(acc3);
 }
 
 /* Q4_0: quants are nibbles 0..15 standing for -8..7. */
 static inline __m256i q4_0_block_dot_avx2(const block_q4_0 *w, const block_q8_0 *x) {
-    __m256i qw = _mm256_sub_epi8(x86_unpack_nibbles16(w->qs), _mm256_set1_epi8(8));
+    __m256i qw = _mm256_sub_epi8(unpack_nibbles16_avx2(w->qs), _mm256_set1_epi8(8));
     return x86_dot_i8x32(qw, _mm256_loadu_si256((const __m256i *)x->qs));
+}
+
+/* Eight blocks into the fmaf chain: their sums are reduced together, then enter the chain
+ * one by one. */
+static inline float q4_0_8_blocks_avx2(const block_q4_0 *w, const block_q8_0 *x, float sum) {
+    __m256i p[8];
+    for (int b = 0; b < 8; b++) p[b] = q4_0_block_dot_avx2(&w[b], &x[b]);
+    float block_sums[8];
+    _mm256_storeu_ps(block_sums, _mm256_cvtepi32_ps(x86_hsum_i32x8_x8(p)));
+    for (int b = 0; b < 8; b++)
+        sum = fmaf(block_sums[b], x86_fp16_to_f32(w[b].d) * x86_fp16_to_f32(x[b].d), sum);
+    return sum;
+}
+
+/* One block (the tail past the last group of 8) into the fmaf chain. */
+static inline float q4_0_1_block_avx2(const block_q4_0 *w, const block_q8_0 *x, float sum) {
+    const float block_sum = (float)x86_hsum_i32x8(q4_0_block_dot_avx2(w, x));
+    return fmaf(block_sum, x86_fp16_to_f32(w->d) * x86_fp16_to_f32(x->d), sum);
 }
 
 static void vec_dot_q4_0_q8_0_avx2(int64_t n, float *restrict s, const void *restrict vw,
@@ -51,44 +138,103 @@ static void vec_dot_q4_0_q8_0_avx2(int64_t n, float *restrict s, const void *res
     const block_q4_0 *w = vw;
     const block_q8_0 *x = vx;
     const int64_t nb = n / QK4_0;
-    /* one fmaf chain over whole-block sums: the sums of 8 blocks are reduced together,
-     * then enter the chain one by one */
+    /* one fmaf chain over whole-block sums */
     float sum = 0.0f;
     int64_t i = 0;
+    for (; i + 8 <= nb; i += 8)
+        sum = q4_0_8_blocks_avx2(&w[i], &x[i], sum);
+    for (; i < nb; i++)
+        sum = q4_0_1_block_avx2(&w[i], &x[i], sum);
+    *s = sum;
+}
+
+static void vec_dot_x4_q4_0_q8_0_avx2(int64_t n, float *restrict s, const void *const vw[4],
+                                      const void *const vx[4]) {
+    const block_q4_0 *w0 = vw[0], *w1 = vw[1], *w2 = vw[2], *w3 = vw[3];
+    const block_q8_0 *x0 = vx[0], *x1 = vx[1], *x2 = vx[2], *x3 = vx[3];
+    const int64_t nb = n / QK4_0;
+    float sum0 = 0.0f, sum1 = 0.0f, sum2 = 0.0f, sum3 = 0.0f;
+    int64_t i = 0;
     for (; i + 8 <= nb; i += 8) {
-        __m256i p[8];
-        for (int b = 0; b < 8; b++) p[b] = q4_0_block_dot_avx2(&w[i + b], &x[i + b]);
-        float block_sums[8];
-        _mm256_storeu_ps(block_sums, _mm256_cvtepi32_ps(x86_hsum_i32x8_x8(p)));
-        for (int b = 0; b < 8; b++)
-            sum = fmaf(block_sums[b], x86_fp16_to_f32(w[i + b].d) * x86_fp16_to_f32(x[i + b].d), sum);
+        sum0 = q4_0_8_blocks_avx2(&w0[i], &x0[i], sum0);
+        sum1 = q4_0_8_blocks_avx2(&w1[i], &x1[i], sum1);
+        sum2 = q4_0_8_blocks_avx2(&w2[i], &x2[i], sum2);
+        sum3 = q4_0_8_blocks_avx2(&w3[i], &x3[i], sum3);
     }
     for (; i < nb; i++) {
-        const float block_sum = (float)x86_hsum_i32x8(q4_0_block_dot_avx2(&w[i], &x[i]));
-        sum = fmaf(block_sum, x86_fp16_to_f32(w[i].d) * x86_fp16_to_f32(x[i].d), sum);
+        sum0 = q4_0_1_block_avx2(&w0[i], &x0[i], sum0);
+        sum1 = q4_0_1_block_avx2(&w1[i], &x1[i], sum1);
+        sum2 = q4_0_1_block_avx2(&w2[i], &x2[i], sum2);
+        sum3 = q4_0_1_block_avx2(&w3[i], &x3[i], sum3);
     }
-    *s = sum;
+    s[0] = sum0;
+    s[1] = sum1;
+    s[2] = sum2;
+    s[3] = sum3;
 }
 
 /* Q4_1: w = d*q + m with q 0..15, so w·x = d*dx*sum(q*qx) + m*(dx*sum(qx)) and the
  * activation block carries s = dx*sum(qx). */
+/* The running sums of a Q4_1 dot: lane-8 order for the quants, one fmaf chain for the
+ * mins (lane 1 of mins; the other lanes are scratch), added at the end. */
+typedef struct { __m256 acc; __m128 mins; } q4_1_chain;
+
+/* One block, the activation's quants qx and (dx, sx) in xds already loaded. */
+static inline q4_1_chain q4_1_block_xs_avx2(const block_q4_1 *w, __m256i qx, __m128 xds, q4_1_chain c) {
+    __m256i qw = unpack_nibbles16_avx2(w->qs);
+    __m256 sums = _mm256_cvtepi32_ps(x86_dot_u8i8x32(qw, qx));
+    const __m128 wdm = load_2_fp16(&w->d);   /* dw, mw (d and m are adjacent) */
+    __m256 d = _mm256_broadcastss_ps(_mm_mul_ps(wdm, xds));   /* lane 0: dw*dx */
+    c.acc = _mm256_fmadd_ps(d, sums, c.acc);
+    c.mins = _mm_fmadd_ps(wdm, xds, c.mins);                   /* lane 1: fmaf(mw, sx, min) */
+    return c;
+}
+
+static inline q4_1_chain q4_1_block_avx2(const block_q4_1 *w, const block_q8_1 *x, q4_1_chain c) {
+    return q4_1_block_xs_avx2(w, _mm256_loadu_si256((const __m256i *)x->qs), load_2_fp16(&x->d), c);
+}
+
+static inline float q4_1_finish(q4_1_chain c) {
+    return x86_hsum_f32x8(c.acc) + _mm_cvtss_f32(_mm_movehdup_ps(c.mins));
+}
+
 static void vec_dot_q4_1_q8_1_avx2(int64_t n, float *restrict s, const void *restrict vw,
                                    const void *restrict vx) {
     const block_q4_1 *w = vw;
     const block_q8_1 *x = vx;
     const int64_t nb = n / QK4_1;
-    /* lane-8 order for the quants, one fmaf chain for the mins, added at the end */
-    __m256 acc = _mm256_setzero_ps();
-    float min_terms = 0.0f;
-    for (int64_t i = 0; i < nb; i++) {
-        __m256i qw = x86_unpack_nibbles16(w[i].qs);
-        __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
-        __m256 sums = _mm256_cvtepi32_ps(x86_dot_u8i8x32(qw, qx));
-        __m256 d = _mm256_set1_ps(x86_fp16_to_f32(w[i].d) * x86_fp16_to_f32(x[i].d));
-        acc = _mm256_fmadd_ps(d, sums, acc);
-        min_terms = fmaf(x86_fp16_to_f32(w[i].m), x86_fp16_to_f32(x[i].s), min_terms);
+    q4_1_chain c = {_mm256_setzero_ps(), _mm_setzero_ps()};
+    for (int64_t i = 0; i < nb; i++)
+        c = q4_1_block_avx2(&w[i], &x[i], c);
+    *s = q4_1_finish(c);
+}
+
+static void vec_dot_x4_q4_1_q8_1_avx2(int64_t n, float *restrict s, const void *const vw[4],
+                                      const void *const vx[4]) {
+    const block_q4_1 *w0 = vw[0], *w1 = vw[1], *w2 = vw[2], *w3 = vw[3];
+    const block_q8_1 *x0 = vx[0], *x1 = vx[1], *x2 = vx[2], *x3 = vx[3];
+    const int64_t nb = n / QK4_1;
+    q4_1_chain c0 = {_mm256_setzero_ps(), _mm_setzero_ps()}, c1 = c0, c2 = c0, c3 = c0;
+    if (x0 == x1 && x0 == x2 && x0 == x3) {
+        /* decode: four rows, one activation, whose block is loaded and converted once */
+        for (int64_t i = 0; i < nb; i++) {
+            const __m256i qx = _mm256_loadu_si256((const __m256i *)x0[i].qs);
+            const __m128 xds = load_2_fp16(&x0[i].d);
+            c0 = q4_1_block_xs_avx2(&w0[i], qx, xds, c0);
+            c1 = q4_1_block_xs_avx2(&w1[i], qx, xds, c1);
+            c2 = q4_1_block_xs_avx2(&w2[i], qx, xds, c2);
+            c3 = q4_1_block_xs_avx2(&w3[i], qx, xds, c3);
+        }
+    } else for (int64_t i = 0; i < nb; i++) {
+        c0 = q4_1_block_avx2(&w0[i], &x0[i], c0);
+        c1 = q4_1_block_avx2(&w1[i], &x1[i], c1);
+        c2 = q4_1_block_avx2(&w2[i], &x2[i], c2);
+        c3 = q4_1_block_avx2(&w3[i], &x3[i], c3);
     }
-    *s = x86_hsum_f32x8(acc) + min_terms;
+    s[0] = q4_1_finish(c0);
+    s[1] = q4_1_finish(c1);
+    s[2] = q4_1_finish(c2);
+    s[3] = q4_1_finish(c3);
 }
 
 /* Q5_0: a 5th bit per quant in qh (bit j for element j), values 0..31 standing for -16..15. */
@@ -149,46 +295,74 @@ static inline int32_t bsums_dot(const int16_t bsums[16], __m256i a) {
 /* Q4_K: 8 sub-blocks of 32 with a 6-bit scale and min each. Bytes qs[32c..32c+31] hold
  * sub-block 2c in their low nibbles and 2c+1 in their high nibbles.
  * w·x = dx*(d*sum_j sc_j*sum(q*qx) - dmin*sum_j mn_j*sum(qx)), sum(qx) from bsums. */
+/* The running sums of a Q4_K dot: lane-8 order for the quants, and four lanes for the mins
+ * (quant_ref.h), added at the end. */
+typedef struct { __m256 acc; __m128 acc_m; } q4_K_chain;
+
+static inline q4_K_chain q4_K_block_avx2(const block_q4_K *w, const block_q8_K *x, q4_K_chain ch) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    uint64_t sc8, mn8;
+    simd_unpack_k4_scales_u64(w->scales, &sc8, &mn8);
+    const __m128i mins = _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)mn8));
+    /* the 8 scales as int16, in both 128-bit halves, to be picked per sub-block */
+    const __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc8)));
+    const uint8_t *q = w->qs;
+    const int8_t *y = x->qs;
+    /* int32 lane k: elements 4k..4k+3 of every 32 */
+    __m256i isum = _mm256_setzero_si256();
+    for (int c = 0; c < 4; c++) {
+        __m256i bytes = _mm256_loadu_si256((const __m256i *)(q + 32 * c));
+        __m256i lo = _mm256_and_si256(bytes, low4);
+        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low4);
+        __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(y + 64 * c)));
+        __m256i phi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(y + 64 * c + 32)));
+        plo = _mm256_madd_epi16(plo, x86_pick(x86_pick_word[2 * c], scales));
+        phi = _mm256_madd_epi16(phi, x86_pick(x86_pick_word[2 * c + 1], scales));
+        isum = _mm256_add_epi32(isum, _mm256_add_epi32(plo, phi));
+    }
+    /* each min covers two 16-element bsums groups: add neighbouring bsums (S_j), then
+     * vpmaddwd leaves lane l = mn[2l]*S[2l] + mn[2l+1]*S[2l+1], the reference's lanes */
+    const __m256i bsums = _mm256_loadu_si256((const __m256i *)x->bsums);
+    const __m128i pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
+    const __m128 msums = _mm_cvtepi32_ps(_mm_madd_epi16(pairs, mins));
+    const float d = x->d * x86_fp16_to_f32(w->d);
+    const float dmin = -x->d * x86_fp16_to_f32(w->dmin);
+    ch.acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), ch.acc);
+    ch.acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), msums, ch.acc_m);
+    return ch;
+}
+
+static inline float q4_K_finish(q4_K_chain ch) {
+    return x86_hsum_f32x8(ch.acc) + x86_hsum_f32x4(ch.acc_m);
+}
+
 static void vec_dot_q4_K_q8_K_avx2(int64_t n, float *restrict s, const void *restrict vw,
                                    const void *restrict vx) {
     const block_q4_K *w = vw;
     const block_q8_K *x = vx;
     const int64_t nb = n / QK_K;
-    const __m256i low4 = _mm256_set1_epi8(0x0F);
-    /* lane-8 order for the quants (int32 lane k: elements 4k..4k+3 of every 32), and four
-     * lanes for the mins (quant_ref.h) */
-    __m256 acc = _mm256_setzero_ps();
-    __m128 acc_m = _mm_setzero_ps();
+    q4_K_chain ch = {_mm256_setzero_ps(), _mm_setzero_ps()};
+    for (int64_t i = 0; i < nb; i++)
+        ch = q4_K_block_avx2(&w[i], &x[i], ch);
+    *s = q4_K_finish(ch);
+}
+
+static void vec_dot_x4_q4_K_q8_K_avx2(int64_t n, float *restrict s, const void *const vw[4],
+                                      const void *const vx[4]) {
+    const block_q4_K *w0 = vw[0], *w1 = vw[1], *w2 = vw[2], *w3 = vw[3];
+    const block_q8_K *x0 = vx[0], *x1 = vx[1], *x2 = vx[2], *x3 = vx[3];
+    const int64_t nb = n / QK_K;
+    q4_K_chain c0 = {_mm256_setzero_ps(), _mm_setzero_ps()}, c1 = c0, c2 = c0, c3 = c0;
     for (int64_t i = 0; i < nb; i++) {
-        uint64_t sc8, mn8;
-        simd_unpack_k4_scales_u64(w[i].scales, &sc8, &mn8);
-        const __m128i mins = _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)mn8));
-        /* the 8 scales as int16, in both 128-bit halves, to be picked per sub-block */
-        const __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc8)));
-        const uint8_t *q = w[i].qs;
-        const int8_t *y = x[i].qs;
-        __m256i isum = _mm256_setzero_si256();
-        for (int c = 0; c < 4; c++) {
-            __m256i bytes = _mm256_loadu_si256((const __m256i *)(q + 32 * c));
-            __m256i lo = _mm256_and_si256(bytes, low4);
-            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low4);
-            __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(y + 64 * c)));
-            __m256i phi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(y + 64 * c + 32)));
-            plo = _mm256_madd_epi16(plo, x86_pick(x86_pick_word[2 * c], scales));
-            phi = _mm256_madd_epi16(phi, x86_pick(x86_pick_word[2 * c + 1], scales));
-            isum = _mm256_add_epi32(isum, _mm256_add_epi32(plo, phi));
-        }
-        /* each min covers two 16-element bsums groups: add neighbouring bsums (S_j), then
-         * vpmaddwd leaves lane l = mn[2l]*S[2l] + mn[2l+1]*S[2l+1], the reference's lanes */
-        const __m256i bsums = _mm256_loadu_si256((const __m256i *)x[i].bsums);
-        const __m128i pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
-        const __m128 msums = _mm_cvtepi32_ps(_mm_madd_epi16(pairs, mins));
-        const float d = x[i].d * x86_fp16_to_f32(w[i].d);
-        const float dmin = -x[i].d * x86_fp16_to_f32(w[i].dmin);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
-        acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), msums, acc_m);
+        c0 = q4_K_block_avx2(&w0[i], &x0[i], c0);
+        c1 = q4_K_block_avx2(&w1[i], &x1[i], c1);
+        c2 = q4_K_block_avx2(&w2[i], &x2[i], c2);
+        c3 = q4_K_block_avx2(&w3[i], &x3[i], c3);
     }
-    *s = x86_hsum_f32x8(acc) + x86_hsum_f32x4(acc_m);
+    s[0] = q4_K_finish(c0);
+    s[1] = q4_K_finish(c1);
+    s[2] = q4_K_finish(c2);
+    s[3] = q4_K_finish(c3);
 }
 
 /* Q5_K: Q4_K plus a 5th bit: for chunk c, qh[l] bit 2c belongs to element l of sub-block 2c
@@ -241,50 +415,72 @@ static void vec_dot_q5_K_q8_K_avx2(int64_t n, float *restrict s, const void *res
  *   element 96 + l = ql[32+l] high nibble | qh[l] bits 6-7 << 4
  * The -32 offset is taken off each 16-bit pair sum (32*qx pairs, by vpmaddubsw too) before
  * the scales, so that every int32 lane holds the reference's lane sum (lane-8 order). */
+/* One super-block into the lane-8 accumulator (shared by vec_dot and vec_dot_x4). */
+static inline __m256 q6_K_block_avx2(const block_q6_K *w, const block_q8_K *x, __m256 acc) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    const __m256i m32 = _mm256_set1_epi8(32);
+    const int8_t *sc = w->scales;
+    const int8_t *y = x->qs;
+    /* the 16 scales as int16: groups 0..7 in the low half, 8..15 in the high half */
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
+    __m256i isum = _mm256_setzero_si256();
+    for (int h = 0; h < 2; h++) {
+        /* this half's 8 scales in both 128-bit halves, picked in pairs below */
+        const __m256i half_scales = h == 0 ? _mm256_permute2x128_si256(sc16, sc16, 0x00)
+                                           : _mm256_permute2x128_si256(sc16, sc16, 0x11);
+        const uint8_t *ql = w->ql + 64 * h;
+        __m256i qh = _mm256_loadu_si256((const __m256i *)(w->qh + 32 * h));
+        __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+        __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+        /* the 16-bit shifts move bits across byte borders only where the masks drop them */
+        __m256i q[4];
+        q[0] = _mm256_or_si256(_mm256_and_si256(l0, low4),
+                               _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x03)), 4));
+        q[1] = _mm256_or_si256(_mm256_and_si256(l1, low4),
+                               _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x0C)), 2));
+        q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
+                               _mm256_and_si256(qh, _mm256_set1_epi8(0x30)));
+        q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
+                               _mm256_and_si256(_mm256_srli_epi16(qh, 2), _mm256_set1_epi8(0x30)));
+        for (int k = 0; k < 4; k++) {
+            /* groups 8h+2k and 8h+2k+1 cover these 32 elements; pair sums of (q-32)*qx
+             * stay within 2*32*128 */
+            const __m256i qx = _mm256_loadu_si256((const __m256i *)(y + 128 * h + 32 * k));
+            __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], qx), _mm256_maddubs_epi16(m32, qx));
+            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, x86_pick(x86_pick_word_pair[k], half_scales)));
+        }
+    }
+    const float d = x->d * x86_fp16_to_f32(w->d);
+    return _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
+}
+
 static void vec_dot_q6_K_q8_K_avx2(int64_t n, float *restrict s, const void *restrict vw,
                                    const void *restrict vx) {
     const block_q6_K *w = vw;
     const block_q8_K *x = vx;
     const int64_t nb = n / QK_K;
-    const __m256i low4 = _mm256_set1_epi8(0x0F);
-    const __m256i m32 = _mm256_set1_epi8(32);
     __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nb; i++) {
-        const int8_t *sc = w[i].scales;
-        const int8_t *y = x[i].qs;
-        /* the 16 scales as int16: groups 0..7 in the low half, 8..15 in the high half */
-        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
-        __m256i isum = _mm256_setzero_si256();
-        for (int h = 0; h < 2; h++) {
-            /* this half's 8 scales in both 128-bit halves, picked in pairs below */
-            const __m256i half_scales = h == 0 ? _mm256_permute2x128_si256(sc16, sc16, 0x00)
-                                               : _mm256_permute2x128_si256(sc16, sc16, 0x11);
-            const uint8_t *ql = w[i].ql + 64 * h;
-            __m256i qh = _mm256_loadu_si256((const __m256i *)(w[i].qh + 32 * h));
-            __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
-            __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
-            /* the 16-bit shifts move bits across byte borders only where the masks drop them */
-            __m256i q[4];
-            q[0] = _mm256_or_si256(_mm256_and_si256(l0, low4),
-                                   _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x03)), 4));
-            q[1] = _mm256_or_si256(_mm256_and_si256(l1, low4),
-                                   _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x0C)), 2));
-            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
-                                   _mm256_and_si256(qh, _mm256_set1_epi8(0x30)));
-            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
-                                   _mm256_and_si256(_mm256_srli_epi16(qh, 2), _mm256_set1_epi8(0x30)));
-            for (int k = 0; k < 4; k++) {
-                /* groups 8h+2k and 8h+2k+1 cover these 32 elements; pair sums of (q-32)*qx
-                 * stay within 2*32*128 */
-                const __m256i qx = _mm256_loadu_si256((const __m256i *)(y + 128 * h + 32 * k));
-                __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], qx), _mm256_maddubs_epi16(m32, qx));
-                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, x86_pick(x86_pick_word_pair[k], half_scales)));
-            }
-        }
-        const float d = x[i].d * x86_fp16_to_f32(w[i].d);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
-    }
+    for (int64_t i = 0; i < nb; i++)
+        acc = q6_K_block_avx2(&w[i], &x[i], acc);
     *s = x86_hsum_f32x8(acc);
+}
+
+static void vec_dot_x4_q6_K_q8_K_avx2(int64_t n, float *restrict s, const void *const vw[4],
+                                      const void *const vx[4]) {
+    const block_q6_K *w0 = vw[0], *w1 = vw[1], *w2 = vw[2], *w3 = vw[3];
+    const block_q8_K *x0 = vx[0], *x1 = vx[1], *x2 = vx[2], *x3 = vx[3];
+    const int64_t nb = n / QK_K;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    for (int64_t i = 0; i < nb; i++) {
+        acc0 = q6_K_block_avx2(&w0[i], &x0[i], acc0);
+        acc1 = q6_K_block_avx2(&w1[i], &x1[i], acc1);
+        acc2 = q6_K_block_avx2(&w2[i], &x2[i], acc2);
+        acc3 = q6_K_block_avx2(&w3[i], &x3[i], acc3);
+    }
+    s[0] = x86_hsum_f32x8(acc0);
+    s[1] = x86_hsum_f32x8(acc1);
+    s[2] = x86_hsum_f32x8(acc2);
+    s[3] = x86_hsum_f32x8(acc3);
 }
 
 /* Q3_K: 3-bit quants: 2 low bits in qs, the 3rd in hmask; value = low2 - (bit ? 0 : 4),
@@ -448,6 +644,65 @@ static void vec_dot_bf16_avx2(int64_t n, float *restrict s, const void *restrict
     *s = dot_bf16_avx2(w, x, n);
 }
 
+/* Four lane-16 dots side by side (as the quantized x4 kernels above): 16 elements of every
+ * chain per step, then each chain's tail and reduction exactly as its single version. */
+static void vec_dot_x4_f32_avx2(int64_t n, float *restrict s, const void *const vw[4], const void *const vx[4]) {
+    const float *w0 = vw[0], *w1 = vw[1], *w2 = vw[2], *w3 = vw[3];
+    const float *x0 = vx[0], *x1 = vx[1], *x2 = vx[2], *x3 = vx[3];
+    __m256 lo0 = _mm256_setzero_ps(), lo1 = lo0, lo2 = lo0, lo3 = lo0;
+    __m256 hi0 = lo0, hi1 = lo0, hi2 = lo0, hi3 = lo0;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        lo0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + i), _mm256_loadu_ps(x0 + i), lo0);
+        hi0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + i + 8), _mm256_loadu_ps(x0 + i + 8), hi0);
+        lo1 = _mm256_fmadd_ps(_mm256_loadu_ps(w1 + i), _mm256_loadu_ps(x1 + i), lo1);
+        hi1 = _mm256_fmadd_ps(_mm256_loadu_ps(w1 + i + 8), _mm256_loadu_ps(x1 + i + 8), hi1);
+        lo2 = _mm256_fmadd_ps(_mm256_loadu_ps(w2 + i), _mm256_loadu_ps(x2 + i), lo2);
+        hi2 = _mm256_fmadd_ps(_mm256_loadu_ps(w2 + i + 8), _mm256_loadu_ps(x2 + i + 8), hi2);
+        lo3 = _mm256_fmadd_ps(_mm256_loadu_ps(w3 + i), _mm256_loadu_ps(x3 + i), lo3);
+        hi3 = _mm256_fmadd_ps(_mm256_loadu_ps(w3 + i + 8), _mm256_loadu_ps(x3 + i + 8), hi3);
+    }
+    const int count = (int)(n - i);
+    s[0] = lane16_finish_avx2(lo0, hi0, w0 + i, x0 + i, count);
+    s[1] = lane16_finish_avx2(lo1, hi1, w1 + i, x1 + i, count);
+    s[2] = lane16_finish_avx2(lo2, hi2, w2 + i, x2 + i, count);
+    s[3] = lane16_finish_avx2(lo3, hi3, w3 + i, x3 + i, count);
+}
+
+/* The tail of an F16 lane-16 dot: the last count (< 16) elements widened, then the
+ * reduction, as dot_f16_avx2 ends. */
+static inline float f16_finish_avx2(__m256 lo, __m256 hi, const sealm_fp16 *a, const sealm_fp16 *b, int count) {
+    float ta[16], tb[16];
+    for (int j = 0; j < count; j++) {
+        ta[j] = x86_fp16_to_f32(a[j]);
+        tb[j] = x86_fp16_to_f32(b[j]);
+    }
+    return lane16_finish_avx2(lo, hi, ta, tb, count);
+}
+
+static void vec_dot_x4_f16_avx2(int64_t n, float *restrict s, const void *const vw[4], const void *const vx[4]) {
+    const sealm_fp16 *w0 = vw[0], *w1 = vw[1], *w2 = vw[2], *w3 = vw[3];
+    const sealm_fp16 *x0 = vx[0], *x1 = vx[1], *x2 = vx[2], *x3 = vx[3];
+    __m256 lo0 = _mm256_setzero_ps(), lo1 = lo0, lo2 = lo0, lo3 = lo0;
+    __m256 hi0 = lo0, hi1 = lo0, hi2 = lo0, hi3 = lo0;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        lo0 = _mm256_fmadd_ps(load_f16x8(w0 + i), load_f16x8(x0 + i), lo0);
+        hi0 = _mm256_fmadd_ps(load_f16x8(w0 + i + 8), load_f16x8(x0 + i + 8), hi0);
+        lo1 = _mm256_fmadd_ps(load_f16x8(w1 + i), load_f16x8(x1 + i), lo1);
+        hi1 = _mm256_fmadd_ps(load_f16x8(w1 + i + 8), load_f16x8(x1 + i + 8), hi1);
+        lo2 = _mm256_fmadd_ps(load_f16x8(w2 + i), load_f16x8(x2 + i), lo2);
+        hi2 = _mm256_fmadd_ps(load_f16x8(w2 + i + 8), load_f16x8(x2 + i + 8), hi2);
+        lo3 = _mm256_fmadd_ps(load_f16x8(w3 + i), load_f16x8(x3 + i), lo3);
+        hi3 = _mm256_fmadd_ps(load_f16x8(w3 + i + 8), load_f16x8(x3 + i + 8), hi3);
+    }
+    const int count = (int)(n - i);
+    s[0] = f16_finish_avx2(lo0, hi0, w0 + i, x0 + i, count);
+    s[1] = f16_finish_avx2(lo1, hi1, w1 + i, x1 + i, count);
+    s[2] = f16_finish_avx2(lo2, hi2, w2 + i, x2 + i, count);
+    s[3] = f16_finish_avx2(lo3, hi3, w3 + i, x3 + i, count);
+}
+
 /* y += a*x */
 static void axpy_f16_avx2(float *y, float a, const sealm_fp16 *x, int64_t n) {
     const __m256 va = _mm256_set1_ps(a);
@@ -579,6 +834,16 @@ void sealm_kernels_install_avx2(sealm_type_traits table[SEALM_TYPE_COUNT], sealm
     table[SEALM_TYPE_F32].vec_dot = vec_dot_f32_avx2;
     table[SEALM_TYPE_F16].vec_dot = vec_dot_f16_avx2;
     table[SEALM_TYPE_BF16].vec_dot = vec_dot_bf16_avx2;
+
+    /* interleaved dots for the pinned types (the others keep cpu.c's four-calls default;
+     * the AVX-512 level keeps these: its kernels for the same types give the same bits) */
+    table[SEALM_TYPE_Q8_0].vec_dot_x4 = vec_dot_x4_q8_0_q8_0_avx2;
+    table[SEALM_TYPE_Q4_0].vec_dot_x4 = vec_dot_x4_q4_0_q8_0_avx2;
+    table[SEALM_TYPE_Q4_1].vec_dot_x4 = vec_dot_x4_q4_1_q8_1_avx2;
+    table[SEALM_TYPE_Q4_K].vec_dot_x4 = vec_dot_x4_q4_K_q8_K_avx2;
+    table[SEALM_TYPE_Q6_K].vec_dot_x4 = vec_dot_x4_q6_K_q8_K_avx2;
+    table[SEALM_TYPE_F32].vec_dot_x4 = vec_dot_x4_f32_avx2;
+    table[SEALM_TYPE_F16].vec_dot_x4 = vec_dot_x4_f16_avx2;
 
     table[SEALM_TYPE_Q8_0].from_float_fast = quantize_row_q8_0_avx2;
     table[SEALM_TYPE_Q8_1].from_float_fast = quantize_row_q8_1_avx2;

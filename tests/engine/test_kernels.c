@@ -597,6 +597,77 @@ static void check_vec_dot_pinned(sealm_tensor_type t) {
     }
 }
 
+/* vec_dot_x4 against four vec_dot calls of the same level, bit for bit, for every type
+ * (the default x4 calls vec_dot; the interleaved kernels must reproduce each chain), in the
+ * three shapes the engine uses or could: (a) four rows times one activation (decode),
+ * (b) one row times four activations (prefill), (c) four unrelated pairs. Rows alternate
+ * between quantized values and random blocks; s starts as NaN so an unwritten result
+ * fails too. */
+static void check_vec_dot_x4_n(sealm_tensor_type t, int64_t n) {
+    const sealm_type_traits *tt = sealm_type_traits_get(t);
+    const sealm_type_traits *at = sealm_type_traits_get(tt->vec_dot_type);
+    assert_non_null(tt->vec_dot_x4);
+    const size_t wb = row_bytes(tt, n), ab = row_bytes(at, n);
+    float *f = xmalloc((size_t)n * sizeof *f);
+    void *w[4], *x[4];
+    for (int r = 0; r < 4; r++) {
+        w[r] = xmalloc(wb);
+        x[r] = xmalloc(ab);
+        if (r & 1) {
+            random_blocks(t, w[r], n);
+        } else {
+            random_row(f, n, 0.5f, 0.1f * (float)r);
+            tt->from_float(f, w[r], n);
+        }
+        random_row(f, n, 2.0f, 0.0f);
+        at->from_float(f, x[r], n);
+    }
+    static const char *const shape_names[3] = {"4 rows x 1 activation", "1 row x 4 activations", "4 pairs"};
+    for (int shape = 0; shape < 3; shape++) {
+        const void *ws[4], *xs[4];
+        for (int r = 0; r < 4; r++) {
+            ws[r] = shape == 1 ? w[0] : w[r];
+            xs[r] = shape == 0 ? x[0] : x[r];
+        }
+        float want[4], got[4];
+        for (int r = 0; r < 4; r++) {
+            tt->vec_dot(n, &want[r], ws[r], xs[r]);
+            got[r] = NAN;
+        }
+        tt->vec_dot_x4(n, got, ws, xs);
+        for (int r = 0; r < 4; r++) {
+            if (memcmp(&got[r], &want[r], sizeof got[r]) != 0)
+                fail_msg("%s n=%lld, %s: vec_dot_x4 result %d is %a, vec_dot gives %a", tt->name, (long long)n,
+                         shape_names[shape], r, got[r], want[r]);
+        }
+        /* the four products differ, so a kernel that mixed up its operands would show */
+        assert_true(want[0] != want[1] || want[1] != want[2] || want[2] != want[3]);
+    }
+    for (int r = 0; r < 4; r++) {
+        free(w[r]);
+        free(x[r]);
+    }
+    free(f);
+}
+
+/* The lengths of check_vec_dot_pinned, for every type. */
+static void check_vec_dot_x4(sealm_tensor_type t) {
+    static const int64_t n32[] = {32, 64, 96, 160, 256, 576, 768, 1536, 4096 + 32};
+    static const int64_t n256[] = {256, 512, 768, 1280, 1536, 2048, 4096};
+    const sealm_type_traits *tt = sealm_type_traits_get(t);
+    if (tt->block_elems == 1) {
+        for (int64_t n = 1; n <= 100; n++)
+            check_vec_dot_x4_n(t, n);
+        check_vec_dot_x4_n(t, 4096);
+        check_vec_dot_x4_n(t, 4099);
+        return;
+    }
+    const int64_t *ns = tt->block_elems == QK_K ? n256 : n32;
+    const size_t count = tt->block_elems == QK_K ? sizeof n256 / sizeof n256[0] : sizeof n32 / sizeof n32[0];
+    for (size_t k = 0; k < count; k++)
+        check_vec_dot_x4_n(t, ns[k]);
+}
+
 static int fp16_ulps_apart(sealm_fp16 a, sealm_fp16 b) {
     /* same sign assumed (both come from the same amax) */
     return abs((int)(a & 0x7fff) - (int)(b & 0x7fff)) + ((a ^ b) & 0x8000 ? 1000 : 0);
@@ -755,6 +826,11 @@ static void test_simd_levels(void **state) {
     (void)state;
     const sealm_simd_level initial = sealm_kernels_init();
     int tested = 0;
+    /* the scalar level's vec_dot_x4 entries, to check that leaving a SIMD level restores them */
+    sealm_vec_dot_x4_fn scalar_x4[N_WEIGHT_TYPES];
+    assert_int_equal(sealm_kernels_set_level(SEALM_SIMD_SCALAR), SEALM_SIMD_SCALAR);
+    for (size_t t = 0; t < N_WEIGHT_TYPES; t++)
+        scalar_x4[t] = sealm_type_traits_get(weight_types[t])->vec_dot_x4;
     for (int l = SEALM_SIMD_SCALAR; l <= SEALM_SIMD_NEON; l++) {
         const sealm_simd_level got = sealm_kernels_set_level((sealm_simd_level)l);
         if (got != (sealm_simd_level)l) {
@@ -763,6 +839,8 @@ static void test_simd_levels(void **state) {
         }
         print_message("  %s: comparing with the scalar references\n", sealm_simd_level_name(got));
         rng_seed(300 + (uint64_t)l);
+        for (size_t t = 0; t < N_WEIGHT_TYPES; t++)
+            check_vec_dot_x4(weight_types[t]);
         for (size_t t = 0; t < N_WEIGHT_TYPES; t++) {
             if (order_is_pinned(weight_types[t])) {
                 check_vec_dot_pinned(weight_types[t]);
@@ -781,6 +859,9 @@ static void test_simd_levels(void **state) {
         tested++;
     }
     assert_true(tested >= 1);
+    assert_int_equal(sealm_kernels_set_level(SEALM_SIMD_SCALAR), SEALM_SIMD_SCALAR);
+    for (size_t t = 0; t < N_WEIGHT_TYPES; t++)
+        assert_true(sealm_type_traits_get(weight_types[t])->vec_dot_x4 == scalar_x4[t]);
     assert_int_equal(sealm_kernels_set_level(initial), initial);
 }
 
@@ -965,6 +1046,7 @@ static void test_table(void **state) {
         assert_non_null(tt->to_float);
         assert_non_null(tt->vec_dot_ref);
         assert_non_null(tt->vec_dot);
+        assert_non_null(tt->vec_dot_x4);
     }
     for (size_t i = 0; i < sizeof activation_types / sizeof activation_types[0]; i++) {
         const sealm_type_traits *at = sealm_type_traits_get(activation_types[i]);
