@@ -17,18 +17,18 @@ PYTHON="${PYTHON:-python3}"
 JOBS="$(nproc 2>/dev/null || echo 2)"
 MODEL="models/SmolLM2-135M-Instruct.Q4_1.gguf"
 
-# Debian packages: compiler and CMake, the libraries sealm links (PCRE2, utf8proc,
-# libsodium), the unit-test libraries (cmocka, jansson), clang with its runtime for the
+# Debian packages: compiler and CMake, the library sealm links (PCRE2), the unit-test
+# libraries (cmocka, jansson), clang with its runtime for the
 # libFuzzer targets, and python for the end-to-end tests and the model download.
 APT_PACKAGES=(
     build-essential cmake pkg-config git ca-certificates
-    libpcre2-dev libutf8proc-dev libsodium-dev
+    libpcre2-dev
     libcmocka-dev libjansson-dev
     clang libclang-rt-14-dev
     python3 python3-pip python3-venv
 )
 # Python test tooling, pinned so every machine runs the same versions.
-PIP_PACKAGES=(pytest==9.2.0 numpy==2.4.6 gguf==0.19.0)
+PIP_PACKAGES=(pytest==9.2.0 numpy==2.4.6)
 
 DEPS_ONLY=0
 usage() { sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
