@@ -19,10 +19,11 @@ def sealm_bin() -> str:
     return b
 
 
-def run(*args, input_text=None, timeout=600, check=True):
-    """Runs sealm with args; returns the CompletedProcess (text mode)."""
+def run(*args, input_text=None, timeout=600, check=True, env=None):
+    """Runs sealm with args (env: extra environment variables); returns the CompletedProcess."""
+    full_env = dict(os.environ, **env) if env else None
     p = subprocess.run([sealm_bin(), *map(str, args)], input=input_text, capture_output=True,
-                       text=True, timeout=timeout)
+                       text=True, timeout=timeout, env=full_env)
     if check and p.returncode != 0:
         raise AssertionError(f"sealm {' '.join(map(str, args))} exited {p.returncode}\nstderr:\n{p.stderr}")
     return p
