@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tokenizer/merge_queue.h"
 #include "tokenizer/vocab.h"
 
 /* ---- GPT-2 byte ↔ character map ----
@@ -108,57 +109,17 @@ typedef struct bpe_symbol {
     int32_t prev, next;     /* neighbours in the word, -1 at the ends */
 } bpe_symbol;
 
-typedef struct bpe_pair {
-    int32_t rank;
-    int32_t left, right;    /* symbol indices */
-    int32_t left_id, right_id;  /* what they held when queued: a mismatch means stale */
-} bpe_pair;
-
-typedef struct pair_heap {
-    bpe_pair *items;
-    size_t n;
-} pair_heap;
-
-static bool pair_before(const bpe_pair *a, const bpe_pair *b) {
-    return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
-}
-
-static void heap_push(pair_heap *h, bpe_pair p) {
-    size_t i = h->n++;
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!pair_before(&p, &h->items[parent])) break;
-        h->items[i] = h->items[parent];
-        i = parent;
-    }
-    h->items[i] = p;
-}
-
-static bpe_pair heap_pop(pair_heap *h) {
-    bpe_pair top = h->items[0];
-    bpe_pair last = h->items[--h->n];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= h->n) break;
-        if (c + 1 < h->n && pair_before(&h->items[c + 1], &h->items[c])) c++;
-        if (!pair_before(&h->items[c], &last)) break;
-        h->items[i] = h->items[c];
-        i = c;
-    }
-    if (h->n > 0) h->items[i] = last;
-    return top;
-}
-
-static void queue_pair(const sealm_tokenizer *t, const bpe_symbol *sym, pair_heap *h, int32_t left) {
+/* Candidates carry the ids the two symbols held when queued (check_a, check_b): a symbol
+ * that has changed since makes the candidate stale. */
+static void queue_pair(const sealm_tokenizer *t, const bpe_symbol *sym, sealm_merge_queue *h, int32_t left) {
     if (left < 0 || sym[left].next < 0) return;
     int32_t right = sym[left].next;
     const sealm_merge_entry *m = merge_find(&t->merges, sym[left].id, sym[right].id);
-    if (m) heap_push(h, (bpe_pair){m->rank, left, right, sym[left].id, sym[right].id});
+    if (m) sealm_merge_push(h, (sealm_merge_cand){(float)m->rank, left, right, sym[left].id, sym[right].id});
 }
 
-static bool pair_is_current(const bpe_symbol *sym, const bpe_pair *p) {
-    return sym[p->left].id == p->left_id && sym[p->left].next == p->right && sym[p->right].id == p->right_id &&
+static bool pair_is_current(const bpe_symbol *sym, const sealm_merge_cand *p) {
+    return sym[p->left].id == p->check_a && sym[p->left].next == p->right && sym[p->right].id == p->check_b &&
            sym[p->right].prev == p->left;
 }
 
@@ -185,12 +146,12 @@ bool sealm_bpe_encode_word(const sealm_tokenizer *t, const char *word, size_t le
     /* At most len-1 initial pairs plus two per merge (len-1 merges). */
     enum { SMALL = 64 };
     bpe_symbol sym_small[SMALL];
-    bpe_pair pair_small[3 * SMALL];
+    sealm_merge_cand pair_small[3 * SMALL];
     bpe_symbol *sym = sym_small;
-    pair_heap heap = {pair_small, 0};
+    sealm_merge_queue heap = {pair_small, 0};
     void *block = NULL;
     if (len > SMALL) {
-        block = malloc(len * sizeof(bpe_symbol) + 3 * len * sizeof(bpe_pair));
+        block = malloc(len * sizeof(bpe_symbol) + 3 * len * sizeof(sealm_merge_cand));
         if (!block) return false;
         heap.items = block;
         sym = (bpe_symbol *)(heap.items + 3 * len);
@@ -210,9 +171,9 @@ bool sealm_bpe_encode_word(const sealm_tokenizer *t, const char *word, size_t le
     for (int32_t i = 0; i + 1 < n; i++) queue_pair(t, sym, &heap, i);
 
     while (heap.n > 0) {
-        bpe_pair p = heap_pop(&heap);
+        sealm_merge_cand p = sealm_merge_pop(&heap);
         if (!pair_is_current(sym, &p)) continue;
-        const sealm_merge_entry *m = merge_find(&t->merges, p.left_id, p.right_id);
+        const sealm_merge_entry *m = merge_find(&t->merges, p.check_a, p.check_b);
         bpe_symbol *l = &sym[p.left], *r = &sym[p.right];
         l->id = m->result;
         l->next = r->next;

@@ -2,11 +2,12 @@
  * the text (spaces already ▁) starts as one symbol per UTF-8 character; repeatedly the
  * adjacent pair whose concatenation is a vocabulary piece with the highest score is merged
  * (leftmost on ties). Characters left that are not pieces fall back to <0xNN> byte tokens.
- * A binary heap of candidate pairs keeps this O(n log n); stale candidates (a side already
- * merged into something else) are recognised on pop by their lengths and dropped. */
+ * A binary heap of candidate pairs (merge_queue.h) keeps this O(n log n); stale candidates
+ * (a side already merged into something else) are recognised on pop by their lengths. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "tokenizer/merge_queue.h"
 #include "tokenizer/vocab.h"
 
 typedef struct spm_symbol {
@@ -14,55 +15,13 @@ typedef struct spm_symbol {
     int32_t prev, next;
 } spm_symbol;
 
-typedef struct spm_pair {
-    float score;
-    int32_t left, right;
-    uint32_t size;          /* left.n + right.n when queued */
-    int32_t id;
-} spm_pair;
-
-typedef struct spm_heap {
-    spm_pair *items;
-    size_t n;
-} spm_heap;
-
-static bool pair_before(const spm_pair *a, const spm_pair *b) {
-    return a->score > b->score || (a->score == b->score && a->left < b->left);
-}
-
-static void heap_push(spm_heap *h, spm_pair p) {
-    size_t i = h->n++;
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!pair_before(&p, &h->items[parent])) break;
-        h->items[i] = h->items[parent];
-        i = parent;
-    }
-    h->items[i] = p;
-}
-
-static spm_pair heap_pop(spm_heap *h) {
-    spm_pair top = h->items[0];
-    spm_pair last = h->items[--h->n];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= h->n) break;
-        if (c + 1 < h->n && pair_before(&h->items[c + 1], &h->items[c])) c++;
-        if (!pair_before(&h->items[c], &last)) break;
-        h->items[i] = h->items[c];
-        i = c;
-    }
-    if (h->n > 0) h->items[i] = last;
-    return top;
-}
-
-static void queue_pair(const sealm_tokenizer *t, const char *text, const spm_symbol *sym, spm_heap *h, int32_t left) {
+/* Candidates carry the merged length (check_a) and the merged piece's id (check_b). */
+static void queue_pair(const sealm_tokenizer *t, const char *text, const spm_symbol *sym, sealm_merge_queue *h, int32_t left) {
     if (left < 0 || sym[left].next < 0) return;
     int32_t right = sym[left].next;
     uint32_t size = sym[left].n + sym[right].n;
     int32_t id = sealm_tok_lookup(t, text + sym[left].start, size);
-    if (id >= 0) heap_push(h, (spm_pair){t->scores[id], left, right, size, id});
+    if (id >= 0) sealm_merge_push(h, (sealm_merge_cand){-t->scores[id], left, right, (int32_t)size, id});
 }
 
 /* One symbol per well-formed UTF-8 character; a byte that starts none is its own symbol. */
@@ -93,7 +52,7 @@ bool sealm_spm_encode(const sealm_tokenizer *t, const char *text, size_t len, se
     if (len == 0) return true;
     if (len > (size_t)INT32_MAX / 4) return false;
     spm_symbol *sym = malloc(len * sizeof *sym);
-    spm_heap heap = {malloc(3 * len * sizeof(spm_pair)), 0};
+    sealm_merge_queue heap = {malloc(3 * len * sizeof(sealm_merge_cand)), 0};
     if (!sym || !heap.items) {
         free(sym);
         free(heap.items);
@@ -103,9 +62,9 @@ bool sealm_spm_encode(const sealm_tokenizer *t, const char *text, size_t len, se
     for (size_t i = 0; i + 1 < n; i++) queue_pair(t, text, sym, &heap, (int32_t)i);
 
     while (heap.n > 0) {
-        spm_pair p = heap_pop(&heap);
+        sealm_merge_cand p = sealm_merge_pop(&heap);
         spm_symbol *l = &sym[p.left], *r = &sym[p.right];
-        if (l->n == 0 || r->n == 0 || l->next != p.right || l->n + r->n != p.size) continue;
+        if (l->n == 0 || r->n == 0 || l->next != p.right || l->n + r->n != (uint32_t)p.check_a) continue;
         l->n += r->n;
         l->next = r->next;
         if (r->next >= 0) sym[r->next].prev = p.left;
