@@ -134,6 +134,25 @@ int cli_parse_run_option(cli_run_options *o, int argc, char **argv, int *i) {
     return 0;
 }
 
+int cli_parse_command_args(const char *cmd, int argc, char **argv, cli_run_options *o, void (*usage)(FILE *),
+                           cli_extra_option_fn extra, void *ctx) {
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return 0;
+        }
+        int r = extra ? extra(ctx, argc, argv, &i) : 0;
+        if (r == 0) r = cli_parse_run_option(o, argc, argv, &i);
+        if (r < 0) return EXIT_USAGE;
+        if (r == 0) {
+            cli_error("%s: unknown option '%s'", cmd, argv[i]);
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    return -1;
+}
+
 void cli_print_run_options(FILE *f) {
     fprintf(f,
             "  -m, --model FILE         GGUF model file (required)\n"

@@ -53,6 +53,17 @@ void cli_run_options_init(cli_run_options *o);
 /* The usage text of the shared options. */
 void cli_print_run_options(FILE *f);
 
+/* A command's own options, tried before the shared ones: same return convention as
+ * cli_parse_run_option. ctx is passed through. */
+typedef int (*cli_extra_option_fn)(void *ctx, int argc, char **argv, int *i);
+
+/* Parses argv[1..argc) for command cmd: -h/--help prints usage to stdout; options go to
+ * extra (may be NULL) first, then to the shared run options. Returns -1 when the caller
+ * should go on, or the exit status to return now (0 after --help, EXIT_USAGE on a bad
+ * option, with the message and usage printed). */
+int cli_parse_command_args(const char *cmd, int argc, char **argv, cli_run_options *o, void (*usage)(FILE *),
+                           cli_extra_option_fn extra, void *ctx);
+
 /* Reads -p or --prompt-file into a malloc'd string (caller frees). NULL + message on error. */
 char *cli_read_prompt(const cli_run_options *o);
 

@@ -73,19 +73,8 @@ int cmd_chat(int argc, char **argv) {
     cli_run_options o;
     cli_run_options_init(&o);
     o.n_predict = 512;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            usage(stdout);
-            return 0;
-        }
-        int r = cli_parse_run_option(&o, argc, argv, &i);
-        if (r < 0) return EXIT_USAGE;
-        if (r == 0) {
-            cli_error("chat: unknown option '%s'", argv[i]);
-            usage(stderr);
-            return EXIT_USAGE;
-        }
-    }
+    int status = cli_parse_command_args("chat", argc, argv, &o, usage, NULL, NULL);
+    if (status >= 0) return status;
     if (o.prompt || o.prompt_file) {
         cli_error("chat reads messages from stdin; use `sealm generate --chat -p TEXT` for a single prompt");
         return EXIT_USAGE;

@@ -40,19 +40,8 @@ static int prompt_tokens(const cli_model *cm, const cli_run_options *o, const ch
 int cmd_generate(int argc, char **argv) {
     cli_run_options o;
     cli_run_options_init(&o);
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            usage(stdout);
-            return 0;
-        }
-        int r = cli_parse_run_option(&o, argc, argv, &i);
-        if (r < 0) return EXIT_USAGE;
-        if (r == 0) {
-            cli_error("generate: unknown option '%s'", argv[i]);
-            usage(stderr);
-            return EXIT_USAGE;
-        }
-    }
+    int status = cli_parse_command_args("generate", argc, argv, &o, usage, NULL, NULL);
+    if (status >= 0) return status;
     if (!o.seed_given) o.sample.seed = cli_random_seed();
     char *text = cli_read_prompt(&o);
     if (!text) return EXIT_USAGE;

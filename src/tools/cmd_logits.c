@@ -27,39 +27,37 @@ static void top_k(const float *x, int32_t n, int32_t k, int32_t *idx) {
     }
 }
 
+typedef struct logits_options {
+    int32_t k;          /* --top */
+    bool last_all;      /* --last-all */
+} logits_options;
+
+static int parse_logits_option(void *ctx, int argc, char **argv, int *i) {
+    logits_options *lo = ctx;
+    if (!strcmp(argv[*i], "--last-all")) {
+        lo->last_all = true;
+        return 1;
+    }
+    if (strcmp(argv[*i], "--top") != 0) return 0;
+    char *end = NULL;
+    long v = *i + 1 < argc ? strtol(argv[*i + 1], &end, 10) : -1;
+    if (*i + 1 >= argc || *end || v < 1 || v > 1000) {
+        cli_error("--top expects a whole number in [1, 1000]");
+        return -1;
+    }
+    lo->k = (int32_t)v;
+    ++*i;
+    return 1;
+}
+
 int cmd_logits(int argc, char **argv) {
     cli_run_options o;
     cli_run_options_init(&o);
-    int32_t k = 10;
-    bool last_all = false;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            usage(stdout);
-            return 0;
-        }
-        if (!strcmp(argv[i], "--last-all")) {
-            last_all = true;
-            continue;
-        }
-        if (!strcmp(argv[i], "--top")) {
-            char *end;
-            long v = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : -1;
-            if (i + 1 >= argc || *end || v < 1 || v > 1000) {
-                cli_error("--top expects a whole number in [1, 1000]");
-                return EXIT_USAGE;
-            }
-            k = (int32_t)v;
-            i++;
-            continue;
-        }
-        int r = cli_parse_run_option(&o, argc, argv, &i);
-        if (r < 0) return EXIT_USAGE;
-        if (r == 0) {
-            cli_error("logits: unknown option '%s'", argv[i]);
-            usage(stderr);
-            return EXIT_USAGE;
-        }
-    }
+    logits_options lo = {.k = 10, .last_all = false};
+    int status = cli_parse_command_args("logits", argc, argv, &o, usage, parse_logits_option, &lo);
+    if (status >= 0) return status;
+    int32_t k = lo.k;
+    const bool last_all = lo.last_all;
     char *text = cli_read_prompt(&o);
     if (!text) return EXIT_USAGE;
     cli_model cm;
