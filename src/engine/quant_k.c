@@ -333,21 +333,28 @@ void sealm_q3_K_vec_dot_ref(int64_t n, float *restrict s, const void *restrict w
     *s = sum;
 }
 
+/* The Q4_K/Q5_K families dequantized from unpacked quants: x = d·scale_j·q − dmin·min_j
+ * for sub-block j of 32. */
+static void k4_family_to_float(const int8_t q[QK_K], const uint8_t scales[12], sealm_fp16 d16, sealm_fp16 dmin16,
+                               float *dst) {
+    const float d = sealm_fp16_to_fp32(d16), dmin = sealm_fp16_to_fp32(dmin16);
+    for (int s = 0; s < QK_K / 32; s++) {
+        uint8_t sc, mn;
+        sealm_k4_scale_min(s, scales, &sc, &mn);
+        const float dl = d * (float)sc, ml = dmin * (float)mn;
+        for (int j = 0; j < 32; j++)
+            dst[32 * s + j] = dl * (float)q[32 * s + j] - ml;
+    }
+}
+
 /* ---- Q4_K ---- */
 
 void sealm_q4_K_to_float(const void *restrict src, float *restrict dst, int64_t n) {
     const block_q4_K *b = src;
     int8_t q[QK_K];
     for (int64_t i = 0; i < n / QK_K; i++, dst += QK_K) {
-        const float d = sealm_fp16_to_fp32(b[i].d), dmin = sealm_fp16_to_fp32(b[i].dmin);
         unpack_q4_K(&b[i], q);
-        for (int s = 0; s < QK_K / 32; s++) {
-            uint8_t sc, mn;
-            sealm_k4_scale_min(s, b[i].scales, &sc, &mn);
-            const float dl = d * (float)sc, ml = dmin * (float)mn;
-            for (int j = 0; j < 32; j++)
-                dst[32 * s + j] = dl * (float)q[32 * s + j] - ml;
-        }
+        k4_family_to_float(q, b[i].scales, b[i].d, b[i].dmin, dst);
     }
 }
 
@@ -413,15 +420,8 @@ void sealm_q5_K_to_float(const void *restrict src, float *restrict dst, int64_t 
     const block_q5_K *b = src;
     int8_t q[QK_K];
     for (int64_t i = 0; i < n / QK_K; i++, dst += QK_K) {
-        const float d = sealm_fp16_to_fp32(b[i].d), dmin = sealm_fp16_to_fp32(b[i].dmin);
         unpack_q5_K(&b[i], q);
-        for (int s = 0; s < QK_K / 32; s++) {
-            uint8_t sc, mn;
-            sealm_k4_scale_min(s, b[i].scales, &sc, &mn);
-            const float dl = d * (float)sc, ml = dmin * (float)mn;
-            for (int j = 0; j < 32; j++)
-                dst[32 * s + j] = dl * (float)q[32 * s + j] - ml;
-        }
+        k4_family_to_float(q, b[i].scales, b[i].d, b[i].dmin, dst);
     }
 }
 
