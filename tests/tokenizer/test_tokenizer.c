@@ -3,6 +3,7 @@
  *   Hugging Face tokenizers) must come out exactly;
  * - the prompt tokens of every shared golden file (llama.cpp's) must come out exactly;
  * - SmolLM2 (BPE, pre "smollm"): round trips, special tokens, digit splitting;
+ * - the pre-tokenizers "qwen2" and "llama-bpe" on the GPT-2 vocabulary against llama.cpp;
  * - small vocabularies built in memory pin down merge order, byte fallback, special-token
  *   parsing and the error paths;
  * - the streaming detokenizer holds split UTF-8 characters and replaces broken ones. */
@@ -20,6 +21,7 @@
 
 #include "sealm/gguf.h"
 #include "sealm/tokenizer.h"
+#include "support/gguf_writer.h"
 
 /* ---- helpers ---- */
 
@@ -395,6 +397,162 @@ static void test_smollm2_reference(void **state) {
     assert_true(json_array_size(cases) >= 30);
     json_decref(root);
     unload(&l);
+}
+
+/* ---- pre-tokenizers qwen2 and llama-bpe on the GPT-2 vocabulary (llama.cpp) ---- */
+
+/* End of the key/value entry that starts at pos, or 0 if it runs past len. */
+static size_t kv_entry_end(const uint8_t *img, size_t len, size_t pos) {
+    static const size_t scalar_size[13] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
+    uint64_t klen, n = 1;
+    uint32_t type, elem;
+    if (pos + 8 > len) return 0;
+    memcpy(&klen, img + pos, 8);
+    if (klen > len - pos - 8 || pos + 8 + klen + 4 > len) return 0;
+    pos += 8 + klen;
+    memcpy(&type, img + pos, 4);
+    pos += 4;
+    elem = type;
+    if (type == SEALM_GGUF_ARRAY) {
+        if (pos + 12 > len) return 0;
+        memcpy(&elem, img + pos, 4);
+        memcpy(&n, img + pos + 4, 8);
+        pos += 12;
+    }
+    if (elem > 12 || elem == SEALM_GGUF_ARRAY) return 0;
+    for (uint64_t i = 0; i < n; i++) {
+        if (elem == SEALM_GGUF_STRING) {
+            uint64_t slen;
+            if (pos + 8 > len) return 0;
+            memcpy(&slen, img + pos, 8);
+            if (slen > len - pos - 8) return 0;
+            pos += 8 + slen;
+        } else {
+            pos += scalar_size[elem];
+        }
+        if (pos > len) return 0;
+    }
+    return pos;
+}
+
+/* Copies a tensor-less GGUF image into w, every key/value entry byte for byte except
+ * `key`, whose string value becomes `value`. (With tensors, the data offsets would move
+ * with the section's length; the vocabulary files have none.) Returns true when the key
+ * was found (as a string). */
+static bool copy_gguf_replacing_str(const uint8_t *img, size_t len, const char *key, const char *value, gguf_writer *w) {
+    size_t start, end;
+    assert_true(gguf_kv_section(img, len, &start, &end));
+    uint32_t version;
+    uint64_t n_tensors, n_kv;
+    memcpy(&version, img + 4, 4);
+    memcpy(&n_tensors, img + 8, 8);
+    memcpy(&n_kv, img + 16, 8);
+    assert_int_equal(n_tensors, 0);
+    w_header(w, version, n_tensors, n_kv);
+    bool replaced = false;
+    size_t pos = start;
+    for (uint64_t k = 0; k < n_kv; k++) {
+        size_t next = kv_entry_end(img, len, pos);
+        assert_true(next > pos);
+        uint64_t klen;
+        uint32_t type;
+        memcpy(&klen, img + pos, 8);
+        memcpy(&type, img + pos + 8 + klen, 4);
+        if (klen == strlen(key) && memcmp(img + pos + 8, key, klen) == 0 && type == SEALM_GGUF_STRING) {
+            w_kv_str(w, key, value);
+            replaced = true;
+        } else {
+            w_bytes(w, img + pos, next - pos);
+        }
+        pos = next;
+    }
+    /* Both walkers must agree on where the section ends. */
+    assert_int_equal(pos, end);
+    w_bytes(w, img + end, len - end);
+    return replaced;
+}
+
+/* Every case of tests/tokenizer/data/bpe_pre_reference.json for one pre-tokenizer: the
+ * shared GPT-2 vocabulary with tokenizer.ggml.pre replaced, tokenized by llama.cpp (the
+ * file says how). Returns the number of exact cases; *n_cases gets the count. */
+static size_t check_pre_reference(json_t *cases, const char *pre, size_t *n_cases) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tokenizer-tests/ggml-vocab-gpt-2.gguf", SEALM_SHARED_DIR);
+    size_t len;
+    char *img = read_file(path, &len);
+    if (!img) fail_msg("missing %s", path);
+    gguf_writer w = {0};
+    assert_true(copy_gguf_replacing_str((const uint8_t *)img, len, "tokenizer.ggml.pre", pre, &w));
+    free(img);
+
+    sealm_error err = {0};
+    sealm_gguf *g = NULL;
+    sealm_tokenizer *t = NULL;
+    if (sealm_gguf_open_memory(w.buf, w.len, &g, &err) != SEALM_OK) fail_msg("patched vocab (%s): %s", pre, err.message);
+    sealm_gguf_str got_pre;
+    assert_int_equal(sealm_gguf_get_str(g, "tokenizer.ggml.pre", &got_pre), SEALM_OK);
+    assert_int_equal(got_pre.len, strlen(pre));
+    assert_memory_equal(got_pre.ptr, pre, got_pre.len);
+    if (sealm_tokenizer_from_gguf(g, &t, &err) != SEALM_OK) fail_msg("tokenizer (%s): %s", pre, err.message);
+
+    size_t i, exact = 0;
+    json_t *c;
+    json_array_foreach(cases, i, c) {
+        const char *text = json_string_value(json_object_get(c, "text"));
+        json_t *want = json_object_get(c, "ids");
+        assert_non_null(text);
+        assert_true(json_is_array(want));
+        size_t n, text_len = strlen(text);
+        int32_t *ids = encode(t, text, text_len, false, false, &n);
+        bool same = n == json_array_size(want);
+        for (size_t k = 0; same && k < n; k++) same = ids[k] == json_integer_value(json_array_get(want, k));
+        if (same) {
+            exact++;
+        } else {
+            char a[2048], b[2048];
+            size_t n_want = json_array_size(want);
+            int32_t *want_ids = malloc((n_want + 1) * sizeof *want_ids);
+            assert_non_null(want_ids);
+            for (size_t k = 0; k < n_want; k++) want_ids[k] = (int32_t)json_integer_value(json_array_get(want, k));
+            format_ids(a, sizeof a, want_ids, n_want);
+            format_ids(b, sizeof b, ids, n);
+            print_error("%s reference case %zu differs: want%s\n  got%s\n", pre, i, a, b);
+            free(want_ids);
+        }
+        /* Byte-level BPE gives back exactly the input, whatever the split. */
+        size_t dec_len;
+        char *dec = decode(t, ids, n, &dec_len);
+        assert_int_equal(dec_len, text_len);
+        assert_memory_equal(dec, text, text_len);
+        free(dec);
+        free(ids);
+    }
+    printf("tokenizer %s (gpt-2 vocab) vs reference: %zu/%zu cases exact\n", pre, exact, json_array_size(cases));
+    sealm_tokenizer_free(t);
+    sealm_gguf_close(g);
+    w_free(&w);
+    *n_cases = json_array_size(cases);
+    return exact;
+}
+
+static void test_bpe_pre_reference(void **state) {
+    (void)state;
+    json_error_t jerr;
+    json_t *root = json_load_file(SEALM_SOURCE_DIR "/tests/tokenizer/data/bpe_pre_reference.json", 0, &jerr);
+    if (!root) fail_msg("bpe_pre_reference.json: %s", jerr.text);
+    json_t *pres = json_object_get(root, "pre");
+    static const char *const names[] = {"qwen2", "llama-bpe"};
+    size_t exact[2], cases[2];
+    for (size_t p = 0; p < 2; p++) {
+        json_t *list = json_object_get(pres, names[p]);
+        if (!json_is_array(list)) fail_msg("bpe_pre_reference.json has no cases for \"%s\"", names[p]);
+        exact[p] = check_pre_reference(list, names[p], &cases[p]);
+    }
+    for (size_t p = 0; p < 2; p++) {
+        assert_true(cases[p] >= 40);
+        assert_int_equal(exact[p], cases[p]);
+    }
+    json_decref(root);
 }
 
 /* ---- small vocabularies built in memory ---- */
@@ -782,6 +940,7 @@ int main(void) {
         cmocka_unit_test(test_long_inputs),
         cmocka_unit_test(test_smollm2),
         cmocka_unit_test(test_smollm2_reference),
+        cmocka_unit_test(test_bpe_pre_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
