@@ -39,7 +39,7 @@ sealm_tokenizer_kind sealm_tokenizer_kind_of(const sealm_tokenizer *t);
 int32_t sealm_tokenizer_n_vocab(const sealm_tokenizer *t);
 int32_t sealm_tokenizer_bos(const sealm_tokenizer *t);     /* -1 if none */
 int32_t sealm_tokenizer_eos(const sealm_tokenizer *t);     /* -1 if none */
-bool sealm_tokenizer_add_bos(const sealm_tokenizer *t);    /* tokenizer.ggml.add_bos_token (default: true for SPM, false for BPE) */
+bool sealm_tokenizer_add_bos(const sealm_tokenizer *t);    /* tokenizer.ggml.add_bos_token (default: true for SPM and for the llama-bpe pre-tokenizer, false for other BPE) */
 /* true for EOS, EOT and other end-of-generation tokens (<|im_end|>, <|eot_id|>, <|end|>, ...). */
 bool sealm_tokenizer_is_eog(const sealm_tokenizer *t, int32_t id);
 /* The id of a token whose text is exactly text (e.g. "<|im_end|>"), or -1. */

@@ -25,18 +25,20 @@ typedef struct pre_scheme {
     const char *names;          /* the tokenizer.ggml.pre values using it, '|'-separated */
     const char *regex[SEALM_PRE_MAX_REGEX];
     bool ignore_merges;
+    bool add_bos;               /* BOS by default when tokenizer.ggml.add_bos_token is absent */
 } pre_scheme;
 
 static const pre_scheme k_schemes[] = {
-    {"default|gpt-2|gpt2|mpt|olmo|jais", {RE_GPT2}, false},
-    {"llama-bpe|llama3|llama-v3", {RE_LLAMA3}, true},
-    {"dbrx|smaug-bpe", {RE_LLAMA3}, false},
-    {"qwen2|stablelm2", {RE_QWEN2}, false},
+    {"default|gpt-2|gpt2|mpt|olmo|jais", {RE_GPT2}, false, false},
+    /* Llama 3 family (and Falcon 3, which reuses it): BOS unless the file says otherwise */
+    {"llama-bpe|llama3|llama-v3|falcon3", {RE_LLAMA3}, true, true},
+    {"dbrx|smaug-bpe", {RE_LLAMA3}, false, false},
+    {"qwen2|stablelm2|deepseek-r1-qwen", {RE_QWEN2}, false, false},
     /* Digits(individual_digits) then ByteLevel. */
-    {"starcoder|smollm|refact|command-r|codeshell|exaone|minerva-7b", {"\\p{N}", RE_GPT2}, false},
+    {"starcoder|smollm|refact|command-r|codeshell|exaone|minerva-7b", {"\\p{N}", RE_GPT2}, false, false},
     {"deepseek-coder",
      {"[\\r\\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", "[一-龥ࠀ-一가-퟿]+", "\\p{N}"},
-     false},
+     false, false},
 };
 
 static bool name_in_list(const char *list, const char *name, size_t len) {
@@ -62,6 +64,7 @@ sealm_status sealm_pre_init(sealm_pretokenizer *p, const char *name, size_t name
                                n, name);
     }
     p->ignore_merges = scheme->ignore_merges;
+    p->add_bos_default = scheme->add_bos;
     for (int i = 0; i < SEALM_PRE_MAX_REGEX && scheme->regex[i]; i++) {
         int code;
         PCRE2_SIZE at;

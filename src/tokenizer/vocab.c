@@ -258,6 +258,9 @@ sealm_status sealm_tokenizer_from_gguf(const sealm_gguf *g, sealm_tokenizer **ou
     if (st == SEALM_OK) st = build_text_map(t, err);
     if (st == SEALM_OK) st = load_special_ids(t, g, err);
     if (st == SEALM_OK) st = load_kind_specific(t, g, err);
+    /* BPE models default to no BOS, except the families whose pre-tokenizer says so */
+    if (st == SEALM_OK && t->kind == SEALM_TOKENIZER_BPE)
+        t->add_bos = load_flag(g, "tokenizer.ggml.add_bos_token", t->pre.add_bos_default) && t->bos >= 0;
     if (st == SEALM_OK) st = sealm_special_init(t, err);
     if (st == SEALM_OK) st = sealm_detok_build_pieces(t, err);
     if (st == SEALM_OK) st = mark_eog(t, err);

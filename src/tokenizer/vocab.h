@@ -51,6 +51,7 @@ typedef struct sealm_pretokenizer {
     void *regex[SEALM_PRE_MAX_REGEX];   /* pcre2_code_8 *, kept opaque here */
     int n_regex;
     bool ignore_merges;                 /* Llama 3: a word already in the vocab is one token */
+    bool add_bos_default;               /* Llama 3: BOS unless tokenizer.ggml.add_bos_token says no */
 } sealm_pretokenizer;
 
 /* Control / user-defined tokens that can appear literally in text, bucketed by first byte
