@@ -17,12 +17,12 @@ PYTHON="${PYTHON:-python3}"
 JOBS="$(nproc 2>/dev/null || echo 2)"
 MODEL="models/SmolLM2-135M-Instruct.Q4_1.gguf"
 
-# Debian packages: compiler and CMake, the library sealm links (PCRE2), the unit-test
-# libraries (cmocka, jansson), clang with its runtime for the
+# Debian packages: compiler and CMake, the libraries sealm links (PCRE2, libsodium,
+# jansson), the unit-test library (cmocka), clang with its runtime for the
 # libFuzzer targets, and python for the end-to-end tests and the model download.
 APT_PACKAGES=(
     build-essential cmake pkg-config git ca-certificates
-    libpcre2-dev
+    libpcre2-dev libsodium-dev
     libcmocka-dev libjansson-dev
     clang libclang-rt-14-dev
     python3 python3-pip python3-venv

@@ -24,6 +24,12 @@ typedef enum sealm_status {
     SEALM_E_NOT_FOUND = 6, /* a metadata key or tensor is absent */
     SEALM_E_TYPE = 7,      /* a metadata value has another type than the one asked for */
     SEALM_E_CONTEXT_FULL = 8, /* the KV cache has no room for the tokens given */
+    SEALM_E_AUTH = 9,      /* authentication failed: wrong passphrase or key, or tampered ciphertext */
+    SEALM_E_PERMISSION = 10, /* a secret file has an unsafe mode or owner (fix: chmod 600 FILE) */
+    SEALM_E_SIGNATURE = 11, /* missing, invalid or untrusted signatures, or fewer than the threshold */
+    SEALM_E_REVOKED = 12,  /* a signing key has been revoked in the trust store */
+    SEALM_E_ROLLBACK = 13, /* a bundle is older than one already accepted on this device */
+    SEALM_E_RECIPIENT = 14, /* a bundle was not sealed for this device's key */
 } sealm_status;
 
 /* A failure's message. Fixed size so that reporting an error never allocates. */

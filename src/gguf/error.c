@@ -26,6 +26,12 @@ const char *sealm_status_name(sealm_status code) {
     case SEALM_E_NOT_FOUND: return "SEALM_E_NOT_FOUND";
     case SEALM_E_TYPE: return "SEALM_E_TYPE";
     case SEALM_E_CONTEXT_FULL: return "SEALM_E_CONTEXT_FULL";
+    case SEALM_E_AUTH: return "SEALM_E_AUTH";
+    case SEALM_E_PERMISSION: return "SEALM_E_PERMISSION";
+    case SEALM_E_SIGNATURE: return "SEALM_E_SIGNATURE";
+    case SEALM_E_REVOKED: return "SEALM_E_REVOKED";
+    case SEALM_E_ROLLBACK: return "SEALM_E_ROLLBACK";
+    case SEALM_E_RECIPIENT: return "SEALM_E_RECIPIENT";
     }
     return "SEALM_E_UNKNOWN";
 }

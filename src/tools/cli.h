@@ -105,5 +105,7 @@ int cmd_chat(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_keygen(int argc, char **argv);
+int cmd_trust(int argc, char **argv);
 
 #endif

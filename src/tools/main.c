@@ -15,6 +15,8 @@ static const command COMMANDS[] = {
     {"tokenize", cmd_tokenize, "print the token ids of a text as a JSON array"},
     {"logits", cmd_logits, "print the top-K raw logits at every prompt position as JSON"},
     {"info", cmd_info, "print a model's metadata, tensor table and memory estimate"},
+    {"keygen", cmd_keygen, "create a publisher (Ed25519) or device (X25519) key pair"},
+    {"trust", cmd_trust, "manage the device's trust store of publisher keys"},
 };
 
 static void usage(FILE *f) {
