@@ -19,13 +19,15 @@ MODEL="models/SmolLM2-135M-Instruct.Q4_1.gguf"
 
 # Debian packages: compiler and CMake, the libraries sealm links (PCRE2, libsodium,
 # jansson), the unit-test library (cmocka), clang with its runtime for the
-# libFuzzer targets, and python for the end-to-end tests and the model download.
+# libFuzzer targets, python for the end-to-end tests and the model download, and strace for
+# the test that no plaintext model byte is written anywhere.
 APT_PACKAGES=(
     build-essential cmake pkg-config git ca-certificates
     libpcre2-dev libsodium-dev
     libcmocka-dev libjansson-dev
     clang libclang-rt-14-dev
     python3 python3-pip python3-venv
+    strace
 )
 # Python test tooling, pinned so every machine runs the same versions.
 PIP_PACKAGES=(pytest==9.2.0 numpy==2.4.6)

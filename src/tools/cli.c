@@ -83,7 +83,8 @@ int cli_parse_run_option(cli_run_options *o, int argc, char **argv, int *i) {
     static const char *const with_value[] = {
         "-m", "--model", "-p", "--prompt", "--prompt-file", "-n", "--n-predict", "-t", "--threads", "-c",
         "--ctx-size", "--temp", "--top-k", "--top-p", "--min-p", "--repeat-penalty", "--repeat-last-n",
-        "--frequency-penalty", "--presence-penalty", "--seed", "--stop", "--system", "--chat-template"};
+        "--frequency-penalty", "--presence-penalty", "--seed", "--stop", "--system", "--chat-template",
+        "--device-key", "--trust", "--state", "--passphrase-file"};
     bool known = false;
     for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++) known |= strcmp(a, with_value[k]) == 0;
     if (!known) return 0;
@@ -96,6 +97,10 @@ int cli_parse_run_option(cli_run_options *o, int argc, char **argv, int *i) {
     if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) { o->prompt = v; return 1; }
     if (!strcmp(a, "--prompt-file")) { o->prompt_file = v; return 1; }
     if (!strcmp(a, "--system")) { o->system = v; return 1; }
+    if (!strcmp(a, "--device-key")) { o->device_key = v; return 1; }
+    if (!strcmp(a, "--trust")) { o->trust = v; return 1; }
+    if (!strcmp(a, "--state")) { o->state = v; return 1; }
+    if (!strcmp(a, "--passphrase-file")) { o->passphrase_file = v; return 1; }
     if (!strcmp(a, "--chat-template")) {
         if (sealm_chat_format_from_name(v) == SEALM_CHAT_UNKNOWN) {
             cli_error("--chat-template '%s' is unknown; use one of chatml, llama2, llama3, zephyr, phi3", v);
@@ -169,6 +174,8 @@ void cli_print_run_options(FILE *f) {
             "  --no-bos                 do not add the BOS token to a plain prompt\n"
             "  --ignore-eos             keep generating past end-of-generation tokens (for benchmarks)\n"
             "  --special                match special-token text (e.g. <|im_start|>) in a plain prompt\n"
+            "  --device-key FILE, --trust FILE, --state FILE   open a sealed bundle given as -m (sealm seal);\n"
+            "                           --passphrase-file FILE for a protected device key\n"
             "  -v, --verbose            timings and settings on stderr\n");
 }
 
@@ -220,16 +227,76 @@ char *cli_read_prompt(const cli_run_options *o) {
     return buf;
 }
 
-int cli_model_open(cli_model *cm, const char *path, const cli_run_options *o, bool with_context) {
-    memset(cm, 0, sizeof *cm);
-    cm->path = path;
-    if (!path) {
-        cli_error("no model: give -m FILE (a GGUF model)");
+/* true when the file starts with the sealed-bundle magic */
+static bool is_bundle(const char *path) {
+    char magic[8] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f) return false;
+    size_t n = fread(magic, 1, sizeof magic, f);
+    fclose(f);
+    return n == sizeof magic && memcmp(magic, "SEALMBDL", 8) == 0;
+}
+
+/* Verifies and decrypts a sealed bundle into locked memory, then parses the GGUF from there:
+ * no plaintext byte of the model touches a file. */
+static int open_bundle(cli_model *cm, const char *path, const cli_run_options *o) {
+    if (!o || !o->device_key || !o->trust || !o->state) {
+        cli_error("%s is a sealed bundle: give --device-key KEY, --trust FILE and --state FILE", path);
         return EXIT_USAGE;
     }
     sealm_error err = {0};
-    if (sealm_gguf_open_file(path, &cm->gguf, &err) ||
-        sealm_model_load(cm->gguf, &cm->model, &err) ||
+    sealm_trust_store *trust = NULL;
+    sealm_key *key = NULL;
+    sealm_bundle_rollback *state = NULL;
+    if (sealm_trust_load(o->trust, &trust, &err)) {
+        cli_error("%s", err.message);
+        return 1;
+    }
+    int rc = cli_open_device_state(o->device_key, o->passphrase_file, o->state, &key, &state);
+    if (!rc) {
+        sealm_status s = sealm_bundle_open_file(path, trust, key, state, &cm->image, &err);
+        if (s) {
+            cli_error("%s: %s (%s)", path, err.message, sealm_status_name(s));
+            rc = 1;
+        }
+    }
+    sealm_bundle_rollback_free(state);
+    sealm_key_free(key);
+    sealm_trust_free(trust);
+    if (rc) return rc;
+    size_t len = 0;
+    const uint8_t *data = sealm_bundle_image_data(cm->image, &len);
+    if (sealm_gguf_open_memory(data, len, &cm->gguf, &err)) {
+        cli_error("%s: the decrypted model does not parse: %s", path, err.message);
+        return 1;
+    }
+    return 0;
+}
+
+int cli_gguf_open(cli_model *cm, const char *path, const cli_run_options *o) {
+    memset(cm, 0, sizeof *cm);
+    cm->path = path;
+    if (!path) {
+        cli_error("no model: give -m FILE (a GGUF model or a sealed bundle)");
+        return EXIT_USAGE;
+    }
+    sealm_error err = {0};
+    int rc = 0;
+    if (is_bundle(path)) {
+        rc = open_bundle(cm, path, o);
+    } else if (sealm_gguf_open_file(path, &cm->gguf, &err)) {
+        cli_error("%s: %s", path, err.message);
+        rc = 1;
+    }
+    if (rc) cli_model_close(cm);
+    return rc;
+}
+
+int cli_model_open(cli_model *cm, const char *path, const cli_run_options *o, bool with_context) {
+    int rc = cli_gguf_open(cm, path, o);
+    if (rc) return rc;
+    sealm_error err = {0};
+    if (sealm_model_load(cm->gguf, &cm->model, &err) ||
         sealm_tokenizer_from_gguf(cm->gguf, &cm->tok, &err)) {
         cli_error("%s: %s", path, err.message);
         cli_model_close(cm);
@@ -259,6 +326,7 @@ void cli_model_close(cli_model *cm) {
     sealm_tokenizer_free(cm->tok);
     sealm_model_free(cm->model);
     sealm_gguf_close(cm->gguf);
+    sealm_bundle_image_free(cm->image);   /* wipes the plaintext model */
     memset(cm, 0, sizeof *cm);
 }
 

@@ -2,7 +2,9 @@
 #ifndef SEALM_TOOLS_CLI_H
 #define SEALM_TOOLS_CLI_H
 
+#include "sealm/bundle.h"
 #include "sealm/engine.h"
+#include "sealm/keys.h"
 #include "sealm/gguf.h"
 #include "sealm/sample.h"
 #include "sealm/tokenizer.h"
@@ -15,6 +17,7 @@ enum { EXIT_USAGE = 2 };
 /* Everything a command loaded for one model file. */
 typedef struct cli_model {
     const char *path;
+    sealm_bundle_image *image;    /* the decrypted model when path is a sealed bundle */
     sealm_gguf *gguf;
     sealm_model *model;
     sealm_tokenizer *tok;
@@ -40,7 +43,11 @@ typedef struct cli_run_options {
     bool parse_special;           /* --special: match special-token text in the prompt */
     bool verbose;                 /* timings on stderr */
     bool print_ids;               /* generate --ids: print the generated ids as JSON instead of text */
-    bool ignore_eos;              /* --ignore-eos: keep generating past end-of-generation tokens (benchmarks) */
+    bool ignore_eos;
+    const char *device_key;       /* --device-key: opens sealed bundles */
+    const char *trust;            /* --trust: publisher trust store for bundles */
+    const char *state;            /* --state: anti-rollback state file for bundles */
+    const char *passphrase_file;  /* --passphrase-file: of a protected device key */              /* --ignore-eos: keep generating past end-of-generation tokens (benchmarks) */
 } cli_run_options;
 
 /* Prints "sealm: <message>" to stderr. */
@@ -66,6 +73,11 @@ int cli_parse_command_args(const char *cmd, int argc, char **argv, cli_run_optio
 
 /* Reads -p or --prompt-file into a malloc'd string (caller frees). NULL + message on error. */
 char *cli_read_prompt(const cli_run_options *o);
+
+/* Opens path as a GGUF image: mapped from a plain file, or verified and decrypted into
+ * locked memory when it is a sealed bundle (then o's --device-key, --trust and --state are
+ * required). Returns 0 or prints the error. */
+int cli_gguf_open(cli_model *cm, const char *path, const cli_run_options *o);
 
 /* Loads gguf + model + tokenizer (+ a context when with_context). Returns 0 or prints the error. */
 int cli_model_open(cli_model *cm, const char *path, const cli_run_options *o, bool with_context);
@@ -99,6 +111,11 @@ uint64_t cli_random_seed(void);
  * *out malloc'd. Returns 0 or prints the error and returns 1. */
 int cli_tokenize_prompt(const cli_model *cm, const cli_run_options *o, const char *text, int32_t **out, int32_t *n_out);
 
+/* Loads a device key (with the passphrase in pass_file, if any) and, when state_path is
+ * set, the anti-rollback state whose MAC key it derives. Returns 0 or prints the error. */
+int cli_open_device_state(const char *key_path, const char *pass_file, const char *state_path, sealm_key **key,
+                          sealm_bundle_rollback **state);
+
 /* Command entry points. */
 int cmd_generate(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
@@ -107,5 +124,8 @@ int cmd_logits(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_trust(int argc, char **argv);
+int cmd_seal(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
 
 #endif

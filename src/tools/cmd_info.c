@@ -4,8 +4,9 @@
 #include <string.h>
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: sealm info -m FILE [-c CTX]\n"
-               "  prints metadata, the tensor table, and the memory a context of CTX tokens needs\n");
+    fprintf(f, "usage: sealm info -m FILE [-c CTX] [--device-key KEY --trust FILE --state FILE]\n"
+               "  prints metadata, the tensor table, and the memory a context of CTX tokens needs;\n"
+               "  FILE may be a sealed bundle (decrypted in locked memory)\n");
 }
 
 int cmd_info(int argc, char **argv) {
@@ -13,16 +14,11 @@ int cmd_info(int argc, char **argv) {
     cli_run_options_init(&o);
     int status = cli_parse_command_args("info", argc, argv, &o, usage, NULL, NULL);
     if (status >= 0) return status;
-    if (!o.model_path) {
-        cli_error("no model: give -m FILE (a GGUF model)");
-        return EXIT_USAGE;
-    }
+    cli_model cm;
+    int status_open = cli_gguf_open(&cm, o.model_path, &o);
+    if (status_open) return status_open;
     sealm_error err = {0};
-    sealm_gguf *g = NULL;
-    if (sealm_gguf_open_file(o.model_path, &g, &err)) {
-        cli_error("%s: %s", o.model_path, err.message);
-        return 1;
-    }
+    const sealm_gguf *g = cm.gguf;
     size_t image_len = 0;
     sealm_gguf_image(g, &image_len);
     printf("file: %s\nformat: GGUF v%u, %zu bytes, alignment %llu\n", o.model_path, sealm_gguf_version(g), image_len,
@@ -74,6 +70,6 @@ int cmd_info(int argc, char **argv) {
                act / 1048576.0, (w + kv + act) / 1048576.0);
     }
     sealm_model_free(m);
-    sealm_gguf_close(g);
+    cli_model_close(&cm);
     return rc;
 }

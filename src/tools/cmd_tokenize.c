@@ -17,23 +17,21 @@ int cmd_tokenize(int argc, char **argv) {
     if (status >= 0) return status;
     char *text = cli_read_prompt(&o);
     if (!text) return EXIT_USAGE;
-    cli_model cm = {0};
+    cli_model cm;
     sealm_error err = {0};
     /* the tokenizer alone: no weights need to be bound to tokenize */
-    if (!o.model_path) {
-        free(text);
-        cli_error("no model: give -m FILE (a GGUF model)");
-        return EXIT_USAGE;
-    }
-    cm.path = o.model_path;
-    if (sealm_gguf_open_file(o.model_path, &cm.gguf, &err) || sealm_tokenizer_from_gguf(cm.gguf, &cm.tok, &err)) {
+    int rc = cli_gguf_open(&cm, o.model_path, &o);
+    if (!rc && sealm_tokenizer_from_gguf(cm.gguf, &cm.tok, &err)) {
         cli_error("%s: %s", o.model_path, err.message);
+        rc = 1;
+    }
+    if (rc) {
         free(text);
         cli_model_close(&cm);
-        return 1;
+        return rc;
     }
     int32_t *ids = NULL, n = 0;
-    int rc = cli_tokenize_prompt(&cm, &o, text, &ids, &n);
+    rc = cli_tokenize_prompt(&cm, &o, text, &ids, &n);
     if (!rc) {
         fputc('[', stdout);
         for (int32_t i = 0; i < n; i++) printf(i ? ", %d" : "%d", ids[i]);

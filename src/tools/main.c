@@ -17,6 +17,9 @@ static const command COMMANDS[] = {
     {"info", cmd_info, "print a model's metadata, tensor table and memory estimate"},
     {"keygen", cmd_keygen, "create a publisher (Ed25519) or device (X25519) key pair"},
     {"trust", cmd_trust, "manage the device's trust store of publisher keys"},
+    {"seal", cmd_seal, "sign and encrypt a GGUF model into a bundle for chosen devices"},
+    {"verify", cmd_verify, "check a bundle's signatures, manifest and integrity (--deep: decrypt too)"},
+    {"inspect", cmd_inspect, "print a verified bundle's manifest, signers and recipients"},
 };
 
 static void usage(FILE *f) {

@@ -1,0 +1,309 @@
+/* sealm seal, verify and inspect: sealed model bundles on the publisher's and the device's side. */
+#include "tools/cli.h"
+#include "sealm/bundle.h"
+#include "sealm/keys.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+enum { MAX_KEYS = 16 };
+
+/* Parses a whole decimal number in [lo, hi]; prints the error. */
+static bool parse_u64_opt(const char *opt, const char *s, uint64_t lo, uint64_t hi, uint64_t *out) {
+    char *end;
+    errno = 0;
+    unsigned long long v = *s == '-' ? 0 : strtoull(s, &end, 10);
+    if (*s == '-' || errno || end == s || *end || v < lo || v > hi) {
+        cli_error("%s expects a whole number in [%" PRIu64 ", %" PRIu64 "], got '%s'", opt, lo, hi, s);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+static void seal_usage(FILE *f) {
+    fprintf(f, "usage: sealm seal -m MODEL.gguf -o OUT.sealed --publisher-key NAME.key [...] --recipient DEVICE.pub [...]\n"
+               "                  --name NAME --version N [options]\n"
+               "  --publisher-key FILE   a publisher secret key that signs the manifest (repeat for k-of-n)\n"
+               "  --passphrase-file FILE passphrase of protected publisher keys\n"
+               "  --recipient FILE       a device public key allowed to open the bundle (repeat)\n"
+               "  --name NAME            model name, the anti-rollback key on devices ([A-Za-z0-9._-])\n"
+               "  --version N            release number; devices refuse anything lower than they accepted\n"
+               "  --label TEXT, --device-class TEXT, --quantization TEXT, --min-runtime X.Y.Z\n"
+               "  --chunk-size BYTES     plaintext bytes per encrypted chunk (default 1 MiB)\n"
+               "  --source-hash TEXT, --quantization-settings TEXT, --build-commit TEXT   provenance\n");
+}
+
+static char *read_first_line(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        cli_error("cannot open passphrase file '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n = getline(&line, &cap, f);
+    fclose(f);
+    if (n <= 0) {
+        free(line);
+        cli_error("passphrase file '%s' is empty", path);
+        return NULL;
+    }
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
+    return line;
+}
+
+static void free_passphrase(char *p) {
+    if (p) {
+        sodium_memzero(p, strlen(p));
+        free(p);
+    }
+}
+
+int cmd_seal(int argc, char **argv) {
+    sealm_bundle_params p = {0};
+    const char *model = NULL, *out = NULL, *pass_file = NULL;
+    const char *pub_paths[MAX_KEYS], *rcp_paths[256];
+    size_t n_pub = 0, n_rcp = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            seal_usage(stdout);
+            return 0;
+        }
+        if (!v) {
+            cli_error("seal: '%s' is unknown or needs a value", a);
+            seal_usage(stderr);
+            return EXIT_USAGE;
+        }
+        i++;
+        if (!strcmp(a, "-m") || !strcmp(a, "--model")) model = v;
+        else if (!strcmp(a, "-o") || !strcmp(a, "--out")) out = v;
+        else if (!strcmp(a, "--passphrase-file")) pass_file = v;
+        else if (!strcmp(a, "--publisher-key")) {
+            if (n_pub == MAX_KEYS) { cli_error("at most %d --publisher-key", MAX_KEYS); return EXIT_USAGE; }
+            pub_paths[n_pub++] = v;
+        } else if (!strcmp(a, "--recipient")) {
+            if (n_rcp == 256) { cli_error("at most 256 --recipient"); return EXIT_USAGE; }
+            rcp_paths[n_rcp++] = v;
+        } else if (!strcmp(a, "--name")) p.name = v;
+        else if (!strcmp(a, "--version")) { if (!parse_u64_opt(a, v, 1, (1ull << 53) - 1, &p.version)) return EXIT_USAGE; }
+        else if (!strcmp(a, "--label")) p.label = v;
+        else if (!strcmp(a, "--device-class")) p.device_class = v;
+        else if (!strcmp(a, "--quantization")) p.quantization = v;
+        else if (!strcmp(a, "--min-runtime")) p.min_runtime = v;
+        else if (!strcmp(a, "--chunk-size")) {
+            uint64_t c;
+            if (!parse_u64_opt(a, v, SEALM_BUNDLE_MIN_CHUNK, SEALM_BUNDLE_MAX_CHUNK, &c)) return EXIT_USAGE;
+            p.chunk_size_bytes = (uint32_t)c;
+        } else if (!strcmp(a, "--source-hash")) p.source_model_hash = v;
+        else if (!strcmp(a, "--quantization-settings")) p.quantization_settings = v;
+        else if (!strcmp(a, "--build-commit")) p.build_commit = v;
+        else {
+            cli_error("seal: unknown option '%s'", a);
+            seal_usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (!model || !out || !n_pub || !n_rcp || !p.name || !p.version) {
+        cli_error("seal needs -m, -o, --publisher-key, --recipient, --name and --version");
+        seal_usage(stderr);
+        return EXIT_USAGE;
+    }
+    char *pass = NULL;
+    if (pass_file && !(pass = read_first_line(pass_file))) return EXIT_USAGE;
+    sealm_error err = {0};
+    sealm_key *pubs[MAX_KEYS] = {0};
+    uint8_t (*rcps)[32] = calloc(n_rcp, 32);
+    int rc = rcps ? 0 : 1;
+    for (size_t i = 0; !rc && i < n_pub; i++)
+        if (sealm_key_load(pub_paths[i], pass, &pubs[i], &err)) {
+            cli_error("%s", err.message);
+            rc = 1;
+        }
+    for (size_t i = 0; !rc && i < n_rcp; i++) {
+        sealm_key_kind kind;
+        if (sealm_pubkey_load(rcp_paths[i], &kind, rcps[i], &err)) {
+            cli_error("%s", err.message);
+            rc = 1;
+        } else if (kind != SEALM_KEY_DEVICE) {
+            cli_error("%s is a publisher key; --recipient takes device public keys (sealm keygen --device)", rcp_paths[i]);
+            rc = EXIT_USAGE;
+        }
+    }
+    if (!rc && sealm_bundle_seal_file(model, &p, (const sealm_key *const *)pubs, n_pub, (const uint8_t(*)[32])rcps,
+                                      n_rcp, out, &err)) {
+        cli_error("%s", err.message);
+        rc = 1;
+    }
+    if (!rc) printf("sealed %s → %s (%s version %" PRIu64 ", %zu signature(s), %zu recipient(s))\n", model, out, p.name,
+                    p.version, n_pub, n_rcp);
+    for (size_t i = 0; i < n_pub; i++) sealm_key_free(pubs[i]);
+    free(rcps);
+    free_passphrase(pass);
+    return rc;
+}
+
+/* ---- device side ---- */
+
+static void print_info(const sealm_bundle_info *in, FILE *f) {
+    char hash[65];
+    fprintf(f, "bundle %s (format v%u)\n  model: %s version %" PRIu64 " \"%s\"\n", in->bundle_id, in->format_version,
+            in->name, in->version, in->label);
+    fprintf(f, "  created: %" PRId64 " (unix seconds)\n  payload: %" PRIu64 " bytes in %" PRIu64 " chunks of %u, %s\n",
+            in->created_unix_s, in->payload_size_bytes, in->n_chunks, in->chunk_size_bytes, in->cipher);
+    sodium_bin2hex(hash, sizeof hash, in->payload_hash, 32);
+    fprintf(f, "  payload BLAKE2b-256: %s\n", hash);
+    fprintf(f, "  architecture: %s, quantization: %s, device class: %s, min runtime: %s\n", in->architecture,
+            in->quantization, in->device_class, in->min_runtime);
+    if (*in->source_model_hash || *in->quantization_settings || *in->build_commit)
+        fprintf(f, "  provenance: source %s, quantization settings %s, build %s\n", in->source_model_hash,
+                in->quantization_settings, in->build_commit);
+    fprintf(f, "  signers (%u, %u trusted):", in->n_signers, in->n_trusted_signers);
+    for (uint32_t i = 0; i < in->n_signers; i++) fprintf(f, " %s", in->signer_ids[i]);
+    fprintf(f, "\n  recipients (%u):", in->n_recipients);
+    for (uint32_t i = 0; i < in->n_recipients; i++) fprintf(f, " %s", in->recipient_ids[i]);
+    fputc('\n', f);
+}
+
+typedef struct device_options {
+    const char *bundle, *trust, *state, *device_key, *pass_file;
+    bool deep;
+} device_options;
+
+static void verify_usage(FILE *f) {
+    fprintf(f, "usage: sealm verify -m BUNDLE --trust FILE [--device-key KEY --state FILE] [--deep]\n"
+               "       sealm inspect -m BUNDLE --trust FILE\n"
+               "  verify: signatures (against the trust store and its threshold), manifest, ciphertext hash and, with\n"
+               "          --device-key and --state, the anti-rollback floor, without decrypting; --deep also decrypts\n"
+               "          in locked memory and checks the plaintext hash (needs --device-key and --state)\n"
+               "  inspect: the verified manifest, signers and recipients (nothing secret)\n"
+               "  --passphrase-file FILE  passphrase of a protected device key\n");
+}
+
+static int parse_device_options(int argc, char **argv, device_options *o) {
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            verify_usage(stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--deep")) { o->deep = true; continue; }
+        const char *v = i + 1 < argc ? argv[++i] : NULL;
+        if (!v) {
+            cli_error("'%s' is unknown or needs a value", a);
+            return EXIT_USAGE;
+        }
+        if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->bundle = v;
+        else if (!strcmp(a, "--trust")) o->trust = v;
+        else if (!strcmp(a, "--state")) o->state = v;
+        else if (!strcmp(a, "--device-key")) o->device_key = v;
+        else if (!strcmp(a, "--passphrase-file")) o->pass_file = v;
+        else {
+            cli_error("unknown option '%s'", a);
+            verify_usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (!o->bundle || !o->trust) {
+        cli_error("needs -m BUNDLE and --trust FILE");
+        verify_usage(stderr);
+        return EXIT_USAGE;
+    }
+    return -1;
+}
+
+/* Loads the device key and the rollback state it protects (both optional for verify). */
+int cli_open_device_state(const char *key_path, const char *pass_file, const char *state_path, sealm_key **key,
+                          sealm_bundle_rollback **state) {
+    sealm_error err = {0};
+    char *pass = NULL;
+    if (pass_file && !(pass = read_first_line(pass_file))) return EXIT_USAGE;
+    int rc = 0;
+    if (sealm_key_load(key_path, pass, key, &err)) {
+        cli_error("%s", err.message);
+        rc = 1;
+    }
+    free_passphrase(pass);
+    if (rc || !state_path) return rc;
+    uint8_t state_key[32];
+    if (sealm_key_derive(*key, "sealm anti-rollback state v1", state_key, &err) ||
+        sealm_bundle_rollback_open(state_path, state_key, state, &err)) {
+        cli_error("%s", err.message);
+        rc = 1;
+    }
+    sodium_memzero(state_key, sizeof state_key);
+    return rc;
+}
+
+static int verify_or_inspect(int argc, char **argv, bool inspect) {
+    device_options o = {0};
+    int status = parse_device_options(argc, argv, &o);
+    if (status >= 0) return status;
+    if (o.deep && (!o.device_key || !o.state)) {
+        cli_error("--deep decrypts the bundle: it needs --device-key and --state");
+        return EXIT_USAGE;
+    }
+    sealm_error err = {0};
+    sealm_trust_store *trust = NULL;
+    sealm_key *key = NULL;
+    sealm_bundle_rollback *state = NULL;
+    int rc = 0;
+    if (sealm_trust_load(o.trust, &trust, &err)) {
+        cli_error("%s", err.message);
+        return 1;
+    }
+    if (o.device_key) rc = cli_open_device_state(o.device_key, o.pass_file, o.state, &key, &state);
+    int fd = -1;
+    void *map = MAP_FAILED;
+    struct stat st;
+    if (!rc) {
+        fd = open(o.bundle, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || fstat(fd, &st) != 0 || st.st_size <= 0 ||
+            (map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED) {
+            cli_error("cannot read bundle '%s': %s", o.bundle, fd >= 0 && st.st_size == 0 ? "empty file" : strerror(errno));
+            rc = 1;
+        }
+    }
+    sealm_bundle_info info;
+    if (!rc) {
+        sealm_status s = sealm_bundle_verify(map, (size_t)st.st_size, trust, state, &info, &err);
+        if (s) {
+            cli_error("%s: %s (%s)", o.bundle, err.message, sealm_status_name(s));
+            rc = 1;
+        }
+    }
+    if (!rc && o.deep) {
+        /* a deep check decrypts into locked memory and checks the plaintext hash; the image is
+         * wiped right away. It also raises the rollback floor, as any accepted load does. */
+        sealm_bundle_image *img = NULL;
+        sealm_status s = sealm_bundle_open(map, (size_t)st.st_size, trust, key, state, &img, &err);
+        if (s) {
+            cli_error("%s: %s (%s)", o.bundle, err.message, sealm_status_name(s));
+            rc = 1;
+        }
+        sealm_bundle_image_free(img);
+    }
+    if (!rc) {
+        if (inspect) print_info(&info, stdout);
+        else printf("%s: OK — %s version %" PRIu64 ", %u of %u signers trusted%s\n", o.bundle, info.name, info.version,
+                    info.n_trusted_signers, info.n_signers, o.deep ? ", payload decrypted and its hash checked" : "");
+    }
+    if (map != MAP_FAILED) munmap(map, (size_t)st.st_size);
+    if (fd >= 0) close(fd);
+    sealm_bundle_rollback_free(state);
+    sealm_key_free(key);
+    sealm_trust_free(trust);
+    return rc;
+}
+
+int cmd_verify(int argc, char **argv) { return verify_or_inspect(argc, argv, false); }
+int cmd_inspect(int argc, char **argv) { return verify_or_inspect(argc, argv, true); }

@@ -1,0 +1,144 @@
+"""Sealed bundles through the CLI, as a publisher and a device would use them: keygen, trust,
+seal, verify, inspect, and generate from a bundle; every refusal with its own error."""
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import SHARED, run, sealm_bin
+
+STORIES = SHARED / "models" / "stories260K.gguf"
+PROMPT = ["-p", "Once upon a time", "-n", 24, "--temp", 0]
+
+
+@pytest.fixture()
+def world(tmp_path):
+    """Two publishers, two devices (one passphrase-protected), a trust store with the first publisher."""
+    os.chdir(tmp_path)
+    run("keygen", "--publisher", "-o", "pub1")
+    run("keygen", "--publisher", "-o", "pub2")
+    run("keygen", "--device", "-o", "dev1")
+    (tmp_path / "pass.txt").write_text("correct horse battery staple\n")
+    run("keygen", "--device", "-o", "dev2", "--passphrase-file", "pass.txt")
+    run("trust", "--store", "trust.txt", "add", "pub1.pub")
+    return tmp_path
+
+
+def seal(out, version, *extra, publishers=("pub1.key",), recipients=("dev1.pub", "dev2.pub")):
+    args = ["seal", "-m", STORIES, "-o", out, "--name", "stories", "--version", version, "--chunk-size", 65536]
+    for p in publishers:
+        args += ["--publisher-key", p]
+    for r in recipients:
+        args += ["--recipient", r]
+    return run(*args, *extra)
+
+
+def device(*extra, key="dev1.key", state="state.bin"):
+    return ["--device-key", key, "--trust", "trust.txt", "--state", state, *extra]
+
+
+def test_round_trip_generates_what_the_plain_model_generates(world):
+    seal("m.sealed", 3, "--label", "v3", "--build-commit", "abc123")
+    assert "OK" in run("verify", "-m", "m.sealed", "--trust", "trust.txt").stdout
+    info = run("inspect", "-m", "m.sealed", "--trust", "trust.txt").stdout
+    assert "stories version 3" in info and "abc123" in info and "recipients (2)" in info
+    plain = run("generate", "-m", STORIES, *PROMPT).stdout
+    sealed = run("generate", "-m", "m.sealed", *device(), *PROMPT).stdout
+    assert sealed == plain and len(plain.strip()) > 20
+    # the passphrase-protected device key opens it too; and --deep decrypts and checks the hash
+    assert run("generate", "-m", "m.sealed", *device(key="dev2.key", state="s2.bin"),
+               "--passphrase-file", "pass.txt", *PROMPT).stdout == plain
+    assert "hash checked" in run("verify", "-m", "m.sealed", "--deep", *device()).stdout
+    assert "token_embd.weight" in run("info", "-m", "m.sealed", *device()).stdout
+
+
+def test_plaintext_never_reaches_the_bundle_file(world):
+    seal("m.sealed", 1)
+    model = STORIES.read_bytes()
+    sealed = (world / "m.sealed").read_bytes()
+    for off in range(0, len(model) - 64, len(model) // 16):
+        assert model[off:off + 64] not in sealed
+
+
+def test_refusals(world):
+    seal("m.sealed", 3)
+    run("generate", "-m", "m.sealed", *device(), *PROMPT)          # accepts version 3
+
+    seal("old.sealed", 2)
+    p = run("generate", "-m", "old.sealed", *device(), *PROMPT, check=False)
+    assert p.returncode == 1 and "SEALM_E_ROLLBACK" in p.stderr
+
+    tampered = world / "t.sealed"
+    data = bytearray((world / "m.sealed").read_bytes())
+    data[len(data) // 2] ^= 1
+    tampered.write_bytes(bytes(data))
+    p = run("generate", "-m", "t.sealed", *device(state="fresh.bin"), *PROMPT, check=False)
+    assert p.returncode == 1 and "SEALM_E_AUTH" in p.stderr
+
+    truncated = world / "cut.sealed"
+    truncated.write_bytes((world / "m.sealed").read_bytes()[:-100])
+    p = run("verify", "-m", "cut.sealed", "--trust", "trust.txt", check=False)
+    assert p.returncode == 1 and "SEALM_E_FORMAT" in p.stderr
+
+    run("keygen", "--device", "-o", "dev3")
+    p = run("generate", "-m", "m.sealed", *device(key="dev3.key", state="s3.bin"), *PROMPT, check=False)
+    assert p.returncode == 1 and "SEALM_E_RECIPIENT" in p.stderr
+
+    seal("p2.sealed", 4, publishers=("pub2.key",))
+    p = run("verify", "-m", "p2.sealed", "--trust", "trust.txt", check=False)
+    assert p.returncode == 1 and "SEALM_E_SIGNATURE" in p.stderr   # pub2 is not trusted
+
+    run("trust", "--store", "trust.txt", "add", "pub2.pub")
+    run("trust", "--store", "trust.txt", "threshold", 2)
+    p = run("verify", "-m", "m.sealed", "--trust", "trust.txt", check=False)
+    assert p.returncode == 1 and "SEALM_E_SIGNATURE" in p.stderr   # 1 signature, 2 required
+    seal("both.sealed", 5, publishers=("pub1.key", "pub2.key"))
+    assert "2 of 2 signers trusted" in run("verify", "-m", "both.sealed", "--trust", "trust.txt").stdout
+
+    run("trust", "--store", "trust.txt", "threshold", 1)
+    pub2_id = run("keygen", "--publisher", "-o", "pub9").stdout  # an unrelated key: ids differ
+    assert pub2_id
+    revoke_id = [ln.split()[1] for ln in (world / "trust.txt").read_text().splitlines()
+                 if ln.startswith("publisher")][1]
+    run("trust", "--store", "trust.txt", "revoke", revoke_id)
+    p = run("verify", "-m", "both.sealed", "--trust", "trust.txt", check=False)
+    assert p.returncode == 1 and "SEALM_E_REVOKED" in p.stderr
+
+    p = run("generate", "-m", "m.sealed", *PROMPT, check=False)
+    assert p.returncode == 2 and "--device-key" in p.stderr
+
+
+def test_key_file_permissions_are_enforced(world):
+    os.chmod("dev1.key", 0o644)
+    seal("m.sealed", 1)
+    p = run("generate", "-m", "m.sealed", *device(), *PROMPT, check=False)
+    assert p.returncode == 1 and "chmod 600" in p.stderr
+
+
+def test_a_sealed_load_writes_no_model_byte_anywhere(world):
+    """Trace every file open and write of a sealed load: the only file opened for writing is
+    the anti-rollback state (and its temp file), and no write carries model bytes (strace shows
+    the first 256 bytes of each write, which is where a dumped block would begin)."""
+    if shutil.which("strace") is None:
+        pytest.fail("strace is missing: scripts/setup.sh installs it")
+    seal("m.sealed", 1)
+    trace = world / "trace.txt"
+    cmd = ["strace", "-f", "-qq", "-e", "trace=openat,open,creat,write,pwrite64,writev,pwritev,sendto,sendmsg",
+           "-s", "256", "-xx", "-o", str(trace), sealm_bin(), "generate", "-m", "m.sealed", *device(),
+           *map(str, PROMPT)]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    lines = trace.read_text().splitlines()
+    opened_for_writing = [ln for ln in lines if ("O_WRONLY" in ln or "O_RDWR" in ln or "O_CREAT" in ln)
+                          and " = -1 " not in ln]
+    assert opened_for_writing, "the state file is written on the first accepted load"
+    hexed = lambda b: "".join(f"\\x{c:02x}" for c in b)   # strace -xx prints paths and data in hex
+    for ln in opened_for_writing:
+        assert hexed(b"state.bin") in ln, ln
+    model = STORIES.read_bytes()
+    samples = [model[off:off + 16] for off in range(4096, len(model) - 16, 4096)]
+    written = "\n".join(ln for ln in lines if ln.split(" ", 1)[-1].startswith(("write", "pwrite", "writev", "pwritev")))
+    assert samples and written
+    for s in samples:
+        assert hexed(s) not in written
