@@ -2,6 +2,7 @@
 #include "tools/cli.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -461,4 +462,30 @@ int cli_tokenize_prompt(const cli_model *cm, const cli_run_options *o, const cha
     *out = ids;
     *n_out = (int32_t)n;
     return 0;
+}
+
+char *cli_read_passphrase(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        cli_error("cannot open passphrase file '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n = getline(&line, &cap, f);
+    fclose(f);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
+    if (n <= 0) {
+        free(line);
+        cli_error("passphrase file '%s' holds no passphrase on its first line", path);
+        return NULL;
+    }
+    return line;
+}
+
+void cli_free_passphrase(char *p) {
+    if (p) {
+        sodium_memzero(p, strlen(p));
+        free(p);
+    }
 }

@@ -111,6 +111,12 @@ uint64_t cli_random_seed(void);
  * *out malloc'd. Returns 0 or prints the error and returns 1. */
 int cli_tokenize_prompt(const cli_model *cm, const cli_run_options *o, const char *text, int32_t **out, int32_t *n_out);
 
+/* Reads a passphrase from the first line of a file (never from the command line, where
+ * other users could read it in ps) into a malloc'd string; NULL after printing the error. */
+char *cli_read_passphrase(const char *path);
+/* Wipes and frees a passphrase; NULL is a no-op. */
+void cli_free_passphrase(char *p);
+
 /* Loads a device key (with the passphrase in pass_file, if any) and, when state_path is
  * set, the anti-rollback state whose MAC key it derives. Returns 0 or prints the error. */
 int cli_open_device_state(const char *key_path, const char *pass_file, const char *state_path, sealm_key **key,

@@ -41,32 +41,6 @@ static void seal_usage(FILE *f) {
                "  --source-hash TEXT, --quantization-settings TEXT, --build-commit TEXT   provenance\n");
 }
 
-static char *read_first_line(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        cli_error("cannot open passphrase file '%s': %s", path, strerror(errno));
-        return NULL;
-    }
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n = getline(&line, &cap, f);
-    fclose(f);
-    if (n <= 0) {
-        free(line);
-        cli_error("passphrase file '%s' is empty", path);
-        return NULL;
-    }
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
-    return line;
-}
-
-static void free_passphrase(char *p) {
-    if (p) {
-        sodium_memzero(p, strlen(p));
-        free(p);
-    }
-}
-
 int cmd_seal(int argc, char **argv) {
     sealm_bundle_params p = {0};
     const char *model = NULL, *out = NULL, *pass_file = NULL;
@@ -119,7 +93,7 @@ int cmd_seal(int argc, char **argv) {
         return EXIT_USAGE;
     }
     char *pass = NULL;
-    if (pass_file && !(pass = read_first_line(pass_file))) return EXIT_USAGE;
+    if (pass_file && !(pass = cli_read_passphrase(pass_file))) return EXIT_USAGE;
     sealm_error err = {0};
     sealm_key *pubs[MAX_KEYS] = {0};
     uint8_t (*rcps)[32] = calloc(n_rcp, 32);
@@ -148,7 +122,7 @@ int cmd_seal(int argc, char **argv) {
                     p.version, n_pub, n_rcp);
     for (size_t i = 0; i < n_pub; i++) sealm_key_free(pubs[i]);
     free(rcps);
-    free_passphrase(pass);
+    cli_free_passphrase(pass);
     return rc;
 }
 
@@ -226,13 +200,13 @@ int cli_open_device_state(const char *key_path, const char *pass_file, const cha
                           sealm_bundle_rollback **state) {
     sealm_error err = {0};
     char *pass = NULL;
-    if (pass_file && !(pass = read_first_line(pass_file))) return EXIT_USAGE;
+    if (pass_file && !(pass = cli_read_passphrase(pass_file))) return EXIT_USAGE;
     int rc = 0;
     if (sealm_key_load(key_path, pass, key, &err)) {
         cli_error("%s", err.message);
         rc = 1;
     }
-    free_passphrase(pass);
+    cli_free_passphrase(pass);
     if (rc || !state_path) return rc;
     uint8_t state_key[32];
     if (sealm_key_derive(*key, "sealm anti-rollback state v1", state_key, &err) ||

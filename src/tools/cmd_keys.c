@@ -7,32 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Reads a passphrase from a file (first line, without its newline) into a malloc'd string.
- * Passphrases never come from the command line, where other users could read them in ps. */
-static char *read_passphrase_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        cli_error("cannot open passphrase file '%s': %s", path, strerror(errno));
-        return NULL;
-    }
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n = getline(&line, &cap, f);
-    fclose(f);
-    if (n <= 0) {
-        free(line);
-        cli_error("passphrase file '%s' is empty", path);
-        return NULL;
-    }
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
-    if (n == 0) {
-        free(line);
-        cli_error("passphrase file '%s' holds an empty passphrase", path);
-        return NULL;
-    }
-    return line;
-}
-
 static void keygen_usage(FILE *f) {
     fprintf(f, "usage: sealm keygen (--publisher | --device) -o NAME [--passphrase-file FILE]\n"
                "  writes the secret key to NAME.key (mode 0600) and the public key to NAME.pub;\n"
@@ -69,7 +43,7 @@ int cmd_keygen(int argc, char **argv) {
         return EXIT_USAGE;
     }
     char *pass = NULL;
-    if (pass_file && !(pass = read_passphrase_file(pass_file))) return EXIT_USAGE;
+    if (pass_file && !(pass = cli_read_passphrase(pass_file))) return EXIT_USAGE;
     size_t len = strlen(name) + 5;
     char *secret_path = malloc(len), *public_path = malloc(len);
     int rc = 0;
@@ -94,10 +68,7 @@ int cmd_keygen(int argc, char **argv) {
             }
         }
     }
-    if (pass) {
-        sodium_memzero(pass, strlen(pass));
-        free(pass);
-    }
+    cli_free_passphrase(pass);
     free(secret_path);
     free(public_path);
     return rc;
