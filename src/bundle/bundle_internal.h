@@ -137,10 +137,6 @@ sealm_status bundle_open_core(const uint8_t *bundle, size_t len, const bundle_tr
                               const bundle_unsealer *device, sealm_bundle_rollback *rollback,
                               sealm_bundle_image **out, sealm_error *err);
 
-/* atomic_file.c: writes n pieces to path atomically with the given mode. */
-sealm_status bundle_write_atomic(const char *path, const uint8_t *const *pieces,
-                                 const size_t *lens, size_t n, unsigned mode, sealm_error *err);
-
 /* rollback.c: parses a state file's bytes (MAC checked with mac_key). Exposed for fuzzing. */
 sealm_status bundle_rollback_parse(const uint8_t *buf, size_t len, const uint8_t mac_key[32],
                                    sealm_bundle_rollback *r, sealm_error *err);

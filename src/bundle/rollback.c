@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "bundle/bundle_internal.h"
+#include "common/atomic_file.h"
 
 #define ROLLBACK_MAGIC "SEALMRB1"
 #define ROLLBACK_MAX_ENTRIES 4096u
@@ -183,8 +184,8 @@ static sealm_status save(const sealm_bundle_rollback *r, const rollback_entry *e
         off += 1 + nl + 8;
     }
     crypto_auth(buf + off, buf, off, r->mac_key);
-    const uint8_t *pieces[1] = {buf};
-    sealm_status st = bundle_write_atomic(r->path, pieces, &len, 1, 0600, err);
+    const void *pieces[1] = {buf};
+    sealm_status st = sealm_file_write_atomic(r->path, pieces, &len, 1, 0600, true, err);
     free(buf);
     return st;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "bundle/bundle_internal.h"
+#include "common/atomic_file.h"
 #include "sealm/gguf.h"
 
 /* The bundle in three pieces: everything before the payload, the payload, the trailer. */
@@ -263,9 +264,9 @@ sealm_status sealm_bundle_seal(const uint8_t *gguf, size_t len, const sealm_bund
     sealed_pieces sp;
     sealm_status st = seal_pieces(gguf, len, params, signers, n_publishers, recipients, n_recipients, &sp, err);
     if (st != SEALM_OK) return st;
-    const uint8_t *pieces[3] = {sp.prefix, sp.payload, sp.trailer};
+    const void *pieces[3] = {sp.prefix, sp.payload, sp.trailer};
     size_t lens[3] = {sp.prefix_len, sp.payload_len, BUNDLE_TRAILER_LEN};
-    st = bundle_write_atomic(out_path, pieces, lens, 3, 0644, err);
+    st = sealm_file_write_atomic(out_path, pieces, lens, 3, 0644, true, err);
     pieces_free(&sp);
     return st;
 }

@@ -4,10 +4,10 @@
  * mode we check is the mode of the file we read). Writes never leave a half-written file at
  * the final path: temp file in the same directory → write → fsync → rename/link → fsync dir. */
 #include "keys_internal.h"
+#include "common/atomic_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,81 +110,8 @@ sealm_status sealm_keys_read_file(const char *path, const sealm_keys_read_opts *
     return rc;
 }
 
-/* The directory holding path, for the temp file and the directory fsync. */
-static sealm_status dir_of(const char *path, char *dir, size_t cap, sealm_error *err) {
-    size_t n = strlen(path);
-    if (n + 1 > cap)
-        return sealm_error_set(err, SEALM_E_INVALID, "%s: path too long", path);
-    memcpy(dir, path, n + 1);
-    char *d = dirname(dir);   /* may return a pointer into dir or a static "." */
-    if (d != dir) memmove(dir, d, strlen(d) + 1);
-    return SEALM_OK;
-}
-
-static sealm_status write_fd_all(int fd, const char *path, const uint8_t *p, size_t len,
-                                 sealm_error *err) {
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0)
-            return sealm_error_set(err, SEALM_E_IO, "%s: write failed: %s", path, strerror(errno));
-        p += n;
-        len -= (size_t)n;
-    }
-    return SEALM_OK;
-}
-
-static sealm_status fsync_dir(const char *dir, sealm_error *err) {
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return sealm_error_set(err, SEALM_E_IO, "%s: cannot open directory to fsync: %s", dir,
-                               strerror(errno));
-    int rc = fsync(dfd);
-    int e = errno;
-    close(dfd);
-    if (rc != 0)
-        return sealm_error_set(err, SEALM_E_IO, "%s: fsync of directory failed: %s", dir, strerror(e));
-    return SEALM_OK;
-}
-
 sealm_status sealm_keys_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
                                      bool overwrite, sealm_error *err) {
-    char dir[4096], tmp[4096 + 32];
-    sealm_status rc = dir_of(path, dir, sizeof dir, err);
-    if (rc != SEALM_OK) return rc;
-    if (snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path) >= (int)sizeof tmp)
-        return sealm_error_set(err, SEALM_E_INVALID, "%s: path too long", path);
-    if (!overwrite && access(path, F_OK) == 0)
-        return sealm_error_set(err, SEALM_E_IO, "%s: file already exists; refusing to overwrite it "
-                               "(move it away or choose another path)", path);
-
-    int fd = mkostemp(tmp, O_CLOEXEC);   /* created 0600 */
-    if (fd < 0)
-        return sealm_error_set(err, SEALM_E_IO, "%s: cannot create a temporary file next to it: %s",
-                               path, strerror(errno));
-    rc = write_fd_all(fd, tmp, data, len, err);
-    if (rc == SEALM_OK && fchmod(fd, mode) != 0)
-        rc = sealm_error_set(err, SEALM_E_IO, "%s: chmod failed: %s", tmp, strerror(errno));
-    if (rc == SEALM_OK && fsync(fd) != 0)
-        rc = sealm_error_set(err, SEALM_E_IO, "%s: fsync failed: %s", tmp, strerror(errno));
-    if (close(fd) != 0 && rc == SEALM_OK)
-        rc = sealm_error_set(err, SEALM_E_IO, "%s: close failed: %s", tmp, strerror(errno));
-    if (rc == SEALM_OK) {
-        if (overwrite) {
-            if (rename(tmp, path) != 0)
-                rc = sealm_error_set(err, SEALM_E_IO, "%s: rename into place failed: %s", path,
-                                     strerror(errno));
-        } else if (link(tmp, path) != 0) {
-            /* link() never replaces an existing file: this closes the race with the
-             * access() check above. */
-            rc = errno == EEXIST
-                ? sealm_error_set(err, SEALM_E_IO, "%s: file already exists; refusing to overwrite "
-                                  "it (move it away or choose another path)", path)
-                : sealm_error_set(err, SEALM_E_IO, "%s: cannot create: %s", path, strerror(errno));
-        }
-    }
-    /* After rename the temp name is gone; after link (or failure) it must be removed. */
-    if (rc != SEALM_OK || !overwrite) unlink(tmp);
-    if (rc == SEALM_OK) rc = fsync_dir(dir, err);
-    return rc;
+    const void *pieces[1] = {data};
+    return sealm_file_write_atomic(path, pieces, &len, 1, mode, overwrite, err);
 }
