@@ -21,27 +21,36 @@ static float absmax(const float *x, int n) {
     return amax;
 }
 
+/* One 32-element block: q = rint(x · 127/amax), d = amax/127 (returned); the quants' sum
+ * goes to *sum (Q8_1 needs it). Shared by Q8_0 and Q8_1, which differ only in that sum. */
+static float quantize_block32(const float *x, int8_t *q, int *sum) {
+    const float amax = absmax(x, 32);
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    int total = 0;
+    for (int j = 0; j < 32; j++) {
+        q[j] = (int8_t)rintf(x[j] * id);
+        total += q[j];
+    }
+    *sum = total;
+    return amax / 127.0f;
+}
+
+static void dequantize_block32(const int8_t *q, sealm_fp16 d16, float *dst) {
+    const float d = sealm_fp16_to_fp32(d16);
+    for (int j = 0; j < 32; j++) dst[j] = (float)q[j] * d;
+}
+
 /* ---- Q8_0 ---- */
 
 void sealm_q8_0_to_float(const void *restrict src, float *restrict dst, int64_t n) {
     const block_q8_0 *b = src;
-    for (int64_t i = 0; i < n / QK8_0; i++, dst += QK8_0) {
-        const float d = sealm_fp16_to_fp32(b[i].d);
-        for (int j = 0; j < QK8_0; j++)
-            dst[j] = (float)b[i].qs[j] * d;
-    }
+    for (int64_t i = 0; i < n / QK8_0; i++, dst += QK8_0) dequantize_block32(b[i].qs, b[i].d, dst);
 }
 
 void sealm_q8_0_from_float(const float *restrict src, void *restrict dst, int64_t n) {
     block_q8_0 *b = dst;
-    for (int64_t i = 0; i < n / QK8_0; i++, src += QK8_0) {
-        const float amax = absmax(src, QK8_0);
-        const float d = amax / 127.0f;
-        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-        b[i].d = sealm_fp32_to_fp16(d);
-        for (int j = 0; j < QK8_0; j++)
-            b[i].qs[j] = (int8_t)rintf(src[j] * id);
-    }
+    int sum;
+    for (int64_t i = 0; i < n / QK8_0; i++, src += QK8_0) b[i].d = sealm_fp32_to_fp16(quantize_block32(src, b[i].qs, &sum));
 }
 
 /* lane-8 order (quant_ref.h) */
@@ -61,24 +70,14 @@ void sealm_q8_0_vec_dot_ref(int64_t n, float *restrict s, const void *restrict w
 
 void sealm_q8_1_to_float(const void *restrict src, float *restrict dst, int64_t n) {
     const block_q8_1 *b = src;
-    for (int64_t i = 0; i < n / QK8_1; i++, dst += QK8_1) {
-        const float d = sealm_fp16_to_fp32(b[i].d);
-        for (int j = 0; j < QK8_1; j++)
-            dst[j] = (float)b[i].qs[j] * d;
-    }
+    for (int64_t i = 0; i < n / QK8_1; i++, dst += QK8_1) dequantize_block32(b[i].qs, b[i].d, dst);
 }
 
 void sealm_q8_1_from_float(const float *restrict src, void *restrict dst, int64_t n) {
     block_q8_1 *b = dst;
     for (int64_t i = 0; i < n / QK8_1; i++, src += QK8_1) {
-        const float amax = absmax(src, QK8_1);
-        const float d = amax / 127.0f;
-        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-        int sum = 0;
-        for (int j = 0; j < QK8_1; j++) {
-            b[i].qs[j] = (int8_t)rintf(src[j] * id);
-            sum += b[i].qs[j];
-        }
+        int sum;
+        const float d = quantize_block32(src, b[i].qs, &sum);
         b[i].d = sealm_fp32_to_fp16(d);
         b[i].s = sealm_fp32_to_fp16((float)sum * d);
     }
