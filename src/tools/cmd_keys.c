@@ -133,6 +133,12 @@ int cmd_trust(int argc, char **argv) {
         }
         s = sealm_trust_set_threshold(store, (uint32_t)k, &err);
     } else if (!strcmp(cmd, "list") && !arg) {
+        sealm_trust_store *t = NULL;   /* print only a store that parses */
+        if (sealm_trust_load(store, &t, &err)) {
+            cli_error("%s", err.message);
+            return 1;
+        }
+        sealm_trust_free(t);
         FILE *f = fopen(store, "r");
         if (!f) {
             cli_error("cannot open trust store '%s': %s", store, strerror(errno));
