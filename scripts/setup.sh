@@ -17,20 +17,26 @@ PYTHON="${PYTHON:-python3}"
 JOBS="$(nproc 2>/dev/null || echo 2)"
 MODEL="models/SmolLM2-135M-Instruct.Q4_1.gguf"
 
-# Debian packages: compiler and CMake, the libraries sealm links (PCRE2, libsodium,
-# jansson), the unit-test library (cmocka), clang with its runtime for the
-# libFuzzer targets, python for the end-to-end tests and the model download, and strace for
-# the test that no plaintext model byte is written anywhere.
+# Debian packages: compiler and CMake; the libraries sealm links (PCRE2, libsodium, jansson,
+# utf8proc, tpm2-tss for the TPM key provider and NV counter, libmicrohttpd with GnuTLS for
+# sealmd, libseccomp for its worker sandbox); the unit-test library (cmocka); clang with its
+# runtime for the libFuzzer targets; python for the end-to-end tests and the model download;
+# and the tools the tests drive: strace (no plaintext model byte is written anywhere), swtpm
+# (a software TPM the TPM tests start themselves), minisign (checks our detached signatures),
+# curl (raw SSE against sealmd), openssl (test certificates for mTLS).
 APT_PACKAGES=(
     build-essential cmake pkg-config git ca-certificates
-    libpcre2-dev libsodium-dev
-    libcmocka-dev libjansson-dev
+    libpcre2-dev libsodium-dev libjansson-dev libutf8proc-dev
+    libtss2-dev libmicrohttpd-dev libgnutls28-dev libseccomp-dev
+    libcmocka-dev
     clang libclang-rt-14-dev
     python3 python3-pip python3-venv
-    strace
+    strace swtpm swtpm-tools minisign curl openssl
 )
-# Python test tooling, pinned so every machine runs the same versions.
-PIP_PACKAGES=(pytest==9.2.0 numpy==2.4.6)
+# Python test tooling, pinned so every machine runs the same versions: pytest for the
+# end-to-end tests, numpy for logit comparisons, the OpenAI SDK as a real sealmd client,
+# schemathesis to fuzz sealmd against docs/openapi.yaml.
+PIP_PACKAGES=(pytest==9.2.0 numpy==2.4.6 openai==3.54.0 schemathesis==4.32.5)
 
 DEPS_ONLY=0
 usage() { sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
