@@ -119,6 +119,54 @@ sealm_status sealm_bundle_seal_file(const char *gguf_path, const sealm_bundle_pa
                                     const uint8_t (*recipients)[32], size_t n_recipients,
                                     const char *out_path, sealm_error *err);
 
+/* Adds and removes devices of a sealed bundle without re-encrypting its payload
+ * (`sealm recipients add/remove`; docs/bundle-format.md, "Recipients").
+ *
+ * in_path:   the bundle. It is checked first as sealm_bundle_inspect does (framing, every
+ *            signature valid for its own key, manifest, ciphertext hash); trust is not asked.
+ * out_path:  the new bundle, written atomically (mode 0644); may equal in_path.
+ * overwrite: whether an existing out_path may be replaced (false: SEALM_E_IO if it exists).
+ * holder:    the device key of a current recipient; required when n_add > 0, because only
+ *            the content key can be wrapped to a new device. Its wrapped key is checked
+ *            against the manifest's key commitment before it is re-wrapped. May be NULL
+ *            when only removing.
+ * add:       n_add X25519 device public keys to wrap the content key to (crypto_box_seal).
+ * remove:    n_remove device public keys whose entries are dropped (removals apply first).
+ *
+ * Header, manifest, signatures and payload are copied byte for byte; only the recipient
+ * section and the trailer's total length change, so publisher signatures stay valid.
+ * Removing a device stops it from opening this file; it does not revoke a content key the
+ * device may already have read: for that, seal a new version (fresh content key).
+ * Memory: the file is mmap'd read-only (ciphertext only); no plaintext byte is produced.
+ * Returns SEALM_OK, or SEALM_E_INVALID (NULL/empty arguments, a key to add already listed,
+ * more than SEALM_BUNDLE_MAX_RECIPIENTS, no recipient left, holder missing or not a device
+ * key), SEALM_E_NOT_FOUND (a key to remove is not listed), SEALM_E_RECIPIENT (holder is not
+ * a recipient), SEALM_E_AUTH (holder's entry does not open, or opens to a key the manifest
+ * does not commit to), what sealm_bundle_inspect returns for a damaged bundle, SEALM_E_IO,
+ * SEALM_E_NOMEM. On any error out_path is untouched. Thread-safe (no shared state). */
+sealm_status sealm_bundle_recipients_edit(const char *in_path, const char *out_path, bool overwrite,
+                                          const sealm_key *holder, const uint8_t (*add)[32], size_t n_add,
+                                          const uint8_t (*remove)[32], size_t n_remove, sealm_error *err);
+
+/* Writes a detached signature of the file at path in minisign's format (prehashed "ED"
+ * algorithm: Ed25519 over BLAKE2b-512 of the file, plus a global signature over the
+ * signature and the trusted comment), so that `minisign -V -p KEY.pub -m FILE` verifies it.
+ * Format: https://jedisct1.github.io/minisign/ ("Signature format").
+ *
+ * publisher:       a SEALM_KEY_PUBLISHER key; signs through sealm_key_sign.
+ * trusted_comment: printable ASCII without newlines, at most 1024 bytes (signed).
+ * sig_path:        written atomically (mode 0644), replacing an existing file.
+ * The minisign key id is the 8-byte sealm key id (first 8 bytes of BLAKE2b-256(pk)).
+ * Returns SEALM_OK, SEALM_E_INVALID (bad argument or comment, not a publisher key),
+ * SEALM_E_IO, SEALM_E_NOMEM. Thread-safe. */
+sealm_status sealm_minisign_sign_file(const sealm_key *publisher, const char *path, const char *trusted_comment,
+                                      const char *sig_path, sealm_error *err);
+
+/* Writes the minisign public key file ("untrusted comment" line, then base64 of "Ed" | key id |
+ * Ed25519 public key) for a publisher public key, atomically to out_path (mode 0644,
+ * replacing). Returns SEALM_OK, SEALM_E_INVALID, SEALM_E_IO, SEALM_E_NOMEM. Thread-safe. */
+sealm_status sealm_minisign_write_public_key(const uint8_t pk[32], const char *out_path, sealm_error *err);
+
 /* ---- anti-rollback state (device side) ---- */
 
 /* The highest version accepted per model name on this device, in a file protected by a MAC

@@ -133,5 +133,7 @@ int cmd_trust(int argc, char **argv);
 int cmd_seal(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_recipients(int argc, char **argv);
+int cmd_minisign_key(int argc, char **argv);
 
 #endif

@@ -38,7 +38,31 @@ static void seal_usage(FILE *f) {
                "  --version N            release number; devices refuse anything lower than they accepted\n"
                "  --label TEXT, --device-class TEXT, --quantization TEXT, --min-runtime X.Y.Z\n"
                "  --chunk-size BYTES     plaintext bytes per encrypted chunk (default 1 MiB)\n"
-               "  --source-hash TEXT, --quantization-settings TEXT, --build-commit TEXT   provenance\n");
+               "  --source-hash TEXT, --quantization-settings TEXT, --build-commit TEXT   provenance\n"
+               "  --minisign             also write OUT.minisig, a detached minisign signature of the bundle\n"
+               "                         by the first publisher key (check: minisign -V -p KEY.minisign.pub -m OUT;\n"
+               "                         the public key file comes from `sealm minisign-key`)\n");
+}
+
+/* OUT.minisig: minisign's detached signature of the finished bundle file. The trusted
+ * comment (signed) names the model and version, which `minisign -V` prints. */
+static int write_minisig(const sealm_key *publisher, const char *bundle, const sealm_bundle_params *p) {
+    size_t n = strlen(bundle) + sizeof ".minisig";
+    char *sig_path = malloc(n);
+    if (!sig_path) return 1;
+    snprintf(sig_path, n, "%s.minisig", bundle);
+    char comment[256];
+    snprintf(comment, sizeof comment, "sealm bundle name:%s version:%" PRIu64, p->name, p->version);
+    sealm_error err = {0};
+    int rc = 0;
+    if (sealm_minisign_sign_file(publisher, bundle, comment, sig_path, &err)) {
+        cli_error("%s", err.message);
+        rc = 1;
+    } else {
+        printf("minisign signature → %s\n", sig_path);
+    }
+    free(sig_path);
+    return rc;
 }
 
 int cmd_seal(int argc, char **argv) {
@@ -46,12 +70,17 @@ int cmd_seal(int argc, char **argv) {
     const char *model = NULL, *out = NULL, *pass_file = NULL;
     const char *pub_paths[MAX_KEYS], *rcp_paths[256];
     size_t n_pub = 0, n_rcp = 0;
+    bool minisign = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             seal_usage(stdout);
             return 0;
+        }
+        if (!strcmp(a, "--minisign")) {
+            minisign = true;
+            continue;
         }
         if (!v) {
             cli_error("seal: '%s' is unknown or needs a value", a);
@@ -120,6 +149,7 @@ int cmd_seal(int argc, char **argv) {
     }
     if (!rc) printf("sealed %s → %s (%s version %" PRIu64 ", %zu signature(s), %zu recipient(s))\n", model, out, p.name,
                     p.version, n_pub, n_rcp);
+    if (!rc && minisign) rc = write_minisig(pubs[0], out, &p);
     for (size_t i = 0; i < n_pub; i++) sealm_key_free(pubs[i]);
     free(rcps);
     cli_free_passphrase(pass);
@@ -155,15 +185,16 @@ typedef struct device_options {
 
 static void verify_usage(FILE *f) {
     fprintf(f, "usage: sealm verify -m BUNDLE --trust FILE [--device-key KEY --state FILE] [--deep]\n"
-               "       sealm inspect -m BUNDLE --trust FILE\n"
+               "       sealm inspect -m BUNDLE [--trust FILE]\n"
                "  verify: signatures (against the trust store and its threshold), manifest, ciphertext hash and, with\n"
                "          --device-key and --state, the anti-rollback floor, without decrypting; --deep also decrypts\n"
                "          in locked memory and checks the plaintext hash (needs --device-key and --state)\n"
-               "  inspect: the verified manifest, signers and recipients (nothing secret)\n"
+               "  inspect: the manifest, signers and recipients (nothing secret); without --trust (e.g. on the\n"
+               "           publisher's machine) signatures are checked against their own keys only: not a trust decision\n"
                "  --passphrase-file FILE  passphrase of a protected device key\n");
 }
 
-static int parse_device_options(int argc, char **argv, device_options *o) {
+static int parse_device_options(int argc, char **argv, bool inspect, device_options *o) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -187,8 +218,8 @@ static int parse_device_options(int argc, char **argv, device_options *o) {
             return EXIT_USAGE;
         }
     }
-    if (!o->bundle || !o->trust) {
-        cli_error("needs -m BUNDLE and --trust FILE");
+    if (!o->bundle || (!o->trust && !inspect)) {
+        cli_error(inspect ? "needs -m BUNDLE" : "needs -m BUNDLE and --trust FILE");
         verify_usage(stderr);
         return EXIT_USAGE;
     }
@@ -220,7 +251,7 @@ int cli_open_device_state(const char *key_path, const char *pass_file, const cha
 
 static int verify_or_inspect(int argc, char **argv, bool inspect) {
     device_options o = {0};
-    int status = parse_device_options(argc, argv, &o);
+    int status = parse_device_options(argc, argv, inspect, &o);
     if (status >= 0) return status;
     if (o.deep && (!o.device_key || !o.state)) {
         cli_error("--deep decrypts the bundle: it needs --device-key and --state");
@@ -231,9 +262,13 @@ static int verify_or_inspect(int argc, char **argv, bool inspect) {
     sealm_key *key = NULL;
     sealm_bundle_rollback *state = NULL;
     int rc = 0;
-    if (sealm_trust_load(o.trust, &trust, &err)) {
+    if (o.trust && sealm_trust_load(o.trust, &trust, &err)) {
         cli_error("%s", err.message);
         return 1;
+    }
+    if (!o.trust && (o.device_key || o.state || o.deep)) {
+        cli_error("--device-key, --state and --deep need --trust FILE");
+        return EXIT_USAGE;
     }
     if (o.device_key) rc = cli_open_device_state(o.device_key, o.pass_file, o.state, &key, &state);
     int fd = -1;
@@ -249,7 +284,8 @@ static int verify_or_inspect(int argc, char **argv, bool inspect) {
     }
     sealm_bundle_info info;
     if (!rc) {
-        sealm_status s = sealm_bundle_verify(map, (size_t)st.st_size, trust, state, &info, &err);
+        sealm_status s = trust ? sealm_bundle_verify(map, (size_t)st.st_size, trust, state, &info, &err)
+                               : sealm_bundle_inspect(map, (size_t)st.st_size, &info, &err);
         if (s) {
             cli_error("%s: %s (%s)", o.bundle, err.message, sealm_status_name(s));
             rc = 1;
@@ -268,6 +304,7 @@ static int verify_or_inspect(int argc, char **argv, bool inspect) {
     }
     if (!rc) {
         if (inspect) print_info(&info, stdout);
+        if (inspect && !trust) printf("  (no trust store given: signatures checked against their own keys only)\n");
         else printf("%s: OK — %s version %" PRIu64 ", %u of %u signers trusted%s\n", o.bundle, info.name, info.version,
                     info.n_trusted_signers, info.n_signers, o.deep ? ", payload decrypted and its hash checked" : "");
     }
@@ -281,3 +318,127 @@ static int verify_or_inspect(int argc, char **argv, bool inspect) {
 
 int cmd_verify(int argc, char **argv) { return verify_or_inspect(argc, argv, false); }
 int cmd_inspect(int argc, char **argv) { return verify_or_inspect(argc, argv, true); }
+
+/* ---- recipients: add or remove devices without re-encrypting ---- */
+
+static void recipients_usage(FILE *f) {
+    fprintf(f, "usage: sealm recipients add -m BUNDLE --device-key KEY [--passphrase-file F] [-o OUT] DEVICE.pub [...]\n"
+               "       sealm recipients remove -m BUNDLE [-o OUT] DEVICE.pub [...]\n"
+               "  add:    wraps the bundle's content key to more devices; KEY is the secret key of a device the\n"
+               "          bundle is already sealed to (keep a publisher-held escrow device among the recipients\n"
+               "          to be able to add devices later)\n"
+               "  remove: drops devices' entries; this does not revoke a content key a device has already\n"
+               "          read: to cut a device off for good, seal a new version\n"
+               "  the payload, manifest and publisher signatures are copied unchanged; without -o the bundle is\n"
+               "  replaced in place, atomically. A minisign signature of the old file no longer matches.\n");
+}
+
+int cmd_recipients(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        recipients_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : 0;
+    }
+    bool adding = !strcmp(argv[1], "add");
+    if (!adding && strcmp(argv[1], "remove")) {
+        cli_error("recipients: unknown action '%s' (add or remove)", argv[1]);
+        return EXIT_USAGE;
+    }
+    const char *bundle = NULL, *out = NULL, *key_path = NULL, *pass_file = NULL, *pubs[256];
+    size_t n_pubs = 0;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-') {
+            if (n_pubs == 256) { cli_error("at most 256 device keys at once"); return EXIT_USAGE; }
+            pubs[n_pubs++] = a;
+            continue;
+        }
+        const char *v = i + 1 < argc ? argv[++i] : NULL;
+        if (!v) { cli_error("recipients: '%s' is unknown or needs a value", a); return EXIT_USAGE; }
+        if (!strcmp(a, "-m") || !strcmp(a, "--model")) bundle = v;
+        else if (!strcmp(a, "-o") || !strcmp(a, "--out")) out = v;
+        else if (adding && !strcmp(a, "--device-key")) key_path = v;
+        else if (adding && !strcmp(a, "--passphrase-file")) pass_file = v;
+        else {
+            cli_error("recipients %s: unknown option '%s'", argv[1], a);
+            recipients_usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (!bundle || !n_pubs || (adding && !key_path)) {
+        cli_error(adding ? "recipients add needs -m BUNDLE, --device-key KEY and at least one DEVICE.pub"
+                         : "recipients remove needs -m BUNDLE and at least one DEVICE.pub");
+        recipients_usage(stderr);
+        return EXIT_USAGE;
+    }
+    sealm_error err = {0};
+    uint8_t (*pks)[32] = calloc(n_pubs, 32);
+    if (!pks) return 1;
+    int rc = 0;
+    for (size_t i = 0; !rc && i < n_pubs; i++) {
+        sealm_key_kind kind;
+        if (sealm_pubkey_load(pubs[i], &kind, pks[i], &err)) {
+            cli_error("%s", err.message);
+            rc = 1;
+        } else if (kind != SEALM_KEY_DEVICE) {
+            cli_error("%s is a publisher key; recipients are device public keys (sealm keygen --device)", pubs[i]);
+            rc = EXIT_USAGE;
+        }
+    }
+    sealm_key *holder = NULL;
+    if (!rc && adding) rc = cli_open_device_state(key_path, pass_file, NULL, &holder, NULL);
+    if (!rc) {
+        const char *dest = out ? out : bundle;
+        sealm_status s = sealm_bundle_recipients_edit(bundle, dest, out == NULL, holder,
+                                                      adding ? (const uint8_t(*)[32])pks : NULL, adding ? n_pubs : 0,
+                                                      adding ? NULL : (const uint8_t(*)[32])pks, adding ? 0 : n_pubs, &err);
+        if (s) {
+            cli_error("%s: %s (%s)", bundle, err.message, sealm_status_name(s));
+            rc = 1;
+        } else {
+            printf("%s %zu recipient(s) %s %s\n", adding ? "added" : "removed", n_pubs, out ? "→" : "in", dest);
+        }
+    }
+    sealm_key_free(holder);
+    free(pks);
+    return rc;
+}
+
+/* ---- minisign-key: a publisher public key in minisign's format ---- */
+
+int cmd_minisign_key(int argc, char **argv) {
+    const char *in = NULL, *out = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("usage: sealm minisign-key -i PUBLISHER.pub -o KEY.minisign.pub\n"
+                   "  writes the publisher's public key in minisign's format, for `minisign -V -p KEY.minisign.pub`\n");
+            return 0;
+        }
+        if (!v) { cli_error("minisign-key: '%s' is unknown or needs a value", argv[i]); return EXIT_USAGE; }
+        if (!strcmp(argv[i], "-i")) in = v;
+        else if (!strcmp(argv[i], "-o")) out = v;
+        else { cli_error("minisign-key: unknown option '%s'", argv[i]); return EXIT_USAGE; }
+        i++;
+    }
+    if (!in || !out) {
+        cli_error("minisign-key needs -i PUBLISHER.pub and -o OUT");
+        return EXIT_USAGE;
+    }
+    sealm_error err = {0};
+    sealm_key_kind kind;
+    uint8_t pk[32];
+    if (sealm_pubkey_load(in, &kind, pk, &err)) {
+        cli_error("%s", err.message);
+        return 1;
+    }
+    if (kind != SEALM_KEY_PUBLISHER) {
+        cli_error("%s is a device key; minisign signatures come from publisher keys", in);
+        return EXIT_USAGE;
+    }
+    if (sealm_minisign_write_public_key(pk, out, &err)) {
+        cli_error("%s", err.message);
+        return 1;
+    }
+    printf("minisign public key → %s\n", out);
+    return 0;
+}

@@ -20,6 +20,8 @@ static const command COMMANDS[] = {
     {"seal", cmd_seal, "sign and encrypt a GGUF model into a bundle for chosen devices"},
     {"verify", cmd_verify, "check a bundle's signatures, manifest and integrity (--deep: decrypt too)"},
     {"inspect", cmd_inspect, "print a verified bundle's manifest, signers and recipients"},
+    {"recipients", cmd_recipients, "add or remove a bundle's devices without re-encrypting it"},
+    {"minisign-key", cmd_minisign_key, "write a publisher public key in minisign's format"},
 };
 
 static void usage(FILE *f) {

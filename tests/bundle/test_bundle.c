@@ -860,6 +860,96 @@ static void test_peak_memory(void **state) {
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* ---- recipients ---- */
+
+static void write_file(const char *path, const uint8_t *b, size_t len) {
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, len, f), len);
+    fclose(f);
+}
+
+/* Offset of the first recipient entry of a framed bundle. */
+static size_t first_recipient(const uint8_t *b) {
+    size_t at = 16;
+    uint32_t m = (uint32_t)b[at] | (uint32_t)b[at + 1] << 8 | (uint32_t)b[at + 2] << 16 | (uint32_t)b[at + 3] << 24;
+    at += 4 + m;
+    uint32_t s = b[at];
+    return at + 4 + 96 * (size_t)s + 4;
+}
+
+static void test_recipients_edit(void **state) {
+    (void)state;
+    sealm_error err;
+    char *in = path_in("r-in.sealed"), *out = path_in("r-out.sealed");
+    write_file(in, F.x, F.x_len);   /* dev 1 and dev 3 */
+
+    /* dev 2 joins through dev 1's entry; the payload and signatures are byte-identical */
+    assert_int_equal(sealm_bundle_recipients_edit(in, out, false, F.dev_1, (const uint8_t(*)[32])F.pk_dev_2, 1, NULL,
+                                                  0, &err), SEALM_OK);
+    size_t len;
+    uint8_t *b = read_all(out, &len);
+    assert_int_equal(len, F.x_len + 112);
+    assert_memory_equal(b, F.x, first_recipient(F.x) - 4);
+    size_t first = first_recipient(F.x), rest = F.x_len - first - 2 * 112 - 16; /* payload length + payload */
+    assert_memory_equal(b + first + 3 * 112, F.x + first + 2 * 112, rest);
+    expect_open(b, len, F.trust, F.dev_2, SEALM_OK, "dev 2 added");
+    expect_open(b, len, F.trust, F.dev_1, SEALM_OK, "dev 1 kept");
+
+    /* an existing out path is not replaced without overwrite; the input is never changed */
+    assert_int_equal(sealm_bundle_recipients_edit(in, out, false, F.dev_1, (const uint8_t(*)[32])F.pk_dev_2, 1, NULL,
+                                                  0, &err), SEALM_E_IO);
+    /* remove dev 1 in place: it is refused afterwards, dev 2 still opens */
+    assert_int_equal(sealm_bundle_recipients_edit(out, out, true, NULL, NULL, 0, (const uint8_t(*)[32])F.pk_dev_1, 1,
+                                                  &err), SEALM_OK);
+    free(b);
+    b = read_all(out, &len);
+    assert_int_equal(len, F.x_len);
+    expect_open(b, len, F.trust, F.dev_1, SEALM_E_RECIPIENT, "dev 1 removed");
+    expect_open(b, len, F.trust, F.dev_2, SEALM_OK, "dev 2 after removal");
+    free(b);
+
+    /* refusals: no holder, a holder that is not listed, a key already listed, removing an
+     * unknown key, removing everyone */
+    assert_int_equal(sealm_bundle_recipients_edit(in, out, true, NULL, (const uint8_t(*)[32])F.pk_dev_2, 1, NULL, 0,
+                                                  &err), SEALM_E_INVALID);
+    assert_int_equal(sealm_bundle_recipients_edit(in, out, true, F.dev_2, (const uint8_t(*)[32])F.pk_dev_2, 1, NULL,
+                                                  0, &err), SEALM_E_RECIPIENT);
+    assert_int_equal(sealm_bundle_recipients_edit(in, out, true, F.dev_1, (const uint8_t(*)[32])F.pk_dev_3, 1, NULL,
+                                                  0, &err), SEALM_E_INVALID);
+    assert_int_equal(sealm_bundle_recipients_edit(in, out, true, NULL, NULL, 0, (const uint8_t(*)[32])F.pk_dev_2, 1,
+                                                  &err), SEALM_E_NOT_FOUND);
+    uint8_t both[2][32];
+    memcpy(both[0], F.pk_dev_1, 32);
+    memcpy(both[1], F.pk_dev_3, 32);
+    assert_int_equal(sealm_bundle_recipients_edit(in, out, true, NULL, NULL, 0, (const uint8_t(*)[32])both, 2, &err),
+                     SEALM_E_INVALID);
+
+    /* A forged entry: someone with write access seals a key of their own to dev 1. It opens,
+     * but does not match the manifest's key commitment: it cannot be spread to new devices. */
+    uint8_t *forged = copy_of(F.x, F.x_len);
+    uint8_t fake_key[32];
+    randombytes_buf(fake_key, sizeof fake_key);
+    size_t e = first_recipient(forged);
+    assert_memory_equal(forged + e, F.pk_dev_1, 32);
+    assert_int_equal(crypto_box_seal(forged + e + 32, fake_key, 32, F.pk_dev_1), 0);
+    write_file(in, forged, F.x_len);
+    assert_int_equal(sealm_bundle_recipients_edit(in, out, true, F.dev_1, (const uint8_t(*)[32])F.pk_dev_2, 1, NULL,
+                                                  0, &err), SEALM_E_AUTH);
+    expect_open(forged, F.x_len, F.trust, F.dev_1, SEALM_E_AUTH, "forged recipient entry");
+    free(forged);
+
+    /* a damaged bundle is refused before anything is written */
+    uint8_t *bad = copy_of(F.x, F.x_len);
+    bad[20] ^= 1;   /* manifest */
+    write_file(in, bad, F.x_len);
+    unlink(out);
+    assert_int_equal(sealm_bundle_recipients_edit(in, out, true, F.dev_1, (const uint8_t(*)[32])F.pk_dev_2, 1, NULL,
+                                                  0, &err), SEALM_E_SIGNATURE);
+    assert_int_equal(access(out, F_OK), -1);
+    free(bad);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
@@ -875,6 +965,7 @@ int main(void) {
         cmocka_unit_test(test_open_file_refusals),
         cmocka_unit_test(test_peak_memory),
         cmocka_unit_test(test_fuzz_seeds),
+        cmocka_unit_test(test_recipients_edit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

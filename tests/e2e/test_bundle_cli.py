@@ -146,3 +146,78 @@ def test_a_sealed_load_writes_no_model_byte_anywhere(world):
     assert samples and written
     for s in samples:
         assert hexed(s) not in written
+
+
+def test_recipients_add_and_remove_rewrap_without_touching_the_payload(world):
+    run("keygen", "--device", "-o", "dev3")
+    seal("m.sealed", 1, recipients=("dev1.pub",))
+    before = (world / "m.sealed").read_bytes()
+    plain = run("generate", "-m", STORIES, *PROMPT).stdout
+
+    # dev3 cannot open it yet; adding needs a current recipient's key (dev2 is not one)
+    p = run("generate", "-m", "m.sealed", *device(key="dev3.key", state="s3.bin"), *PROMPT, check=False)
+    assert p.returncode == 1 and "SEALM_E_RECIPIENT" in p.stderr
+    p = run("recipients", "add", "-m", "m.sealed", "--device-key", "dev2.key", "--passphrase-file", "pass.txt",
+            "dev3.pub", check=False)
+    assert p.returncode == 1 and "SEALM_E_RECIPIENT" in p.stderr
+    assert (world / "m.sealed").read_bytes() == before          # a refused edit changes nothing
+
+    run("recipients", "add", "-m", "m.sealed", "--device-key", "dev1.key", "dev3.pub")
+    after = (world / "m.sealed").read_bytes()
+    assert len(after) == len(before) + 112                       # one more recipient entry
+    assert after[-16 - 200000:-16] == before[-16 - 200000:-16]   # payload tail copied byte for byte
+    assert "recipients (2)" in run("inspect", "-m", "m.sealed", "--trust", "trust.txt").stdout
+    assert run("generate", "-m", "m.sealed", *device(key="dev3.key", state="s3.bin"), *PROMPT).stdout == plain
+
+    p = run("recipients", "add", "-m", "m.sealed", "--device-key", "dev1.key", "dev3.pub", check=False)
+    assert p.returncode == 1 and "already a recipient" in p.stderr
+
+    # remove into a new file: the old one is untouched, dev1 is cut off from the new one
+    run("recipients", "remove", "-m", "m.sealed", "-o", "m2.sealed", "dev1.pub")
+    assert (world / "m.sealed").read_bytes() == after
+    p = run("generate", "-m", "m2.sealed", *device(state="s4.bin"), *PROMPT, check=False)
+    assert p.returncode == 1 and "SEALM_E_RECIPIENT" in p.stderr
+    assert run("generate", "-m", "m2.sealed", *device(key="dev3.key", state="s5.bin"), *PROMPT).stdout == plain
+    p = run("recipients", "remove", "-m", "m2.sealed", "dev1.pub", check=False)
+    assert p.returncode == 1 and "SEALM_E_NOT_FOUND" in p.stderr
+    p = run("recipients", "remove", "-m", "m2.sealed", "dev3.pub", check=False)
+    assert p.returncode == 1 and "at least one" in p.stderr
+
+
+
+def test_inspect_without_a_trust_store_checks_signatures_only(world):
+    seal("m.sealed", 2, publishers=("pub2.key",))                 # pub2 is not trusted
+    out = run("inspect", "-m", "m.sealed").stdout
+    assert "stories version 2" in out and "0 trusted" in out and "no trust store" in out
+    data = bytearray((world / "m.sealed").read_bytes())
+    data[30] ^= 1                                                  # inside the manifest
+    (world / "bad.sealed").write_bytes(bytes(data))
+    p = run("inspect", "-m", "bad.sealed", check=False)
+    assert p.returncode == 1 and "SEALM_E_SIGNATURE" in p.stderr
+
+
+def test_minisign_verifies_the_detached_signature(world):
+    """Debian's minisign checks the .minisig that `seal --minisign` writes, and rejects the
+    bundle once one byte changes."""
+    minisign = shutil.which("minisign")
+    if minisign is None:
+        pytest.fail("minisign is missing: scripts/setup.sh installs it")
+    out = seal("m.sealed", 4, "--minisign").stdout
+    assert "m.sealed.minisig" in out
+    run("minisign-key", "-i", "pub1.pub", "-o", "pub1.minisign.pub")
+    ok = subprocess.run([minisign, "-V", "-p", "pub1.minisign.pub", "-m", "m.sealed"], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert "sealm bundle name:stories version:4" in ok.stdout       # the signed trusted comment
+    # another publisher's minisign key is refused
+    run("minisign-key", "-i", "pub2.pub", "-o", "pub2.minisign.pub")
+    other = subprocess.run([minisign, "-V", "-p", "pub2.minisign.pub", "-m", "m.sealed"], capture_output=True, text=True)
+    assert other.returncode != 0
+    # one flipped byte anywhere in the bundle breaks it
+    data = bytearray((world / "m.sealed").read_bytes())
+    data[len(data) // 2] ^= 0x40
+    (world / "m.sealed").write_bytes(bytes(data))
+    bad = subprocess.run([minisign, "-V", "-p", "pub1.minisign.pub", "-m", "m.sealed"], capture_output=True, text=True)
+    assert bad.returncode != 0
+    # a device key cannot be exported as a minisign key
+    p = run("minisign-key", "-i", "dev1.pub", "-o", "x.pub", check=False)
+    assert p.returncode == 2
