@@ -262,8 +262,8 @@ sealm_status sealm_bundle_open(const uint8_t *bundle, size_t len, const sealm_tr
 
 /* As sealm_bundle_open on the file at path, which is never held whole in memory: the
  * sections before the payload (at most ~94 KiB) are read, then the payload is read twice,
- * 1 MiB at a time for its hash and one chunk at a time for decryption, so the peak is the
- * plaintext size plus one chunk. A file changed between the two reads fails authentication
+ * at the same time by two threads: 1 MiB at a time for its ciphertext hash and one chunk at a
+ * time for decryption, so the peak is the plaintext size plus one chunk and 1 MiB. A file changed between the two reads fails authentication
  * (SEALM_E_AUTH). SEALM_E_IO if it cannot be opened or read. */
 sealm_status sealm_bundle_open_file(const char *path, const sealm_trust_store *trust,
                                     const sealm_key *device_key, sealm_bundle_rollback *rollback,

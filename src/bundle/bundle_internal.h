@@ -115,10 +115,16 @@ int bundle_compare_versions(const char *a, const char *b, bool *ok);
 void bundle_stream_ad(const bundle_manifest *m, uint8_t ad[32]);
 void bundle_key_commitment(const uint8_t key[32], uint8_t out[32]);
 
-/* verify.c: verify_view checks an already framed bundle; verify_core frames bytes first. */
+/* verify.c: verify_view checks an already framed bundle; verify_core frames bytes first (and
+ * always hashes the ciphertext). hash_ciphertext false leaves the ciphertext hash to the
+ * caller (bundle_check_ciphertext): opening runs it beside decryption. */
 sealm_status bundle_verify_view(const bundle_view *v, const bundle_trust *trust,
-                                const sealm_bundle_rollback *rollback, bundle_manifest *m,
-                                sealm_error *err);
+                                const sealm_bundle_rollback *rollback, bool hash_ciphertext,
+                                bundle_manifest *m, sealm_error *err);
+/* BLAKE2b-256 of the whole payload section against the manifest's ciphertext_blake2b
+ * (SEALM_E_AUTH on mismatch, SEALM_E_IO if the file cannot be read). Reads with pread only,
+ * so it may run in another thread beside decryption of the same view. */
+sealm_status bundle_check_ciphertext(const bundle_view *v, const bundle_manifest *m, sealm_error *err);
 sealm_status bundle_verify_core(const uint8_t *bundle, size_t len, const bundle_trust *trust,
                                 const sealm_bundle_rollback *rollback, bundle_view *v,
                                 bundle_manifest *m, sealm_error *err);

@@ -152,6 +152,40 @@ static sealm_status decrypt_stream(const bundle_view *v, const bundle_manifest *
     return st;
 }
 
+/* The ciphertext hash, run in a second thread while the first decrypts: both passes read
+ * the same payload, and on a multi-core device they overlap instead of adding up. Nothing
+ * is parsed or returned until both have passed, so the order of the checks does not matter
+ * for safety: a changed chunk fails either its AEAD tag or this hash (SEALM_E_AUTH both). */
+typedef struct ciphertext_job {
+    const bundle_view *view;
+    const bundle_manifest *manifest;
+    sealm_status status;
+    sealm_error err;
+} ciphertext_job;
+
+static void *ciphertext_job_run(void *arg) {
+    ciphertext_job *job = arg;
+    job->status = bundle_check_ciphertext(job->view, job->manifest, &job->err);
+    return NULL;
+}
+
+/* Decrypts into dst while the ciphertext hash runs beside it (in this thread if no second
+ * thread can be started). The decryption's error wins: it names the failing chunk. */
+static sealm_status decrypt_and_hash(const bundle_view *v, const bundle_manifest *m, const uint8_t *key,
+                                     uint8_t *dst, sealm_error *err) {
+    ciphertext_job job = {v, m, SEALM_OK, {0}};
+    pthread_t thread;
+    bool threaded = pthread_create(&thread, NULL, ciphertext_job_run, &job) == 0;
+    if (!threaded) ciphertext_job_run(&job);
+    sealm_status st = (!threaded && job.status != SEALM_OK) ? SEALM_OK : decrypt_stream(v, m, key, dst, err);
+    if (threaded) pthread_join(thread, NULL);
+    if (st == SEALM_OK && job.status != SEALM_OK) {
+        if (err) *err = job.err;
+        st = job.status;
+    }
+    return st;
+}
+
 sealm_status bundle_open_view(const bundle_view *v, const bundle_trust *trust,
                               const bundle_unsealer *device, sealm_bundle_rollback *rollback,
                               sealm_bundle_image **out, sealm_error *err) {
@@ -168,10 +202,10 @@ sealm_status bundle_open_view(const bundle_view *v, const bundle_trust *trust,
     uint8_t *key = sodium_malloc(32);
     sealm_status st = SEALM_OK;
     if (!m || !img || !key) st = sealm_error_set(err, SEALM_E_NOMEM, "out of memory");
-    if (st == SEALM_OK) st = bundle_verify_view(v, trust, rollback, m, err);
+    if (st == SEALM_OK) st = bundle_verify_view(v, trust, rollback, false, m, err);
     if (st == SEALM_OK) st = unwrap_key(v, m, device, key, err);
     if (st == SEALM_OK) st = locked_alloc((size_t)m->info.payload_size_bytes, &img->data, &img->map_len, err);
-    if (st == SEALM_OK) st = decrypt_stream(v, m, key, img->data, err);
+    if (st == SEALM_OK) st = decrypt_and_hash(v, m, key, img->data, err);
     sodium_free(key); /* wipes; NULL is a no-op */
     if (st == SEALM_OK && mprotect(img->data, img->map_len, PROT_READ) != 0)
         st = sealm_error_set(err, SEALM_E_NOMEM, "cannot make model memory read-only (%s)", strerror(errno));

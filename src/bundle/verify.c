@@ -86,13 +86,17 @@ static sealm_status check_signer_list(const bundle_view *v, const bundle_manifes
     return SEALM_OK;
 }
 
-static sealm_status check_payload(const bundle_view *v, const bundle_manifest *m, sealm_error *err) {
+static sealm_status check_payload_length(const bundle_view *v, const bundle_manifest *m, sealm_error *err) {
     uint64_t want = bundle_ciphertext_len(m->info.payload_size_bytes, m->info.chunk_size_bytes);
     if (v->payload_len != want)
         return sealm_error_set(err, SEALM_E_FORMAT,
                                "payload is %llu bytes but the manifest implies %llu; the bundle was "
                                "altered or assembled from parts of different bundles",
                                (unsigned long long)v->payload_len, (unsigned long long)want);
+    return SEALM_OK;
+}
+
+sealm_status bundle_check_ciphertext(const bundle_view *v, const bundle_manifest *m, sealm_error *err) {
     /* Hashed in 1 MiB steps, so that a payload read from a file needs only 1 MiB at a time. */
     const size_t step = 1u << 20;
     uint8_t *scratch = v->fd >= 0 ? malloc(step) : NULL;
@@ -133,8 +137,8 @@ static sealm_status check_recipients(const bundle_view *v, sealm_bundle_info *in
 }
 
 sealm_status bundle_verify_view(const bundle_view *v, const bundle_trust *trust,
-                                const sealm_bundle_rollback *rollback, bundle_manifest *m,
-                                sealm_error *err) {
+                                const sealm_bundle_rollback *rollback, bool hash_ciphertext,
+                                bundle_manifest *m, sealm_error *err) {
     memset(m, 0, sizeof *m);
     uint32_t n_trusted = 0;
     sealm_status st = check_signatures(v, trust, &n_trusted, err);
@@ -147,7 +151,8 @@ sealm_status bundle_verify_view(const bundle_view *v, const bundle_trust *trust,
                                  "bundle needs sealm %s or newer; this is %s: update sealm",
                                  m->info.min_runtime, sealm_version());
     }
-    if (st == SEALM_OK) st = check_payload(v, m, err);
+    if (st == SEALM_OK) st = check_payload_length(v, m, err);
+    if (st == SEALM_OK && hash_ciphertext) st = bundle_check_ciphertext(v, m, err);
     if (st == SEALM_OK && rollback) {
         uint64_t floor = sealm_bundle_rollback_floor(rollback, m->info.name);
         if (m->info.version < floor)
@@ -170,7 +175,7 @@ sealm_status bundle_verify_core(const uint8_t *bundle, size_t len, const bundle_
     if (sodium_init() < 0) return sealm_error_set(err, SEALM_E_NOMEM, "libsodium could not initialize");
     if (!bundle || !trust) return sealm_error_set(err, SEALM_E_INVALID, "bundle and trust store are required");
     sealm_status st = bundle_frame(bundle, len, v, err);
-    return st == SEALM_OK ? bundle_verify_view(v, trust, rollback, m, err) : st;
+    return st == SEALM_OK ? bundle_verify_view(v, trust, rollback, true, m, err) : st;
 }
 
 static sealm_trust_status store_check(const void *ctx, const uint8_t pk[32]) {
