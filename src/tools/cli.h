@@ -135,5 +135,6 @@ int cmd_verify(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_recipients(int argc, char **argv);
 int cmd_minisign_key(int argc, char **argv);
+int cmd_guard(int argc, char **argv);
 
 #endif

@@ -22,6 +22,7 @@ static const command COMMANDS[] = {
     {"inspect", cmd_inspect, "print a verified bundle's manifest, signers and recipients"},
     {"recipients", cmd_recipients, "add or remove a bundle's devices without re-encrypting it"},
     {"minisign-key", cmd_minisign_key, "write a publisher public key in minisign's format"},
+    {"guard", cmd_guard, "find or redact personal data and secrets in a text (JSON findings)"},
 };
 
 static void usage(FILE *f) {

@@ -1,0 +1,454 @@
+/* guard_eval: precision, recall and F1 of the PII rules per type on the shared labeled
+ * datasets, rule-stage throughput and added latency per request.
+ *
+ *   guard_eval SHARED_DIR OUT_DIR     writes OUT_DIR/guard_eval.md and OUT_DIR/guard_eval.json
+ *
+ * Match rule (span level): a predicted span matches a gold span when both have the same
+ * type (IPV4 and IPV6 count as IP) and they overlap by at least 50% of the gold span's
+ * length. Each gold span is matched at most once. TP = matched gold spans, FN = unmatched
+ * gold spans, FP = predicted spans of an evaluated type that match no gold span.
+ * Gold offsets (Python code-point indices) are converted to byte offsets. */
+#include "sealm/guard.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { T_EMAIL, T_PHONE, T_CARD, T_IBAN, T_SSN, T_IP, T_NATIONAL_ID, T_MAC, T_PERSON, T_ADDRESS, T_N };
+static const char *const TYPE_NAMES[T_N] = {"EMAIL", "PHONE", "CARD", "IBAN", "SSN", "IP", "NATIONAL_ID", "MAC",
+                                            "PERSON", "ADDRESS"};
+
+typedef struct counts {
+    long tp[T_N], fp[T_N], fn[T_N];
+} counts;
+
+typedef struct span {
+    int type;
+    size_t start, end;
+} span;
+
+static int type_of_kind(sealm_guard_kind k) {
+    switch (k) {
+    case SEALM_GUARD_EMAIL: return T_EMAIL;
+    case SEALM_GUARD_PHONE: return T_PHONE;
+    case SEALM_GUARD_CARD: return T_CARD;
+    case SEALM_GUARD_IBAN: return T_IBAN;
+    case SEALM_GUARD_SSN: return T_SSN;
+    case SEALM_GUARD_IPV4:
+    case SEALM_GUARD_IPV6: return T_IP;
+    case SEALM_GUARD_NATIONAL_ID: return T_NATIONAL_ID;
+    case SEALM_GUARD_MAC: return T_MAC;
+    case SEALM_GUARD_PERSON: return T_PERSON;
+    case SEALM_GUARD_ADDRESS: return T_ADDRESS;
+    default: return -1;
+    }
+}
+
+/* Dataset label -> evaluated type (-1: not evaluated). */
+static int type_of_label(const char *l) {
+    static const struct { const char *label; int type; } MAP[] = {
+        {"EMAIL_ADDRESS", T_EMAIL}, {"PHONE_NUMBER", T_PHONE}, {"CREDIT_CARD", T_CARD}, {"IBAN_CODE", T_IBAN},
+        {"US_SSN", T_SSN}, {"IP_ADDRESS", T_IP}, {"UK_NINO", T_NATIONAL_ID}, {"MAC_ADDRESS", T_MAC},
+        {"PERSON", T_PERSON}, {"STREET_ADDRESS", T_ADDRESS}, {"ADDRESS", T_ADDRESS},
+    };
+    for (size_t i = 0; i < sizeof MAP / sizeof MAP[0]; i++)
+        if (strcmp(l, MAP[i].label) == 0) return MAP[i].type;
+    return -1;
+}
+
+/* Byte offset of code point index cp in UTF-8 text. */
+static size_t byte_of_cp(const char *t, size_t len, size_t cp) {
+    size_t i = 0, n = 0;
+    while (i < len && n < cp) {
+        i++;
+        while (i < len && ((unsigned char)t[i] & 0xC0) == 0x80) i++;
+        n++;
+    }
+    return i;
+}
+
+static size_t overlap(size_t a0, size_t a1, size_t b0, size_t b1) {
+    size_t lo = a0 > b0 ? a0 : b0, hi = a1 < b1 ? a1 : b1;
+    return hi > lo ? hi - lo : 0;
+}
+
+/* Scores one text: predictions of types in `evaluated` against gold spans. */
+static void score_text(const sealm_guard_pii *d, const char *text, size_t len, const span *gold, size_t n_gold,
+                       const bool *evaluated, counts *c) {
+    sealm_guard_findings f = {0};
+    if (sealm_guard_pii_scan(d, text, len, &f, NULL) != SEALM_OK) {
+        fprintf(stderr, "guard_eval: scan failed\n");
+        exit(1);
+    }
+    bool *gold_hit = calloc(n_gold + 1, 1);
+    for (size_t i = 0; i < f.n; i++) {
+        int t = type_of_kind(f.items[i].kind);
+        if (t < 0 || !evaluated[t]) continue;
+        bool matched = false;
+        for (size_t g = 0; g < n_gold; g++) {
+            if (gold[g].type != t || gold_hit[g]) continue;
+            size_t glen = gold[g].end - gold[g].start;
+            if (glen && 2 * overlap(f.items[i].start, f.items[i].end, gold[g].start, gold[g].end) >= glen) {
+                gold_hit[g] = matched = true;
+                break;
+            }
+        }
+        if (!matched) c->fp[t]++;
+    }
+    for (size_t g = 0; g < n_gold; g++) {
+        if (!evaluated[gold[g].type]) continue;
+        if (gold_hit[g]) c->tp[gold[g].type]++;
+        else c->fn[gold[g].type]++;
+    }
+    free(gold_hit);
+    sealm_guard_findings_free(&f);
+}
+
+/* A growing corpus of all evaluated texts, for the throughput and latency runs. */
+typedef struct corpus {
+    char *p;
+    size_t n, cap;
+    size_t *rec_start;   /* record boundaries */
+    size_t n_rec, rec_cap;
+} corpus;
+
+static void corpus_add(corpus *c, const char *t, size_t n) {
+    if (c->n + n + 1 > c->cap) {
+        c->cap = (c->n + n + 1) * 2;
+        c->p = realloc(c->p, c->cap);
+    }
+    if (c->n_rec == c->rec_cap) {
+        c->rec_cap = c->rec_cap ? c->rec_cap * 2 : 1024;
+        c->rec_start = realloc(c->rec_start, c->rec_cap * sizeof(size_t));
+    }
+    c->rec_start[c->n_rec++] = c->n;
+    memcpy(c->p + c->n, t, n);
+    c->n += n;
+    c->p[c->n++] = '\n';
+}
+
+static void eval_presidio_research(const sealm_guard_pii *d, const char *path, counts *c, corpus *cp) {
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    if (!root) {
+        fprintf(stderr, "guard_eval: %s: %s\n", path, je.text);
+        exit(1);
+    }
+    bool evaluated[T_N] = {0};
+    evaluated[T_EMAIL] = evaluated[T_PHONE] = evaluated[T_CARD] = evaluated[T_IBAN] = evaluated[T_SSN] =
+        evaluated[T_IP] = evaluated[T_PERSON] = evaluated[T_ADDRESS] = true;
+    size_t i;
+    json_t *row;
+    json_array_foreach(root, i, row) {
+        const char *text = json_string_value(json_object_get(row, "full_text"));
+        if (!text) continue;
+        size_t len = strlen(text), k;
+        json_t *sp, *spans = json_object_get(row, "spans");
+        span gold[64];
+        size_t n = 0;
+        json_array_foreach(spans, k, sp) {
+            int t = type_of_label(json_string_value(json_object_get(sp, "entity_type")));
+            if (t < 0 || n == 64) continue;
+            size_t s0 = (size_t)json_integer_value(json_object_get(sp, "start_position"));
+            size_t s1 = (size_t)json_integer_value(json_object_get(sp, "end_position"));
+            gold[n++] = (span){t, byte_of_cp(text, len, s0), byte_of_cp(text, len, s1)};
+        }
+        score_text(d, text, len, gold, n, evaluated, c);
+        corpus_add(cp, text, len);
+    }
+    json_decref(root);
+}
+
+typedef int (*line_fn)(const sealm_guard_pii *d, json_t *row, void *ctx, corpus *cp);
+
+static void each_jsonl(const char *path, const sealm_guard_pii *d, line_fn fn, void *ctx, corpus *cp) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "guard_eval: cannot open %s\n", path);
+        exit(1);
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, f) > 0) {
+        json_t *row = json_loads(line, 0, NULL);
+        if (!row) continue;
+        fn(d, row, ctx, cp);
+        json_decref(row);
+    }
+    free(line);
+    fclose(f);
+}
+
+/* presidio recognizer cases: only the entities that map to a rule type are evaluated. */
+static int recognizer_case(const sealm_guard_pii *d, json_t *row, void *ctx, corpus *cp) {
+    counts *c = ctx;
+    json_t *ents = json_object_get(row, "entities");
+    int t = type_of_label(json_string_value(json_array_get(ents, 0)));
+    if (t < 0 || t == T_PERSON || t == T_ADDRESS) return 0;
+    const char *text = json_string_value(json_object_get(row, "text"));
+    if (!text) return 0;
+    size_t len = strlen(text), k;
+    bool evaluated[T_N] = {0};
+    evaluated[t] = true;
+    span gold[16];
+    size_t n = 0;
+    json_t *pos;
+    /* the test files name the expected spans in several ways; with none, the whole text */
+    json_t *list = json_object_get(row, "expected_positions");
+    if (!list) list = json_object_get(row, "expected_res");
+    json_t *one = json_object_get(row, "expected_position");
+    json_t *e0 = json_object_get(row, "expected_start"), *e1 = json_object_get(row, "expected_end");
+    if (json_integer_value(json_object_get(row, "expected_len")) > 0) {
+        if (json_is_array(list))
+            json_array_foreach(list, k, pos) {
+                if (n == 16) break;
+                size_t s0 = (size_t)json_integer_value(json_array_get(pos, 0));
+                size_t s1 = (size_t)json_integer_value(json_array_get(pos, 1));
+                gold[n++] = (span){t, byte_of_cp(text, len, s0), byte_of_cp(text, len, s1)};
+            }
+        else if (json_is_array(one))
+            gold[n++] = (span){t, byte_of_cp(text, len, (size_t)json_integer_value(json_array_get(one, 0))),
+                               byte_of_cp(text, len, (size_t)json_integer_value(json_array_get(one, 1)))};
+        else if (e0 && e1)
+            gold[n++] = (span){t, byte_of_cp(text, len, (size_t)json_integer_value(e0)),
+                               byte_of_cp(text, len, (size_t)json_integer_value(e1))};
+        else
+            gold[n++] = (span){t, 0, len};
+    }
+    score_text(d, text, len, gold, n, evaluated, c);
+    corpus_add(cp, text, len);
+    return 0;
+}
+
+typedef struct secret_counts {
+    long pos, pos_found, neg, neg_found;
+} secret_counts;
+
+static int secret_case(const sealm_guard_pii *d, json_t *row, void *ctx, corpus *cp) {
+    secret_counts *s = ctx;
+    const char *text = json_string_value(json_object_get(row, "text"));
+    if (!text) return 0;
+    size_t len = strlen(text);
+    sealm_guard_findings f = {0};
+    sealm_guard_pii_scan(d, text, len, &f, NULL);
+    bool found = false;
+    for (size_t i = 0; i < f.n; i++)
+        if (f.items[i].kind == SEALM_GUARD_SECRET || f.items[i].kind == SEALM_GUARD_URL_CREDENTIALS) found = true;
+    if (json_integer_value(json_object_get(row, "label")) == 1) {
+        s->pos++;
+        s->pos_found += found;
+    } else {
+        s->neg++;
+        s->neg_found += found;
+    }
+    sealm_guard_findings_free(&f);
+    corpus_add(cp, text, len);
+    return 0;
+}
+
+/* WNUT17 (CoNLL, one token per line, blank line between sentences): sentences are the
+ * tokens joined by single spaces; gold spans are the B-/I-person runs. */
+static void eval_wnut(const sealm_guard_pii *d, const char *path, counts *c, corpus *cp) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "guard_eval: cannot open %s\n", path);
+        exit(1);
+    }
+    bool evaluated[T_N] = {0};
+    evaluated[T_PERSON] = true;
+    char *line = NULL, text[8192];
+    size_t cap = 0, len = 0, n = 0;
+    span gold[64];
+    bool in_person = false;
+    for (;;) {
+        ssize_t got = getline(&line, &cap, f);
+        bool end_sentence = got <= 0 || line[0] == '\n' || line[0] == '\r';
+        if (end_sentence) {
+            if (len) {
+                score_text(d, text, len, gold, n, evaluated, c);
+                corpus_add(cp, text, len);
+            }
+            len = n = 0;
+            in_person = false;
+            if (got <= 0) break;
+            continue;
+        }
+        char *tab = strchr(line, '\t');
+        if (!tab) continue;
+        *tab = 0;
+        char *tag = tab + 1;
+        tag[strcspn(tag, "\r\n")] = 0;
+        size_t tl = strlen(line);
+        if (len + tl + 2 >= sizeof text) continue;
+        if (len) text[len++] = ' ';
+        size_t s0 = len;
+        memcpy(text + len, line, tl);
+        len += tl;
+        if (strcmp(tag, "B-person") == 0 && n < 64) {
+            gold[n++] = (span){T_PERSON, s0, len};
+            in_person = true;
+        } else if (strcmp(tag, "I-person") == 0 && in_person) {
+            gold[n - 1].end = len;
+        } else {
+            in_person = false;
+        }
+    }
+    free(line);
+    fclose(f);
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double ratio(long a, long b) { return b ? (double)a / (double)b : 0.0; }
+
+int main(int argc, char **argv) {
+    if (argc != 3) {
+        fprintf(stderr, "usage: guard_eval SHARED_DIR OUT_DIR\n");
+        return 2;
+    }
+    const char *shared = argv[1], *outdir = argv[2];
+    char path[4096];
+    sealm_guard_pii *d = NULL;
+    sealm_error err = {0};
+    if (sealm_guard_pii_new(NULL, &d, &err) != SEALM_OK) {
+        fprintf(stderr, "guard_eval: %s\n", err.message);
+        return 1;
+    }
+    corpus cp = {0};
+    counts research = {0}, recog = {0}, wnut = {0};
+    secret_counts secrets = {0};
+    snprintf(path, sizeof path, "%s/datasets/presidio-research/synth_dataset_v2.json", shared);
+    eval_presidio_research(d, path, &research, &cp);
+    snprintf(path, sizeof path, "%s/datasets/presidio-research/generated_small.json", shared);
+    eval_presidio_research(d, path, &research, &cp);
+    snprintf(path, sizeof path, "%s/datasets/presidio-recognizer-tests/presidio_recognizer_cases.jsonl", shared);
+    each_jsonl(path, d, recognizer_case, &recog, &cp);
+    snprintf(path, sizeof path, "%s/datasets/noseyparker-secret-rules/noseyparker_examples.jsonl", shared);
+    each_jsonl(path, d, secret_case, &secrets, &cp);
+    snprintf(path, sizeof path, "%s/datasets/wnut17-emerging-entities/wnut17train.conll", shared);
+    eval_wnut(d, path, &wnut, &cp);
+    snprintf(path, sizeof path, "%s/datasets/wnut17-emerging-entities/emerging.dev.conll", shared);
+    eval_wnut(d, path, &wnut, &cp);
+
+    /* throughput: every record of the corpus scanned as its own request, the corpus
+     * repeated until at least 50 MB went through; and 1 MiB blocks of the same text */
+    double t0 = now_s();
+    size_t scanned = 0;
+    sealm_guard_findings f = {0};
+    while (scanned < 50u * 1000 * 1000) {
+        for (size_t r = 0; r < cp.n_rec; r++) {
+            size_t s0 = cp.rec_start[r], s1 = r + 1 < cp.n_rec ? cp.rec_start[r + 1] - 1 : cp.n - 1;
+            f.n = 0;
+            sealm_guard_pii_scan(d, cp.p + s0, s1 - s0, &f, NULL);
+            scanned += s1 - s0;
+        }
+    }
+    double per_record_mbs = (double)scanned / 1e6 / (now_s() - t0);
+    size_t big_n = 0;
+    char *big = malloc(50u * 1000 * 1000 + cp.n);
+    while (big_n < 50u * 1000 * 1000) {
+        memcpy(big + big_n, cp.p, cp.n);
+        big_n += cp.n;
+    }
+    t0 = now_s();
+    for (size_t at = 0; at < big_n; at += 1 << 20) {
+        size_t n = big_n - at < (1u << 20) ? big_n - at : (1u << 20);
+        f.n = 0;
+        sealm_guard_pii_scan(d, big + at, n, &f, NULL);
+    }
+    double block_mbs = (double)big_n / 1e6 / (now_s() - t0);
+    free(big);
+
+    /* latency: scan + redaction of a 1 KiB request (the corpus's first KiB), fresh vault */
+    enum { RUNS = 2001 };
+    static double lat[RUNS];
+    size_t req_len = cp.n < 1024 ? cp.n : 1024;
+    for (int i = 0; i < RUNS; i++) {
+        sealm_guard_vault *v = NULL;
+        sealm_guard_vault_new(&v, NULL);
+        char *out = NULL;
+        size_t out_len = 0;
+        double a = now_s();
+        sealm_guard_redact(d, v, cp.p, req_len, &out, &out_len, NULL, NULL);
+        lat[i] = (now_s() - a) * 1e6;
+        free(out);
+        sealm_guard_vault_free(v);
+    }
+    qsort(lat, RUNS, sizeof lat[0], cmp_double);
+    double median_us = lat[RUNS / 2], p99_us = lat[RUNS * 99 / 100];
+    sealm_guard_findings_free(&f);
+
+    /* reports */
+    snprintf(path, sizeof path, "%s/guard_eval.json", outdir);
+    json_t *root = json_object();
+    const struct { const char *name; counts *c; } sets[] = {
+        {"presidio-research", &research}, {"presidio-recognizer-tests", &recog}, {"wnut17", &wnut}};
+    snprintf(path, sizeof path, "%s/guard_eval.md", outdir);
+    FILE *md = fopen(path, "w");
+    if (!md) {
+        fprintf(stderr, "guard_eval: cannot write %s\n", path);
+        return 1;
+    }
+    fprintf(md, "# guard_eval — PII rules\n\nGenerated by bench/guard_eval.sh; match rule: same type, overlap >= 50%% of "
+                "the gold span.\n");
+    for (size_t s = 0; s < sizeof sets / sizeof sets[0]; s++) {
+        json_t *js = json_object();
+        fprintf(md, "\n## %s\n\n| type | gold | TP | FP | FN | precision | recall | F1 |\n|---|---|---|---|---|---|---|---|\n",
+                sets[s].name);
+        for (int t = 0; t < T_N; t++) {
+            counts *c = sets[s].c;
+            long gold = c->tp[t] + c->fn[t];
+            if (gold == 0 && c->fp[t] == 0) continue;
+            double p = ratio(c->tp[t], c->tp[t] + c->fp[t]), r = ratio(c->tp[t], gold);
+            double f1 = p + r > 0 ? 2 * p * r / (p + r) : 0;
+            fprintf(md, "| %s | %ld | %ld | %ld | %ld | %.3f | %.3f | %.3f |\n", TYPE_NAMES[t], gold, c->tp[t],
+                    c->fp[t], c->fn[t], p, r, f1);
+            json_object_set_new(js, TYPE_NAMES[t],
+                                json_pack("{s:I,s:I,s:I,s:I,s:f,s:f,s:f}", "gold", (json_int_t)gold, "tp",
+                                          (json_int_t)c->tp[t], "fp", (json_int_t)c->fp[t], "fn",
+                                          (json_int_t)c->fn[t], "precision", p, "recall", r, "f1", f1));
+        }
+        json_object_set_new(root, sets[s].name, js);
+    }
+    double sr = ratio(secrets.pos_found, secrets.pos), sfp = ratio(secrets.neg_found, secrets.neg);
+    fprintf(md, "\n## noseyparker-secret-rules (per example: any SECRET/URL_CREDENTIALS finding)\n\n"
+                "| positives | detected | recall | negatives | flagged | false-positive rate |\n|---|---|---|---|---|---|\n"
+                "| %ld | %ld | %.3f | %ld | %ld | %.3f |\n",
+            secrets.pos, secrets.pos_found, sr, secrets.neg, secrets.neg_found, sfp);
+    json_object_set_new(root, "noseyparker-secret-rules",
+                        json_pack("{s:I,s:I,s:f,s:I,s:I,s:f}", "positives", (json_int_t)secrets.pos, "detected",
+                                  (json_int_t)secrets.pos_found, "recall", sr, "negatives", (json_int_t)secrets.neg,
+                                  "flagged", (json_int_t)secrets.neg_found, "false_positive_rate", sfp));
+    fprintf(md, "\n## speed (one core)\n\n| measure | value |\n|---|---|\n"
+                "| rule-stage throughput, per-record requests (%.1f MB scanned) | %.1f MB/s |\n"
+                "| rule-stage throughput, 1 MiB blocks (%.1f MB) | %.1f MB/s |\n"
+                "| added latency, 1 KiB request, scan + redact (median of %d) | %.1f µs |\n"
+                "| added latency, 1 KiB request, p99 | %.1f µs |\n",
+            (double)scanned / 1e6, per_record_mbs, (double)big_n / 1e6, block_mbs, RUNS, median_us, p99_us);
+    fclose(md);
+    json_object_set_new(root, "speed",
+                        json_pack("{s:f,s:f,s:f,s:f}", "throughput_per_record_mb_s", per_record_mbs,
+                                  "throughput_1mib_blocks_mb_s", block_mbs, "latency_1kib_median_us", median_us,
+                                  "latency_1kib_p99_us", p99_us));
+    snprintf(path, sizeof path, "%s/guard_eval.json", outdir);
+    if (json_dump_file(root, path, JSON_INDENT(2) | JSON_REAL_PRECISION(5)) != 0) {
+        fprintf(stderr, "guard_eval: cannot write %s\n", path);
+        return 1;
+    }
+    json_decref(root);
+    free(cp.p);
+    free(cp.rec_start);
+    sealm_guard_pii_free(d);
+    return 0;
+}

@@ -1,0 +1,59 @@
+/* The PII rule table shared by pii_rules.c (patterns + validators) and pii_scan.c (the
+ * PCRE2 driver). */
+#ifndef SEALM_GUARD_PII_INTERNAL_H
+#define SEALM_GUARD_PII_INTERNAL_H
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "guard_internal.h"
+
+/* One regex match handed to a rule's validator. */
+typedef struct pii_candidate {
+    const char *text;          /* the whole scanned text */
+    size_t len;
+    size_t m_start, m_end;     /* the whole match */
+    size_t start, end;         /* span to report: the rule's group when it took part, else the match;
+                                  a validator may narrow it */
+    const PCRE2_SIZE *ov;      /* PCRE2 ovector (pairs), unset groups are PCRE2_UNSET */
+    int n_pairs;
+} pii_candidate;
+
+/* Returns the finding's score given the rule's base score, or <= 0 to reject. */
+typedef float (*pii_validate_fn)(pii_candidate *c, float base);
+
+typedef struct pii_rule {
+    const char *name;          /* "card.luhn": reported as the finding's rule */
+    sealm_guard_kind kind;
+    float score;               /* base score, before the validator's adjustments */
+    const char *pattern;       /* PCRE2, byte mode (ASCII classes), no UTF */
+    uint32_t options;          /* extra PCRE2 compile options */
+    const char *need;          /* skip the rule when the text holds none of these bytes (NULL: never skip) */
+    pii_validate_fn validate;  /* NULL: accept with the base score */
+    int group;                 /* capture group that is the reported span; 0: the whole match */
+    /* Anchored search, for rules that would otherwise try a match at most bytes of a text:
+     * every match contains one of the anchor bytes, starting at most back bytes before it
+     * and, for the match to be found, needing at most fwd bytes after it (a match that runs
+     * to the window's end is searched again over the whole text, so it may be longer). */
+    const char *anchor;        /* NULL: search the whole text */
+    int back, fwd;
+    /* Optional cheap test of an anchor's (or a start's) surroundings before any regex runs there. */
+    bool (*window_ok)(const char *text, size_t len, size_t anchor);
+    /* Where a match can start, for rules whose lookbehind already demands it: the rule is
+     * compiled anchored and tried only there (one attempt per number, not per digit). */
+    enum { START_ANYWHERE = 0, START_NUMBER, START_TWO_LETTERS_DIGITS } start;
+} pii_rule;
+
+extern const pii_rule SEALM_GUARD_PII_RULES[];
+extern const size_t SEALM_GUARD_PII_N_RULES;
+
+/* The person-name pass (pii_names.c): capitalized word sequences next to titles, person
+ * cues or first names from the lexicon. Appends unresolved findings. */
+sealm_status sealm_guard_find_persons(const char *text, size_t len, float min_score, sealm_guard_findings *out,
+                                      sealm_error *err);
+
+/* Is one of cues (lower-case, NULL-terminated list) within window bytes before text[pos]
+ * (case-insensitive)? */
+bool sealm_guard_cue_before(const char *text, size_t pos, size_t window, const char *const *cues);
+
+#endif

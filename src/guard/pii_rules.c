@@ -1,0 +1,539 @@
+/* The PII rules: one PCRE2 pattern per format, each followed by a validator in C that
+ * applies the format's own specification (check digits, number ranges, registered lengths,
+ * entropy). Patterns are written from the formats' specifications, not from sample data;
+ * docs/guard.md lists every rule with its score and source. */
+#include "pii_internal.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- helpers ------------------------------------------------------------------------- */
+
+static char lower(char c) { return guard_is_upper((unsigned char)c) ? (char)(c - 'A' + 'a') : c; }
+
+bool sealm_guard_cue_before(const char *text, size_t pos, size_t window, const char *const *cues) {
+    char low[128];
+    if (window > sizeof low) window = sizeof low;
+    size_t from = pos > window ? pos - window : 0, n = pos - from;
+    for (size_t i = 0; i < n; i++) low[i] = lower(text[from + i]);
+    for (const char *const *cue = cues; *cue; cue++)
+        if (memmem(low, n, *cue, strlen(*cue))) return true;
+    return false;
+}
+
+/* Copies the ASCII digits of s[0, len) into out (at most cap); returns how many there were. */
+static size_t digits_of(const char *s, size_t len, char *out, size_t cap) {
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        if (guard_is_digit((unsigned char)s[i])) {
+            if (n < cap) out[n] = s[i];
+            n++;
+        }
+    return n;
+}
+
+static int num(const char *d, int n) {
+    int v = 0;
+    for (int i = 0; i < n; i++) v = v * 10 + (d[i] - '0');
+    return v;
+}
+
+static float clamp01(float x) { return x > 1.0f ? 1.0f : x; }
+
+/* ---- payment cards ------------------------------------------------------------------- */
+
+/* Issuer identification ranges and lengths (ISO/IEC 7812 IINs as published by the card
+ * networks: Visa, Mastercard incl. 2221-2720, American Express, Discover, JCB, Diners Club,
+ * UnionPay, Maestro). */
+typedef struct card_range {
+    int prefix_len;
+    int lo, hi;                /* prefix range, inclusive */
+    int len_min, len_max;
+} card_range;
+
+static const card_range CARD_RANGES[] = {
+    {1, 4, 4, 13, 19},                 /* Visa (13, 16, 19 in use) */
+    {2, 51, 55, 16, 16},               /* Mastercard */
+    {4, 2221, 2720, 16, 16},           /* Mastercard 2-series */
+    {2, 34, 34, 15, 15}, {2, 37, 37, 15, 15},   /* American Express */
+    {4, 6011, 6011, 16, 19}, {3, 644, 649, 16, 19}, {2, 65, 65, 16, 19},   /* Discover */
+    {6, 622126, 622925, 16, 19},       /* Discover / UnionPay co-brand */
+    {4, 3528, 3589, 16, 19},           /* JCB */
+    {4, 2131, 2131, 15, 15}, {4, 1800, 1800, 15, 15},   /* JCB, legacy 15-digit ranges */
+    {3, 300, 305, 14, 19}, {2, 36, 36, 14, 19}, {2, 38, 39, 14, 19}, {4, 3095, 3095, 16, 19},   /* Diners */
+    {2, 62, 62, 16, 19},               /* UnionPay */
+    {1, 1, 1, 15, 15},                 /* UATP (airline cards) */
+    {2, 50, 50, 12, 19}, {2, 56, 58, 12, 19}, {2, 67, 67, 12, 19}, {4, 6304, 6304, 12, 19},   /* Maestro */
+};
+
+static bool card_issuer_ok(const char *d, int n) {
+    for (size_t i = 0; i < sizeof CARD_RANGES / sizeof CARD_RANGES[0]; i++) {
+        const card_range *r = &CARD_RANGES[i];
+        if (n < r->prefix_len || n < r->len_min || n > r->len_max) continue;
+        int p = num(d, r->prefix_len);
+        if (p >= r->lo && p <= r->hi) return true;
+    }
+    return false;
+}
+
+/* Digits in groups of 3-6 separated by one kind of separator (or none at all), 12-19
+ * digits, a known issuer range for that length, and a valid Luhn check digit. */
+static float check_card(pii_candidate *c, float base) {
+    const char *s = c->text + c->start;
+    size_t len = c->end - c->start;
+    char d[24], sep = 0;
+    size_t n = digits_of(s, len, d, sizeof d), group = 0;
+    if (n < 12 || n > 19) return 0;
+    for (size_t i = 0; i < len; i++) {
+        if (guard_is_digit((unsigned char)s[i])) {
+            group++;
+            continue;
+        }
+        if (sep && s[i] != sep) return 0;
+        sep = s[i];
+        if (group < 3 || group > 6) return 0;
+        group = 0;
+    }
+    if (sep && (group < 3 || group > 6)) return 0;
+    if (!card_issuer_ok(d, (int)n) || !sealm_guard_luhn_ok(d, n)) return 0;
+    static const char *const cues[] = {"card", "visa", "mastercard", "amex", "credit", "debit", "cc", "pan", NULL};
+    return sealm_guard_cue_before(c->text, c->start, 32, cues) ? clamp01(base + 0.04f) : base;
+}
+
+/* ---- IBAN ---------------------------------------------------------------------------- */
+
+/* The candidate runs greedily over alphanumerics and single spaces; the country's
+ * registered length says where the IBAN ends, and MOD 97-10 must hold. */
+static float check_iban(pii_candidate *c, float base) {
+    const char *t = c->text;
+    int want = sealm_guard_iban_length(lower(t[c->start]) - 'a' + 'A', lower(t[c->start + 1]) - 'a' + 'A');
+    if (want == 0) return 0;
+    int got = 0;
+    size_t i = c->start;
+    for (; i < c->end && got < want; i++)
+        if (t[i] != ' ') got++;
+    if (got != want) return 0;
+    if (i < c->len && guard_is_alnum((unsigned char)t[i])) return 0;   /* runs on without a break */
+    if (!sealm_guard_iban_ok(t + c->start, i - c->start)) return 0;
+    c->end = i;
+    /* Lower-case IBANs are not the electronic format (ISO 13616-1 §5); still count them. */
+    return guard_is_upper((unsigned char)t[c->start]) ? base : base - 0.1f;
+}
+
+/* ---- US SSN -------------------------------------------------------------------------- */
+
+static const char *const SSN_CUES[] = {"ssn", "social security", "ss#", "ss no", "ss number", "ssa", NULL};
+
+static float check_ssn(pii_candidate *c, float base) {
+    char d[12];
+    if (digits_of(c->text + c->start, c->end - c->start, d, sizeof d) != 9 || !sealm_guard_ssn_ok(d)) return 0;
+    bool cue = sealm_guard_cue_before(c->text, c->start, 40, SSN_CUES);
+    size_t span = c->end - c->start;
+    float s = span == 11 ? (c->text[c->start + 3] == '-' ? base : base - 0.15f) : base - 0.45f;
+    return cue ? clamp01(s + 0.45f) : s;
+}
+
+/* ---- UK NINO ------------------------------------------------------------------------- */
+
+static float check_nino(pii_candidate *c, float base) {
+    const char *s = c->text + c->start;
+    char a = s[0], b = s[1];
+    bool upper_case = guard_is_upper((unsigned char)a) && guard_is_upper((unsigned char)b);
+    if (!sealm_guard_nino_prefix_ok(lower(a) - 'a' + 'A', lower(b) - 'a' + 'A')) return 0;
+    static const char *const cues[] = {"nino", "national insurance", "ni number", "ni no", NULL};
+    float score = upper_case ? base : base - 0.3f;
+    return sealm_guard_cue_before(c->text, c->start, 40, cues) ? clamp01(score + 0.1f) : score;
+}
+
+/* ---- phone numbers ------------------------------------------------------------------- */
+
+static const char *const PHONE_CUES[] = {"phone", "tel", "mobile", "cell", "fax", "call", "text me", "whatsapp",
+                                         "contact", "reach", "dial", "ring", "sms", NULL};
+
+/* Counts digits, leaving out a bracketed national trunk prefix "(0)". */
+static size_t phone_digits(const char *s, size_t len) {
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (i + 2 < len && s[i] == '(' && s[i + 1] == '0' && s[i + 2] == ')') {
+            i += 2;
+            continue;
+        }
+        if (guard_is_lower((unsigned char)s[i])) break;   /* an extension ("x123", "ext. 4") */
+        if (guard_is_digit((unsigned char)s[i])) n++;
+    }
+    return n;
+}
+
+/* Dates written with separators ("2024-05-17", "17.05.2024", "5/17/24") share the shape of
+ * grouped phone numbers; they are not phones. */
+static bool looks_like_date(const char *s, size_t len) {
+    int groups[4] = {0}, ng = 0;
+    char sep = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (guard_is_digit((unsigned char)s[i])) {
+            if (ng == 0) ng = 1;
+            groups[ng - 1]++;
+            continue;
+        }
+        if (s[i] != '-' && s[i] != '.' && s[i] != '/') return false;
+        if (sep && s[i] != sep) return false;
+        sep = s[i];
+        if (++ng > 3) return false;
+    }
+    if (ng != 3) return false;
+    return (groups[0] == 4 && groups[1] <= 2 && groups[2] <= 2) ||
+           (groups[0] <= 2 && groups[1] <= 2 && (groups[2] == 4 || groups[2] == 2));
+}
+
+/* E.164 allows at most 15 digits including the country code. */
+static float check_phone_intl(pii_candidate *c, float base) {
+    size_t n = phone_digits(c->text + c->start, c->end - c->start);
+    if (n < 8 || n > 15) return 0;
+    return sealm_guard_cue_before(c->text, c->start, 32, PHONE_CUES) ? clamp01(base + 0.1f) : base;
+}
+
+/* North American Numbering Plan: area code and exchange both start with 2-9. */
+static float check_phone_nanp(pii_candidate *c, float base) {
+    char d[16];
+    const char *t = c->text + c->start;
+    size_t len = 0;
+    while (c->start + len < c->end && !guard_is_lower((unsigned char)t[len])) len++;   /* before an extension */
+    size_t n = digits_of(t, len, d, sizeof d);
+    const char *ten = n == 11 ? d + 1 : d;
+    if (n != 10 && !(n == 11 && d[0] == '1')) return 0;
+    float s = (ten[0] >= '2' && ten[3] >= '2') ? base : base - 0.2f;
+    return sealm_guard_cue_before(c->text, c->start, 32, PHONE_CUES) ? clamp01(s + 0.2f) : s;
+}
+
+/* National formats: digit groups with separators, 7-12 digits. A leading trunk "0" or a
+ * bracketed area code makes the shape phone-like on its own; otherwise a cue is needed. */
+static float check_phone_grouped(pii_candidate *c, float base) {
+    const char *s = c->text + c->start;
+    size_t len = c->end - c->start, n = phone_digits(s, len);
+    if (n < 7 || n > 12 || looks_like_date(s, len)) return 0;
+    bool shaped = s[0] == '(' || s[0] == '0';
+    float score = shaped ? base + 0.1f : base - 0.05f;
+    return sealm_guard_cue_before(c->text, c->start, 32, PHONE_CUES) ? clamp01(score + 0.35f) : score;
+}
+
+/* A bare run of digits is a phone only right after a phone cue. */
+static float check_phone_bare(pii_candidate *c, float base) {
+    return sealm_guard_cue_before(c->text, c->start, 24, PHONE_CUES) ? base : 0;
+}
+
+/* ---- network addresses --------------------------------------------------------------- */
+
+/* RFC 3986 dec-octet: 0-255 without leading zeros. */
+static float check_ipv4(pii_candidate *c, float base) {
+    const char *s = c->text + c->start;
+    size_t len = c->end - c->start, i = 0;
+    for (int octet = 0; octet < 4; octet++) {
+        size_t from = i;
+        int v = 0;
+        while (i < len && guard_is_digit((unsigned char)s[i])) v = v * 10 + (s[i++] - '0');
+        if (i == from || i - from > 3 || v > 255 || (i - from > 1 && s[from] == '0')) return 0;
+        if (octet < 3) {
+            if (i >= len || s[i] != '.') return 0;
+            i++;
+        }
+    }
+    return base;
+}
+
+/* inet_pton accepts exactly the RFC 4291 §2.2 text forms (all "::" compressions and the
+ * embedded IPv4 tail); a zone ("%eth0", RFC 4007) is checked apart. */
+static float check_ipv6(pii_candidate *c, float base) {
+    const char *s = c->text + c->start;
+    size_t len = c->end - c->start, colons = 0, hex = 0;
+    char buf[64];
+    const char *prefix = memchr(s, '/', len);   /* RFC 4291 §2.3 prefix notation "/64" */
+    if (prefix) {
+        int bits = 0;
+        for (const char *q = prefix + 1; q < s + len; q++) bits = bits * 10 + (*q - '0');
+        if (bits > 128) return 0;
+        len = (size_t)(prefix - s);
+    }
+    const char *zone = memchr(s, '%', len);
+    size_t addr_len = zone ? (size_t)(zone - s) : len;
+    for (;;) {
+        if (addr_len == 0 || addr_len >= sizeof buf) return 0;
+        memcpy(buf, s, addr_len);
+        buf[addr_len] = 0;
+        unsigned char out[16];
+        if (inet_pton(AF_INET6, buf, out) == 1) break;
+        /* "at fe80::1:" — a sentence's colon right after the address */
+        if (!zone && !prefix && buf[addr_len - 1] == ':' && !(addr_len >= 2 && buf[addr_len - 2] == ':')) {
+            addr_len--;
+            c->end = c->start + addr_len;
+            continue;
+        }
+        return 0;
+    }
+    for (size_t i = 0; i < addr_len; i++) {
+        if (buf[i] == ':') colons++;
+        else hex++;
+    }
+    if (colons < 2) return 0;
+    return hex == 0 ? base - 0.3f : base;   /* "::" alone: the unspecified address, weaker */
+}
+
+/* ---- secrets ------------------------------------------------------------------------- */
+
+/* Values that document a secret rather than hold one. */
+static bool is_placeholder(const char *v, size_t n) {
+    static const char *const WORDS[] = {"password", "passwd", "secret", "changeme", "example", "xxxx", "****",
+                                        "your_", "your-", "<", "${", "{{", "%s", "null", "none", "true",
+                                        "false", "redacted", "placeholder", "dummy", "test", "###", "$(", "...", NULL};
+    char low[256];
+    if (n > sizeof low) n = sizeof low;
+    for (size_t i = 0; i < n; i++) low[i] = lower(v[i]);
+    for (const char *const *w = WORDS; *w; w++)
+        if (memmem(low, n, *w, strlen(*w))) return true;
+    return false;
+}
+
+/* password = value: any value that is not a placeholder. key/token = value: also needs the
+ * Shannon entropy of a random string (>= 3.0 bits per character, at least 12 characters):
+ * identifiers and words stay below it, keys drawn from base64/hex alphabets stay above. */
+static float check_assignment(pii_candidate *c, float base) {
+    const char *v = c->text + c->start;
+    size_t n = c->end - c->start;
+    while (n > 0 && (v[n - 1] == '.' || v[n - 1] == ')' || v[n - 1] == ']' || v[n - 1] == '}')) n--;
+    c->end = c->start + n;
+    if (n < 6 || is_placeholder(v, n)) return 0;
+    const char *key = c->text + c->m_start;
+    size_t key_len = c->start - c->m_start;
+    char low[256];
+    if (key_len > sizeof low) key_len = sizeof low;
+    for (size_t i = 0; i < key_len; i++) low[i] = lower(key[i]);
+    bool password_key = memmem(low, key_len, "pass", 4) || memmem(low, key_len, "pwd", 3);
+    double h = sealm_guard_entropy_bits(v, n);
+    if (password_key) return h >= 2.5 ? base : base - 0.15f;
+    if (n < 12 || h < 3.0) return 0;
+    return h >= 3.5 ? clamp01(base + 0.1f) : base;
+}
+
+/* Provider keys with a fixed prefix still need random-looking bodies, which rules out
+ * documentation fillers like "AKIAXXXXXXXXXXXXXXXX". */
+static float check_token_entropy(pii_candidate *c, float base) {
+    double h = sealm_guard_entropy_bits(c->text + c->start, c->end - c->start);
+    return h >= 3.0 ? base : 0;
+}
+
+/* ---- dates of birth ------------------------------------------------------------------ */
+
+/* Numeric dates: one of the first two fields is a month (1-12), the other a day (1-31), or
+ * year-month-day. */
+static float check_dob(pii_candidate *c, float base) {
+    const char *s = c->text + c->start;
+    size_t len = c->end - c->start;
+    if (!guard_is_digit((unsigned char)s[0]) || !guard_is_digit((unsigned char)s[len - 1])) return base;
+    int f[3] = {0}, w[3] = {0}, k = 0;
+    for (size_t i = 0; i < len && k < 3; i++) {
+        if (guard_is_digit((unsigned char)s[i])) {
+            f[k] = f[k] * 10 + (s[i] - '0');
+            w[k]++;
+        } else if (w[k] > 0) {
+            k++;
+        }
+    }
+    if (w[0] == 0 || w[1] == 0 || w[2] == 0) return base;   /* worded month: the pattern checked it */
+    int a = f[0], b = f[1], d = f[2];
+    if (w[0] == 4) return (b >= 1 && b <= 12 && d >= 1 && d <= 31) ? base : 0;
+    bool md = a >= 1 && a <= 12 && b >= 1 && b <= 31, dm = b >= 1 && b <= 12 && a >= 1 && a <= 31;
+    return (md || dm) ? base : 0;
+}
+
+/* ---- addresses ----------------------------------------------------------------------- */
+
+/* A house number and words right after an address cue ("lives at 12 Birch Hill"). */
+static float check_address_cue(pii_candidate *c, float base) {
+    static const char *const cues[] = {"address", "address is", "live at", "lives at", "living at", "located at",
+                                       "reside at", "resides at", "resided at", "residing at", "ship to",
+                                       "shipped to", "deliver to", "delivered to", "send it to", NULL};
+    size_t p = c->start;
+    while (p > 0 && (guard_is_space((unsigned char)c->text[p - 1]) || c->text[p - 1] == ':')) p--;
+    /* every cue ends in a letter of "s t o" (address, at, to): most candidates stop here */
+    char last = p > 0 ? lower(c->text[p - 1]) : 0;
+    if (last != 's' && last != 't' && last != 'o') return 0;
+    for (const char *const *cue = cues; *cue; cue++) {
+        size_t n = strlen(*cue);
+        if ((*cue)[n - 1] != last) continue;
+        if (n <= p && strncasecmp(c->text + p - n, *cue, n) == 0 &&
+            (p == n || !guard_is_alnum((unsigned char)c->text[p - n - 1])))
+            return base;
+    }
+    return 0;
+}
+
+/* ---- anchor prefilters ---------------------------------------------------------------- */
+
+static bool is_hex(unsigned char c) { return guard_is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'); }
+
+/* A MAC separator sits between hex digits (and dotted Cisco groups between hex runs). */
+static bool mac_window(const char *t, size_t len, size_t p) {
+    return p >= 2 && p + 2 < len && is_hex((unsigned char)t[p - 1]) && is_hex((unsigned char)t[p - 2]) &&
+           is_hex((unsigned char)t[p + 1]) && is_hex((unsigned char)t[p + 2]);
+}
+
+/* An assignment's name ends right before its '=' or ':' (after optional quote and spaces) and
+ * contains one of the secret words. */
+static bool assignment_window(const char *t, size_t len, size_t p) {
+    (void)len;
+    static const char *const WORDS[] = {"pass", "pwd", "secret", "key", "token", NULL};
+    char low[64];
+    size_t e = p;
+    while (e > 0 && (t[e - 1] == ' ' || t[e - 1] == '"' || t[e - 1] == '\'' || t[e - 1] == ':' || t[e - 1] == '=')) e--;
+    size_t b = e;
+    while (b > 0 && e - b < sizeof low && (guard_is_alnum((unsigned char)t[b - 1]) || t[b - 1] == '_' || t[b - 1] == '-')) b--;
+    if (e == b) return false;
+    for (size_t i = b; i < e; i++) low[i - b] = lower(t[i]);
+    for (const char *const *w = WORDS; *w; w++)
+        if (memmem(low, e - b, *w, strlen(*w))) return true;
+    return false;
+}
+
+/* A street address starts with a house number followed by a space and a capitalized word,
+ * a number or a compass letter. */
+static bool street_start(const char *t, size_t len, size_t p) {
+    size_t i = p;
+    while (i < len && guard_is_digit((unsigned char)t[i])) i++;
+    if (i < len && (guard_is_upper((unsigned char)t[i]) || guard_is_lower((unsigned char)t[i]))) i++;
+    if (i < len && t[i] == '-')
+        while (i + 1 < len && guard_is_digit((unsigned char)t[i + 1])) i++;
+    if (i == p || i >= len || !guard_is_space((unsigned char)t[i])) return false;
+    while (i < len && guard_is_space((unsigned char)t[i])) i++;
+    return i < len && (guard_is_upper((unsigned char)t[i]) || guard_is_digit((unsigned char)t[i]));
+}
+
+/* An IBAN starts with two letters and two check digits, no space between. */
+static bool iban_start(const char *t, size_t len, size_t p) {
+    return p + 3 < len && guard_is_digit((unsigned char)t[p + 2]) && guard_is_digit((unsigned char)t[p + 3]);
+}
+
+/* ---- the table ----------------------------------------------------------------------- */
+
+#define MONTH "(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|" \
+              "sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\\.?"
+#define DATE "(\\d{4}[-/.]\\d{1,2}[-/.]\\d{1,2}|\\d{1,2}[-/.]\\d{1,2}[-/.](?:\\d{4}|\\d{2})|" \
+             "\\d{1,2}(?:st|nd|rd|th)?\\s+(?:of\\s+)?" MONTH ",?\\s+\\d{4}|" MONTH "\\s+\\d{1,2}(?:st|nd|rd|th)?,?\\s+\\d{4})"
+#define STREET_SUFFIX "(?i:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|place|pl|way|" \
+                      "terrace|ter|circle|cir|parkway|pkwy|highway|hwy|square|sq|trail|trl|alley|crescent|close|" \
+                      "row|plaza|loop|pike|path|walk|gardens|heights|park|ridge|crossing|expressway|freeway|" \
+                      "junction|route|turnpike|mews|grove|hill|view|manor|meadows?|point|port|springs?|station)"
+
+const pii_rule SEALM_GUARD_PII_RULES[] = {
+    /* RFC 5321/5322 addr-spec, practical subset: dot-atom local part (<= 64), dotted domain
+     * labels (<= 63) and an alphabetic TLD. */
+    {"email.addr-spec", SEALM_GUARD_EMAIL, 0.95f,
+     "(?<![A-Za-z0-9._%+'-])[A-Za-z0-9_%+'-](?:[A-Za-z0-9._%+'-]{0,63})@"
+     "(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]{2,24}(?![A-Za-z0-9-])",
+     0, "@", NULL, 0, "@", 70, 24, NULL, START_ANYWHERE},
+
+    {"phone.international", SEALM_GUARD_PHONE, 0.85f,
+     "(?<![\\w+])(?:\\+|\\b00)[1-9]\\d{0,2}(?:[ .-]?\\(\\d{1,4}\\))?(?:[ .-]?\\d{1,5}){1,6}(?:\\s?(?:x|ext\\.?|extension)\\s?\\d{1,6})?(?!\\w)", 0, "+0",
+     check_phone_intl, 0, NULL, 0, 0, NULL, START_ANYWHERE},
+    {"phone.nanp", SEALM_GUARD_PHONE, 0.75f,
+     "(?<![\\w+.-])(?:1[ .-]?)?(?:\\(\\d{3}\\)[ .-]?|\\d{3}[ .-])\\d{3}[ .-]\\d{4}(?:\\s?(?:x|ext\\.?|extension)\\s?\\d{1,6})?(?![\\w-]|\\.\\d)", 0,
+     "0123456789", check_phone_nanp, 0, NULL, 0, 0, NULL, START_NUMBER},
+    {"phone.national-grouped", SEALM_GUARD_PHONE, 0.5f,
+     "(?<![\\w+.-])(?:\\(\\d{1,5}\\)[ .-]?|\\d{2,5}[ .-])\\d{2,8}(?:[ .-]\\d{2,8}){0,3}(?![\\w-]|\\.\\d)", 0,
+     "0123456789", check_phone_grouped, 0, NULL, 0, 0, NULL, START_NUMBER},
+    {"phone.cue-digits", SEALM_GUARD_PHONE, 0.8f, "(?<![\\w+.-])\\d{7,15}(?![\\w-]|\\.\\d)", 0, "0123456789",
+     check_phone_bare, 0, NULL, 0, 0, NULL, START_NUMBER},
+
+    {"card.luhn-iin", SEALM_GUARD_CARD, 0.95f, "(?<![\\w.-])\\d(?:[ -]?\\d){11,18}(?![\\w-]|\\.\\d)", 0,
+     "0123456789", check_card, 0, NULL, 0, 0, NULL, START_NUMBER},
+
+    {"iban.mod97", SEALM_GUARD_IBAN, 0.95f, "(?<![A-Za-z0-9])[A-Za-z]{2}\\d{2}(?: ?[A-Za-z0-9]){11,30}", 0,
+     "0123456789", check_iban, 0, NULL, 0, 0, iban_start, START_TWO_LETTERS_DIGITS},
+
+    {"ssn.ssa-rules", SEALM_GUARD_SSN, 0.85f, "(?<![\\w.-])\\d{3}([- .]?)\\d{2}\\1\\d{4}(?![\\w-]|\\.\\d)", 0,
+     "0123456789", check_ssn, 0, NULL, 0, 0, NULL, START_NUMBER},
+
+    /* HMRC NIM39110: two prefix letters, six digits, suffix A-D (spaces optional). */
+    {"nino.hmrc", SEALM_GUARD_NATIONAL_ID, 0.85f,
+     "(?<![\\w])[A-Za-z]{2} ?\\d{2} ?\\d{2} ?\\d{2} ?[A-Da-d](?!\\w)", 0, "0123456789", check_nino, 0, NULL, 0, 0, NULL, START_TWO_LETTERS_DIGITS},
+
+    {"ipv4.dotted-quad", SEALM_GUARD_IPV4, 0.9f, "(?<![\\w.])(?:\\d{1,3}\\.){3}\\d{1,3}(?!\\w|\\.\\d)", 0, ".",
+     check_ipv4, 0, NULL, 0, 0, NULL, START_NUMBER},
+    {"ipv6.rfc4291", SEALM_GUARD_IPV6, 0.9f,
+     "(?<![\\w:.])[0-9A-Fa-f:]*:[0-9A-Fa-f:]*(?:\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3})?(?:%[0-9A-Za-z]{1,16})?"
+     "(?:/\\d{1,3}(?!\\d))?(?![\\w]|\\.\\w)",
+     0, ":", check_ipv6, 0, ":", 48, 8, NULL, START_ANYWHERE},
+    /* IEEE 802 MAC-48 in its three usual notations. */
+    {"mac.ieee802", SEALM_GUARD_MAC, 0.85f,
+     "(?<![\\w:.-])[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(?:\\1[0-9A-Fa-f]{2}){4}(?![\\w:-])|"
+     "(?<![\\w.])[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}(?![\\w.])",
+     0, ":-.", NULL, 0, ":-.", 16, 16, mac_window, START_ANYWHERE},
+
+    /* RFC 3986 userinfo "user:password@" in an authority. */
+    {"url.userinfo", SEALM_GUARD_URL_CREDENTIALS, 0.95f,
+     "\\b[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\\s:/?#@]{1,128}:[^\\s/?#@]{1,128}@[^\\s/?#\"'<>]{1,255}", 0, "@", NULL, 0, "@", 300, 16, NULL, START_ANYWHERE},
+
+    /* Provider key formats, as the providers document them. */
+    {"secret.pem-private-key", SEALM_GUARD_SECRET, 0.99f,
+     "-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----"
+     "(?:[\\s\\S]{0,16384}?-----END (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----|(?:\\s*[A-Za-z0-9+/=:-]{8,})*)",
+     0, "-", NULL, 0, NULL, 0, 0, NULL, START_ANYWHERE},
+    {"secret.aws-access-key-id", SEALM_GUARD_SECRET, 0.95f,
+     "(?<![A-Za-z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)[A-Z2-7]{16}(?![A-Za-z0-9])", 0, "A",
+     check_token_entropy, 0, NULL, 0, 0, NULL, START_ANYWHERE},
+    {"secret.aws-secret-key", SEALM_GUARD_SECRET, 0.85f,
+     "(?i:aws)[\\w.-]{0,20}(?i:secret)[\\w.-]{0,20}[\"']?\\s*[:=]>?\\s*[\"']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])", 0,
+     "sS", check_token_entropy, 1, NULL, 0, 0, NULL, START_ANYWHERE},
+    {"secret.github-token", SEALM_GUARD_SECRET, 0.95f,
+     "(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})(?![A-Za-z0-9_])", 0, "_",
+     NULL, 0, NULL, 0, 0, NULL, START_ANYWHERE},
+    {"secret.gitlab-token", SEALM_GUARD_SECRET, 0.95f, "(?<![\\w-])gl(?:pat|dt|rt|ptt|cbt|oas)-[A-Za-z0-9_-]{20,64}", 0,
+     "-", NULL, 0, NULL, 0, 0, NULL, START_ANYWHERE},
+    {"secret.slack-token", SEALM_GUARD_SECRET, 0.95f, "(?<![\\w-])xox[abposre]-[A-Za-z0-9-]{10,250}", 0, "-", NULL, 0, NULL, 0, 0, NULL, START_ANYWHERE},
+    {"secret.slack-webhook", SEALM_GUARD_SECRET, 0.95f,
+     "https://hooks\\.slack\\.com/(?:services|workflows)/[A-Za-z0-9+/_-]{20,120}", 0, "/", NULL, 0, NULL, 0, 0, NULL, START_ANYWHERE},
+    {"secret.stripe-key", SEALM_GUARD_SECRET, 0.95f, "(?<![\\w])(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,247}", 0,
+     "_", NULL, 0, NULL, 0, 0, NULL, START_ANYWHERE},
+    {"secret.google-api-key", SEALM_GUARD_SECRET, 0.95f, "(?<![\\w-])AIza[0-9A-Za-z_-]{35}(?![\\w-])", 0, "A", NULL, 0, NULL, 0, 0, NULL, START_ANYWHERE},
+    {"secret.openai-key", SEALM_GUARD_SECRET, 0.9f,
+     "(?<![\\w-])sk-(?:proj-|svcacct-|admin-|ant-(?:api|admin)\\d\\d-)?[A-Za-z0-9_-]{20,200}(?![\\w-])", 0, "-",
+     check_token_entropy, 0, NULL, 0, 0, NULL, START_ANYWHERE},
+    {"secret.jwt", SEALM_GUARD_SECRET, 0.9f,
+     "(?<![\\w-])eyJ[A-Za-z0-9_-]{8,}\\.eyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]{16,}(?![\\w-])", 0, ".", NULL, 0, NULL, 0, 0, NULL, START_ANYWHERE},
+    {"secret.npm-token", SEALM_GUARD_SECRET, 0.9f, "(?<![\\w])npm_[A-Za-z0-9]{36}(?![\\w])", 0, "_", NULL, 0, NULL, 0, 0, NULL, START_ANYWHERE},
+    {"secret.huggingface-token", SEALM_GUARD_SECRET, 0.9f, "(?<![\\w])hf_[A-Za-z]{34}(?![\\w])", 0, "_", NULL, 0, NULL, 0, 0, NULL, START_ANYWHERE},
+    {"secret.sendgrid-key", SEALM_GUARD_SECRET, 0.95f, "(?<![\\w])SG\\.[\\w-]{22}\\.[\\w-]{43}(?![\\w-])", 0, ".",
+     NULL, 0, NULL, 0, 0, NULL, START_ANYWHERE},
+    {"secret.pypi-token", SEALM_GUARD_SECRET, 0.95f, "pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}", 0, "-", NULL, 0, NULL, 0, 0, NULL, START_ANYWHERE},
+    {"secret.age-secret-key", SEALM_GUARD_SECRET, 0.99f, "AGE-SECRET-KEY-1[0-9A-Z]{58}", 0, "-", NULL, 0, NULL, 0, 0, NULL, START_ANYWHERE},
+    {"secret.assignment", SEALM_GUARD_SECRET, 0.75f,
+     "(?i)(?:password|passwd|pwd|passphrase|secret|api[_-]?key|apikey|access[_-]?key|access[_-]?token|"
+     "auth[_-]?token|client[_-]?secret|private[_-]?key|token)[a-z0-9_]*[\"']?\\s*(?::=|=>|[:=])\\s*"
+     "[\"'`]?([^\\s\"'`,;]{6,200})",
+     0, "=:", check_assignment, 1, "=:", 64, 24, assignment_window, START_ANYWHERE},
+
+    /* A date right after a birth cue. */
+    {"dob.cue-date", SEALM_GUARD_DATE_OF_BIRTH, 0.85f,
+     "(?i)\\b(?:born(?:\\s+on)?|date\\s+of\\s+birth|d\\.?o\\.?b\\.?|birth\\s*date|birthday)[\\s:=,-]{0,4}"
+     "(?:is\\s+|was\\s+|on\\s+)?" DATE,
+     0, "0123456789", check_dob, 1, NULL, 0, 0, NULL, START_ANYWHERE},
+
+    /* US/UK style: house number, up to four name words, a street suffix (USPS Publication
+     * 28 appendix C), optional unit and "City, ST 12345". */
+    {"address.street-suffix", SEALM_GUARD_ADDRESS, 0.8f,
+     "(?<![\\w])\\d{1,6}[A-Za-z]?(?:-\\d{1,4})?\\s+(?:[NSEW]\\.?\\s+)?(?:[A-Z0-9][\\w'.-]*\\s+){0,4}?" STREET_SUFFIX
+     "\\b\\.?(?:,?\\s*(?i:apt|apartment|suite|ste|unit|room|floor|#)\\.?\\s*#?\\w{1,6})?"
+     "(?:,?\\s+[A-Z][A-Za-z.'-]+(?:\\s+[A-Z][A-Za-z.'-]+){0,2},?\\s+[A-Z]{2}\\.?,?\\s+\\d{5}(?:-\\d{4})?)?",
+     0, "0123456789", NULL, 0, NULL, 0, 0, street_start, START_NUMBER},
+    /* Continental style: street word with a street suffix, then the house number. */
+    {"address.name-number", SEALM_GUARD_ADDRESS, 0.7f,
+     "(?<![\\w])(?:(?:Rue|Via|Viale|Corso|Piazza|Calle|Carrer|Avenida|Rua|Paseo|Plaza|Strada|Ulica|Avenue|Boulevard)"
+     "(?:\\s+(?:de|del|la|le|des|di|da|do|dos|das|[A-Z][\\w'.-]*)){1,4}|"
+     "[A-Z][a-z\\x80-\\xff]+(?:stra(?:ss|\\xc3\\x9f)e|str\\.|gasse|weg|platz|allee|katu|tie|gatan|v\\xc3\\xa4gen|"
+     "vej|vegen|veien|laan|straat|plein|gade|utca|ulica))\\s+\\d{1,5}[a-zA-Z]?(?![\\w])",
+     0, "0123456789", NULL, 0, NULL, 0, 0, NULL, START_ANYWHERE},
+    {"address.cue", SEALM_GUARD_ADDRESS, 0.7f,
+     "(?<![\\w])\\d{1,6}[A-Za-z]?\\s+[A-Z][^\\n,;]{2,60}(?:,\\s*[^\\n,;]{2,40}){0,3}", 0, "0123456789",
+     check_address_cue, 0, NULL, 0, 0, street_start, START_NUMBER},
+};
+
+const size_t SEALM_GUARD_PII_N_RULES = sizeof SEALM_GUARD_PII_RULES / sizeof SEALM_GUARD_PII_RULES[0];

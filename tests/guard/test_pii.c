@@ -1,0 +1,504 @@
+/* Tests for the guard layer's PII part: every rule's positives (from the formats'
+ * specifications and published test numbers) and near-misses that must not match, the
+ * checksums, overlap resolution, redaction with the vault, re-personalization, and the
+ * streaming filter against one-shot redaction at every split point. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sealm/guard.h"
+
+static sealm_guard_pii *g_pii;
+
+static int setup(void **state) {
+    (void)state;
+    sealm_error err = {0};
+    return sealm_guard_pii_new(NULL, &g_pii, &err) == SEALM_OK ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    sealm_guard_pii_free(g_pii);
+    return 0;
+}
+
+/* Does scanning text give a finding of kind k covering exactly value (a substring)? */
+static bool finds(const char *text, sealm_guard_kind k, const char *value) {
+    sealm_guard_findings f = {0};
+    sealm_error err = {0};
+    assert_int_equal(sealm_guard_pii_scan(g_pii, text, strlen(text), &f, &err), SEALM_OK);
+    const char *at = strstr(text, value);
+    assert_non_null(at);
+    size_t s = (size_t)(at - text), e = s + strlen(value);
+    bool hit = false;
+    for (size_t i = 0; i < f.n; i++) {
+        assert_true(f.items[i].score > 0.0f && f.items[i].score <= 1.0f);
+        assert_non_null(f.items[i].rule);
+        if (f.items[i].kind == k && f.items[i].start == s && f.items[i].end == e) hit = true;
+    }
+    sealm_guard_findings_free(&f);
+    return hit;
+}
+
+/* Does scanning text give any finding of kind k? */
+static bool any_of_kind(const char *text, sealm_guard_kind k) {
+    sealm_guard_findings f = {0};
+    assert_int_equal(sealm_guard_pii_scan(g_pii, text, strlen(text), &f, NULL), SEALM_OK);
+    bool hit = false;
+    for (size_t i = 0; i < f.n; i++) hit |= f.items[i].kind == k;
+    sealm_guard_findings_free(&f);
+    return hit;
+}
+
+#define FINDS(k, text, value) assert_true(finds(text, k, value))
+#define MISSES(k, text) assert_false(any_of_kind(text, k))
+
+static void test_kind_names(void **state) {
+    (void)state;
+    assert_string_equal(sealm_guard_kind_name(SEALM_GUARD_EMAIL), "EMAIL");
+    assert_string_equal(sealm_guard_kind_name(SEALM_GUARD_DATE_OF_BIRTH), "DATE_OF_BIRTH");
+    assert_string_equal(sealm_guard_kind_name((sealm_guard_kind)999), "UNKNOWN");
+    sealm_guard_kind k;
+    assert_true(sealm_guard_kind_from_name("iban", &k));
+    assert_int_equal(k, SEALM_GUARD_IBAN);
+    assert_false(sealm_guard_kind_from_name("NOPE", &k));
+}
+
+static void test_checksums(void **state) {
+    (void)state;
+    assert_true(sealm_guard_luhn_ok("79927398713", 11));     /* the classic Luhn example */
+    assert_false(sealm_guard_luhn_ok("79927398710", 11));
+    assert_true(sealm_guard_luhn_ok("4111 1111 1111 1111", 19));
+    assert_false(sealm_guard_luhn_ok("7", 1));
+    /* SWIFT IBAN registry examples */
+    assert_true(sealm_guard_iban_ok("GB82WEST12345698765432", 22));
+    assert_true(sealm_guard_iban_ok("GB82 WEST 1234 5698 7654 32", 27));
+    assert_true(sealm_guard_iban_ok("DE89370400440532013000", 22));
+    assert_true(sealm_guard_iban_ok("FR1420041010050500013M02606", 27));
+    assert_true(sealm_guard_iban_ok("NO9386011117947", 15));
+    assert_true(sealm_guard_iban_ok("BE68539007547034", 16));
+    assert_false(sealm_guard_iban_ok("GB82WEST12345698765433", 22));   /* bad mod-97 */
+    assert_false(sealm_guard_iban_ok("DE8937040044053201300", 21));    /* wrong length for DE */
+    assert_false(sealm_guard_iban_ok("XX82WEST12345698765432", 22));   /* no such country */
+}
+
+static void test_cards(void **state) {
+    (void)state;
+    FINDS(SEALM_GUARD_CARD, "visa 4111111111111111 ok", "4111111111111111");
+    FINDS(SEALM_GUARD_CARD, "visa 13: 4222222222222.", "4222222222222");
+    FINDS(SEALM_GUARD_CARD, "mc 5555 5555 5555 4444", "5555 5555 5555 4444");
+    FINDS(SEALM_GUARD_CARD, "mc 2-series 2223003122003222", "2223003122003222");
+    FINDS(SEALM_GUARD_CARD, "amex 3782-822463-10005", "3782-822463-10005");
+    FINDS(SEALM_GUARD_CARD, "discover 6011111111111117", "6011111111111117");
+    FINDS(SEALM_GUARD_CARD, "jcb 3530111333300000", "3530111333300000");
+    FINDS(SEALM_GUARD_CARD, "diners 30569309025904", "30569309025904");
+    FINDS(SEALM_GUARD_CARD, "unionpay 6200000000000005", "6200000000000005");
+    MISSES(SEALM_GUARD_CARD, "bad luhn 4111111111111112");
+    MISSES(SEALM_GUARD_CARD, "no issuer 1234567812345670");          /* Luhn-valid, no IIN range */
+    MISSES(SEALM_GUARD_CARD, "amex length 37828224631000");          /* 14 digits */
+    MISSES(SEALM_GUARD_CARD, "mixed 4111 1111-1111 1111");
+    MISSES(SEALM_GUARD_CARD, "run 41111111111111110000");            /* part of a longer number */
+}
+
+static void test_iban(void **state) {
+    (void)state;
+    FINDS(SEALM_GUARD_IBAN, "IBAN: GB82 WEST 1234 5698 7654 32, thanks", "GB82 WEST 1234 5698 7654 32");
+    FINDS(SEALM_GUARD_IBAN, "pay DE89370400440532013000 now", "DE89370400440532013000");
+    FINDS(SEALM_GUARD_IBAN, "CH9300762011623852957", "CH9300762011623852957");
+    FINDS(SEALM_GUARD_IBAN, "to NL91ABNA0417164300 AND more", "NL91ABNA0417164300");
+    MISSES(SEALM_GUARD_IBAN, "bad GB82WEST12345698765433");
+    MISSES(SEALM_GUARD_IBAN, "short DE8937040044053201300");
+    MISSES(SEALM_GUARD_IBAN, "long DE893704004405320130001");
+}
+
+static void test_ssn_and_nino(void **state) {
+    (void)state;
+    FINDS(SEALM_GUARD_SSN, "SSN 123-45-6789", "123-45-6789");
+    FINDS(SEALM_GUARD_SSN, "my social security number is 536 22 1234", "536 22 1234");
+    MISSES(SEALM_GUARD_SSN, "SSN 000-12-3456");
+    MISSES(SEALM_GUARD_SSN, "SSN 666-12-3456");
+    MISSES(SEALM_GUARD_SSN, "SSN 912-34-5678");
+    MISSES(SEALM_GUARD_SSN, "SSN 123-00-4567");
+    MISSES(SEALM_GUARD_SSN, "SSN 123-45-0000");
+    MISSES(SEALM_GUARD_SSN, "ticket 123456789");   /* nine bare digits without a cue */
+    FINDS(SEALM_GUARD_NATIONAL_ID, "NINO AB 12 34 56 C", "AB 12 34 56 C");
+    FINDS(SEALM_GUARD_NATIONAL_ID, "ni: JG103759A", "JG103759A");
+    MISSES(SEALM_GUARD_NATIONAL_ID, "BG123456A");   /* reserved prefix */
+    MISSES(SEALM_GUARD_NATIONAL_ID, "DA123456A");   /* D never first */
+    MISSES(SEALM_GUARD_NATIONAL_ID, "AB123456E");   /* suffix A-D only */
+}
+
+static void test_network(void **state) {
+    (void)state;
+    FINDS(SEALM_GUARD_IPV4, "from 192.168.1.10.", "192.168.1.10");
+    FINDS(SEALM_GUARD_IPV4, "dns 8.8.8.8", "8.8.8.8");
+    MISSES(SEALM_GUARD_IPV4, "bad 256.1.1.1");
+    MISSES(SEALM_GUARD_IPV4, "zero 1.2.3.04");
+    MISSES(SEALM_GUARD_IPV4, "version 1.2.3.4.5");
+    FINDS(SEALM_GUARD_IPV6, "host 2001:db8::1.", "2001:db8::1");
+    FINDS(SEALM_GUARD_IPV6, "lo ::1 up", "::1");
+    FINDS(SEALM_GUARD_IPV6, "full 2001:0db8:85a3:0000:0000:8a2e:0370:7334", "2001:0db8:85a3:0000:0000:8a2e:0370:7334");
+    FINDS(SEALM_GUARD_IPV6, "mapped ::ffff:192.0.2.128", "::ffff:192.0.2.128");
+    FINDS(SEALM_GUARD_IPV6, "link fe80::1ff:fe23:4567:890a%eth0", "fe80::1ff:fe23:4567:890a%eth0");
+    FINDS(SEALM_GUARD_IPV6, "tail 1::", "1::");
+    MISSES(SEALM_GUARD_IPV6, "bad 2001:db8:::1");
+    MISSES(SEALM_GUARD_IPV6, "at 12:30:45 today");
+    MISSES(SEALM_GUARD_IPV6, "nine 1:2:3:4:5:6:7:8:9");
+    MISSES(SEALM_GUARD_IPV6, "std::vector and Foo::bar");
+    FINDS(SEALM_GUARD_MAC, "mac 00:1A:2B:3C:4D:5E", "00:1A:2B:3C:4D:5E");
+    FINDS(SEALM_GUARD_MAC, "mac 00-1a-2b-3c-4d-5e", "00-1a-2b-3c-4d-5e");
+    FINDS(SEALM_GUARD_MAC, "cisco 001a.2b3c.4d5e", "001a.2b3c.4d5e");
+    MISSES(SEALM_GUARD_MAC, "five 00:1A:2B:3C:4D");
+    MISSES(SEALM_GUARD_MAC, "mixed 00:1A-2B:3C:4D:5E");
+}
+
+static void test_email_phone_url(void **state) {
+    (void)state;
+    FINDS(SEALM_GUARD_EMAIL, "write to a.b+tag@mail.example.co.uk.", "a.b+tag@mail.example.co.uk");
+    MISSES(SEALM_GUARD_EMAIL, "not user@localhost");
+    MISSES(SEALM_GUARD_EMAIL, "at @ sign alone");
+    FINDS(SEALM_GUARD_PHONE, "call +44 20 7946 0958 today", "+44 20 7946 0958");
+    FINDS(SEALM_GUARD_PHONE, "E.164 +14155552671", "+14155552671");
+    FINDS(SEALM_GUARD_PHONE, "office (415) 555-2671", "(415) 555-2671");
+    FINDS(SEALM_GUARD_PHONE, "office 415-555-2671 x204", "415-555-2671 x204");
+    FINDS(SEALM_GUARD_PHONE, "mobile: 0496 46 46 70", "0496 46 46 70");
+    FINDS(SEALM_GUARD_PHONE, "phone 4155552671", "4155552671");
+    MISSES(SEALM_GUARD_PHONE, "order number is 20240517 in 2024-05-17");
+    MISSES(SEALM_GUARD_PHONE, "the year 2023 had 365 days and 8760 hours");
+    MISSES(SEALM_GUARD_PHONE, "the plan costs 1 000 000 in total");
+    FINDS(SEALM_GUARD_URL_CREDENTIALS, "db https://admin:s3cr3t@db.example.com/x", "https://admin:s3cr3t@db.example.com");
+    MISSES(SEALM_GUARD_URL_CREDENTIALS, "see https://example.com/a:b");
+}
+
+static void test_secrets(void **state) {
+    (void)state;
+    FINDS(SEALM_GUARD_SECRET, "key AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE");
+    MISSES(SEALM_GUARD_SECRET, "key AKIAAAAAAAAAAAAAAAAA");   /* no entropy */
+    FINDS(SEALM_GUARD_SECRET, "t=ghp_aBcD1234eFgH5678iJkL9012mNoP3456qRsT",
+          "ghp_aBcD1234eFgH5678iJkL9012mNoP3456qRsT");
+    FINDS(SEALM_GUARD_SECRET, "slack xoxb-1234567890-abcdefghij", "xoxb-1234567890-abcdefghij");
+    FINDS(SEALM_GUARD_SECRET, "stripe sk_live_4eC39HqLyjWDarjtT1zdp7dc", "sk_live_4eC39HqLyjWDarjtT1zdp7dc");
+    FINDS(SEALM_GUARD_SECRET, "g AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q", "AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q");
+    FINDS(SEALM_GUARD_SECRET, "openai sk-proj-Ab3dE6gH9jK2mN5pQ8sT1vW4yZ7", "sk-proj-Ab3dE6gH9jK2mN5pQ8sT1vW4yZ7");
+    const char *jwt = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0"
+                      "IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c";
+    char text[512];
+    snprintf(text, sizeof text, "Authorization: Bearer %s", jwt);
+    FINDS(SEALM_GUARD_SECRET, text, jwt);
+    const char *pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n"
+                      "-----END RSA PRIVATE KEY-----";
+    snprintf(text, sizeof text, "key:\n%s\n", pem);
+    FINDS(SEALM_GUARD_SECRET, text, pem);
+    FINDS(SEALM_GUARD_SECRET, "db_password=Tr0ub4dor&3x", "Tr0ub4dor&3x");
+    FINDS(SEALM_GUARD_SECRET, "api_key: \"9f8e7d6c5b4a39281706f5e4d3c2b1a0\"", "9f8e7d6c5b4a39281706f5e4d3c2b1a0");
+    MISSES(SEALM_GUARD_SECRET, "password=<your password here>");
+    MISSES(SEALM_GUARD_SECRET, "token=abcabcabcabcabc");   /* low entropy */
+}
+
+static void test_dob_address_person(void **state) {
+    (void)state;
+    FINDS(SEALM_GUARD_DATE_OF_BIRTH, "Date of birth: 1985-04-07.", "1985-04-07");
+    FINDS(SEALM_GUARD_DATE_OF_BIRTH, "She was born on March 3, 1990 in Lyon", "March 3, 1990");
+    FINDS(SEALM_GUARD_DATE_OF_BIRTH, "DOB 04/07/1985", "04/07/1985");
+    MISSES(SEALM_GUARD_DATE_OF_BIRTH, "The meeting is on 2024-05-17.");
+    MISSES(SEALM_GUARD_DATE_OF_BIRTH, "DOB 13/13/1985");
+    FINDS(SEALM_GUARD_ADDRESS, "ship it to 742 Evergreen Terrace, Springfield, IL 62704 please",
+          "742 Evergreen Terrace, Springfield, IL 62704");
+    FINDS(SEALM_GUARD_ADDRESS, "Wohnt in der Hauptstraße 12 in Berlin", "Hauptstraße 12");
+    FINDS(SEALM_GUARD_PERSON, "Hello, my name is Ana Lima.", "Ana Lima");
+    FINDS(SEALM_GUARD_PERSON, "Please ask Dr. Okonkwo about it", "Okonkwo");
+    FINDS(SEALM_GUARD_PERSON, "Hi, I am Dr. Okonkwo", "Okonkwo");
+    assert_false(finds("Hi, I am Dr. Okonkwo", SEALM_GUARD_PERSON, "Dr"));   /* a title is not a name */
+    FINDS(SEALM_GUARD_PERSON, "I met with Maria Schmidt yesterday", "Maria Schmidt");
+    MISSES(SEALM_GUARD_PERSON, "See you Monday Morning at the Bank");
+    MISSES(SEALM_GUARD_PERSON, "The Quick Brown Fox jumps.");
+}
+
+static void test_resolve_overlaps(void **state) {
+    (void)state;
+    sealm_guard_findings f = {0};
+    sealm_guard_finding a = {SEALM_GUARD_PHONE, 10, 20, 0.6f, "a"}, b = {SEALM_GUARD_CARD, 8, 24, 0.95f, "b"},
+                        c = {SEALM_GUARD_EMAIL, 30, 40, 0.9f, "c"}, e = {SEALM_GUARD_SSN, 30, 45, 0.9f, "e"};
+    assert_int_equal(sealm_guard_findings_push(&f, a, NULL), SEALM_OK);
+    assert_int_equal(sealm_guard_findings_push(&f, b, NULL), SEALM_OK);
+    assert_int_equal(sealm_guard_findings_push(&f, c, NULL), SEALM_OK);
+    assert_int_equal(sealm_guard_findings_push(&f, e, NULL), SEALM_OK);
+    sealm_guard_findings_resolve(&f);
+    assert_int_equal(f.n, 2);
+    assert_int_equal(f.items[0].kind, SEALM_GUARD_CARD);   /* higher score wins */
+    assert_int_equal(f.items[1].kind, SEALM_GUARD_SSN);    /* same score: longer wins */
+    sealm_guard_findings_free(&f);
+    assert_null(f.items);
+}
+
+static char *redact(sealm_guard_vault *v, const char *text) {
+    char *out = NULL;
+    size_t n = 0;
+    sealm_error err = {0};
+    assert_int_equal(sealm_guard_redact(g_pii, v, text, strlen(text), &out, &n, NULL, &err), SEALM_OK);
+    assert_int_equal(strlen(out), n);
+    return out;
+}
+
+static void test_redaction_and_vault(void **state) {
+    (void)state;
+    sealm_guard_vault *v = NULL;
+    assert_int_equal(sealm_guard_vault_new(&v, NULL), SEALM_OK);
+    char *r1 = redact(v, "Mail ann@example.com and bob@example.org, again ann@example.com.");
+    assert_string_equal(r1, "Mail [EMAIL_1] and [EMAIL_2], again [EMAIL_1].");
+    /* a later message of the same conversation keeps the numbering */
+    char *r2 = redact(v, "Call +44 20 7946 0958 or write bob@example.org from 2001:db8::7");
+    assert_string_equal(r2, "Call [PHONE_1] or write [EMAIL_2] from [IPV6_1]");
+    assert_int_equal(sealm_guard_vault_size(v), 4);
+    /* re-personalization of a reply; unknown placeholders stay */
+    const char *reply = "I wrote to [EMAIL_2] and [EMAIL_9]; [PHONE_1] is busy. [IPV6_1] [EMAIL_1]";
+    char *back = NULL;
+    size_t n = 0;
+    assert_int_equal(sealm_guard_vault_restore(v, reply, strlen(reply), &back, &n, NULL), SEALM_OK);
+    assert_string_equal(back, "I wrote to bob@example.org and [EMAIL_9]; +44 20 7946 0958 is busy. 2001:db8::7 "
+                              "ann@example.com");
+    /* the same value of another kind is another entry */
+    const char *ph = NULL;
+    assert_int_equal(sealm_guard_vault_placeholder(v, SEALM_GUARD_PERSON, "bob@example.org", 15, &ph, NULL), SEALM_OK);
+    assert_string_equal(ph, "[PERSON_1]");
+    assert_int_equal(sealm_guard_vault_placeholder(v, SEALM_GUARD_CANARY, "x", 1, &ph, NULL), SEALM_E_INVALID);
+    assert_int_equal(sealm_guard_vault_placeholder(v, SEALM_GUARD_EMAIL, "x", 0, &ph, NULL), SEALM_E_INVALID);
+    /* overlapping findings are refused */
+    sealm_guard_findings f = {0};
+    sealm_guard_finding a = {SEALM_GUARD_EMAIL, 0, 5, 0.9f, "a"}, b = {SEALM_GUARD_EMAIL, 3, 8, 0.9f, "b"};
+    sealm_guard_findings_push(&f, a, NULL);
+    sealm_guard_findings_push(&f, b, NULL);
+    char *out = NULL;
+    assert_int_equal(sealm_guard_redact_findings(v, "0123456789", 10, &f, &out, &n, NULL), SEALM_E_INVALID);
+    assert_null(out);
+    sealm_guard_findings_free(&f);
+    free(r1);
+    free(r2);
+    free(back);
+    sealm_guard_vault_free(v);
+}
+
+/* Streams text in the given pieces through a REDACT filter; returns the concatenated output. */
+static char *stream_pieces(const char *text, const size_t *cuts, size_t n_cuts) {
+    sealm_guard_vault *v = NULL;
+    assert_int_equal(sealm_guard_vault_new(&v, NULL), SEALM_OK);
+    sealm_guard_stream_config cfg = {.pii = g_pii, .pii_action = SEALM_GUARD_REDACT, .vault = v};
+    sealm_guard_stream *s = NULL;
+    assert_int_equal(sealm_guard_stream_new(&cfg, &s, NULL), SEALM_OK);
+    size_t len = strlen(text), cap = len * 2 + 256, n = 0, at = 0;
+    char *out = malloc(cap);
+    for (size_t i = 0; i <= n_cuts; i++) {
+        size_t to = i < n_cuts ? cuts[i] : len;
+        const char *emit;
+        size_t n_emit;
+        bool blocked;
+        assert_int_equal(sealm_guard_stream_push(s, text + at, to - at, &emit, &n_emit, &blocked, NULL), SEALM_OK);
+        assert_false(blocked);
+        assert_true(n + n_emit < cap);
+        memcpy(out + n, emit, n_emit);
+        n += n_emit;
+        at = to;
+    }
+    const char *emit;
+    size_t n_emit;
+    bool blocked;
+    assert_int_equal(sealm_guard_stream_finish(s, &emit, &n_emit, &blocked, NULL), SEALM_OK);
+    assert_true(n + n_emit < cap);
+    memcpy(out + n, emit, n_emit);
+    out[n + n_emit] = 0;
+    sealm_guard_stream_free(s);
+    sealm_guard_vault_free(v);
+    return out;
+}
+
+static const char *STREAM_TEXT =
+    "Hi, I'm writing for Dr. Okonkwo. Mail ann@example.com or call +44 20 7946 0958. Card 4111 1111 1111 1111, "
+    "IBAN GB82 WEST 1234 5698 7654 32. SSN 123-45-6789 from 192.168.1.10 and 2001:db8::1. "
+    "Date of birth: 1985-04-07. My name is Ana Lima, I live at 742 Evergreen Terrace, Springfield, IL 62704. "
+    "token ghp_aBcD1234eFgH5678iJkL9012mNoP3456qRsT and ann@example.com again.";
+
+static void test_stream_equals_one_shot_every_split(void **state) {
+    (void)state;
+    sealm_guard_vault *v = NULL;
+    assert_int_equal(sealm_guard_vault_new(&v, NULL), SEALM_OK);
+    char *expect = redact(v, STREAM_TEXT);
+    sealm_guard_vault_free(v);
+    assert_non_null(strstr(expect, "[EMAIL_1]"));
+    assert_null(strstr(expect, "ann@example.com"));
+    size_t len = strlen(STREAM_TEXT);
+    for (size_t k = 0; k <= len; k++) {
+        char *got = stream_pieces(STREAM_TEXT, &k, 1);
+        if (strcmp(got, expect) != 0) fail_msg("split at %zu differs:\n%s\n%s", k, got, expect);
+        free(got);
+    }
+    /* and one byte at a time, and in 7-byte pieces */
+    size_t *cuts = malloc(len * sizeof *cuts), n = 0;
+    for (size_t k = 1; k < len; k++) cuts[n++] = k;
+    char *got = stream_pieces(STREAM_TEXT, cuts, n);
+    assert_string_equal(got, expect);
+    free(got);
+    n = 0;
+    for (size_t k = 7; k < len; k += 7) cuts[n++] = k;
+    got = stream_pieces(STREAM_TEXT, cuts, n);
+    assert_string_equal(got, expect);
+    free(got);
+    free(cuts);
+    free(expect);
+}
+
+/* A private-key block is held until it is complete, then redacted whole. */
+static void test_stream_pem_block(void **state) {
+    (void)state;
+    char text[1024];
+    snprintf(text, sizeof text,
+             "Here is the deploy key you asked for, keep it safe:\n-----BEGIN OPENSSH PRIVATE KEY-----\n%s\n%s\n%s\n"
+             "-----END OPENSSH PRIVATE KEY-----\nand that is all.",
+             "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW",
+             "QyNTUxOQAAACDZzJ0Fa8b1c2d3e4f5g6h7i8j9k0l1m2n3o4p5q6r7s8t9u0v1w2x3y4z5",
+             "A6B7C8D9E0F1G2H3I4J5K6L7M8N9O0P1Q2R3S4T5U6V7W8X9Y0Z1a2b3c4d5e6f7g8h9i0");
+    sealm_guard_vault *v = NULL;
+    assert_int_equal(sealm_guard_vault_new(&v, NULL), SEALM_OK);
+    char *expect = redact(v, text);
+    sealm_guard_vault_free(v);
+    assert_non_null(strstr(expect, "[SECRET_1]"));
+    assert_null(strstr(expect, "b3BlbnNzaC1r"));
+    size_t len = strlen(text), n = 0;
+    size_t *cuts = malloc(len * sizeof *cuts);
+    for (size_t k = 1; k < len; k++) cuts[n++] = k;
+    char *got = stream_pieces(text, cuts, n);
+    assert_string_equal(got, expect);
+    free(got);
+    free(cuts);
+    free(expect);
+}
+
+/* The filter must release text while it streams, holding back no more than its bound. */
+static void test_stream_hold_back_bound(void **state) {
+    (void)state;
+    sealm_guard_vault *v = NULL;
+    sealm_guard_vault_new(&v, NULL);
+    sealm_guard_stream_config cfg = {.pii = g_pii, .pii_action = SEALM_GUARD_REDACT, .vault = v};
+    sealm_guard_stream *s = NULL;
+    assert_int_equal(sealm_guard_stream_new(&cfg, &s, NULL), SEALM_OK);
+    size_t pushed = 0, released = 0;
+    for (int i = 0; i < 200; i++) {
+        const char *word = "lorem ";
+        const char *emit;
+        size_t n_emit;
+        bool blocked;
+        assert_int_equal(sealm_guard_stream_push(s, word, 6, &emit, &n_emit, &blocked, NULL), SEALM_OK);
+        pushed += 6;
+        released += n_emit;
+        assert_true(released <= pushed);
+        if (pushed > 400) assert_true(pushed - released <= SEALM_GUARD_STREAM_HOLD + 6);
+    }
+    sealm_guard_stream_free(s);
+    sealm_guard_vault_free(v);
+    cfg.vault = NULL;
+    assert_int_equal(sealm_guard_stream_new(&cfg, &s, NULL), SEALM_E_INVALID);   /* REDACT needs a vault */
+}
+
+/* A check hook (as the injection part's canary check) that reports "CANARY-" + 6 letters. */
+static sealm_status canary_check(void *ctx, const char *text, size_t len, sealm_guard_findings *out, sealm_error *err) {
+    (void)ctx;
+    for (size_t i = 0; i + 13 <= len; i++)
+        if (memcmp(text + i, "CANARY-", 7) == 0) {
+            sealm_guard_finding f = {SEALM_GUARD_CANARY, i, i + 13, 1.0f, "test.canary"};
+            sealm_status st = sealm_guard_findings_push(out, f, err);
+            if (st != SEALM_OK) return st;
+        }
+    return SEALM_OK;
+}
+
+static void test_stream_check_hook_blocks(void **state) {
+    (void)state;
+    sealm_guard_stream_config cfg = {.check = canary_check, .check_max_match = 13, .check_action = SEALM_GUARD_DETECT};
+    sealm_guard_stream *s = NULL;
+    assert_int_equal(sealm_guard_stream_new(&cfg, &s, NULL), SEALM_OK);
+    const char *text = "Here is a long and harmless answer that goes on for a while before it leaks the secret. "
+                       "It goes on and on, longer than the filter's hold-back bound, so that some of it has been "
+                       "released by the time the marker CANARY-QWERTY appears and then it continues with more.";
+    size_t len = strlen(text);
+    char out[512] = {0};
+    size_t n = 0;
+    bool blocked = false;
+    for (size_t i = 0; i < len && !blocked; i += 3) {
+        const char *emit;
+        size_t n_emit, piece = len - i < 3 ? len - i : 3;
+        assert_int_equal(sealm_guard_stream_push(s, text + i, piece, &emit, &n_emit, &blocked, NULL), SEALM_OK);
+        memcpy(out + n, emit, n_emit);
+        n += n_emit;
+    }
+    if (!blocked) {
+        const char *emit;
+        size_t n_emit;
+        assert_int_equal(sealm_guard_stream_finish(s, &emit, &n_emit, &blocked, NULL), SEALM_OK);
+        memcpy(out + n, emit, n_emit);
+        n += n_emit;
+    }
+    assert_true(blocked);
+    assert_null(strstr(out, "CANARY"));
+    assert_null(strstr(out, "CANA"));
+    assert_true(n > 0);   /* the harmless start was released */
+    const sealm_guard_findings *f = sealm_guard_stream_findings(s);
+    assert_int_equal(f->n, 1);
+    assert_int_equal(f->items[0].kind, SEALM_GUARD_CANARY);
+    assert_int_equal(f->items[0].start, (size_t)(strstr(text, "CANARY") - text));
+    sealm_guard_stream_free(s);
+}
+
+static void test_config_and_errors(void **state) {
+    (void)state;
+    sealm_guard_pii_config cfg = sealm_guard_pii_config_default();
+    cfg.min_score = 1.5f;
+    sealm_guard_pii *d = NULL;
+    sealm_error err = {0};
+    assert_int_equal(sealm_guard_pii_new(&cfg, &d, &err), SEALM_E_INVALID);
+    assert_null(d);
+    /* a detector for emails only */
+    cfg = sealm_guard_pii_config_default();
+    cfg.kinds = 1u << SEALM_GUARD_EMAIL;
+    assert_int_equal(sealm_guard_pii_new(&cfg, &d, &err), SEALM_OK);
+    const char *t = "ann@example.com 4111111111111111";
+    sealm_guard_findings f = {0};
+    assert_int_equal(sealm_guard_pii_scan(d, t, strlen(t), &f, &err), SEALM_OK);
+    assert_int_equal(f.n, 1);
+    assert_int_equal(f.items[0].kind, SEALM_GUARD_EMAIL);
+    sealm_guard_findings_free(&f);
+    assert_int_equal(sealm_guard_pii_scan(d, "", 0, &f, &err), SEALM_OK);
+    assert_int_equal(f.n, 0);
+    /* invalid UTF-8 and NUL bytes are scanned without harm */
+    const char bin[] = "\xff\xfe ann@example.com \x00 \xc3";
+    assert_int_equal(sealm_guard_pii_scan(d, bin, sizeof bin - 1, &f, &err), SEALM_OK);
+    assert_int_equal(f.n, 1);
+    sealm_guard_findings_free(&f);
+    sealm_guard_pii_free(d);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kind_names),
+        cmocka_unit_test(test_checksums),
+        cmocka_unit_test(test_cards),
+        cmocka_unit_test(test_iban),
+        cmocka_unit_test(test_ssn_and_nino),
+        cmocka_unit_test(test_network),
+        cmocka_unit_test(test_email_phone_url),
+        cmocka_unit_test(test_secrets),
+        cmocka_unit_test(test_dob_address_person),
+        cmocka_unit_test(test_resolve_overlaps),
+        cmocka_unit_test(test_redaction_and_vault),
+        cmocka_unit_test(test_stream_equals_one_shot_every_split),
+        cmocka_unit_test(test_stream_pem_block),
+        cmocka_unit_test(test_stream_hold_back_bound),
+        cmocka_unit_test(test_stream_check_hook_blocks),
+        cmocka_unit_test(test_config_and_errors),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
