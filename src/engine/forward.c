@@ -37,7 +37,7 @@ static void swiglu(float *gate, const float *up, int64_t n_rows, int64_t ff) {
     for (int64_t r = 0; r < n_rows; r++) {
         float *g = gate + r * ff;
         const float *u = up + r * ff;
-        for (int64_t i = 0; i < body; i++) g[i] = sealm_silu(g[i]) * u[i];
+        sealm_vec_ops_get()->swiglu(g, u, body);
         for (int64_t i = body; i < ff; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
     }
 }
@@ -55,21 +55,6 @@ static void rope_angles(const sealm_model *m, int32_t pos, float *cos_out, float
         cos_out[i] = cosf(angle);
         sin_out[i] = sinf(angle);
         theta *= theta_scale;
-    }
-}
-
-/* Rotates the first n_rot dims of each head. llama pairs neighbours (x[2i], x[2i+1]) — its
- * GGUF converter permutes Q/K rows for this; qwen2 pairs halves (x[i], x[i + n_rot/2]). */
-static void rope_heads(float *x, int n_heads, int head_dim, int n_rot, bool neox, const float *c, const float *s) {
-    for (int h = 0; h < n_heads; h++) {
-        float *v = x + (int64_t)h * head_dim;
-        for (int i = 0; i < n_rot / 2; i++) {
-            const int a = neox ? i : 2 * i;
-            const int b = neox ? i + n_rot / 2 : 2 * i + 1;
-            const float x0 = v[a], x1 = v[b];
-            v[a] = fmaf(x0, c[i], -(x1 * s[i]));
-            v[b] = fmaf(x0, s[i], x1 * c[i]);
-        }
     }
 }
 
@@ -226,14 +211,10 @@ static float dot_f16_double(const sealm_fp16 *a, const sealm_fp16 *b, int64_t n)
 static void softmax_f16(float *scores, sealm_fp16 *p16, int32_t n) {
     float max = -INFINITY;
     for (int32_t j = 0; j < n; j++) if (scores[j] > max) max = scores[j];
-    double sum = 0.0;
-    for (int32_t c = 0; c < n; c += 16) {
-        float chunk[16] = {0};
-        for (int32_t j = c; j < n && j < c + 16; j++) chunk[j - c] = scores[j] = sealm_expf(scores[j] - max);
-        sum += (double)sealm_sum16(chunk);
-    }
+    const double sum = sealm_vec_ops_get()->softmax_exp(scores, n, max);
     const float inv = (float)(1.0 / sum);
-    for (int32_t j = 0; j < n; j++) p16[j] = sealm_fp32_to_fp16(scores[j] * inv);
+    for (int32_t j = 0; j < n; j++) scores[j] *= inv;
+    sealm_vec_ops_get()->fp32_to_fp16_row(scores, p16, n);   /* round to nearest even, as sealm_fp32_to_fp16 */
 }
 
 /* One (token, head) pair: softmax(q·K / sqrt(d)) · V over positions [0, pos] (causal). */
@@ -292,13 +273,19 @@ static void attention_block(sealm_context *c, int l, int32_t n, int32_t pos0) {
     const bool neox = hp->arch == SEALM_ARCH_QWEN2;
     for (int32_t t = 0; t < n; t++) {
         rope_angles(m, pos0 + t, cosv, sinv);
-        rope_heads(a->q + t * d, hp->n_head, hp->head_dim, hp->n_rot, neox, cosv, sinv);
-        rope_heads(a->k + t * kv_dim, hp->n_head_kv, hp->head_dim, hp->n_rot, neox, cosv, sinv);
+        /* llama pairs neighbours (its GGUF converter permutes Q/K rows for this), qwen2 halves */
+        ops->rope(a->q + t * d, hp->n_head, hp->head_dim, hp->n_rot, neox, cosv, sinv);
+        ops->rope(a->k + t * kv_dim, hp->n_head_kv, hp->head_dim, hp->n_rot, neox, cosv, sinv);
         /* keys row-major by position; values transposed, so that p·V reads contiguous rows */
         const size_t layer_off = (size_t)l * (size_t)c->kv.n_ctx * (size_t)kv_dim;
         ops->fp32_to_fp16_row(a->k + t * kv_dim, c->kv.k + layer_off + (size_t)(pos0 + t) * (size_t)kv_dim, kv_dim);
         sealm_fp16 *vt = c->kv.v + layer_off + (size_t)(pos0 + t);
-        for (int64_t e = 0; e < kv_dim; e++) vt[(size_t)e * (size_t)c->kv.n_ctx] = sealm_fp32_to_fp16(a->v[t * kv_dim + e]);
+        for (int64_t e0 = 0; e0 < kv_dim; e0 += 64) {
+            sealm_fp16 h[64];    /* converted a chunk at a time by the vector op, then scattered */
+            const int64_t len = kv_dim - e0 < 64 ? kv_dim - e0 : 64;
+            ops->fp32_to_fp16_row(a->v + t * kv_dim + e0, h, len);
+            for (int64_t e = 0; e < len; e++) vt[(size_t)(e0 + e) * (size_t)c->kv.n_ctx] = h[e];
+        }
     }
 
     attention_task at = {.c = c, .layer = l, .n_tokens = n, .pos0 = pos0};

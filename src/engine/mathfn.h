@@ -20,6 +20,8 @@
 #include "engine/quant_ref.h"
 
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 static inline float sealm_expf(float x) {
     const float shift = 0x1.8p23f;                       /* adding it rounds to an integer */
@@ -32,6 +34,15 @@ static inline float sealm_expf(float x) {
     const float p = fmaf(fmaf(fmaf(0x1.0e4020p-7f, r, 0x1.573e2ep-5f), r2, fmaf(0x1.555e66p-3f, r, 0x1.fffdb6p-2f)),
                          r2, fmaf(0x1.ffffecp-1f, r, 1.0f));
     if (fabsf(n) > 192.0f) return n <= 0.0f ? 0.0f : INFINITY;   /* also catches x = ±inf */
+    /* p lies in [0.7, 1.42], so for |n| <= 125 p·2^n is a normal float and the product is
+     * exact: the same value scalbnf returns, without the libm call. Outside, results may
+     * be subnormal or overflow, where scalbnf's single rounding matters. */
+    if (fabsf(n) <= 125.0f) {
+        const int32_t bits = ((int32_t)n + 127) << 23;
+        float scale;
+        memcpy(&scale, &bits, sizeof scale);
+        return p * scale;
+    }
     return scalbnf(p, (int)n);
 }
 

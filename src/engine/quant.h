@@ -14,6 +14,7 @@
 
 #include "sealm/gguf.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 
@@ -151,6 +152,11 @@ typedef struct sealm_vec_ops {
     void (*axpy_f16)(float *y, float a, const sealm_fp16 *x, int64_t n);   /* y += a·x */
     void (*fp32_to_fp16_row)(const float *x, sealm_fp16 *y, int64_t n);
     void (*fp16_to_fp32_row)(const sealm_fp16 *x, float *y, int64_t n);
+    /* The pinned elementwise steps of elementwise.h (the same bits at every level; the
+     * SIMD levels only run them with hardware FMA instead of libm's fmaf). */
+    void (*swiglu)(float *g, const float *u, int64_t n);
+    double (*softmax_exp)(float *scores, int32_t n, float max);
+    void (*rope)(float *x, int n_heads, int head_dim, int n_rot, bool neox, const float *c, const float *s);
 } sealm_vec_ops;
 
 /* The installed vector operations (scalar ones before sealm_kernels_init). */

@@ -17,6 +17,7 @@
  * adjacent pairs summed to int16), followed by vpmaddwd to widen to int32. Weights are
  * therefore kept unsigned where the format allows (Q4_1, Q5_1, K-quants) and the format's
  * offset is subtracted once per block from the activation sums; see simd_x86.h. */
+#include "engine/elementwise.h"
 #include "engine/quant_simd.h"
 #include "engine/simd_kscales.h"
 #include "engine/simd_x86.h"
@@ -818,6 +819,17 @@ static void quantize_row_q8_K_avx2(const float *restrict x, void *restrict vy, i
     }
 }
 
+/* ------------------------------------------------------------------------------------
+ * The pinned elementwise steps (elementwise.h), here built with -mfma: fmaf becomes one
+ * instruction instead of a libm call, with the same exactly rounded result.
+ * ---------------------------------------------------------------------------------- */
+
+static void swiglu_avx2(float *g, const float *u, int64_t n) { sealm_ew_swiglu(g, u, n); }
+static double softmax_exp_avx2(float *scores, int32_t n, float max) { return sealm_ew_softmax_exp(scores, n, max); }
+static void rope_avx2(float *x, int n_heads, int head_dim, int n_rot, bool neox, const float *c, const float *s) {
+    sealm_ew_rope(x, n_heads, head_dim, n_rot, neox, c, s);
+}
+
 /* ------------------------------------------------------------------------------------ */
 
 void sealm_kernels_install_avx2(sealm_type_traits table[SEALM_TYPE_COUNT], sealm_vec_ops *ops) {
@@ -836,7 +848,7 @@ void sealm_kernels_install_avx2(sealm_type_traits table[SEALM_TYPE_COUNT], sealm
     table[SEALM_TYPE_BF16].vec_dot = vec_dot_bf16_avx2;
 
     /* interleaved dots for the pinned types (the others keep cpu.c's four-calls default;
-     * the AVX-512 level keeps these: its kernels for the same types give the same bits) */
+     * the AVX-512 level replaces Q8_0's and Q4_1's with the same bits) */
     table[SEALM_TYPE_Q8_0].vec_dot_x4 = vec_dot_x4_q8_0_q8_0_avx2;
     table[SEALM_TYPE_Q4_0].vec_dot_x4 = vec_dot_x4_q4_0_q8_0_avx2;
     table[SEALM_TYPE_Q4_1].vec_dot_x4 = vec_dot_x4_q4_1_q8_1_avx2;
@@ -856,4 +868,7 @@ void sealm_kernels_install_avx2(sealm_type_traits table[SEALM_TYPE_COUNT], sealm
     ops->axpy_f16 = axpy_f16_avx2;
     ops->fp32_to_fp16_row = fp32_to_fp16_row_avx2;
     ops->fp16_to_fp32_row = fp16_to_fp32_row_avx2;
+    ops->swiglu = swiglu_avx2;
+    ops->softmax_exp = softmax_exp_avx2;
+    ops->rope = rope_avx2;
 }

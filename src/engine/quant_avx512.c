@@ -1,4 +1,5 @@
-/* AVX-512 kernels (F, BW, VL, VNNI): Q6_K and the float dot products and vector ops.
+/* AVX-512 kernels (F, BW, VL, VNNI): Q6_K, the x4 dots of Q8_0 and Q4_1, and the float
+ * dot products and vector ops.
  *
  * cpu.c installs these on top of the AVX2 set, so types not handled here keep their AVX2
  * kernel (and the activation quantizers stay AVX2). Each kernel computes the same integer
@@ -9,13 +10,18 @@
  *    lane k: elements 4k..4k+3 of a step) and are added as integers before the one 8-lane
  *    float FMA per super-block.
  *  - float types (lane-16): one 16-lane FMA accumulator, reduced as x86_lane16_sum does.
- * Q8_0, Q4_0, Q4_1 and Q4_K have no AVX-512 kernel: their pinned order is one 8-lane FMA
- * per 32-element block, in block order, and with that chain the wider integer step
- * (two blocks per register, vpdpbusd) measured slower than the AVX2 kernels, not faster.
- * Only AVX512F/BW/VL instructions are used (cpu.c checks those and VNNI). */
+ *  - Q8_0 and Q4_1 vec_dot_x4 (lane-8): two chains per register, one in each 256-bit
+ *    half, integer sums by vpdpbusd (see the section below).
+ * Their single vec_dot, and Q4_0 and Q4_K, stay AVX2: one chain alone is one 8-lane FMA
+ * per 32-element block in block order, and with that chain the wider integer step (two
+ * blocks of one chain per register) measured slower than the AVX2 kernels, not faster.
+ * Only AVX512F/BW/VL and VNNI instructions are used (cpu.c checks all four). */
 #include "engine/quant_simd.h"
 #include "engine/simd_kscales.h"
 #include "engine/simd_x86.h"
+
+#include <stdbool.h>
+#include <string.h>
 
 /* ------------------------------------------------------------------------------------
  * helpers
@@ -33,6 +39,163 @@ static inline __m256i upper_i256(__m512i v) {
 
 static inline __m256 upper_f256(__m512 v) {
     return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+}
+
+/* ------------------------------------------------------------------------------------
+ * Four interleaved dots of the 32-element formats (vec_dot_x4), two chains per register.
+ *
+ * The pinned order of Q8_0 and Q4_1 is, per chain, one 8-lane FMA per block in block
+ * order (quant_ref.h, "lane-8"). A 512-bit register holds two such 8-lane accumulators:
+ * chain a in the low 256 bits, chain b in the high ones, so one zmm FMA advances two
+ * chains by one block with exactly the operations their single vec_dot does. The integer
+ * block sums come from vpdpbusd, whose int32 lane k of each 256-bit half is the sum over
+ * elements 4k..4k+3 of that half's block: the lanes of the AVX2 kernels, exact in integers.
+ * The per-block scale products d_w·d_x of the four chains are formed in one 8-lane multiply
+ * and spread over the halves by a permute; each is the same float product as the scalar
+ * one, so every chain returns vec_dot's bits.
+ * ---------------------------------------------------------------------------------- */
+
+/* The 32-bit word at p (two fp16 numbers), without alignment or aliasing assumptions. */
+static inline int32_t load_i32(const void *p) {
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* The first two fp16 numbers of four blocks as floats: lanes 2r, 2r+1 from p[r]. For Q4_1
+ * (d, m), Q8_1 (d, s), Q8_0 (d, then two quants read as fp16: scratch, never used). */
+static inline __m256 four_fp16_pairs(const void *p0, const void *p1, const void *p2, const void *p3) {
+    return _mm256_cvtph_ps(_mm_setr_epi32(load_i32(p0), load_i32(p1), load_i32(p2), load_i32(p3)));
+}
+
+/* From the even lanes of prod (lane 2r: chain r's scale product), the two registers that
+ * hold chain 0|1 and chain 2|3's product in every lane of their halves. */
+static inline void spread_scales(__m256 prod, __m512 *d01, __m512 *d23) {
+    const __m512i idx01 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2);
+    const __m512i idx23 = _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 6, 6, 6, 6, 6, 6, 6, 6);
+    const __m512 p = _mm512_castps256_ps512(prod);
+    *d01 = _mm512_permutexvar_ps(idx01, p);
+    *d23 = _mm512_permutexvar_ps(idx23, p);
+}
+
+/* The 16 packed nibbles of two Q4 blocks as 64 bytes in element order: qa's low nibbles,
+ * qa's high nibbles, qb's low, qb's high (128 bits each). Both loads are broadcasts (the
+ * second merged into the upper half); one masked shift moves the high nibbles down. */
+static inline __m512i nibbles_pair(const uint8_t *qa, const uint8_t *qb) {
+    __m512i v = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)qa));
+    v = _mm512_mask_broadcast_i32x4(v, 0xFF00, _mm_loadu_si128((const __m128i *)qb));
+    v = _mm512_mask_srli_epi16(v, 0xFF00FF00u, v, 4);    /* 16-bit shift: stray bits masked below */
+    return _mm512_and_si512(v, _mm512_set1_epi8(0x0F));
+}
+
+/* 32 bytes at a in the low half, 32 at b in the high half. */
+static inline __m512i bytes_pair(const void *a, const void *b) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)a)),
+                              _mm256_loadu_si256((const __m256i *)b), 1);
+}
+
+/* The same 32 bytes in both halves. */
+static inline __m512i bytes_twice(const void *a) {
+    return _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)a));
+}
+
+/* Lane-8 sum of one half of a two-chain accumulator. */
+static inline float hsum_low(__m512 acc) { return x86_hsum_f32x8(_mm512_castps512_ps256(acc)); }
+static inline float hsum_high(__m512 acc) { return x86_hsum_f32x8(upper_f256(acc)); }
+
+/* Q4_1 · Q8_1: w = d*q + m, so w·x = d*dx*sum(q*qx) + m*sx. The quant term in lane-8 order,
+ * the mins as one fmaf chain per dot (odd lanes of mins: fma(m_r, sx_r, mins_r); the even
+ * lanes run the same FMA on (d, dx) and are dropped), added at the end (quant_ref.h). */
+/* The four chains' running sums: chains 0|1 and 2|3 in the halves of acc01 / acc23. */
+typedef struct { __m512 acc01, acc23; __m256 mins; } q4_1_x4_chains;
+
+/* Block i of the four rows, against activation quants qx01 / qx23 (chain pairs) and the
+ * activations' (d, s) pairs in xds (lanes 2r, 2r+1). */
+static inline q4_1_x4_chains q4_1_x4_block(q4_1_x4_chains c, const block_q4_1 *w0, const block_q4_1 *w1,
+                                           const block_q4_1 *w2, const block_q4_1 *w3, __m512i qx01,
+                                           __m512i qx23, __m256 xds) {
+    const __m512i zero = _mm512_setzero_si512();
+    const __m256 wdm = four_fp16_pairs(&w0->d, &w1->d, &w2->d, &w3->d);
+    __m512 d01, d23;
+    spread_scales(_mm256_mul_ps(wdm, xds), &d01, &d23);   /* lane 2r: d_r*dx_r */
+    c.mins = _mm256_fmadd_ps(wdm, xds, c.mins);            /* lane 2r+1: fmaf(m_r, sx_r, mins_r) */
+    const __m512i p01 = _mm512_dpbusd_epi32(zero, nibbles_pair(w0->qs, w1->qs), qx01);
+    const __m512i p23 = _mm512_dpbusd_epi32(zero, nibbles_pair(w2->qs, w3->qs), qx23);
+    c.acc01 = _mm512_fmadd_ps(d01, _mm512_cvtepi32_ps(p01), c.acc01);
+    c.acc23 = _mm512_fmadd_ps(d23, _mm512_cvtepi32_ps(p23), c.acc23);
+    return c;
+}
+
+static void vec_dot_x4_q4_1_q8_1_avx512(int64_t n, float *restrict s, const void *const vw[4],
+                                        const void *const vx[4]) {
+    const block_q4_1 *w0 = vw[0], *w1 = vw[1], *w2 = vw[2], *w3 = vw[3];
+    const block_q8_1 *x0 = vx[0], *x1 = vx[1], *x2 = vx[2], *x3 = vx[3];
+    const int64_t nb = n / QK4_1;
+    q4_1_x4_chains c = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm256_setzero_ps()};
+    if (x0 == x1 && x0 == x2 && x0 == x3) {
+        /* decode: four rows, one activation, broadcast from memory into both halves */
+        for (int64_t i = 0; i < nb; i++) {
+            const __m512i qx = bytes_twice(x0[i].qs);
+            const __m256 xds = _mm256_cvtph_ps(_mm_set1_epi32(load_i32(&x0[i].d)));
+            c = q4_1_x4_block(c, &w0[i], &w1[i], &w2[i], &w3[i], qx, qx, xds);
+        }
+    } else {
+        for (int64_t i = 0; i < nb; i++) {
+            const __m256 xds = four_fp16_pairs(&x0[i].d, &x1[i].d, &x2[i].d, &x3[i].d);
+            c = q4_1_x4_block(c, &w0[i], &w1[i], &w2[i], &w3[i], bytes_pair(x0[i].qs, x1[i].qs),
+                              bytes_pair(x2[i].qs, x3[i].qs), xds);
+        }
+    }
+    float m[8];
+    _mm256_storeu_ps(m, c.mins);
+    s[0] = hsum_low(c.acc01) + m[1];
+    s[1] = hsum_high(c.acc01) + m[3];
+    s[2] = hsum_low(c.acc23) + m[5];
+    s[3] = hsum_high(c.acc23) + m[7];
+}
+
+/* Q8_0 · Q8_0: vpdpbusd multiplies unsigned by signed bytes, so the weights are offset by
+ * 128 (w ^ 0x80 = w + 128 as an unsigned byte) and 128·(sum of each 4 activation quants)
+ * is taken off again: the accumulator starts at that negated sum, computed once per
+ * activation block. Exact in int32 (|sum| < 4·255·127). */
+static inline __m512i neg_offset_sums(__m512i qx) {
+    const __m512i k128 = _mm512_set1_epi8((char)0x80);
+    return _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), k128, qx));
+}
+
+static void vec_dot_x4_q8_0_q8_0_avx512(int64_t n, float *restrict s, const void *const vw[4],
+                                        const void *const vx[4]) {
+    const block_q8_0 *w0 = vw[0], *w1 = vw[1], *w2 = vw[2], *w3 = vw[3];
+    const block_q8_0 *x0 = vx[0], *x1 = vx[1], *x2 = vx[2], *x3 = vx[3];
+    const int64_t nb = n / QK8_0;
+    const __m512i k128 = _mm512_set1_epi8((char)0x80);
+    __m512 acc01 = _mm512_setzero_ps(), acc23 = acc01;
+    const bool one_x = x0 == x1 && x0 == x2 && x0 == x3;
+    for (int64_t i = 0; i < nb; i++) {
+        __m512i qx01, qx23, off01, off23;
+        if (one_x) {
+            qx01 = qx23 = bytes_twice(x0[i].qs);
+            off01 = off23 = neg_offset_sums(qx01);
+        } else {
+            qx01 = bytes_pair(x0[i].qs, x1[i].qs);
+            qx23 = bytes_pair(x2[i].qs, x3[i].qs);
+            off01 = neg_offset_sums(qx01);
+            off23 = neg_offset_sums(qx23);
+        }
+        const __m256 wd = four_fp16_pairs(&w0[i].d, &w1[i].d, &w2[i].d, &w3[i].d);
+        const __m256 xd = one_x ? _mm256_cvtph_ps(_mm_set1_epi32(load_i32(&x0[i].d)))
+                                : four_fp16_pairs(&x0[i].d, &x1[i].d, &x2[i].d, &x3[i].d);
+        __m512 d01, d23;
+        spread_scales(_mm256_mul_ps(wd, xd), &d01, &d23);
+        const __m512i qw01 = _mm512_xor_si512(bytes_pair(w0[i].qs, w1[i].qs), k128);
+        const __m512i qw23 = _mm512_xor_si512(bytes_pair(w2[i].qs, w3[i].qs), k128);
+        acc01 = _mm512_fmadd_ps(d01, _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(off01, qw01, qx01)), acc01);
+        acc23 = _mm512_fmadd_ps(d23, _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(off23, qw23, qx23)), acc23);
+    }
+    s[0] = hsum_low(acc01);
+    s[1] = hsum_high(acc01);
+    s[2] = hsum_low(acc23);
+    s[3] = hsum_high(acc23);
 }
 
 /* ------------------------------------------------------------------------------------
@@ -216,6 +379,9 @@ void sealm_kernels_install_avx512(sealm_type_traits table[SEALM_TYPE_COUNT], sea
     table[SEALM_TYPE_F32].vec_dot = vec_dot_f32_avx512;
     table[SEALM_TYPE_F16].vec_dot = vec_dot_f16_avx512;
     table[SEALM_TYPE_BF16].vec_dot = vec_dot_bf16_avx512;
+
+    table[SEALM_TYPE_Q8_0].vec_dot_x4 = vec_dot_x4_q8_0_q8_0_avx512;
+    table[SEALM_TYPE_Q4_1].vec_dot_x4 = vec_dot_x4_q4_1_q8_1_avx512;
 
     table[SEALM_TYPE_F16].from_float_fast = quantize_row_f16_avx512;
 

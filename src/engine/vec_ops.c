@@ -2,6 +2,7 @@
  * of installed ones. dot_f32 / dot_f16 accumulate in double, a fair yardstick for SIMD
  * versions that may add in any order; dot_f16_lane16 pins its order instead, and every
  * SIMD version reproduces it bit for bit. */
+#include "engine/elementwise.h"
 #include "engine/quant_ref.h"
 
 static float dot_f32_ref(const float *a, const float *b, int64_t n) {
@@ -41,6 +42,12 @@ static void fp16_to_fp32_row_ref(const sealm_fp16 *x, float *y, int64_t n) {
         y[i] = sealm_fp16_to_fp32(x[i]);
 }
 
+static void swiglu_ref(float *g, const float *u, int64_t n) { sealm_ew_swiglu(g, u, n); }
+static double softmax_exp_ref(float *scores, int32_t n, float max) { return sealm_ew_softmax_exp(scores, n, max); }
+static void rope_ref(float *x, int n_heads, int head_dim, int n_rot, bool neox, const float *c, const float *s) {
+    sealm_ew_rope(x, n_heads, head_dim, n_rot, neox, c, s);
+}
+
 static const sealm_vec_ops ops_ref = {
     .dot_f32 = dot_f32_ref,
     .dot_f16 = dot_f16_ref,
@@ -48,6 +55,9 @@ static const sealm_vec_ops ops_ref = {
     .axpy_f16 = axpy_f16_ref,
     .fp32_to_fp16_row = fp32_to_fp16_row_ref,
     .fp16_to_fp32_row = fp16_to_fp32_row_ref,
+    .swiglu = swiglu_ref,
+    .softmax_exp = softmax_exp_ref,
+    .rope = rope_ref,
 };
 
 /* What sealm_kernels_init / sealm_kernels_set_level install into (cpu.c). */
@@ -58,6 +68,9 @@ static sealm_vec_ops ops_installed = {
     .axpy_f16 = axpy_f16_ref,
     .fp32_to_fp16_row = fp32_to_fp16_row_ref,
     .fp16_to_fp32_row = fp16_to_fp32_row_ref,
+    .swiglu = swiglu_ref,
+    .softmax_exp = softmax_exp_ref,
+    .rope = rope_ref,
 };
 
 const sealm_vec_ops *sealm_vec_ops_get(void) { return &ops_installed; }

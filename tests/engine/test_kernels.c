@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/mathfn.h"
 #include "engine/quant.h"
 #include "sealm/gguf.h"
 
@@ -742,6 +743,64 @@ static void check_from_float_level(sealm_tensor_type t, int64_t n) {
     free(a); free(ref); free(fast);
 }
 
+/* sealm_expf scales its polynomial by 2^n with one exact multiply where the result is a
+ * normal float and by scalbnf elsewhere; across the boundary (|n| = 125, 126) and into
+ * subnormals and overflow it must stay within 2 ulps of exp, monotone, and 0 / inf past
+ * the ends. */
+static void test_expf_range(void **state) {
+    (void)state;
+    float prev = 0.0f;
+    for (float x = -104.0f; x <= 88.71f; x += 0.00390625f) {
+        const float got = sealm_expf(x);
+        const double want = exp((double)x);
+        const double ulp = want < 0x1p-126 ? 0x1p-149 : want * 0x1p-23;
+        if (fabs((double)got - want) > 2.0 * ulp)
+            fail_msg("sealm_expf(%a) = %a, exp gives %a", x, got, want);
+        assert_true(got >= prev);
+        prev = got;
+    }
+    assert_true(sealm_expf(-200.0f) == 0.0f);
+    assert_true(isinf(sealm_expf(200.0f)));
+    assert_true(sealm_expf(0.0f) == 1.0f);
+}
+
+/* The pinned elementwise ops (swiglu, softmax_exp, rope) of the installed level against
+ * the scalar ones, bit for bit: every level must run the same operations (it may only use
+ * a hardware FMA where the scalar build calls libm's fmaf). Inputs span exp's whole range,
+ * underflow to subnormals and overflow included. */
+static void check_elementwise_level(void) {
+    const sealm_vec_ops *ops = sealm_vec_ops_get(), *ref = sealm_vec_ops_ref();
+    const int64_t n = 1000;
+    float *g1 = xmalloc(n * 4), *g2 = xmalloc(n * 4), *u = xmalloc(n * 4);
+    float cs[32], sn[32];
+    for (int span = 0; span < 4; span++) {
+        const float scale = span == 0 ? 1.0f : span == 1 ? 20.0f : span == 2 ? 100.0f : 200.0f;
+        random_row(g1, n, scale, 0.0f);
+        random_row(u, n, 2.0f, 0.0f);
+        memcpy(g2, g1, n * 4);
+        ops->swiglu(g1, u, n);
+        ref->swiglu(g2, u, n);
+        assert_memory_equal(g1, g2, n * 4);
+        random_row(g1, n, scale, 0.0f);
+        memcpy(g2, g1, n * 4);
+        float max = -INFINITY;
+        for (int64_t i = 0; i < n; i++) if (g1[i] > max) max = g1[i];
+        for (int32_t len = 1; len <= 1000; len += 111) {
+            const double s1 = ops->softmax_exp(g1, len, max), s2 = ref->softmax_exp(g2, len, max);
+            assert_memory_equal(&s1, &s2, sizeof s1);
+            assert_memory_equal(g1, g2, (size_t)len * 4);
+        }
+        random_row(g1, n, scale, 0.0f);
+        memcpy(g2, g1, n * 4);
+        random_row(cs, 32, 1.0f, 0.0f);
+        random_row(sn, 32, 1.0f, 0.0f);
+        ops->rope(g1, 9, 64, 64, span & 1, cs, sn);
+        ref->rope(g2, 9, 64, 64, span & 1, cs, sn);
+        assert_memory_equal(g1, g2, 9 * 64 * 4);
+    }
+    free(g1); free(g2); free(u);
+}
+
 static void check_vec_ops_level(void) {
     const sealm_vec_ops *ops = sealm_vec_ops_get(), *ref = sealm_vec_ops_ref();
     const int64_t lengths[] = {1, 7, 15, 16, 31, 33, 64, 100, 257, 1000, 4099};
@@ -855,6 +914,7 @@ static void test_simd_levels(void **state) {
             check_from_float_level(activation_types[t], 4096);
         }
         check_vec_ops_level();
+        check_elementwise_level();
         check_dot_f16_lane16_level();
         tested++;
     }
@@ -1091,6 +1151,7 @@ int main(void) {
         cmocka_unit_test(test_zero_rows),
         cmocka_unit_test(test_weight_types),
         cmocka_unit_test(test_dot_f16_lane16_ref),
+        cmocka_unit_test(test_expf_range),
         cmocka_unit_test(test_simd_levels),
         cmocka_unit_test(test_real_tensors),
     };
