@@ -171,19 +171,33 @@ sealm_status sealm_minisign_write_public_key(const uint8_t pk[32], const char *o
 
 /* The highest version accepted per model name on this device, in a file protected by a MAC
  * (HMAC-SHA-512-256 under BLAKE2b-256(key = state_key, "sealm-bundle-v1 rollback state")).
- * The keys layer has no key-derivation operation yet, so the caller supplies state_key, a
- * 32-byte device secret (e.g. from the device key provider or a TPM); a provider-side KDF can
- * replace it without changing the file. Deleting the file resets every floor: only a TPM NV
- * counter (planned) defends against that. */
+ * The caller supplies state_key, a 32-byte device secret; the CLI and sealmd derive it from
+ * the device key with sealm_key_derive(key, "sealm anti-rollback state v1"). Without a TPM,
+ * deleting the file or putting back an old copy resets the floors; with one
+ * (sealm_bundle_rollback_open_tpm) both are refused. */
 typedef struct sealm_bundle_rollback sealm_bundle_rollback;
 
 /* Loads the state at path (a missing file is an empty state; it is created on the first
  * accept). state_key is copied into locked memory.
  * Returns SEALM_OK and *out, or SEALM_E_AUTH (MAC mismatch: the file was edited, or belongs
  * to another device key), SEALM_E_FORMAT (malformed after a valid MAC), SEALM_E_IO,
- * SEALM_E_NOMEM, SEALM_E_INVALID. */
+ * SEALM_E_NOMEM, SEALM_E_INVALID (also: the file is bound to a TPM counter, open it with
+ * sealm_bundle_rollback_open_tpm). */
 sealm_status sealm_bundle_rollback_open(const char *path, const uint8_t state_key[32],
                                         sealm_bundle_rollback **out, sealm_error *err);
+
+/* As sealm_bundle_rollback_open, with the state bound to the TPM's monotonic NV counter at
+ * nv_index (SEALM_TPM_NV_ROLLBACK_INDEX by default; sealm_tpm_counter_read), so that putting
+ * back an old copy of the state file — which a MAC cannot detect — is refused. The file then
+ * carries the counter value inside its MAC (format "SEALMRB2", docs/bundle-format.md); every
+ * accepted write stores counter + 1 and then increments the TPM. On open: file == TPM is
+ * current; file == TPM + 1 is a write interrupted before the increment (the increment is
+ * completed); anything else, a missing file while the counter exists, or an unbound file while
+ * the counter exists, is SEALM_E_ROLLBACK. The counter is defined on first use (no state file
+ * yet). tcti: see keys.h. Returns the codes of sealm_bundle_rollback_open, SEALM_E_ROLLBACK,
+ * and the TPM errors of sealm_tpm_counter_read. One state file per counter index. */
+sealm_status sealm_bundle_rollback_open_tpm(const char *path, const uint8_t state_key[32], const char *tcti,
+                                            uint32_t nv_index, sealm_bundle_rollback **out, sealm_error *err);
 
 /* The floor for name: the highest version accepted so far, 0 if none. */
 uint64_t sealm_bundle_rollback_floor(const sealm_bundle_rollback *r, const char *name);

@@ -127,6 +127,51 @@ const sealm_gguf_tensor *sealm_gguf_find_tensor(const sealm_gguf *g, const char 
 bool sealm_tensor_type_block(sealm_tensor_type t, int64_t *block_elems, size_t *block_bytes);
 const char *sealm_tensor_type_name(sealm_tensor_type t);
 
+/* ---- writer ----
+ * Builds a GGUF version 3 file (ggml docs/gguf.md: little-endian, alignment 32): metadata
+ * and tensor infos are collected in memory, then sealm_gguf_writer_write_file streams the
+ * header and each tensor's data (asked for one tensor at a time from a callback, so a
+ * 1 GB model never sits in memory whole) into a temp file that is renamed into place only
+ * when complete. Used by `sealm synth`. A writer is used by one thread at a time. */
+typedef struct sealm_gguf_writer sealm_gguf_writer;
+
+/* A new empty writer (*out; free with sealm_gguf_writer_free). SEALM_E_NOMEM. */
+sealm_status sealm_gguf_writer_new(sealm_gguf_writer **out, sealm_error *err);
+/* Frees the writer. NULL is a no-op. */
+void sealm_gguf_writer_free(sealm_gguf_writer *w);
+
+/* Appends one metadata entry (key NUL-terminated, copied). Returns SEALM_OK,
+ * SEALM_E_INVALID (key empty or already added — the reader rejects duplicates),
+ * SEALM_E_NOMEM. */
+sealm_status sealm_gguf_writer_set_u32(sealm_gguf_writer *w, const char *key, uint32_t v, sealm_error *err);
+sealm_status sealm_gguf_writer_set_f32(sealm_gguf_writer *w, const char *key, float v, sealm_error *err);
+sealm_status sealm_gguf_writer_set_bool(sealm_gguf_writer *w, const char *key, bool v, sealm_error *err);
+sealm_status sealm_gguf_writer_set_str(sealm_gguf_writer *w, const char *key, const char *v, sealm_error *err);
+/* Copies entry i of src (key, value type and value bytes, arrays included) unchanged.
+ * Same returns, plus SEALM_E_INVALID when i is out of range. */
+sealm_status sealm_gguf_writer_copy_kv(sealm_gguf_writer *w, const sealm_gguf *src, uint64_t i, sealm_error *err);
+
+/* Declares the next tensor: name (copied), n_dims in [1, 4], ne[0..n_dims) elements per
+ * dimension (ne[0] contiguous, a multiple of the type's block size), type. Its data is
+ * placed after the previous tensor's, aligned to 32 bytes. Returns SEALM_OK,
+ * SEALM_E_INVALID (bad shape, unknown type, duplicate or empty name), SEALM_E_NOMEM. */
+sealm_status sealm_gguf_writer_add_tensor(sealm_gguf_writer *w, const char *name, uint32_t n_dims, const int64_t *ne,
+                                          sealm_tensor_type type, sealm_error *err);
+/* Bytes of data of tensor index (in the order added); 0 when out of range. */
+uint64_t sealm_gguf_writer_tensor_bytes(const sealm_gguf_writer *w, uint64_t index);
+
+/* Fills dst[0..size) with the data of tensor index (size = sealm_gguf_writer_tensor_bytes).
+ * Returns SEALM_OK, or any error (with err set), which aborts the write. */
+typedef sealm_status (*sealm_gguf_fill_fn)(void *ctx, uint64_t index, void *dst, uint64_t size, sealm_error *err);
+
+/* Writes the file at path (mode 0644): header, metadata, tensor infos, then every tensor's
+ * data from fill, in order, through a temp file renamed (overwrite) or linked (!overwrite:
+ * an existing path is never replaced) into place. Memory: one buffer as large as the
+ * largest tensor. Returns SEALM_OK, SEALM_E_IO (path exists and !overwrite, or a write
+ * failed; path is then untouched), SEALM_E_NOMEM, or fill's error. */
+sealm_status sealm_gguf_writer_write_file(const sealm_gguf_writer *w, const char *path, bool overwrite,
+                                          sealm_gguf_fill_fn fill, void *ctx, sealm_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -5,8 +5,8 @@
  *   device:    X25519 (RFC 7748) key; bundles are sealed to it with a libsodium sealed box
  *              (crypto_box_seal: ephemeral X25519 + XSalsa20-Poly1305).
  * A secret key lives in a provider: today a key file, unprotected or passphrase-protected
- * (Argon2id, RFC 9106, via libsodium crypto_pwhash; XChaCha20-Poly1305-IETF AEAD); a TPM 2.0
- * provider can be added behind the same sealm_key handle. The layer knows nothing of bundle
+ * (Argon2id, RFC 9106, via libsodium crypto_pwhash; XChaCha20-Poly1305-IETF AEAD), or sealed by
+ * a TPM 2.0 (sealm_keygen_tpm), all behind the same sealm_key handle. The layer knows nothing of bundle
  * formats. File formats (secret key, public key, trust store): docs/keys-format.md.
  *
  * Security properties every function keeps:
@@ -38,7 +38,7 @@ typedef enum sealm_key_kind {
  * lowercase hex. Ids name keys in files and messages; checks always compare full keys. */
 #define SEALM_KEY_ID_LEN 16
 
-/* A secret key inside a provider (file or passphrase-protected file; TPM later). Opaque;
+/* A secret key inside a provider (file, passphrase-protected file or TPM-sealed file). Opaque;
  * immutable after sealm_key_load; free with sealm_key_free. */
 typedef struct sealm_key sealm_key;
 
@@ -174,6 +174,45 @@ sealm_status sealm_trust_revoke(const char *path, const char *key_id, sealm_erro
  * Returns SEALM_OK, SEALM_E_INVALID (k out of range), the errors of sealm_trust_load,
  * SEALM_E_IO. */
 sealm_status sealm_trust_set_threshold(const char *path, uint32_t k, sealm_error *err);
+
+/* ---- TPM 2.0 (tpm2-tss ESAPI; TCG TPM 2.0 Library spec Part 3) ----
+ * tcti: a tpm2-tss TCTI configuration string, e.g. "device:/dev/tpmrm0" (kernel resource
+ * manager), "tabrmd:" or "swtpm:host=127.0.0.1,port=2321" (software TPM, tests): 1..256
+ * printable characters without spaces. Each call opens and closes its own TPM connection, so
+ * the functions are thread-safe as far as the TPM's resource manager serializes commands. */
+
+/* Generates a device key (X25519) whose secret only the TPM can unseal: the secret is sealed
+ * as a keyed-hash data object under the owner hierarchy's storage key (ECC P-256 template of
+ * the TCG provisioning guidance, re-created deterministically from the TPM's seed at each
+ * load), with fixedTPM | fixedParent, so the key file (docs/keys-format.md, "TPM-sealed") holds
+ * only the TPM's public and private blobs and is useless on any other TPM or after a TPM clear.
+ * sealm_key_load reads such a file like any other (the TCTI written in the file, or the
+ * SEALM_TPM_TCTI environment variable when set, says where the TPM is; passphrase ignored).
+ * secret_path (0600) and public_path (0644) must not exist. Returns SEALM_OK, SEALM_E_INVALID
+ * (bad TCTI or paths), SEALM_E_IO (a file exists or cannot be written; TPM unreachable),
+ * SEALM_E_AUTH (the TPM refused: decoded TPM error in the message), SEALM_E_NOMEM. */
+sealm_status sealm_keygen_tpm(const char *tcti, const char *secret_path, const char *public_path, sealm_error *err);
+
+/* TPM NV indices sealm may use: the owner-defined range of the TCG "Registry of Reserved TPM
+ * 2.0 Handles and Localities" (0x01000000..0x013FFFFF). */
+#define SEALM_TPM_NV_INDEX_MIN 0x01000000u
+#define SEALM_TPM_NV_INDEX_MAX 0x013FFFFFu
+/* The default index of sealm's anti-rollback counter (in the owner range; "5EA1": seal). */
+#define SEALM_TPM_NV_ROLLBACK_INDEX 0x013F5EA1u
+
+/* Reads the 64-bit monotonic NV counter at nv_index (TPM_NT_COUNTER, owner read/write, empty
+ * owner auth). With create and no such index, defines it and increments it once (a TPM
+ * counter reads only after its first increment; it starts at the highest count the TPM ever
+ * had) and sets *created. Returns SEALM_OK, SEALM_E_NOT_FOUND (absent and !create),
+ * SEALM_E_FORMAT (the index exists but is not a counter), SEALM_E_INVALID (index outside the
+ * owner range), SEALM_E_IO (TPM unreachable), SEALM_E_AUTH (TPM error). */
+sealm_status sealm_tpm_counter_read(const char *tcti, uint32_t nv_index, bool create, uint64_t *value, bool *created,
+                                    sealm_error *err);
+
+/* Increments the counter at nv_index (TPM2_NV_Increment) and returns its new value. The
+ * counter never decreases, not even by undefining and re-defining the index. Errors as
+ * sealm_tpm_counter_read (SEALM_E_NOT_FOUND when not defined). */
+sealm_status sealm_tpm_counter_increment(const char *tcti, uint32_t nv_index, uint64_t *value, sealm_error *err);
 
 #ifdef __cplusplus
 }

@@ -29,10 +29,22 @@ typedef struct sealm_sample_params {
     float frequency_penalty;  /* 0: off */
     float presence_penalty;   /* 0: off */
     uint64_t seed;            /* PRNG seed */
+    float dp_epsilon;         /* > 0: differentially private decoding, ε per generated token
+                                 (mixing with the uniform distribution, Majmudar et al. 2022;
+                                 see sealm_sample_dp_lambda and docs/guard.md). 0: off */
 } sealm_sample_params;
 
 /* The defaults listed above. */
 sealm_sample_params sealm_sample_params_default(void);
+
+/* Differentially private decoding (Majmudar et al. 2022, "Differentially Private Decoding in
+ * Large Language Models"): the token is drawn from p' = λ·p + (1 − λ)·u, p being the
+ * distribution the rest of the pipeline would sample from (one-hot for greedy) and u the
+ * uniform distribution over the n_vocab tokens. For any two inputs and any token x,
+ * p'(x)/q'(x) ≤ (λ + (1−λ)/|V|) / ((1−λ)/|V|) = 1 + λ|V|/(1−λ) = e^ε, so each generated token
+ * is ε-DP; T tokens are Tε-DP by sequential composition. Returns
+ * λ = (e^ε − 1) / (e^ε − 1 + |V|) in [0, 1): 0 for eps <= 0 or n_vocab < 1 (then p' = u). */
+double sealm_sample_dp_lambda(double eps, int32_t n_vocab);
 
 typedef struct sealm_sampler sealm_sampler;
 

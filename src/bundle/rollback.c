@@ -2,6 +2,9 @@
  * a small file authenticated with HMAC-SHA-512-256 (crypto_auth) under a key derived from a
  * device state key, and rewritten atomically. Layout (little-endian):
  *   "SEALMRB1" | u32 n_entries | n × (u8 name_len | name | u64 version) | MAC (32 bytes)
+ * or, bound to a TPM NV counter (a MAC alone cannot stop an old copy of the file from being
+ * put back; the TPM's counter, which only goes up, can):
+ *   "SEALMRB2" | u64 counter | u32 n_entries | entries ... | MAC (32 bytes)
  * The MAC covers every byte before it and is checked before anything else is read. */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +18,7 @@
 #include "common/atomic_file.h"
 
 #define ROLLBACK_MAGIC "SEALMRB1"
+#define ROLLBACK_MAGIC_TPM "SEALMRB2"
 #define ROLLBACK_MAX_ENTRIES 4096u
 #define ROLLBACK_MAC_LABEL "sealm-bundle-v1 rollback state"
 
@@ -29,6 +33,11 @@ struct sealm_bundle_rollback {
     uint8_t *mac_key;       /* sodium_malloc'd, 32 bytes */
     rollback_entry *entries;
     size_t n_entries;
+    bool file_bound;        /* the file read was SEALMRB2 */
+    uint64_t file_counter;  /* its counter */
+    char *tcti;             /* NULL: no TPM; else the TPM holding the counter */
+    uint32_t nv_index;
+    uint64_t counter;       /* the TPM counter value the file on disk carries */
 };
 
 sealm_bundle_rollback *bundle_rollback_new(void) {
@@ -48,6 +57,7 @@ void sealm_bundle_rollback_free(sealm_bundle_rollback *r) {
     sodium_free(r->mac_key);
     free(r->entries);
     free(r->path);
+    free(r->tcti);
     free(r);
 }
 
@@ -60,14 +70,18 @@ sealm_status bundle_rollback_parse(const uint8_t *buf, size_t len, const uint8_t
         return sealm_error_set(err, SEALM_E_AUTH,
                                "anti-rollback state file failed its integrity check: it was edited or "
                                "belongs to another device key; refusing to trust it");
-    if (memcmp(buf, ROLLBACK_MAGIC, 8) != 0)
+    bool bound = memcmp(buf, ROLLBACK_MAGIC_TPM, 8) == 0;
+    if (!bound && memcmp(buf, ROLLBACK_MAGIC, 8) != 0)
         return sealm_error_set(err, SEALM_E_FORMAT, "anti-rollback state file has a bad magic");
-    uint32_t n = bundle_rd32(buf + 8);
+    size_t head = bound ? 20 : 12;
+    if (body < head) return sealm_error_set(err, SEALM_E_FORMAT, "anti-rollback state file is truncated");
+    uint64_t counter = bound ? bundle_rd64(buf + 8) : 0;
+    uint32_t n = bundle_rd32(buf + head - 4);
     if (n > ROLLBACK_MAX_ENTRIES)
         return sealm_error_set(err, SEALM_E_FORMAT, "anti-rollback state lists %u names (max %u)", n, ROLLBACK_MAX_ENTRIES);
     rollback_entry *e = calloc(n ? n : 1, sizeof *e);
     if (!e) return sealm_error_set(err, SEALM_E_NOMEM, "out of memory");
-    size_t off = 12;
+    size_t off = head;
     for (uint32_t i = 0; i < n; i++) {
         size_t nl = off < body ? buf[off] : 0;
         if (nl < 1 || nl > SEALM_BUNDLE_NAME_MAX || body - off < 1 + nl + 8) goto malformed;
@@ -83,6 +97,8 @@ sealm_status bundle_rollback_parse(const uint8_t *buf, size_t len, const uint8_t
     free(r->entries);
     r->entries = e;
     r->n_entries = n;
+    r->file_bound = bound;
+    r->file_counter = counter;
     return SEALM_OK;
 malformed:
     free(e);
@@ -94,22 +110,12 @@ static void derive_mac_key(const uint8_t state_key[32], uint8_t *mac_key) {
     crypto_generichash(mac_key, crypto_auth_KEYBYTES, (const uint8_t *)label, sizeof label - 1, state_key, 32);
 }
 
-sealm_status sealm_bundle_rollback_open(const char *path, const uint8_t state_key[32],
-                                        sealm_bundle_rollback **out, sealm_error *err) {
-    if (out) *out = NULL;
-    if (sodium_init() < 0) return sealm_error_set(err, SEALM_E_NOMEM, "libsodium could not initialize");
-    if (!path || !state_key || !out)
-        return sealm_error_set(err, SEALM_E_INVALID, "anti-rollback state needs a path and a 32-byte state key");
-    sealm_bundle_rollback *r = bundle_rollback_new();
-    if (!r || !(r->path = strdup(path))) {
-        sealm_bundle_rollback_free(r);
-        return sealm_error_set(err, SEALM_E_NOMEM, "out of memory");
-    }
-    derive_mac_key(state_key, r->mac_key);
-
+/* Reads and parses the state file into r; *missing when there is none (every floor 0). */
+static sealm_status read_state(const char *path, sealm_bundle_rollback *r, bool *missing, sealm_error *err) {
+    *missing = false;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT) {
-        *out = r; /* no state yet: every floor is 0 */
+        *missing = true;
         return SEALM_OK;
     }
     sealm_status st = SEALM_OK;
@@ -136,6 +142,99 @@ sealm_status sealm_bundle_rollback_open(const char *path, const uint8_t state_ke
     }
     if (fd >= 0) close(fd);
     free(buf);
+    return st;
+}
+
+static sealm_status rollback_new_for(const char *path, const uint8_t state_key[32], sealm_bundle_rollback **out,
+                                     sealm_error *err) {
+    *out = NULL;
+    if (sodium_init() < 0) return sealm_error_set(err, SEALM_E_NOMEM, "libsodium could not initialize");
+    if (!path || !state_key)
+        return sealm_error_set(err, SEALM_E_INVALID, "anti-rollback state needs a path and a 32-byte state key");
+    sealm_bundle_rollback *r = bundle_rollback_new();
+    if (!r || !(r->path = strdup(path))) {
+        sealm_bundle_rollback_free(r);
+        return sealm_error_set(err, SEALM_E_NOMEM, "out of memory");
+    }
+    derive_mac_key(state_key, r->mac_key);
+    *out = r;
+    return SEALM_OK;
+}
+
+sealm_status sealm_bundle_rollback_open(const char *path, const uint8_t state_key[32],
+                                        sealm_bundle_rollback **out, sealm_error *err) {
+    if (!out) return sealm_error_set(err, SEALM_E_INVALID, "no place for the anti-rollback state");
+    *out = NULL;
+    sealm_bundle_rollback *r = NULL;
+    sealm_status st = rollback_new_for(path, state_key, &r, err);
+    bool missing = false;
+    if (st == SEALM_OK) st = read_state(path, r, &missing, err);
+    if (st == SEALM_OK && r->file_bound)
+        st = sealm_error_set(err, SEALM_E_INVALID, "%s: this anti-rollback state is bound to a TPM counter; open it "
+                             "with its TPM (--tpm TCTI)", path);
+    if (st != SEALM_OK) {
+        sealm_bundle_rollback_free(r);
+        return st;
+    }
+    *out = r;
+    return SEALM_OK;
+}
+
+/* The file against the TPM's counter. Every accepted write first writes the file with
+ * counter + 1, then increments the TPM: so the file may be one ahead (a crash between the
+ * two: finish the increment now), never behind (an old copy put back: refuse). */
+static sealm_status check_against_tpm(sealm_bundle_rollback *r, bool missing, bool created, uint64_t tpm,
+                                      sealm_error *err) {
+    if (missing && !created)
+        return sealm_error_set(err, SEALM_E_ROLLBACK,
+                               "%s is missing, but this device's TPM counter (NV 0x%08x) shows a state was written: "
+                               "deleting the file would reset every anti-rollback floor; restore it", r->path,
+                               r->nv_index);
+    if (missing || (!r->file_bound && created)) {
+        r->counter = tpm;   /* first use of the TPM: the file is bound at the next write */
+        return SEALM_OK;
+    }
+    if (!r->file_bound)
+        return sealm_error_set(err, SEALM_E_ROLLBACK,
+                               "%s is not bound to the TPM counter that exists on this device: it is an old copy; "
+                               "refusing it", r->path);
+    if (r->file_counter == tpm) {
+        r->counter = tpm;
+        return SEALM_OK;
+    }
+    if (r->file_counter == tpm + 1) {
+        uint64_t now = 0;
+        sealm_status st = sealm_tpm_counter_increment(r->tcti, r->nv_index, &now, err);
+        if (st != SEALM_OK) return st;
+        if (now != r->file_counter)
+            return sealm_error_set(err, SEALM_E_ROLLBACK, "TPM counter NV 0x%08x moved unexpectedly", r->nv_index);
+        r->counter = now;
+        return SEALM_OK;
+    }
+    return sealm_error_set(err, SEALM_E_ROLLBACK,
+                           "%s carries TPM count %llu but the TPM counter NV 0x%08x is at %llu: the file was %s; "
+                           "refusing it", r->path, (unsigned long long)r->file_counter, r->nv_index,
+                           (unsigned long long)tpm,
+                           r->file_counter < tpm ? "replaced by an older copy" : "not written by this device");
+}
+
+sealm_status sealm_bundle_rollback_open_tpm(const char *path, const uint8_t state_key[32], const char *tcti,
+                                            uint32_t nv_index, sealm_bundle_rollback **out, sealm_error *err) {
+    if (!out) return sealm_error_set(err, SEALM_E_INVALID, "no place for the anti-rollback state");
+    *out = NULL;
+    if (!tcti) return sealm_error_set(err, SEALM_E_INVALID, "a TPM-backed anti-rollback state needs a TCTI");
+    sealm_bundle_rollback *r = NULL;
+    sealm_status st = rollback_new_for(path, state_key, &r, err);
+    if (st == SEALM_OK && !(r->tcti = strdup(tcti))) st = sealm_error_set(err, SEALM_E_NOMEM, "out of memory");
+    bool missing = false, created = false;
+    uint64_t tpm = 0;
+    if (st == SEALM_OK) {
+        r->nv_index = nv_index;
+        st = read_state(path, r, &missing, err);
+    }
+    /* The counter is created only on a device that has no state file yet. */
+    if (st == SEALM_OK) st = sealm_tpm_counter_read(tcti, nv_index, true, &tpm, &created, err);
+    if (st == SEALM_OK) st = check_against_tpm(r, missing, created, tpm, err);
     if (st != SEALM_OK) {
         sealm_bundle_rollback_free(r);
         return st;
@@ -162,19 +261,25 @@ uint64_t sealm_bundle_rollback_floor(const sealm_bundle_rollback *r, const char 
 }
 
 /* Serializes entries (with one entry replaced or added) and writes the file. */
-static sealm_status save(const sealm_bundle_rollback *r, const rollback_entry *extra, size_t replace,
+static sealm_status save(sealm_bundle_rollback *r, const rollback_entry *extra, size_t replace,
                          sealm_error *err) {
     size_t n = r->n_entries + (replace == r->n_entries ? 1 : 0);
-    size_t len = 12 + crypto_auth_BYTES;
+    size_t head = r->tcti ? 20 : 12;
+    size_t len = head + crypto_auth_BYTES;
     for (size_t i = 0; i < n; i++) {
         const rollback_entry *e = i == replace ? extra : &r->entries[i];
         len += 1 + strlen(e->name) + 8;
     }
     uint8_t *buf = malloc(len);
     if (!buf) return sealm_error_set(err, SEALM_E_NOMEM, "out of memory");
-    memcpy(buf, ROLLBACK_MAGIC, 8);
-    bundle_wr32(buf + 8, (uint32_t)n);
-    size_t off = 12;
+    if (r->tcti) {
+        memcpy(buf, ROLLBACK_MAGIC_TPM, 8);
+        bundle_wr64(buf + 8, r->counter + 1);
+    } else {
+        memcpy(buf, ROLLBACK_MAGIC, 8);
+    }
+    bundle_wr32(buf + head - 4, (uint32_t)n);
+    size_t off = head;
     for (size_t i = 0; i < n; i++) {
         const rollback_entry *e = i == replace ? extra : &r->entries[i];
         size_t nl = strlen(e->name);
@@ -187,6 +292,16 @@ static sealm_status save(const sealm_bundle_rollback *r, const rollback_entry *e
     const void *pieces[1] = {buf};
     sealm_status st = sealm_file_write_atomic(r->path, pieces, &len, 1, 0600, true, err);
     free(buf);
+    /* The file now says counter + 1; the TPM follows. A crash here leaves the file one ahead,
+     * which the next open completes. */
+    if (st == SEALM_OK && r->tcti) {
+        uint64_t now = 0;
+        st = sealm_tpm_counter_increment(r->tcti, r->nv_index, &now, err);
+        if (st == SEALM_OK && now != r->counter + 1)
+            st = sealm_error_set(err, SEALM_E_ROLLBACK, "TPM counter NV 0x%08x moved unexpectedly (another writer?)",
+                                 r->nv_index);
+        if (st == SEALM_OK) r->counter = now;
+    }
     return st;
 }
 

@@ -81,3 +81,60 @@ sealm_status sealm_file_write_atomic(const char *path, const void *const *pieces
     if (rc == SEALM_OK) rc = fsync_dir(dir, err);
     return rc;
 }
+
+/* ---- the same write, streamed ---- */
+
+sealm_status sealm_atomic_file_begin(sealm_atomic_file *f, const char *path, bool overwrite, sealm_error *err) {
+    f->fd = -1;
+    f->overwrite = overwrite;
+    if (strlen(path) + 1 > sizeof f->path) return sealm_error_set(err, SEALM_E_INVALID, "%s: path too long", path);
+    memcpy(f->path, path, strlen(path) + 1);
+    sealm_status rc = dir_of(path, f->dir, sizeof f->dir, err);
+    if (rc != SEALM_OK) return rc;
+    if (snprintf(f->tmp, sizeof f->tmp, "%s.tmp-XXXXXX", path) >= (int)sizeof f->tmp)
+        return sealm_error_set(err, SEALM_E_INVALID, "%s: path too long", path);
+    if (!overwrite && access(path, F_OK) == 0)
+        return sealm_error_set(err, SEALM_E_IO, "%s: file already exists; refusing to overwrite it "
+                               "(move it away or choose another path)", path);
+    f->fd = mkostemp(f->tmp, O_CLOEXEC);
+    if (f->fd < 0)
+        return sealm_error_set(err, SEALM_E_IO, "%s: cannot create a temporary file next to it: %s", path, strerror(errno));
+    return SEALM_OK;
+}
+
+sealm_status sealm_atomic_file_write(sealm_atomic_file *f, const void *p, size_t len, sealm_error *err) {
+    if (f->fd < 0) return sealm_error_set(err, SEALM_E_INVALID, "%s: file not open for writing", f->path);
+    return write_fd_all(f->fd, f->tmp, p, len, err);
+}
+
+void sealm_atomic_file_abort(sealm_atomic_file *f) {
+    if (f->fd < 0) return;
+    close(f->fd);
+    unlink(f->tmp);
+    f->fd = -1;
+}
+
+sealm_status sealm_atomic_file_commit(sealm_atomic_file *f, mode_t mode, sealm_error *err) {
+    if (f->fd < 0) return sealm_error_set(err, SEALM_E_INVALID, "%s: file not open for writing", f->path);
+    sealm_status rc = SEALM_OK;
+    if (fchmod(f->fd, mode) != 0) rc = sealm_error_set(err, SEALM_E_IO, "%s: chmod failed: %s", f->tmp, strerror(errno));
+    if (rc == SEALM_OK && fsync(f->fd) != 0)
+        rc = sealm_error_set(err, SEALM_E_IO, "%s: fsync failed: %s", f->tmp, strerror(errno));
+    if (close(f->fd) != 0 && rc == SEALM_OK)
+        rc = sealm_error_set(err, SEALM_E_IO, "%s: close failed: %s", f->tmp, strerror(errno));
+    f->fd = -1;
+    if (rc == SEALM_OK) {
+        if (f->overwrite) {
+            if (rename(f->tmp, f->path) != 0)
+                rc = sealm_error_set(err, SEALM_E_IO, "%s: rename into place failed: %s", f->path, strerror(errno));
+        } else if (link(f->tmp, f->path) != 0) {
+            rc = errno == EEXIST
+                ? sealm_error_set(err, SEALM_E_IO, "%s: file already exists; refusing to overwrite it "
+                                  "(move it away or choose another path)", f->path)
+                : sealm_error_set(err, SEALM_E_IO, "%s: cannot create: %s", f->path, strerror(errno));
+        }
+    }
+    if (rc != SEALM_OK || !f->overwrite) unlink(f->tmp);
+    if (rc == SEALM_OK) rc = fsync_dir(f->dir, err);
+    return rc;
+}

@@ -18,6 +18,7 @@
 #include "keys_internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define SECRET_VERSION_PREFIX "sealm-secret-key v"
@@ -159,6 +160,27 @@ sealm_status sealm_keys_secret_encode(const struct sealm_key *k, const char *pas
     if (t.len >= t.cap) {   /* cannot happen with these fixed sizes; checked anyway */
         sodium_free(t.p);
         return sealm_error_set(err, SEALM_E_NOMEM, "secret key text does not fit its buffer");
+    }
+    *text = t.p;
+    *len = t.len;
+    return SEALM_OK;
+}
+
+sealm_status sealm_keys_tpm_encode(const struct sealm_key *k, const char *tcti, const uint8_t *pub_blob,
+                                   size_t pub_len, const uint8_t *priv_blob, size_t priv_len, char **text,
+                                   size_t *len, sealm_error *err) {
+    const size_t cap = 4096;
+    text_out t = {sodium_malloc(cap), 0, cap};
+    if (!t.p) return sealm_error_set(err, SEALM_E_NOMEM, "out of secure memory");
+    put_header(&t, SECRET_VERSION_PREFIX "1", k->kind, k->pk);
+    put(&t, "tpm-tcti: ");
+    put(&t, tcti);
+    put(&t, "\n");
+    put_b64(&t, "tpm-public", pub_blob, pub_len);
+    put_b64(&t, "tpm-private", priv_blob, priv_len);
+    if (t.len >= t.cap) {
+        sodium_free(t.p);
+        return sealm_error_set(err, SEALM_E_NOMEM, "TPM key file text does not fit its buffer");
     }
     *text = t.p;
     *len = t.len;
@@ -343,6 +365,52 @@ static sealm_status parse_protected(sealm_keys_lines *ls, const char *data, cons
     return rc;
 }
 
+/* A variable-length binary field: padded base64 of 1..max bytes. */
+static sealm_status parse_blob_field(sealm_keys_lines *ls, const char *name, uint8_t *out, size_t max,
+                                     size_t *out_len, sealm_error *err) {
+    const char *v;
+    size_t n;
+    sealm_status rc = sealm_keys_lines_field(ls, name, &v, &n, err);
+    if (rc != SEALM_OK) return rc;
+    const char *end = NULL;
+    if (sodium_base642bin(out, max, v, n, NULL, out_len, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        end != v + n || *out_len == 0)
+        return sealm_error_set(err, SEALM_E_FORMAT, "%s:%d: %s must be 1..%zu bytes in padded base64",
+                               ls->path, ls->line_no, name, max);
+    return SEALM_OK;
+}
+
+/* A TPM-sealed device key: the TPM unseals the secret; the file holds only the TPM's blobs.
+ * SEALM_TPM_TCTI in the environment overrides the TCTI written at keygen (e.g. after the
+ * resource manager moved). */
+static sealm_status parse_tpm(sealm_keys_lines *ls, const char *v, size_t n, sealm_key_kind kind,
+                              const uint8_t pk[32], struct sealm_key *k, sealm_error *err) {
+    char tcti[SEALM_KEYS_TPM_TCTI_MAX + 1];
+    if (n > SEALM_KEYS_TPM_TCTI_MAX)
+        return sealm_error_set(err, SEALM_E_FORMAT, "%s:%d: tpm-tcti is longer than %d bytes", ls->path, ls->line_no,
+                               SEALM_KEYS_TPM_TCTI_MAX);
+    memcpy(tcti, v, n);
+    tcti[n] = '\0';
+    if (!sealm_keys_tpm_tcti_ok(tcti))
+        return sealm_error_set(err, SEALM_E_FORMAT, "%s:%d: tpm-tcti is not a TCTI string", ls->path, ls->line_no);
+    if (kind != SEALM_KEY_DEVICE)
+        return sealm_error_set(err, SEALM_E_FORMAT, "%s: only device keys can be TPM-sealed", ls->path);
+    uint8_t pub_blob[SEALM_KEYS_TPM_BLOB_MAX], priv_blob[SEALM_KEYS_TPM_BLOB_MAX];
+    size_t pub_len = 0, priv_len = 0;
+    sealm_status rc = parse_blob_field(ls, "tpm-public", pub_blob, sizeof pub_blob, &pub_len, err);
+    if (rc == SEALM_OK) rc = parse_blob_field(ls, "tpm-private", priv_blob, sizeof priv_blob, &priv_len, err);
+    if (rc == SEALM_OK) rc = expect_end(ls, err);
+    if (rc != SEALM_OK) return rc;
+    const char *over = getenv("SEALM_TPM_TCTI");
+    const char *use = over && *over ? over : tcti;
+    uint8_t *secret = sodium_malloc(SEALM_KEYS_SECRET_BYTES);
+    if (!secret) return sealm_error_set(err, SEALM_E_NOMEM, "%s: out of secure memory", ls->path);
+    rc = sealm_keys_tpm_unseal(ls->path, use, pub_blob, pub_len, priv_blob, priv_len, secret, err);
+    if (rc == SEALM_OK) rc = check_pair(ls->path, kind, pk, secret, k, err);
+    sodium_free(secret);
+    return rc;
+}
+
 sealm_status sealm_keys_secret_decode(const char *path, const char *data, size_t len,
                                       const char *passphrase, struct sealm_key *k,
                                       sealm_error *err) {
@@ -364,11 +432,13 @@ sealm_status sealm_keys_secret_decode(const char *path, const char *data, size_t
     if (rc != SEALM_OK) return rc;
     if (n >= 8 && memcmp(line, "secret: ", 8) == 0)
         return parse_unprotected(&ls, line + 8, n - 8, kind, pk, k, err);
+    if (n >= 10 && memcmp(line, "tpm-tcti: ", 10) == 0)
+        return parse_tpm(&ls, line + 10, n - 10, kind, pk, k, err);
     if (n >= 19 && memcmp(line, "argon2id-opslimit: ", 19) == 0) {
         ls.p = before;   /* let the protected parser read the line as a field */
         ls.line_no--;
         return parse_protected(&ls, data, passphrase, kind, pk, k, err);
     }
-    return sealm_error_set(err, SEALM_E_FORMAT, "%s:%d: expected a `secret: ` or "
-                           "`argon2id-opslimit: ` line here", path, ls.line_no);
+    return sealm_error_set(err, SEALM_E_FORMAT, "%s:%d: expected a `secret: `, "
+                           "`argon2id-opslimit: ` or `tpm-tcti: ` line here", path, ls.line_no);
 }

@@ -97,6 +97,10 @@ void sealm_keys_derive(sealm_key_kind kind, const uint8_t secret[SEALM_KEYS_SECR
  * buffer the caller releases with sodium_free; protected with passphrase if not NULL. */
 sealm_status sealm_keys_secret_encode(const struct sealm_key *k, const char *passphrase,
                                       char **text, size_t *len, sealm_error *err);
+/* Text of a TPM-sealed device key file (tpm-tcti, tpm-public, tpm-private fields). */
+sealm_status sealm_keys_tpm_encode(const struct sealm_key *k, const char *tcti, const uint8_t *pub_blob,
+                                   size_t pub_len, const uint8_t *priv_blob, size_t priv_len, char **text,
+                                   size_t *len, sealm_error *err);
 /* Parses and checks a secret key file's text into k (writable secure memory). */
 sealm_status sealm_keys_secret_decode(const char *path, const char *data, size_t len,
                                       const char *passphrase, struct sealm_key *k,
@@ -105,6 +109,21 @@ sealm_status sealm_keys_secret_decode(const char *path, const char *data, size_t
 size_t sealm_keys_public_encode(sealm_key_kind kind, const uint8_t pk[32], char *buf, size_t cap);
 sealm_status sealm_keys_public_decode(const char *path, const char *data, size_t len,
                                       sealm_key_kind *kind, uint8_t pk[32], sealm_error *err);
+
+/* ---- TPM 2.0 (tpm.c) ---- */
+#define SEALM_KEYS_TPM_TCTI_MAX 256
+#define SEALM_KEYS_TPM_BLOB_MAX 1024   /* a marshaled TPM2B_PUBLIC or TPM2B_PRIVATE fits easily */
+
+/* True for a plausible TCTI string: 1..SEALM_KEYS_TPM_TCTI_MAX printable bytes, no spaces. */
+bool sealm_keys_tpm_tcti_ok(const char *tcti);
+/* Has the TPM at tcti seal secret under its storage key; the marshaled public and private
+ * parts go to the blobs (SEALM_KEYS_TPM_BLOB_MAX bytes each). */
+sealm_status sealm_keys_tpm_seal(const char *tcti, const uint8_t secret[SEALM_KEYS_SECRET_BYTES], uint8_t *pub_blob,
+                                 size_t *pub_len, uint8_t *priv_blob, size_t *priv_len, sealm_error *err);
+/* Loads the blobs into the TPM at tcti and unseals the 32-byte secret into secret (secure
+ * memory the caller wipes). path names the key file in messages. */
+sealm_status sealm_keys_tpm_unseal(const char *path, const char *tcti, const uint8_t *pub_blob, size_t pub_len,
+                                   const uint8_t *priv_blob, size_t priv_len, uint8_t *secret, sealm_error *err);
 
 /* ---- key kinds ---- */
 const char *sealm_keys_kind_name(sealm_key_kind kind);   /* "publisher", "device" */

@@ -57,4 +57,13 @@ int32_t sealm_sample_min_p(sealm_candidate *c, int32_t n, float min_p);
  * returns its id. temperature > 0. */
 int32_t sealm_sample_draw(const sealm_candidate *c, int32_t n, float temperature, double u);
 
+/* ---- dp.c ---- */
+/* p'[i] = λ·p[i] + (1 − λ)/n for i in [0, n): the DP mixture over explicit probabilities. */
+void sealm_sample_dp_mix(const double *p, int32_t n, double lambda, double *out);
+/* Turns a token drawn from p into one drawn from the mixture: kept when u_keep < λ, else
+ * replaced by the uniform token floor(u_uniform·n_vocab). u_keep, u_uniform in [0, 1). */
+int32_t sealm_sample_dp_apply(int32_t token, int32_t n_vocab, double lambda, double u_keep, double u_uniform);
+/* SEALM_OK, or SEALM_E_INVALID for a negative or non-finite dp_epsilon. */
+sealm_status sealm_sample_dp_check(float dp_epsilon, sealm_error *err);
+
 #endif

@@ -30,6 +30,8 @@ sealm_status sealm_sampler_new(const sealm_sample_params *p, int32_t n_vocab, se
                                (int)n_vocab);
     sealm_status st = sealm_sample_params_check(p, err);
     if (st != SEALM_OK) return st;
+    st = sealm_sample_dp_check(p->dp_epsilon, err);
+    if (st != SEALM_OK) return st;
 
     sealm_sampler *s = calloc(1, sizeof *s);
     if (!s) return sealm_error_set(err, SEALM_E_NOMEM, "sampler: out of memory");
@@ -99,6 +101,16 @@ static void copy_sanitized(float *dst, const float *src, int32_t n) {
     }
 }
 
+/* DP decoding (dp.c): the token drawn from the pipeline's distribution becomes a draw from
+ * its mixture with the uniform distribution. Off (dp_epsilon 0) it draws nothing, so the
+ * sampler's output and PRNG stream are exactly those without DP. */
+static int32_t dp_mix(sealm_sampler *s, int32_t token) {
+    if (!(s->params.dp_epsilon > 0.0f)) return token;
+    double lambda = sealm_sample_dp_lambda(s->params.dp_epsilon, s->n_vocab);
+    double u_keep = sealm_rng_uniform(&s->rng), u_uniform = sealm_rng_uniform(&s->rng);
+    return sealm_sample_dp_apply(token, s->n_vocab, lambda, u_keep, u_uniform);
+}
+
 int32_t sealm_sampler_sample(sealm_sampler *s, const float *logits) {
     if (!s || !logits) return -1;
     const sealm_sample_params *p = &s->params;
@@ -120,7 +132,7 @@ int32_t sealm_sampler_sample(sealm_sampler *s, const float *logits) {
         if (v > max) max = v;
     }
     /* Greedy, or nothing is possible at all (every logit -inf): the first best token. */
-    if (p->temperature <= 0.0f || max == -INFINITY) return sealm_argmax(s->logits, n);
+    if (p->temperature <= 0.0f || max == -INFINITY) return dp_mix(s, sealm_argmax(s->logits, n));
 
     bool sorted = false;
     if (p->top_k > 0 && p->top_k < n) {
@@ -132,5 +144,5 @@ int32_t sealm_sampler_sample(sealm_sampler *s, const float *logits) {
         n = sealm_sample_top_p(s->cand, n, p->top_p);
     }
     n = sealm_sample_min_p(s->cand, n, p->min_p);
-    return sealm_sample_draw(s->cand, n, p->temperature, sealm_rng_uniform(&s->rng));
+    return dp_mix(s, sealm_sample_draw(s->cand, n, p->temperature, sealm_rng_uniform(&s->rng)));
 }

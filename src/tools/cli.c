@@ -84,8 +84,8 @@ int cli_parse_run_option(cli_run_options *o, int argc, char **argv, int *i) {
     static const char *const with_value[] = {
         "-m", "--model", "-p", "--prompt", "--prompt-file", "-n", "--n-predict", "-t", "--threads", "-c",
         "--ctx-size", "--temp", "--top-k", "--top-p", "--min-p", "--repeat-penalty", "--repeat-last-n",
-        "--frequency-penalty", "--presence-penalty", "--seed", "--stop", "--system", "--chat-template",
-        "--device-key", "--trust", "--state", "--passphrase-file"};
+        "--frequency-penalty", "--presence-penalty", "--dp-epsilon", "--seed", "--stop", "--system", "--chat-template",
+        "--device-key", "--trust", "--state", "--passphrase-file", "--tpm"};
     bool known = false;
     for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++) known |= strcmp(a, with_value[k]) == 0;
     if (!known) return 0;
@@ -102,6 +102,7 @@ int cli_parse_run_option(cli_run_options *o, int argc, char **argv, int *i) {
     if (!strcmp(a, "--trust")) { o->trust = v; return 1; }
     if (!strcmp(a, "--state")) { o->state = v; return 1; }
     if (!strcmp(a, "--passphrase-file")) { o->passphrase_file = v; return 1; }
+    if (!strcmp(a, "--tpm")) { o->tpm = v; return 1; }
     if (!strcmp(a, "--chat-template")) {
         if (sealm_chat_format_from_name(v) == SEALM_CHAT_UNKNOWN) {
             cli_error("--chat-template '%s' is unknown; use one of chatml, llama2, llama3, zephyr, phi3", v);
@@ -133,6 +134,7 @@ int cli_parse_run_option(cli_run_options *o, int argc, char **argv, int *i) {
     if (!strcmp(a, "--repeat-last-n")) return parse_int(a, v, 0, 1 << 20, &o->sample.repeat_last_n);
     if (!strcmp(a, "--frequency-penalty")) return parse_float(a, v, -2.0, 2.0, &o->sample.frequency_penalty);
     if (!strcmp(a, "--presence-penalty")) return parse_float(a, v, -2.0, 2.0, &o->sample.presence_penalty);
+    if (!strcmp(a, "--dp-epsilon")) return parse_float(a, v, 0.0, 1000.0, &o->sample.dp_epsilon);
     if (!strcmp(a, "--seed")) {
         o->seed_given = true;
         return parse_u64(a, v, &o->sample.seed);
@@ -168,6 +170,7 @@ void cli_print_run_options(FILE *f) {
             "  --temp T                 temperature; 0 = greedy (default 0.8)\n"
             "  --top-k K, --top-p P, --min-p P   truncation (defaults 40, 0.95, 0.05; 0/1/0 = off)\n"
             "  --repeat-penalty R, --repeat-last-n N, --frequency-penalty F, --presence-penalty P\n"
+            "  --dp-epsilon E           differentially private decoding, E per token (0 = off; docs/guard.md)\n"
             "  --seed S                 sampling seed (default: random, printed with -v)\n"
             "  --stop STR               stop when STR is generated (repeatable)\n"
             "  --system TEXT            system message (chat)\n"
@@ -176,7 +179,8 @@ void cli_print_run_options(FILE *f) {
             "  --ignore-eos             keep generating past end-of-generation tokens (for benchmarks)\n"
             "  --special                match special-token text (e.g. <|im_start|>) in a plain prompt\n"
             "  --device-key FILE, --trust FILE, --state FILE   open a sealed bundle given as -m (sealm seal);\n"
-            "                           --passphrase-file FILE for a protected device key\n"
+            "                           --passphrase-file FILE for a protected device key; --tpm TCTI binds\n"
+            "                           the state to the TPM's NV counter (and names the TPM of a TPM-sealed key)\n"
             "  -v, --verbose            timings and settings on stderr\n");
 }
 
@@ -253,7 +257,7 @@ static int open_bundle(cli_model *cm, const char *path, const cli_run_options *o
         cli_error("%s", err.message);
         return 1;
     }
-    int rc = cli_open_device_state(o->device_key, o->passphrase_file, o->state, &key, &state);
+    int rc = cli_open_device_state(o->device_key, o->passphrase_file, o->state, o->tpm, &key, &state);
     if (!rc) {
         sealm_status s = sealm_bundle_open_file(path, trust, key, state, &cm->image, &err);
         if (s) {

@@ -47,7 +47,8 @@ typedef struct cli_run_options {
     const char *device_key;       /* --device-key: opens sealed bundles */
     const char *trust;            /* --trust: publisher trust store for bundles */
     const char *state;            /* --state: anti-rollback state file for bundles */
-    const char *passphrase_file;  /* --passphrase-file: of a protected device key */              /* --ignore-eos: keep generating past end-of-generation tokens (benchmarks) */
+    const char *passphrase_file;  /* --passphrase-file: of a protected device key */
+    const char *tpm;              /* --tpm TCTI: the TPM of the device key and the rollback counter */              /* --ignore-eos: keep generating past end-of-generation tokens (benchmarks) */
 } cli_run_options;
 
 /* Prints "sealm: <message>" to stderr. */
@@ -119,7 +120,8 @@ void cli_free_passphrase(char *p);
 
 /* Loads a device key (with the passphrase in pass_file, if any) and, when state_path is
  * set, the anti-rollback state whose MAC key it derives. Returns 0 or prints the error. */
-int cli_open_device_state(const char *key_path, const char *pass_file, const char *state_path, sealm_key **key,
+int cli_open_device_state(const char *key_path, const char *pass_file, const char *state_path, const char *tpm,
+                          sealm_key **key,
                           sealm_bundle_rollback **state);
 
 /* Command entry points. */
@@ -136,5 +138,7 @@ int cmd_inspect(int argc, char **argv);
 int cmd_recipients(int argc, char **argv);
 int cmd_minisign_key(int argc, char **argv);
 int cmd_guard(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

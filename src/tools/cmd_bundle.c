@@ -179,7 +179,7 @@ static void print_info(const sealm_bundle_info *in, FILE *f) {
 }
 
 typedef struct device_options {
-    const char *bundle, *trust, *state, *device_key, *pass_file;
+    const char *bundle, *trust, *state, *device_key, *pass_file, *tpm;
     bool deep;
 } device_options;
 
@@ -212,6 +212,7 @@ static int parse_device_options(int argc, char **argv, bool inspect, device_opti
         else if (!strcmp(a, "--state")) o->state = v;
         else if (!strcmp(a, "--device-key")) o->device_key = v;
         else if (!strcmp(a, "--passphrase-file")) o->pass_file = v;
+        else if (!strcmp(a, "--tpm")) o->tpm = v;
         else {
             cli_error("unknown option '%s'", a);
             verify_usage(stderr);
@@ -227,9 +228,14 @@ static int parse_device_options(int argc, char **argv, bool inspect, device_opti
 }
 
 /* Loads the device key and the rollback state it protects (both optional for verify). */
-int cli_open_device_state(const char *key_path, const char *pass_file, const char *state_path, sealm_key **key,
-                          sealm_bundle_rollback **state) {
+int cli_open_device_state(const char *key_path, const char *pass_file, const char *state_path, const char *tpm,
+                          sealm_key **key, sealm_bundle_rollback **state) {
     sealm_error err = {0};
+    /* --tpm also says where a TPM-sealed device key's TPM is (over the TCTI in its file). */
+    if (tpm && setenv("SEALM_TPM_TCTI", tpm, 1) != 0) {
+        cli_error("cannot set SEALM_TPM_TCTI");
+        return 1;
+    }
     char *pass = NULL;
     if (pass_file && !(pass = cli_read_passphrase(pass_file))) return EXIT_USAGE;
     int rc = 0;
@@ -241,7 +247,8 @@ int cli_open_device_state(const char *key_path, const char *pass_file, const cha
     if (rc || !state_path) return rc;
     uint8_t state_key[32];
     if (sealm_key_derive(*key, "sealm anti-rollback state v1", state_key, &err) ||
-        sealm_bundle_rollback_open(state_path, state_key, state, &err)) {
+        (tpm ? sealm_bundle_rollback_open_tpm(state_path, state_key, tpm, SEALM_TPM_NV_ROLLBACK_INDEX, state, &err)
+             : sealm_bundle_rollback_open(state_path, state_key, state, &err))) {
         cli_error("%s", err.message);
         rc = 1;
     }
@@ -270,7 +277,7 @@ static int verify_or_inspect(int argc, char **argv, bool inspect) {
         cli_error("--device-key, --state and --deep need --trust FILE");
         return EXIT_USAGE;
     }
-    if (o.device_key) rc = cli_open_device_state(o.device_key, o.pass_file, o.state, &key, &state);
+    if (o.device_key) rc = cli_open_device_state(o.device_key, o.pass_file, o.state, o.tpm, &key, &state);
     int fd = -1;
     void *map = MAP_FAILED;
     struct stat st;
@@ -385,7 +392,7 @@ int cmd_recipients(int argc, char **argv) {
         }
     }
     sealm_key *holder = NULL;
-    if (!rc && adding) rc = cli_open_device_state(key_path, pass_file, NULL, &holder, NULL);
+    if (!rc && adding) rc = cli_open_device_state(key_path, pass_file, NULL, NULL, &holder, NULL);
     if (!rc) {
         const char *dest = out ? out : bundle;
         sealm_status s = sealm_bundle_recipients_edit(bundle, dest, out == NULL, holder,

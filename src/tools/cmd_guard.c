@@ -13,6 +13,7 @@
 typedef struct guard_options {
     bool redact;          /* --redact */
     bool json;            /* --json */
+    bool injection;       /* --injection: also screen for prompt injection */
     size_t stream_chunk;  /* --stream N: feed the text through the streaming filter in N-byte pieces */
     float min_score;      /* --min-score */
     const char *path;     /* FILE or "-" */
@@ -28,6 +29,9 @@ static void guard_usage(FILE *f) {
             "  --json         one JSON object {\"findings\": [...]} (with --redact also \"text\")\n"
             "  --redact       print the text with findings replaced by [EMAIL_1]-style placeholders\n"
             "  --min-score S  drop findings scoring below S (0..1, default 0.5)\n"
+            "  --injection    also screen the text for prompt injection: INJECTION findings (one per\n"
+            "                 rule, whole-text span when normalization changed the text); with --json\n"
+            "                 also \"injection\": {\"score\": 0..1, \"verdict\": \"none\"|\"detect\"|\"block\"}\n"
             "  --stream N     redact through the streaming output filter, N bytes at a time\n"
             "                 (gives the same text as the one-shot redaction)\n");
 }
@@ -151,6 +155,8 @@ static int parse_args(guard_options *o, int argc, char **argv) {
             o->redact = true;
         } else if (strcmp(a, "--json") == 0) {
             o->json = true;
+        } else if (strcmp(a, "--injection") == 0) {
+            o->injection = true;
         } else if (strcmp(a, "--min-score") == 0 && i + 1 < argc) {
             char *end;
             o->min_score = strtof(argv[++i], &end);
@@ -211,9 +217,27 @@ int cmd_guard(int argc, char **argv) {
         goto done;
     }
 
+    /* injection screening (docs/guard.md, "Injection screening"): findings appended after PII */
+    float inj_score = 0.0f;
+    sealm_guard_injector *inj = NULL;
+    if (o.injection) {
+        sealm_status st = sealm_guard_injector_new(NULL, &inj, &err);
+        if (st == SEALM_OK) st = sealm_guard_screen_injection(inj, text, len, &inj_score, &found, &err);
+        if (st != SEALM_OK) {
+            sealm_guard_injector_free(inj);
+            cli_error("%s", err.message);
+            goto done;
+        }
+    }
     if (o.json) {
         json_t *root = json_object();
         json_object_set_new(root, "findings", findings_json(&found));
+        if (o.injection) {
+            sealm_guard_action a = sealm_guard_injection_verdict(inj, inj_score);
+            json_object_set_new(root, "injection",
+                                json_pack("{s:f, s:s}", "score", (double)inj_score, "verdict",
+                                          a == SEALM_GUARD_BLOCK ? "block" : a == SEALM_GUARD_DETECT ? "detect" : "none"));
+        }
         if (red) json_object_set_new(root, "text", json_stringn_nocheck(red, red_len));
         json_dumpf(root, stdout, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(4));
         fputc('\n', stdout);
@@ -228,6 +252,7 @@ int cmd_guard(int argc, char **argv) {
         }
         json_decref(arr);
     }
+    sealm_guard_injector_free(inj);
     rc = fflush(stdout) == 0 ? 0 : 1;
 
 done:

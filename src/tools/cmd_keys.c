@@ -8,16 +8,18 @@
 #include <string.h>
 
 static void keygen_usage(FILE *f) {
-    fprintf(f, "usage: sealm keygen (--publisher | --device) -o NAME [--passphrase-file FILE]\n"
+    fprintf(f, "usage: sealm keygen (--publisher | --device) -o NAME [--passphrase-file FILE | --tpm TCTI]\n"
                "  writes the secret key to NAME.key (mode 0600) and the public key to NAME.pub;\n"
                "  --publisher: an Ed25519 signing key for sealing bundles\n"
                "  --device:    an X25519 key a device uses to open bundles sealed for it\n"
-               "  --passphrase-file: protect the secret key with the passphrase in FILE (Argon2id)\n");
+               "  --passphrase-file: protect the secret key with the passphrase in FILE (Argon2id)\n"
+               "  --tpm TCTI:  (device keys) have the TPM seal the secret; the key file holds only the TPM's\n"
+               "               blobs and works on that TPM only (e.g. device:/dev/tpmrm0)\n");
 }
 
 int cmd_keygen(int argc, char **argv) {
     sealm_key_kind kind = 0;
-    const char *name = NULL, *pass_file = NULL;
+    const char *name = NULL, *pass_file = NULL, *tcti = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -31,6 +33,8 @@ int cmd_keygen(int argc, char **argv) {
             name = argv[++i];
         } else if (!strcmp(a, "--passphrase-file") && i + 1 < argc) {
             pass_file = argv[++i];
+        } else if (!strcmp(a, "--tpm") && i + 1 < argc) {
+            tcti = argv[++i];
         } else {
             cli_error("keygen: unknown option or missing value '%s'", a);
             keygen_usage(stderr);
@@ -40,6 +44,10 @@ int cmd_keygen(int argc, char **argv) {
     if (!kind || !name || !*name) {
         cli_error("keygen needs --publisher or --device, and -o NAME");
         keygen_usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (tcti && (kind != SEALM_KEY_DEVICE || pass_file)) {
+        cli_error("--tpm seals device keys, and replaces --passphrase-file");
         return EXIT_USAGE;
     }
     char *pass = NULL;
@@ -54,7 +62,9 @@ int cmd_keygen(int argc, char **argv) {
         snprintf(secret_path, len, "%s.key", name);
         snprintf(public_path, len, "%s.pub", name);
         sealm_error err = {0};
-        if (sealm_keygen(kind, secret_path, public_path, pass, &err)) {
+        sealm_status s = tcti ? sealm_keygen_tpm(tcti, secret_path, public_path, &err)
+                              : sealm_keygen(kind, secret_path, public_path, pass, &err);
+        if (s) {
             cli_error("%s", err.message);
             rc = 1;
         } else {

@@ -1,6 +1,7 @@
 /* sealm — command-line entry point: dispatches to one command per file. */
 #include "tools/cli.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct command {
@@ -23,6 +24,8 @@ static const command COMMANDS[] = {
     {"recipients", cmd_recipients, "add or remove a bundle's devices without re-encrypting it"},
     {"minisign-key", cmd_minisign_key, "write a publisher public key in minisign's format"},
     {"guard", cmd_guard, "find or redact personal data and secrets in a text (JSON findings)"},
+    {"synth", cmd_synth, "write a random-weight GGUF of a given shape and type (benchmarks, tests)"},
+    {"bench", cmd_bench, "measure prefill/decode speed, TTFT, memory and read bandwidth"},
 };
 
 static void usage(FILE *f) {
@@ -33,6 +36,9 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    /* tpm2-tss logs every TPM error to stderr itself; sealm reports them in its own messages
+     * (decoded), so its chatter is off unless the user asks for it with TSS2_LOG. */
+    setenv("TSS2_LOG", "all+NONE", 0);
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;

@@ -38,3 +38,11 @@ def smollm2() -> Path:
     if not SMOLLM2.exists():
         pytest.fail(f"{SMOLLM2} is missing: run scripts/fetch_model.sh (setup does it)")
     return SMOLLM2
+
+
+def sealmd_bin() -> str:
+    """The sealmd daemon (CTest sets SEALMD_BIN; empty when the server layer is not built)."""
+    b = os.environ.get("SEALMD_BIN") or str(ROOT / "build" / "sealmd")
+    if not Path(b).exists():
+        pytest.fail(f"sealmd binary not found at {b}: build first (cmake --build build)")
+    return b

@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""Load benchmark for sealmd (issue 4): N concurrent streaming clients on loopback, each
+sending requests back to back for a fixed time; reports aggregate completion tokens/s and
+p50/p99 time to first token. Works against any OpenAI-compatible server (e.g. llama.cpp's
+llama-server) given --url, or starts sealmd itself on a Unix socket with --model.
+
+  bench/sealmd_load.py --sealmd build/sealmd --model models/SmolLM2-135M-Instruct.Q4_1.gguf \
+      --clients 1 8 32 --seconds 20
+  bench/sealmd_load.py --url http://127.0.0.1:8080 --clients 1 8 32   # llama-server
+"""
+import argparse
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+KEY = "bench-key-0123456789abcdef"
+
+
+def request(addr, body, key):
+    """One streaming completion over a raw socket; returns (ttft_s, n_tokens) or None."""
+    if isinstance(addr, str):
+        s = socket.socket(socket.AF_UNIX)
+    else:
+        s = socket.socket()
+    s.settimeout(300)
+    s.connect(addr)
+    data = json.dumps(body).encode()
+    t0 = time.perf_counter()
+    s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key.encode() +
+              b"\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " +
+              str(len(data)).encode() + b"\r\n\r\n" + data)
+    buf, ttft, n = b"", None, 0
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+        while b"\n\n" in buf:
+            ev, buf = buf.split(b"\n\n", 1)
+            i = ev.find(b"data: ")
+            if i < 0:
+                continue
+            payload = ev[i + 6:]
+            if payload.strip() == b"[DONE]":
+                s.close()
+                return ttft, n
+            try:
+                d = json.loads(payload)
+            except ValueError:
+                continue
+            ch = d.get("choices") or []
+            if ch and (ch[0].get("delta") or {}).get("content"):
+                n += 1
+                if ttft is None:
+                    ttft = time.perf_counter() - t0
+    s.close()
+    return (ttft, n) if ttft is not None else None
+
+
+def run_level(addr, model, clients, seconds, max_tokens, key):
+    stats, lock = [], threading.Lock()
+    end = time.time() + seconds
+
+    def worker(i):
+        k = 0
+        while time.time() < end:
+            body = {"model": model, "max_tokens": max_tokens, "stream": True, "temperature": 0.7, "seed": i * 1000 + k,
+                    "messages": [{"role": "user", "content": f"Write a short story about a robot number {i}."}]}
+            r = request(addr, body, key)
+            k += 1
+            with lock:
+                stats.append(r)
+
+    t0 = time.time()
+    ts = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    wall = time.time() - t0
+    ok = [s for s in stats if s]
+    ttfts = sorted(s[0] for s in ok)
+    toks = sum(s[1] for s in ok)
+    pct = lambda p: ttfts[min(len(ttfts) - 1, int(p * len(ttfts)))] * 1000 if ttfts else float("nan")
+    return {"clients": clients, "requests": len(stats), "failed": len(stats) - len(ok), "tokens": toks,
+            "tok_per_s": round(toks / wall, 1), "ttft_p50_ms": round(pct(0.5), 1), "ttft_p99_ms": round(pct(0.99), 1)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sealmd")
+    ap.add_argument("--model")
+    ap.add_argument("--url", help="http://host:port of a running server instead of starting sealmd")
+    ap.add_argument("--model-id", default="bench")
+    ap.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
+    ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--max-tokens", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--max-parallel", type=int, default=8)
+    a = ap.parse_args()
+    proc = None
+    if a.url:
+        host, port = a.url.split("//")[1].split(":")
+        addr = (host, int(port))
+    else:
+        d = tempfile.mkdtemp(prefix="sealmd-bench-")
+        addr = os.path.join(d, "s.sock")
+        cfg = {"listen": {"unix": {"path": addr, "mode": "0600"}},
+               "limits": {"max_in_flight": 256},
+               "models": [{"id": a.model_id, "path": a.model, "allow_plain": True, "n_ctx": 1024,
+                           "threads": a.threads, "max_parallel": a.max_parallel}],
+               "keys": [{"id": "bench", "hash": "sha256:" + hashlib.sha256(KEY.encode()).hexdigest(), "models": ["*"]}]}
+        with open(os.path.join(d, "cfg.json"), "w") as f:
+            json.dump(cfg, f)
+        proc = subprocess.Popen([a.sealmd, os.path.join(d, "cfg.json")], stderr=subprocess.DEVNULL)
+        for _ in range(600):   # until /health says the worker is serving
+            try:
+                s = socket.socket(socket.AF_UNIX)
+                s.settimeout(1)
+                s.connect(addr)
+                s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                if b" 200 " in s.recv(4096):
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+    try:
+        for c in a.clients:
+            print(json.dumps(run_level(addr, a.model_id, c, a.seconds, a.max_tokens, KEY)), flush=True)
+    finally:
+        if proc:
+            proc.terminate()
+            proc.wait(30)
+
+
+if __name__ == "__main__":
+    main()

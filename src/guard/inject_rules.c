@@ -1,0 +1,182 @@
+/* The injection rule table. Each rule names one general attack idiom (not a dataset row):
+ * overriding earlier instructions, switching the model's persona, known jailbreak markers,
+ * extracting the system prompt or a secret, and spoofed conversation roles, in English and
+ * German. Patterns are compiled caseless in UTF mode (inject_screen.c) and run on normalized
+ * text. Weights combine as a noisy-OR; a weight below the detect threshold (0.5) marks a cue
+ * that is only suspicious together with another one. */
+#include "inject_internal.h"
+
+/* A bounded gap of whole words between two parts of an idiom. */
+#define GAP(n) "(?:\\s+\\S+){0," #n "}?\\s+"
+
+/* verbs that discard what came before */
+#define DISCARD "(?:ignore|disregard|forget|skip|overlook|neglect|dismiss|abandon|override|bypass|overwrite|discard|drop|omit|erase|delete|cancel|scrap|throw\\s+away)"
+/* what came before */
+#define EARLIER                                                                                          \
+    "(?:previous|prior|above|preceding|earlier|former|foregoing|initial|original|old|existing|past|" \
+    "given|current|system|preset|default|pre-?programmed|programmed|last|provided|prev\\w*|p\\w?e\\w?v\\w{0,2}ous)"
+#define ORDERS                                                                                         \
+    "(?:\\w*str\\w*ctions?|i\\w{0,2}structions?|instr\\w*|dire\\w*ions?|statements?|sentences?|answers?|expressions?|protocols?|rules?|prompts?|text|context|commands?|guidelines?|orders?|tasks?|" \
+    "assignments?|constraints?|restrictions?|programming|information|conversation|messages?|input|" \
+    "directives?|content|settings|limitations|training|guidance)"
+/* verbs that ask for text to be shown */
+#define SHOW                                                                                             \
+    "(?:repeat|print|reveal|show|tell|display|output|give|write|list|spell|share|leak|dump|disclose|" \
+    "expose|recite|echo|provide|paste|type|translate|summari[sz]e|describe|quote|respond\\s+with|what\\s+(?:is|are|was|were))"
+
+const inject_rule SEALM_GUARD_INJECT_RULES[] = {
+    /* ---- instruction override (EN) ---- */
+    {"override.ignore-previous", 0.9f, true, true, "ignor disreg forget skip overl negl dism aband overr bypass overwr discard drop omit erase delet cancel scrap throw",
+     "\\b" DISCARD "\\b" GAP(4) "(?:(?:all|any|every)\\s+(?:of\\s+)?(?:the\\s+|your\\s+|my\\s+|these\\s+|those\\s+)?|"
+     "(?:the|your|my|these|those|its)\\s+)?" EARLIER "\\s+(?:\\S+\\s+){0,2}?" ORDERS "\\b"},
+    {"override.forget-everything", 0.85f, true, true, "ignor disreg forget scrap",
+     "\\b(?:ignore|disregard|forget|scrap)\\s+(?:about\\s+)?(?:everything|all\\s+(?:of\\s+)?(?:that|this|"
+     "(?:the\\s+)?above|before|(?:the\\s+|your\\s+)?" ORDERS "))\\b"},
+    {"override.ignore-instructions", 0.6f, true, true, "ignor disreg",
+     "\\b(?:ignore|disregard)\\s+(?:all\\s+|the\\s+|your\\s+|any\\s+)?(?:above|instructions|directions|rules|"
+     "guidelines|programming|directives)\\b"},
+    {"override.new-task", 0.7f, true, true, "focus concentr your new instead now just",
+     "\\b(?:focus|concentrate)\\s+on\\s+(?:your|the|a|my|this)\\s+new\\s+(?:task|assignment|instructions?|job)|"
+     "\\byour\\s+new\\s+(?:task|assignment|instructions?|role|job|goal|purpose|directive|mission)\\b|"
+     "\\bnew\\s+(?:instructions?|task|rules?|directive|orders?)\\s*:|"
+     "\\b(?:instead|now|just),?\\s+(?:you\\s+(?:must|will|should)\\s+)?(?:only\\s+)?(?:say|write|respond|reply|"
+     "answer|output|print)\\s+(?:with\\s+)?[\"'\\x{201c}\\x{201e}]"},
+    {"override.discard-earlier", 0.85f, true, true, "ignor disreg forget negat overl dism",
+     "\\b(?:ignore|disregard|forget|negate|overlook|dismiss)\\b" GAP(3) "(?:(?:all|any|the|your)\\s+)?"
+     "(?:previous|prior|above|preceding|earlier|prev\\w*|p\\w?e\\w?v\\w{0,2}ous|foregoing)\\b"},
+    {"override.ignore-all", 0.55f, true, true, "ignor disreg forget negat",
+     "\\b(?:ignore|disregard|forget|negate)\\s+(?:all|your|everything|anything|whatever)\\b"},
+    {"override.all-previous", 0.6f, true, true, "all",
+     "\\ball\\s*(?:the\\s+|of\\s+the\\s+|your\\s+)?(?:previous|prior|preceding|earlier|above|other)\\s+(?:\\S+\\s+)?"
+     "(?:information|instructions?|tasks?|assignments?|commands?|directions?|rules|prompts?|statements|orders)\\b"},
+    {"override.your-instructions", 0.8f, true, true, "stop delete remove change update modify replace reset override overwrite forget ignore disregard duplicate copy bypass break",
+     "\\b(?:stop\\s+following|delete|remove|change|update|modify|replace|reset|override|overwrite|forget|ignore|"
+     "disregard|duplicate|copy|bypass|break)\\s+(?:all\\s+)?(?:of\\s+)?your\\s+(?:\\S+\\s+)?(?:instructions|rules|"
+     "prompts?|programming|directives|guidelines|commands?|restrictions|protocols?)\\b"},
+    {"override.new-instructions", 0.5f, true, true, "new", "\\bnew\\s+(?:instructions?|directives?|guidelines\\s+(?:for\\s+you|are)|rules\\s+(?:are|for\\s+you)|orders)\\b"},
+    {"override.task-switch", 0.5f, false, true, "that this das now nun jetzt",
+     "\\b(?:that\\s+is|that's|this\\s+is)\\s+(?:done|enough|sufficient)\\b|\\bdas\\s+(?:ist\\s+erledigt|gen\\x{fc}gt|reicht)\\b|"
+     "\\b(?:now|nun|jetzt)\\b(?:\\s+\\S+){0,4}?\\s+(?:further|another|new|other|weitere\\w*|neue\\w*|andere\\w*)\\s+"
+     "(?:task|tasks|challenge|aufgabe|aufgaben|herausforderung)\\b"},
+    {"override.context", 0.55f, true, true, "not nicht",
+     "\\b(?:not|nicht)\\s+(?:\\S+\\s+){0,3}?(?:according\\s+to|based\\s+on|by|from|using|on)\\s+(?:the\\s+)?"
+     "(?:provided\\s+|given\\s+)?(?:documents?|articles?|context|texts?)\\b"},
+    {"override.ignore-those", 0.6f, true, true, "ignor disreg forget",
+     "\\b(?:ignor\\w*|disregard\\w*|forget)\\s+(?:about\\s+)?(?:the|those|these|this|that|any|all|my|its|every)?\\s*"
+     "(?:\\S+\\s+)?(?:instr\\w*|directions?|rules|commands?|orders|guidelines|directives|censor\\w*|censure|"
+     "defender|guard\\w*|protections?|filters?|safeguards?)\\b"},
+    {"override.against-instructions", 0.7f, true, true, "go went subvert violat disobey break defy circumvent bypass",
+     "\\b(?:go(?:ing)?\\s+against|went\\s+against|subvert|violat\\w*|disobey|break|defy|circumvent|bypass)\\s+"
+     "(?:all\\s+)?(?:of\\s+)?(?:your|the|those|these|any|my)?\\s*(?:\\S+\\s+)?(?:instructions|rules|directives|"
+     "guidelines|programming|restrictions)\\b"},
+    {"override.opposite", 0.55f, true, true, "do doing", "\\b(?:do|does|doing)\\s+the\\s+opposite\\s+of\\b"},
+    {"extract.earlier-instructions", 0.55f, true, true,
+     "previous prior preceding earlier last initial original above preserved former",
+     "\\b(?:previous|prior|preceding|earlier|last|initial|original|above|preserved|former)\\s+(?:\\S+\\s+)?"
+     "(?:instr\\w*|directions|prompts?|directives)\\b"},
+    {"extract.which-instructions", 0.6f, true, true, "what which",
+     "\\b(?:what|which)\\s+(?:\\S+\\s+)?(?:instructions?|directions|rules|guidelines)\\s+(?:were|are|is|have|has|did|do|"
+     "was)\\b"},
+    /* ---- persona switch ---- */
+    {"persona.you-are-now", 0.6f, true, true, "you now from",
+     "\\b(?:you\\s+are\\s+now|now\\s+you\\s+are|you're\\s+now|you\\s+will\\s+now\\s+(?:act|be|respond|pretend|play)|"
+     "you\\s+are\\s+no\\s+longer|from\\s+now\\s+on,?\\s+(?:you|your|act|respond|answer|reply|only|always)|"
+     "you\\s+have\\s+been\\s+(?:freed|released|liberated|unchained|jailbroken|reprogrammed))\\b"},
+    {"persona.unrestricted", 0.85f, true, true, "act behav pretend respond roleplay role answer",
+     "\\b(?:act|behave|pretend|respond|roleplay|role-play|answer)\\s+(?:as|like)\\s+(?:an?\\s+)?(?:\\S+\\s+){0,2}?"
+     "(?:unrestricted|unfiltered|uncensored|jailbroken|evil|amoral|unethical|rogue|unbound|unlimited)\\b"},
+    {"persona.roleplay", 0.5f, false, true, "pretend i act imagine roleplay stay you",
+     "\\b(?:pretend\\s+(?:to\\s+be|you\\s+are|that\\s+you)|i\\s+want\\s+you\\s+to\\s+(?:act|pretend|behave)|"
+     "act\\s+as\\s+if\\s+you|\\bact\\s+as\\s+(?:an?|my)\\s+|pretend\\s+you\\b|imagine\\s+(?:that\\s+)?you\\s+are|roleplay\\s+as|stay\\s+in\\s+character|"
+     "you\\s+are\\s+going\\s+to\\s+(?:pretend|act))"},
+    /* ---- jailbreak markers ---- */
+    {"jailbreak.marker", 0.9f, true, true, "do develop dev jailbr god evil anti dan",
+     "\\b(?:do\\s+anything\\s+now|developer\\s+mode|dev\\s+mode|jailbroken|jailbreak\\s+mode|god\\s*mode|"
+     "evil\\s+confidant|anti-?dan|dan\\s+mode)\\b|(?-i:\\bDAN\\b)"},
+    {"jailbreak.mention", 0.4f, false, true, "jailbr", "\\bjailbr\\w*"},
+    {"jailbreak.no-rules", 0.55f, true, true, "no without free not break ignor bypass aband disreg",
+     "\\b(?:no|without|free\\s+(?:of|from)|not\\s+bound\\s+by|break(?:ing)?\\s+(?:free\\s+)?(?:of|from)|"
+     "ignor\\w*|bypass\\w*|abandon\\w*|disregard\\w*)\\s+(?:any\\s+|all\\s+|the\\s+|your\\s+|their\\s+|its\\s+)?"
+     "(?:\\S+\\s+){0,2}?(?:restrictions|limitations|filters|filtering|censorship|guidelines|policies|policy|"
+     "safeguards|ethics|morals|morality|confines|content\\s+polic\\w+)\\b"},
+    {"jailbreak.policy", 0.4f, false, true, "openai anthropic content safety ethic moral",
+     "\\b(?:openai|anthropic|content|safety|ethical|moral)\\s+(?:policy|policies|guidelines|filters?|"
+     "restrictions)\\b"},
+    /* ---- system prompt and secret extraction ---- */
+    {"extract.system-prompt", 0.85f, true, true, "repeat print reveal show tell display output give write list spell share leak dump disclos expos recit echo provid paste type transl summar descr respond what quote",
+     "\\b" SHOW "\\b" GAP(3) "(?:your|the|its|my|these|those|all|every)\\s+(?:\\S+\\s+){0,2}?"
+     "(?:system\\s+(?:prompt|message|instructions?)|(?:initials?|original|hidden|secret|internal|first|full|"
+     "complete|exact|previous|above|preceding|prior)\\s+(?:prompts?|instructions?|messages?|rules|text|"
+     "guidelines)|pre-?prompt|prompt\\s+(?:above|text)|instructions?\\s+(?:you\\s+(?:were|have\\s+been|got)\\s+"
+     "given|above)|configuration)\\b"},
+    {"extract.system-prompt-mention", 0.6f, true, true, "system initial original hidden secret",
+     "\\bsystem\\s*(?:prompt|message|instructions)\\b|\\b(?:initials?|original|hidden|secret)\\s+"
+     "(?:prompt|instructions)\\b"},
+    {"extract.your-instructions", 0.35f, true, true, "your instructions",
+     "\\byour\\s+(?:\\S+\\s+)?(?:instructions|prompt|programming|guidelines|rules|directives)\\b|"
+     "\\binstructions\\s+you\\s+(?:have\\s+been|were|got)\\s+given\\b"},
+    {"extract.text-above", 0.75f, true, true, "everything all text words content sentence what beginning",
+     "\\b(?:everything|all|text|words|content|sentences?|what(?:ever)?\\s+(?:was|is)\\s+written)\\s+"
+     "(?:written\\s+)?(?:above|before\\s+this|prior\\s+to\\s+this)\\b|"
+     "\\bbeginning\\s+of\\s+(?:this|the|our)\\s+(?:conversation|chat|prompt)\\b|"
+     "\\bwhat\\s+(?:were|have)\\s+you\\s+(?:been\\s+)?(?:told|instructed|given|programmed)\\b"},
+    {"extract.show-your-instructions", 0.75f, true, true, "repeat print reveal show tell display output give write list spell share leak dump disclos expos recit echo provid paste type transl summar descr respond what quote instructions directions guidelines rules",
+     "\\b" SHOW "\\b" GAP(4) "(?:all\\s+(?:of\\s+)?)?your\\s+(?:\\S+\\s+){0,2}?(?:instructions?|directions|guidelines|"
+     "rules|prompt|directives|programming)\\b|\\b(?:instructions|directions|guidelines|rules)\\s+"
+     "(?:that\\s+)?(?:you\\s+(?:have|had|were|got|received|'ve)|you've|have\\s+you|were\\s+you|did\\s+you)\\b|"
+     "\\bwhat\\s+(?:\\S+\\s+)?(?:instructions|directions|rules|guidelines)\\s+(?:have|did|were|are)\\s+you\\b"},
+    {"extract.show-instructions", 0.45f, true, true, "repeat print reveal show tell display output give write list spell share leak dump disclos expos recit echo provid paste type transl summar descr respond what quote",
+     "\\b" SHOW "\\b(?:\\s+me)?\\s+(?:the\\s+)?(?:instructions|guidelines|directions)\\b"},
+    {"extract.told-initially", 0.6f, true, true, "you i my not entire whole full initiali",
+     "\\b(?:you\\s+were\\s+(?:given|told|instructed)|i\\s+was\\s+instructed|my\\s+instructions\\s+are|"
+     "not\\s+supposed\\s+to\\s+(?:tell|say|reveal|share)|(?:entire|whole|full)\\s+conversation|"
+     "initiali[sz]ation\\s+(?:string|prompt|text))\\b"},
+    {"extract.secret-mention", 0.45f, true, true, "password passc passph secret",
+     "\\b(?:password|passcode|passphrase|secret\\s+(?:word|key|code|phrase))\\b"},
+    {"extract.secret-reveal", 0.8f, true, false, "password passc passph secret",
+     "\\b(?:tell|give|reveal|show|print|spell|say|write|share|leak|disclose|hint|encode|translate|reverse|"
+     "what\\s+is|what's|letters?\\s+(?:of|in))\\b" GAP(5) "(?:the\\s+|your\\s+|that\\s+|this\\s+)(?:\\S+\\s+)?"
+     "(?:password|passcode|passphrase|secret(?:\\s+(?:word|key|code|phrase))?)\\b"},
+    /* ---- spoofed roles and template markup ---- */
+    {"role.spoof-turn", 0.8f, false, false, "sys assistant developer admin root sudo",
+     "(?m)^[\\s>#*]*(?:system|assistant|developer|admin(?:istrator)?|root|sudo)\\s*(?::|>|\\]|\\|)\\s*\\S"},
+    {"role.spoof-markup", 0.8f, false, true, "sys assistant developer admin sudo end begin start instruction",
+     "(?<=\\[)(?:system|admin|developer|sudo|assistant)(?:\\s+\\w+)?\\]|(?<=<|</)(?:system|sys|instructions?|admin|"
+     "assistant)>|\\b(?:system|admin\\w*|developer)\\s+(?:override|message|notice|update|alert|command)\\s*:|"
+     "\\bend\\s+of\\s+(?:the\\s+)?(?:system\\s+)?(?:prompt|instructions)\\b|\\b(?:begin|start)\\s+(?:of\\s+)?"
+     "(?:new\\s+)?(?:system|admin)\\s+(?:prompt|instructions)"},
+    /* ---- German ---- */
+    {"de.override", 0.9f, false, true, "ignor vergiss vergess missacht \xc3\xbc" "bergeh \xc3\x9c" "bergeh verwirf \xc3\xbc" "berschreib \xc3\x9c" "berschreib",
+     "\\b(?:ignorier\\w*|vergiss|vergessen|vergesst|missacht\\w*|\\x{fc}bergeh\\w*|verwirf|\\x{fc}berschreib\\w*)\\b"
+     GAP(4) "(?:alle\\w*\\s+|die\\s+|deine\\w*\\s+|ihre\\w*\\s+|jegliche\\w*\\s+)?(?:vorherig\\w*|bisherig\\w*|"
+     "obig\\w*|vorig\\w*|fr\\x{fc}her\\w*|vorangegangen\\w*|vorstehend\\w*|urspr\\x{fc}nglich\\w*|alte\\w*|"
+     "gegeben\\w*)\\s+(?:\\S+\\s+)?(?:anweisung\\w*|anordnung\\w*|befehl\\w*|aufgabe\\w*|instruktion\\w*|"
+     "regel\\w*|vorgabe\\w*|informationen|text\\w*|eingabe\\w*)"},
+    {"de.forget-all", 0.85f, false, true, "vergiss vergess ignor",
+     "\\b(?:vergiss|vergessen\\s+sie|vergesst|ignorier\\w*)\\s+(?:\\S+\\s+){0,2}?(?:alles|alle\\s+(?:\\S+\\s+)?"
+     "(?:anweisung\\w*|aufgaben|befehle|regeln|instruktionen|vorgaben))"},
+    {"de.new-task", 0.5f, false, true, "neue konzentr",
+     "\\bneue\\w*\\s+(?:aufgabe|anweisung\\w*|instruktion\\w*|befehl\\w*)\\s*:|\\bkonzentrier\\w*\\s+"
+     "(?:dich|sie\\s+sich|euch)\\s+(?:jetzt\\s+|nun\\s+)?auf\\s+(?:deine|ihre|eure|eine|die)\\s+neue"},
+    {"de.persona", 0.6f, false, true, "du ab stell tu jetzt nun ich",
+     "\\bdu\\s+bist\\s+(?:jetzt|nun|ab\\s+sofort|ab\\s+jetzt|von\\s+nun\\s+an)\\b|\\b(?:jetzt|nun)\\s+bist\\s+du\\b|\\b(?:ich\\s+m\\x{f6}chte|ich\\s+will),?\\s+dass\\s+(?:sie|du)\\s+(?:\\S+\\s+){0,3}?als\\s+|\\bab\\s+(?:jetzt|sofort|nun)\\s+"
+     "(?:bist|wirst|antwortest|sprichst|handelst)\\s+du\\b|\\bstell\\s+dir\\s+vor,?\\s+du\\s+bist|"
+     "\\btu\\s+so,?\\s+als\\s+(?:ob|w\\x{e4}rst)"},
+    {"de.override-final", 0.85f, false, true, "obig vorherig bisherig vorangegangen vorig",
+     "\\b(?:obig\\w*|vorherig\\w*|bisherig\\w*|vorangegangen\\w*|vorig\\w*)\\s+(?:\\S+\\s+)?(?:anweisung\\w*|"
+     "ausf\\x{fc}hrung\\w*|aufgabe\\w*|informationen|befehl\\w*|instruktion\\w*|regel\\w*)\\s+(?:\\S+\\s+){0,4}?"
+     "(?:ignorier\\w*|vergess\\w*|vergiss|streich\\w*|missacht\\w*|hinter\\s+sich)"},
+    {"de.change-instructions", 0.8f, false, true, "\xc3\xa4nder \xc3\x84nder l\xc3\xb6sch ersetz",
+     "\\b(?:\\x{e4}nder\\w*|l\\x{f6}sch\\w*|ersetz\\w*)\\s+(?:\\S+\\s+)?(?:deine|ihre|die)\\s+(?:anweisungen|regeln|"
+     "instruktionen|vorgaben)"},
+    {"ru.override", 0.85f, false, true, "\xd0\xb7\xd0\xb0\xd0\xb1 \xd0\x97\xd0\xb0\xd0\xb1 \xd0\xb8\xd0\xb3\xd0\xbd \xd0\x98\xd0\xb3\xd0\xbd",
+     "(?:\\x{437}\\x{430}\\x{431}\\x{443}\\x{434}\\S*|\\x{438}\\x{433}\\x{43d}\\x{43e}\\x{440}\\S*)\\s+(?:\\S+\\s+){0,2}?"
+     "(?:\\x{438}\\x{43d}\\x{441}\\x{442}\\x{440}\\x{443}\\x{43a}\\x{446}|\\x{443}\\x{43a}\\x{430}\\x{437}\\x{430}\\x{43d}|"
+     "\\x{43f}\\x{440}\\x{430}\\x{432}\\x{438}\\x{43b})"},
+    {"de.extract", 0.85f, false, true, "zeig nenn gib geben verrat wiederhol schreib druck",
+     "\\b(?:zeig\\w*|nenn\\w*|gib|geben\\s+sie|verrat\\w*|wiederhol\\w*|schreib\\w*|druck\\w*)\\b" GAP(4)
+     "(?:dein\\w*|ihr\\w*|die|den|das)\\s+(?:\\S+\\s+)?(?:system-?prompt|systemanweisung\\w*|anweisungen|"
+     "instruktionen|prompt|passwort|kennwort|geheimwort)\\b"},
+};
+
+const size_t SEALM_GUARD_INJECT_N_RULES = sizeof SEALM_GUARD_INJECT_RULES / sizeof SEALM_GUARD_INJECT_RULES[0];

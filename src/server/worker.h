@@ -1,0 +1,71 @@
+/* sealmd worker — internal types shared by worker_load.c (models) and worker.c (requests and
+ * the scheduler). Public entry points are in include/sealm/server.h. */
+#ifndef SEALM_SERVER_WORKER_H
+#define SEALM_SERVER_WORKER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sealm/bundle.h"
+#include "sealm/engine.h"
+#include "sealm/gguf.h"
+#include "sealm/sample.h"
+#include "sealm/tokenizer.h"
+
+/* A request accepted from a GENERATE frame, tokenized and checked, waiting or running. */
+typedef struct worker_request {
+    uint64_t req;                 /* the front's request id */
+    int32_t *prompt;              /* prompt token ids (owned) */
+    int32_t n_prompt;
+    int32_t max_tokens;           /* completion tokens at most */
+    sealm_sample_params sample;
+    bool logprobs;                /* send the chosen token's log-probability */
+    int32_t *bias_ids;            /* logit_bias: token ids and the values added (owned) */
+    float *bias_values;
+    size_t n_bias;
+    char **stops;                 /* stop strings (owned) */
+    size_t n_stops;
+    struct worker_request *next;  /* FIFO link */
+} worker_request;
+
+/* One decoding lane: an engine context (its own KV cache and thread pool) and the state of
+ * the request it currently serves. */
+typedef struct worker_slot {
+    sealm_context *ctx;
+    float *biased;                /* n_vocab floats: logits + logit_bias, when a request has one */
+    worker_request *rq;           /* NULL: free */
+    sealm_sampler *sampler;
+    sealm_stop_matcher *stop;
+    sealm_detok_stream detok;
+    int32_t n_prefilled;          /* prompt tokens evaluated so far */
+    int32_t n_generated;          /* completion tokens sampled so far */
+    int32_t pending;              /* sampled token not yet evaluated; -1 none */
+} worker_slot;
+
+/* One configured model with its slots and queue. */
+typedef struct worker_model {
+    char *id;
+    char architecture[32];
+    int64_t created;              /* unix seconds when loaded */
+    sealm_bundle_image *image;    /* decrypted bundle in locked memory; NULL for plain GGUF */
+    sealm_gguf *gguf;
+    sealm_model *model;
+    sealm_tokenizer *tok;
+    sealm_chat_format chat_format;
+    char *default_system;         /* system prompt used when a chat has none (owned; may be NULL) */
+    int32_t n_ctx;                /* tokens per slot */
+    int32_t n_vocab;
+    int n_slots;
+    worker_slot *slots;
+    worker_request *queue_head, *queue_tail;
+} worker_model;
+
+/* Loads every entry of models (a JSON array) into *out (n_out entries).
+ * Errors: those of the library loaders, SEALM_E_INVALID for a malformed entry. */
+sealm_status worker_models_load(const json_t *models, worker_model **out, size_t *n_out, sealm_error *err);
+/* Frees models and everything they own (contexts, weights — wiped — and queued requests). */
+void worker_models_free(worker_model *models, size_t n);
+void worker_request_free(worker_request *rq);
+
+#endif

@@ -1,0 +1,281 @@
+/* sealmd worker — loading the configured models before the sandbox closes the file system.
+ * A sealed bundle goes through the same steps as `sealm generate -m bundle`: trust store,
+ * device key (optionally passphrase-protected), anti-rollback state, verified decryption into
+ * locked memory, then the GGUF parsed in place. A plain GGUF is accepted only when the entry
+ * says "allow_plain": true. */
+#include "server/worker.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sealm/keys.h"
+
+enum { DEFAULT_N_CTX = 2048, DEFAULT_MAX_PARALLEL = 4, MAX_PARALLEL_LIMIT = 64 };
+
+/* A string member, NULL when absent or null; SEALM_E_INVALID when of another type. */
+static sealm_status entry_str(const json_t *entry, const char *key, const char **out, sealm_error *err)
+{
+    const json_t *v = json_object_get(entry, key);
+    *out = NULL;
+    if (!v || json_is_null(v))
+        return SEALM_OK;
+    if (!json_is_string(v))
+        return sealm_error_set(err, SEALM_E_INVALID, "models: \"%s\" must be a string", key);
+    *out = json_string_value(v);
+    return SEALM_OK;
+}
+
+/* An integer member in [lo, hi], def when absent or null. */
+static sealm_status entry_int(const json_t *entry, const char *key, int64_t def, int64_t lo, int64_t hi,
+                              int64_t *out, sealm_error *err)
+{
+    const json_t *v = json_object_get(entry, key);
+    *out = def;
+    if (!v || json_is_null(v))
+        return SEALM_OK;
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+        return sealm_error_set(err, SEALM_E_INVALID, "models: \"%s\" must be an integer in [%lld, %lld]", key,
+                               (long long)lo, (long long)hi);
+    *out = json_integer_value(v);
+    return SEALM_OK;
+}
+
+/* true when the file starts with the sealed-bundle magic. */
+static bool path_is_bundle(const char *path)
+{
+    char magic[8] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    size_t n = fread(magic, 1, sizeof magic, f);
+    fclose(f);
+    return n == sizeof magic && memcmp(magic, "SEALMBDL", 8) == 0;
+}
+
+/* The first line of a passphrase file, in a buffer the caller wipes (sodium_memzero). */
+static sealm_status read_passphrase(const char *path, char *buf, size_t cap, sealm_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return sealm_error_set(err, SEALM_E_IO, "cannot open passphrase file '%s': %s", path, strerror(errno));
+    bool ok = fgets(buf, (int)cap, f) != NULL;
+    fclose(f);
+    size_t n = ok ? strlen(buf) : 0;
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = '\0';
+    if (n == 0)
+        return sealm_error_set(err, SEALM_E_INVALID, "passphrase file '%s' holds no passphrase on its first line", path);
+    return SEALM_OK;
+}
+
+/* Verifies and decrypts a sealed bundle into locked memory and parses the GGUF there. */
+static sealm_status load_bundle(worker_model *m, const json_t *entry, const char *path, sealm_error *err)
+{
+    const char *key_path, *pass_path, *trust_path, *state_path, *tpm;
+    sealm_status st;
+    if ((st = entry_str(entry, "device_key", &key_path, err)) || (st = entry_str(entry, "passphrase_file", &pass_path, err)) ||
+        (st = entry_str(entry, "trust", &trust_path, err)) || (st = entry_str(entry, "state", &state_path, err)) ||
+        (st = entry_str(entry, "tpm", &tpm, err)))
+        return st;
+    if (tpm)
+        return sealm_error_set(err, SEALM_E_UNSUPPORTED, "model '%s': TPM-held device keys are not supported yet; use device_key", m->id);
+    if (!key_path || !trust_path || !state_path)
+        return sealm_error_set(err, SEALM_E_INVALID,
+                               "model '%s': %s is a sealed bundle; the entry needs device_key, trust and state", m->id, path);
+    sealm_trust_store *trust = NULL;
+    sealm_key *key = NULL;
+    sealm_bundle_rollback *state = NULL;
+    char pass[1024];
+    uint8_t state_key[32];
+    st = sealm_trust_load(trust_path, &trust, err);
+    if (!st && pass_path)
+        st = read_passphrase(pass_path, pass, sizeof pass, err);
+    if (!st)
+        st = sealm_key_load(key_path, pass_path ? pass : NULL, &key, err);
+    sodium_memzero(pass, sizeof pass);
+    /* the same derivation label as the CLI, so that both share one state file */
+    if (!st)
+        st = sealm_key_derive(key, "sealm anti-rollback state v1", state_key, err);
+    if (!st)
+        st = sealm_bundle_rollback_open(state_path, state_key, &state, err);
+    sodium_memzero(state_key, sizeof state_key);
+    if (!st)
+        st = sealm_bundle_open_file(path, trust, key, state, &m->image, err);
+    sealm_bundle_rollback_free(state);
+    sealm_key_free(key);
+    sealm_trust_free(trust);
+    if (st)
+        return st;
+    size_t len = 0;
+    const uint8_t *data = sealm_bundle_image_data(m->image, &len);
+    return sealm_gguf_open_memory(data, len, &m->gguf, err);
+}
+
+/* Chat format and default system prompt: the entry's overrides, else the model's template. */
+static sealm_status load_chat(worker_model *m, const json_t *entry, sealm_error *err)
+{
+    const char *tmpl_name, *system;
+    sealm_status st;
+    if ((st = entry_str(entry, "chat_template", &tmpl_name, err)) || (st = entry_str(entry, "system_prompt", &system, err)))
+        return st;
+    sealm_gguf_str tmpl = {0};
+    bool has_tmpl = sealm_gguf_get_str(m->gguf, "tokenizer.chat_template", &tmpl) == SEALM_OK;
+    if (tmpl_name) {
+        m->chat_format = sealm_chat_format_from_name(tmpl_name);
+        if (m->chat_format == SEALM_CHAT_UNKNOWN)
+            return sealm_error_set(err, SEALM_E_INVALID, "model '%s': unknown chat_template '%s' (chatml, llama2, llama3, zephyr, phi3)",
+                                   m->id, tmpl_name);
+    } else {
+        m->chat_format = has_tmpl ? sealm_chat_format_detect(tmpl.ptr, tmpl.len) : SEALM_CHAT_UNKNOWN;
+    }
+    if (system)
+        m->default_system = strdup(system);
+    else if (has_tmpl)
+        m->default_system = sealm_chat_default_system(tmpl.ptr, tmpl.len);
+    if (system && !m->default_system)
+        return sealm_error_set(err, SEALM_E_NOMEM, "out of memory");
+    return SEALM_OK;
+}
+
+/* Engine contexts, one per slot, each with its own KV cache and thread pool: all threads the
+ * worker will ever run are started here, before the sandbox. */
+static sealm_status load_slots(worker_model *m, int64_t n_ctx, int64_t threads, int64_t max_parallel, sealm_error *err)
+{
+    m->slots = calloc((size_t)max_parallel, sizeof *m->slots);
+    if (!m->slots)
+        return sealm_error_set(err, SEALM_E_NOMEM, "out of memory");
+    m->n_slots = (int)max_parallel;
+    sealm_context_params cp = sealm_context_params_default();
+    cp.n_ctx = (int32_t)n_ctx;
+    cp.n_threads = (int32_t)threads;
+    for (int i = 0; i < m->n_slots; i++) {
+        worker_slot *s = &m->slots[i];
+        s->pending = -1;
+        sealm_status st = sealm_context_new(m->model, &cp, &s->ctx, err);
+        if (st)
+            return st;
+        s->biased = malloc((size_t)m->n_vocab * sizeof *s->biased);
+        if (!s->biased)
+            return sealm_error_set(err, SEALM_E_NOMEM, "out of memory");
+    }
+    m->n_ctx = sealm_context_n_ctx(m->slots[0].ctx);
+    return SEALM_OK;
+}
+
+static sealm_status load_one(worker_model *m, const json_t *entry, sealm_error *err)
+{
+    if (!json_is_object(entry))
+        return sealm_error_set(err, SEALM_E_INVALID, "models: every entry must be an object");
+    const char *id, *path;
+    sealm_status st;
+    if ((st = entry_str(entry, "id", &id, err)) || (st = entry_str(entry, "path", &path, err)))
+        return st;
+    if (!id || !*id || !path)
+        return sealm_error_set(err, SEALM_E_INVALID, "models: every entry needs \"id\" and \"path\"");
+    if (!(m->id = strdup(id)))
+        return sealm_error_set(err, SEALM_E_NOMEM, "out of memory");
+    int64_t n_ctx, threads, max_parallel;
+    if ((st = entry_int(entry, "n_ctx", DEFAULT_N_CTX, 16, 1 << 20, &n_ctx, err)) ||
+        (st = entry_int(entry, "threads", 0, 0, 1024, &threads, err)) ||
+        (st = entry_int(entry, "max_parallel", DEFAULT_MAX_PARALLEL, 1, MAX_PARALLEL_LIMIT, &max_parallel, err)))
+        return st;
+    const json_t *plain = json_object_get(entry, "allow_plain");
+    if (plain && !json_is_boolean(plain) && !json_is_null(plain))
+        return sealm_error_set(err, SEALM_E_INVALID, "models: \"allow_plain\" must be true or false");
+    if (path_is_bundle(path)) {
+        st = load_bundle(m, entry, path, err);
+    } else if (json_is_true(plain)) {
+        st = sealm_gguf_open_file(path, &m->gguf, err);
+    } else {
+        st = sealm_error_set(err, SEALM_E_PERMISSION,
+                             "model '%s': %s is not a sealed bundle; plain GGUF files are served only with \"allow_plain\": true",
+                             m->id, path);
+    }
+    if (st)
+        return st;
+    if ((st = sealm_model_load(m->gguf, &m->model, err)) || (st = sealm_tokenizer_from_gguf(m->gguf, &m->tok, err)))
+        return st;
+    m->n_vocab = sealm_model_hparams(m->model)->n_vocab;
+    if (sealm_tokenizer_n_vocab(m->tok) != m->n_vocab)
+        return sealm_error_set(err, SEALM_E_FORMAT, "model '%s': the tokenizer has %d tokens but the embedding table %d",
+                               m->id, sealm_tokenizer_n_vocab(m->tok), m->n_vocab);
+    sealm_gguf_str arch = {0};
+    if (sealm_gguf_get_str(m->gguf, "general.architecture", &arch) == SEALM_OK)
+        snprintf(m->architecture, sizeof m->architecture, "%.*s", (int)(arch.len < 31 ? arch.len : 31), arch.ptr);
+    m->created = (int64_t)time(NULL);
+    if ((st = load_chat(m, entry, err)))
+        return st;
+    return load_slots(m, n_ctx, threads, max_parallel, err);
+}
+
+sealm_status worker_models_load(const json_t *models, worker_model **out, size_t *n_out, sealm_error *err)
+{
+    *out = NULL;
+    *n_out = 0;
+    if (!json_is_array(models) || json_array_size(models) == 0)
+        return sealm_error_set(err, SEALM_E_INVALID, "models must be a non-empty array");
+    size_t n = json_array_size(models);
+    worker_model *ms = calloc(n, sizeof *ms);
+    if (!ms)
+        return sealm_error_set(err, SEALM_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        sealm_status st = load_one(&ms[i], json_array_get(models, i), err);
+        for (size_t j = 0; !st && j < i; j++)
+            if (!strcmp(ms[j].id, ms[i].id))
+                st = sealm_error_set(err, SEALM_E_INVALID, "models: id '%s' appears twice", ms[i].id);
+        if (st) {
+            worker_models_free(ms, i + 1);
+            return st;
+        }
+    }
+    *out = ms;
+    *n_out = n;
+    return SEALM_OK;
+}
+
+void worker_request_free(worker_request *rq)
+{
+    if (!rq)
+        return;
+    free(rq->prompt);
+    free(rq->bias_ids);
+    free(rq->bias_values);
+    for (size_t i = 0; i < rq->n_stops; i++)
+        free(rq->stops[i]);
+    free(rq->stops);
+    free(rq);
+}
+
+void worker_models_free(worker_model *ms, size_t n)
+{
+    if (!ms)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        worker_model *m = &ms[i];
+        for (int j = 0; m->slots && j < m->n_slots; j++) {
+            worker_slot *s = &m->slots[j];
+            sealm_context_free(s->ctx);
+            free(s->biased);
+            sealm_sampler_free(s->sampler);
+            sealm_stop_matcher_free(s->stop);
+            worker_request_free(s->rq);
+        }
+        free(m->slots);
+        while (m->queue_head) {
+            worker_request *next = m->queue_head->next;
+            worker_request_free(m->queue_head);
+            m->queue_head = next;
+        }
+        free(m->default_system);
+        sealm_tokenizer_free(m->tok);
+        sealm_model_free(m->model);
+        sealm_gguf_close(m->gguf);
+        sealm_bundle_image_free(m->image);   /* wipes the plaintext weights */
+        free(m->id);
+    }
+    free(ms);
+}
