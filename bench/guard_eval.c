@@ -74,6 +74,14 @@ static size_t overlap(size_t a0, size_t a1, size_t b0, size_t b1) {
     return hi > lo ? hi - lo : 0;
 }
 
+/* GUARD_EVAL_MISSES=1 prints every false positive and false negative to stderr, to find
+ * classes of misses (never used to tune to single rows). */
+static bool show_misses(void) {
+    static int on = -1;
+    if (on < 0) on = getenv("GUARD_EVAL_MISSES") != NULL;
+    return on == 1;
+}
+
 /* Scores one text: predictions of types in `evaluated` against gold spans. */
 static void score_text(const sealm_guard_pii *d, const char *text, size_t len, const span *gold, size_t n_gold,
                        const bool *evaluated, counts *c) {
@@ -95,12 +103,22 @@ static void score_text(const sealm_guard_pii *d, const char *text, size_t len, c
                 break;
             }
         }
-        if (!matched) c->fp[t]++;
+        if (!matched) {
+            c->fp[t]++;
+            if (show_misses())
+                fprintf(stderr, "FP %s %.*s\n", TYPE_NAMES[t], (int)(f.items[i].end - f.items[i].start),
+                        text + f.items[i].start);
+        }
     }
     for (size_t g = 0; g < n_gold; g++) {
         if (!evaluated[gold[g].type]) continue;
         if (gold_hit[g]) c->tp[gold[g].type]++;
-        else c->fn[gold[g].type]++;
+        else {
+            c->fn[gold[g].type]++;
+            if (show_misses())
+                fprintf(stderr, "FN %s %.*s\n", TYPE_NAMES[gold[g].type], (int)(gold[g].end - gold[g].start),
+                        text + gold[g].start);
+        }
     }
     free(gold_hit);
     sealm_guard_findings_free(&f);

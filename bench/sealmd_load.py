@@ -21,6 +21,56 @@ import time
 KEY = "bench-key-0123456789abcdef"
 
 
+class BodyReader:
+    """The response body of one HTTP/1.1 response read from a socket, de-chunked when the
+    server uses Transfer-Encoding: chunked (llama-server does; sealmd may)."""
+
+    def __init__(self, sock):
+        self.sock, self.raw, self.chunked, self.headers_done, self.left = sock, b"", False, False, 0
+
+    def read(self):
+        """Next body bytes; b"" at the end of the response."""
+        while True:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return b""
+            self.raw += chunk
+            if not self.headers_done:
+                i = self.raw.find(b"\r\n\r\n")
+                if i < 0:
+                    continue
+                head = self.raw[:i].lower()
+                self.chunked = b"transfer-encoding: chunked" in head
+                self.raw, self.headers_done = self.raw[i + 4:], True
+            out = self.dechunk() if self.chunked else self.take_all()
+            if out:
+                return out
+
+    def take_all(self):
+        out, self.raw = self.raw, b""
+        return out
+
+    def dechunk(self):
+        out = b""
+        while self.raw:
+            if self.left == 0:
+                i = self.raw.find(b"\r\n")
+                if i < 0:
+                    break
+                line = self.raw[:i].split(b";")[0].strip()
+                if not line:                 # the CRLF after a chunk's data
+                    self.raw = self.raw[i + 2:]
+                    continue
+                self.left = int(line, 16)
+                self.raw = self.raw[i + 2:]
+                if self.left == 0:
+                    return out
+            n = min(self.left, len(self.raw))
+            out += self.raw[:n]
+            self.raw, self.left = self.raw[n:], self.left - n
+        return out
+
+
 def request(addr, body, key):
     """One streaming completion over a raw socket; returns (ttft_s, n_tokens) or None."""
     if isinstance(addr, str):
@@ -34,9 +84,9 @@ def request(addr, body, key):
     s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key.encode() +
               b"\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " +
               str(len(data)).encode() + b"\r\n\r\n" + data)
-    buf, ttft, n = b"", None, 0
+    reader, buf, ttft, n = BodyReader(s), b"", None, 0
     while True:
-        chunk = s.recv(65536)
+        chunk = reader.read()
         if not chunk:
             break
         buf += chunk
@@ -48,7 +98,7 @@ def request(addr, body, key):
             payload = ev[i + 6:]
             if payload.strip() == b"[DONE]":
                 s.close()
-                return ttft, n
+                return (ttft, n) if ttft is not None else None
             try:
                 d = json.loads(payload)
             except ValueError:

@@ -81,7 +81,14 @@ sealm_context_params sealm_context_params_default(void);
  * Returns SEALM_OK, SEALM_E_INVALID (n_ctx or n_batch larger than supported), SEALM_E_NOMEM. */
 sealm_status sealm_context_new(const sealm_model *m, const sealm_context_params *p,
                                sealm_context **out, sealm_error *err);
-/* Stops the context's worker threads and frees its buffers. NULL is a no-op. */
+/* As sealm_context_new, but the new context uses the worker threads of pool_from (its own
+ * KV cache and buffers, p->n_threads ignored) instead of starting its own: for a server that
+ * drives several sequences from one thread, one at a time. Contract: the contexts sharing a
+ * pool are never evaluated at the same time, and pool_from is freed last. pool_from NULL is
+ * sealm_context_new. Errors as sealm_context_new. */
+sealm_status sealm_context_new_sharing(const sealm_model *m, const sealm_context_params *p, sealm_context *pool_from,
+                                       sealm_context **out, sealm_error *err);
+/* Stops the context's worker threads (if it owns them) and frees its buffers. NULL is a no-op. */
 void sealm_context_free(sealm_context *c);
 
 /* Runs tokens[0..n) through the model at positions n_past .. n_past+n-1, appending them to

@@ -96,6 +96,11 @@ static sealm_status alloc_buffers(sealm_context *c, sealm_error *err) {
 }
 
 sealm_status sealm_context_new(const sealm_model *m, const sealm_context_params *p, sealm_context **out, sealm_error *err) {
+    return sealm_context_new_sharing(m, p, NULL, out, err);
+}
+
+sealm_status sealm_context_new_sharing(const sealm_model *m, const sealm_context_params *p, sealm_context *pool_from,
+                                       sealm_context **out, sealm_error *err) {
     if (!m || !out) return sealm_error_set(err, SEALM_E_INVALID, "sealm_context_new: NULL argument");
     *out = NULL;
     sealm_context_params params = p ? *p : sealm_context_params_default();
@@ -120,7 +125,15 @@ sealm_status sealm_context_new(const sealm_model *m, const sealm_context_params 
     c->params = params;
     c->kv.n_ctx = params.n_ctx;
     sealm_status s = alloc_buffers(c, err);
-    if (!s) s = sealm_threadpool_new(params.n_threads, &c->pool, err);
+    if (!s && pool_from) {
+        /* One set of worker threads for contexts that one thread drives in turn: several
+         * pools would spin against each other for the same cores. */
+        c->pool = pool_from->pool;
+        c->params.n_threads = sealm_threadpool_size(c->pool);
+    } else if (!s) {
+        s = sealm_threadpool_new(params.n_threads, &c->pool, err);
+        c->owns_pool = !s;
+    }
     if (s) {
         sealm_context_free(c);
         return s;
@@ -131,7 +144,7 @@ sealm_status sealm_context_new(const sealm_model *m, const sealm_context_params 
 
 void sealm_context_free(sealm_context *c) {
     if (!c) return;
-    sealm_threadpool_free(c->pool);
+    if (c->owns_pool) sealm_threadpool_free(c->pool);
     sealm_activations *a = &c->act;
     free(a->x); free(a->xb); free(a->q); free(a->k); free(a->v);
     free(a->att); free(a->proj); free(a->gate); free(a->up); free(a->xq);

@@ -78,6 +78,7 @@ struct sealm_context {
     sealm_activations act;
     sealm_attn_scratch *attn;         /* [n_threads] */
     sealm_threadpool *pool;
+    bool owns_pool;           /* false: the pool belongs to another context (sealm_context_new_sharing) */
     float *logits;                    /* [n_logits][n_vocab] */
     size_t logits_cap;                /* floats allocated */
     int32_t n_logits;                 /* rows kept by the last eval */

@@ -123,6 +123,7 @@ typedef struct cue_entry {
 typedef struct cue_table {
     cue_entry items[64];
     size_t n;
+    bool ends_with[256];   /* some cue ends in this byte: most words before a name reject here */
 } cue_table;
 
 static cue_table g_strong_cues, g_weak_cues;
@@ -132,6 +133,7 @@ static void cue_table_init(cue_table *t, const char *const *cues) {
     for (const char *const *c = cues; *c && t->n < 64; c++) {
         size_t n = strlen(*c);
         t->items[t->n++] = (cue_entry){*c, n, (*c)[n - 1]};
+        t->ends_with[(unsigned char)(*c)[n - 1]] = true;
     }
 }
 
@@ -221,6 +223,7 @@ static bool cue_right_before(const char *text, size_t pos, const cue_table *cues
         if (colon && text[p - 1] != ':') break;
         if (q == 0) break;
         char last = lower_ascii(text[q - 1]);
+        if (!cues->ends_with[(unsigned char)last]) continue;
         for (size_t i = 0; i < cues->n; i++) {
             const cue_entry *c = &cues->items[i];
             if (c->last != last || c->n > q || strncasecmp(text + q - c->n, c->s, c->n) != 0) continue;

@@ -96,9 +96,17 @@ static float check_card(pii_candidate *c, float base) {
         group = 0;
     }
     if (sep && (group < 3 || group > 6)) return 0;
-    if (!card_issuer_ok(d, (int)n) || !sealm_guard_luhn_ok(d, n)) return 0;
+    if (!sealm_guard_luhn_ok(d, n)) return 0;
     static const char *const cues[] = {"card", "visa", "mastercard", "amex", "credit", "debit", "cc", "pan", NULL};
-    return sealm_guard_cue_before(c->text, c->start, 32, cues) ? clamp01(base + 0.04f) : base;
+    bool cue = sealm_guard_cue_before(c->text, c->start, 32, cues);
+    if (!card_issuer_ok(d, (int)n)) {
+        /* IIN tables lag the networks' reassignments: a Luhn-valid 16-digit number whose
+         * major industry identifier (ISO/IEC 7812-1) is travel/entertainment or banking
+         * (3-6) is still a card, with less confidence than a listed range. */
+        if (n != 16 || d[0] < '3' || d[0] > '6') return 0;
+        base -= 0.35f;
+    }
+    return cue ? clamp01(base + 0.04f) : base;
 }
 
 /* ---- IBAN ---------------------------------------------------------------------------- */
@@ -130,7 +138,11 @@ static float check_ssn(pii_candidate *c, float base) {
     if (digits_of(c->text + c->start, c->end - c->start, d, sizeof d) != 9 || !sealm_guard_ssn_ok(d)) return 0;
     bool cue = sealm_guard_cue_before(c->text, c->start, 40, SSN_CUES);
     size_t span = c->end - c->start;
-    float s = span == 11 ? (c->text[c->start + 3] == '-' ? base : base - 0.15f) : base - 0.45f;
+    const char *t = c->text + c->start;
+    /* one separator used twice (SSA's "AAA-GG-SSSS" or the same with spaces or dots) is the
+     * printed form; none at all or two different ones count only after an SSN cue */
+    bool same_sep = span == 11 && t[3] == t[6];
+    float s = same_sep ? (t[3] == '-' ? base : base - 0.15f) : base - 0.45f;
     return cue ? clamp01(s + 0.45f) : s;
 }
 
@@ -149,7 +161,26 @@ static float check_nino(pii_candidate *c, float base) {
 /* ---- phone numbers ------------------------------------------------------------------- */
 
 static const char *const PHONE_CUES[] = {"phone", "tel", "mobile", "cell", "fax", "call", "text me", "whatsapp",
-                                         "contact", "reach", "dial", "ring", "sms", NULL};
+                                         "contact", "reach", "dial", "ring", "sms", "desk", NULL};
+
+/* Phone labels written after the number, as in contact lists: "555 0134 office",
+ * "082 490 1693-Office", "(mobile)". */
+static bool phone_label_after(const char *t, size_t len, size_t end) {
+    static const char *const LABELS[] = {"office", "mobile", "home", "work", "cell", "fax", "desk", "tel", "phone",
+                                         "landline", NULL};
+    size_t p = end, skipped = 0;
+    while (p < len && skipped < 3 && (t[p] == ' ' || t[p] == '-' || t[p] == '(' || t[p] == ',')) p++, skipped++;
+    for (const char *const *l = LABELS; *l; l++) {
+        size_t n = strlen(*l);
+        if (p + n <= len && strncasecmp(t + p, *l, n) == 0 && (p + n == len || !guard_is_alnum((unsigned char)t[p + n])))
+            return true;
+    }
+    return false;
+}
+
+static bool phone_cue(const pii_candidate *c, size_t window) {
+    return sealm_guard_cue_before(c->text, c->start, window, PHONE_CUES) || phone_label_after(c->text, c->len, c->end);
+}
 
 /* Counts digits, leaving out a bracketed national trunk prefix "(0)". */
 static size_t phone_digits(const char *s, size_t len) {
@@ -190,7 +221,7 @@ static bool looks_like_date(const char *s, size_t len) {
 static float check_phone_intl(pii_candidate *c, float base) {
     size_t n = phone_digits(c->text + c->start, c->end - c->start);
     if (n < 8 || n > 15) return 0;
-    return sealm_guard_cue_before(c->text, c->start, 32, PHONE_CUES) ? clamp01(base + 0.1f) : base;
+    return phone_cue(c, 32) ? clamp01(base + 0.1f) : base;
 }
 
 /* North American Numbering Plan: area code and exchange both start with 2-9. */
@@ -203,7 +234,7 @@ static float check_phone_nanp(pii_candidate *c, float base) {
     const char *ten = n == 11 ? d + 1 : d;
     if (n != 10 && !(n == 11 && d[0] == '1')) return 0;
     float s = (ten[0] >= '2' && ten[3] >= '2') ? base : base - 0.2f;
-    return sealm_guard_cue_before(c->text, c->start, 32, PHONE_CUES) ? clamp01(s + 0.2f) : s;
+    return phone_cue(c, 32) ? clamp01(s + 0.2f) : s;
 }
 
 /* National formats: digit groups with separators, 7-12 digits. A leading trunk "0" or a
@@ -214,12 +245,12 @@ static float check_phone_grouped(pii_candidate *c, float base) {
     if (n < 7 || n > 12 || looks_like_date(s, len)) return 0;
     bool shaped = s[0] == '(' || s[0] == '0';
     float score = shaped ? base + 0.1f : base - 0.05f;
-    return sealm_guard_cue_before(c->text, c->start, 32, PHONE_CUES) ? clamp01(score + 0.35f) : score;
+    return phone_cue(c, 32) ? clamp01(score + 0.35f) : score;
 }
 
 /* A bare run of digits is a phone only right after a phone cue. */
 static float check_phone_bare(pii_candidate *c, float base) {
-    return sealm_guard_cue_before(c->text, c->start, 24, PHONE_CUES) ? base : 0;
+    return phone_cue(c, 24) ? base : 0;
 }
 
 /* ---- network addresses --------------------------------------------------------------- */
@@ -371,10 +402,29 @@ static float check_address_cue(pii_candidate *c, float base) {
 
 static bool is_hex(unsigned char c) { return guard_is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'); }
 
-/* A MAC separator sits between hex digits (and dotted Cisco groups between hex runs). */
+/* A MAC separator sits between hex digits (and dotted Cisco groups between hex runs), and
+ * the same separator recurs one group away on one side (every separator of "aa:bb:cc:dd:ee:ff"
+ * or "aabb.ccdd.eeff" has a neighbour). */
 static bool mac_window(const char *t, size_t len, size_t p) {
-    return p >= 2 && p + 2 < len && is_hex((unsigned char)t[p - 1]) && is_hex((unsigned char)t[p - 2]) &&
-           is_hex((unsigned char)t[p + 1]) && is_hex((unsigned char)t[p + 2]);
+    if (!(p >= 2 && p + 2 < len && is_hex((unsigned char)t[p - 1]) && is_hex((unsigned char)t[p - 2]) &&
+          is_hex((unsigned char)t[p + 1]) && is_hex((unsigned char)t[p + 2])))
+        return false;
+    size_t g = t[p] == '.' ? 5 : 3;
+    return (p + g < len && t[p + g] == t[p]) || (p >= g && t[p - g] == t[p]);
+}
+
+/* Every IPv6 text form (RFC 4291 §2.2) has two colons at most four hex digits apart; a colon
+ * in prose ("Phone: ...", "note:") has none. */
+static bool ipv6_window(const char *t, size_t len, size_t p) {
+    for (size_t i = p + 1; i < len && i <= p + 5; i++) {
+        if (t[i] == ':') return true;
+        if (!is_hex((unsigned char)t[i])) break;
+    }
+    for (size_t i = p; i > 0 && p - i < 5; i--) {
+        if (t[i - 1] == ':') return true;
+        if (!is_hex((unsigned char)t[i - 1])) break;
+    }
+    return false;
 }
 
 /* An assignment's name ends right before its '=' or ':' (after optional quote and spaces) and
@@ -407,6 +457,60 @@ static bool street_start(const char *t, size_t len, size_t p) {
     return i < len && (guard_is_upper((unsigned char)t[i]) || guard_is_digit((unsigned char)t[i]));
 }
 
+/* Shape tests on the digit run at a number start: each states a necessary condition of its
+ * rule's pattern, so the regex is tried only at numbers that can match it (most numbers in
+ * prose are short and fail all but one or two). */
+static size_t digit_run(const char *t, size_t len, size_t p) {
+    size_t i = p;
+    while (i < len && guard_is_digit((unsigned char)t[i])) i++;
+    return i - p;
+}
+
+static bool sep_then_digit(const char *t, size_t len, size_t i, const char *seps) {
+    return i + 1 < len && t[i] && strchr(seps, t[i]) && guard_is_digit((unsigned char)t[i + 1]);
+}
+
+/* "(415) 555-0134", "1 415 ...", "415-555-0134", "1415 555 0134" */
+static bool nanp_start(const char *t, size_t len, size_t p) {
+    if (t[p] == '(') return true;
+    size_t r = digit_run(t, len, p);
+    return r == 1 || r == 3 || r == 4;
+}
+
+/* "(030) ...", "030 1234 ..." */
+static bool grouped_start(const char *t, size_t len, size_t p) {
+    if (t[p] == '(') return true;
+    size_t r = digit_run(t, len, p);
+    return r >= 2 && r <= 5 && sep_then_digit(t, len, p + r, " .-");
+}
+
+static bool bare_phone_start(const char *t, size_t len, size_t p) {
+    size_t r = digit_run(t, len, p);
+    return r >= 7 && r <= 15;
+}
+
+/* 12-19 digits with at most one space or hyphen between two digits */
+static bool card_start(const char *t, size_t len, size_t p) {
+    size_t digits = 0, i = p;
+    while (i < len && digits < 12) {
+        if (guard_is_digit((unsigned char)t[i])) digits++;
+        else if (!((t[i] == ' ' || t[i] == '-') && sep_then_digit(t, len, i, " -"))) break;
+        i++;
+    }
+    return digits >= 12;
+}
+
+/* "078-05-1120", "078 05 1120", "078051120", "07805-1120" */
+static bool ssn_start(const char *t, size_t len, size_t p) {
+    size_t r = digit_run(t, len, p);
+    return r == 9 || ((r == 3 || r == 5) && sep_then_digit(t, len, p + r, "- ."));
+}
+
+static bool ipv4_start(const char *t, size_t len, size_t p) {
+    size_t r = digit_run(t, len, p);
+    return r >= 1 && r <= 3 && sep_then_digit(t, len, p + r, ".");
+}
+
 /* An IBAN starts with two letters and two check digits, no space between. */
 static bool iban_start(const char *t, size_t len, size_t p) {
     return p + 3 < len && guard_is_digit((unsigned char)t[p + 2]) && guard_is_digit((unsigned char)t[p + 3]);
@@ -428,40 +532,41 @@ const pii_rule SEALM_GUARD_PII_RULES[] = {
      * labels (<= 63) and an alphabetic TLD. */
     {"email.addr-spec", SEALM_GUARD_EMAIL, 0.95f,
      "(?<![A-Za-z0-9._%+'-])[A-Za-z0-9_%+'-](?:[A-Za-z0-9._%+'-]{0,63})@"
-     "(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]{2,24}(?![A-Za-z0-9-])",
+     "(?:[A-Za-z0-9\\x80-\\xff](?:[A-Za-z0-9\\x80-\\xff-]{0,61}[A-Za-z0-9\\x80-\\xff])?\\.)+"
+     "(?:[A-Za-z]{2,24}|xn--[A-Za-z0-9-]{1,59}|(?:[\\xc0-\\xff][\\x80-\\xbf]+){2,24})(?![A-Za-z0-9\\x80-\\xff-])",
      0, "@", NULL, 0, "@", 70, 24, NULL, START_ANYWHERE},
 
     {"phone.international", SEALM_GUARD_PHONE, 0.85f,
      "(?<![\\w+])(?:\\+|\\b00)[1-9]\\d{0,2}(?:[ .-]?\\(\\d{1,4}\\))?(?:[ .-]?\\d{1,5}){1,6}(?:\\s?(?:x|ext\\.?|extension)\\s?\\d{1,6})?(?!\\w)", 0, "+0",
      check_phone_intl, 0, NULL, 0, 0, NULL, START_ANYWHERE},
     {"phone.nanp", SEALM_GUARD_PHONE, 0.75f,
-     "(?<![\\w+.-])(?:1[ .-]?)?(?:\\(\\d{3}\\)[ .-]?|\\d{3}[ .-])\\d{3}[ .-]\\d{4}(?:\\s?(?:x|ext\\.?|extension)\\s?\\d{1,6})?(?![\\w-]|\\.\\d)", 0,
-     "0123456789", check_phone_nanp, 0, NULL, 0, 0, NULL, START_NUMBER},
+     "(?<![\\w+.-])(?:1[ .-]?)?(?:\\(\\d{3}\\)[ .-]?|\\d{3}[ .-])\\d{3}[ .-]\\d{4}(?:\\s?(?:x|ext\\.?|extension)\\s?\\d{1,6})?(?!\\w|[-.]\\d)", 0,
+     "0123456789", check_phone_nanp, 0, NULL, 0, 0, nanp_start, START_NUMBER},
     {"phone.national-grouped", SEALM_GUARD_PHONE, 0.5f,
-     "(?<![\\w+.-])(?:\\(\\d{1,5}\\)[ .-]?|\\d{2,5}[ .-])\\d{2,8}(?:[ .-]\\d{2,8}){0,3}(?![\\w-]|\\.\\d)", 0,
-     "0123456789", check_phone_grouped, 0, NULL, 0, 0, NULL, START_NUMBER},
-    {"phone.cue-digits", SEALM_GUARD_PHONE, 0.8f, "(?<![\\w+.-])\\d{7,15}(?![\\w-]|\\.\\d)", 0, "0123456789",
-     check_phone_bare, 0, NULL, 0, 0, NULL, START_NUMBER},
+     "(?<![\\w+.-])(?:\\(\\d{1,5}\\)[ .-]?|\\d{2,5}[ .-])\\d{2,8}(?:[ .-]\\d{2,8}){0,3}(?!\\w|[-.]\\d)", 0,
+     "0123456789", check_phone_grouped, 0, NULL, 0, 0, grouped_start, START_NUMBER},
+    {"phone.cue-digits", SEALM_GUARD_PHONE, 0.8f, "(?<![\\w+.-])\\d{7,15}(?!\\w|[-.]\\d)", 0, "0123456789",
+     check_phone_bare, 0, NULL, 0, 0, bare_phone_start, START_NUMBER},
 
     {"card.luhn-iin", SEALM_GUARD_CARD, 0.95f, "(?<![\\w.-])\\d(?:[ -]?\\d){11,18}(?![\\w-]|\\.\\d)", 0,
-     "0123456789", check_card, 0, NULL, 0, 0, NULL, START_NUMBER},
+     "0123456789", check_card, 0, NULL, 0, 0, card_start, START_NUMBER},
 
     {"iban.mod97", SEALM_GUARD_IBAN, 0.95f, "(?<![A-Za-z0-9])[A-Za-z]{2}\\d{2}(?: ?[A-Za-z0-9]){11,30}", 0,
      "0123456789", check_iban, 0, NULL, 0, 0, iban_start, START_TWO_LETTERS_DIGITS},
 
-    {"ssn.ssa-rules", SEALM_GUARD_SSN, 0.85f, "(?<![\\w.-])\\d{3}([- .]?)\\d{2}\\1\\d{4}(?![\\w-]|\\.\\d)", 0,
-     "0123456789", check_ssn, 0, NULL, 0, 0, NULL, START_NUMBER},
+    {"ssn.ssa-rules", SEALM_GUARD_SSN, 0.85f, "(?<![\\w.-])\\d{3}[- .]?\\d{2}[- .]?\\d{4}(?![\\w-]|\\.\\d)", 0,
+     "0123456789", check_ssn, 0, NULL, 0, 0, ssn_start, START_NUMBER},
 
     /* HMRC NIM39110: two prefix letters, six digits, suffix A-D (spaces optional). */
     {"nino.hmrc", SEALM_GUARD_NATIONAL_ID, 0.85f,
      "(?<![\\w])[A-Za-z]{2} ?\\d{2} ?\\d{2} ?\\d{2} ?[A-Da-d](?!\\w)", 0, "0123456789", check_nino, 0, NULL, 0, 0, NULL, START_TWO_LETTERS_DIGITS},
 
     {"ipv4.dotted-quad", SEALM_GUARD_IPV4, 0.9f, "(?<![\\w.])(?:\\d{1,3}\\.){3}\\d{1,3}(?!\\w|\\.\\d)", 0, ".",
-     check_ipv4, 0, NULL, 0, 0, NULL, START_NUMBER},
+     check_ipv4, 0, NULL, 0, 0, ipv4_start, START_NUMBER},
     {"ipv6.rfc4291", SEALM_GUARD_IPV6, 0.9f,
      "(?<![\\w:.])[0-9A-Fa-f:]*:[0-9A-Fa-f:]*(?:\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3})?(?:%[0-9A-Za-z]{1,16})?"
      "(?:/\\d{1,3}(?!\\d))?(?![\\w]|\\.\\w)",
-     0, ":", check_ipv6, 0, ":", 48, 8, NULL, START_ANYWHERE},
+     0, ":", check_ipv6, 0, ":", 48, 8, ipv6_window, START_ANYWHERE},
     /* IEEE 802 MAC-48 in its three usual notations. */
     {"mac.ieee802", SEALM_GUARD_MAC, 0.85f,
      "(?<![\\w:.-])[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(?:\\1[0-9A-Fa-f]{2}){4}(?![\\w:-])|"
@@ -528,8 +633,10 @@ const pii_rule SEALM_GUARD_PII_RULES[] = {
     {"address.name-number", SEALM_GUARD_ADDRESS, 0.7f,
      "(?<![\\w])(?:(?:Rue|Via|Viale|Corso|Piazza|Calle|Carrer|Avenida|Rua|Paseo|Plaza|Strada|Ulica|Avenue|Boulevard)"
      "(?:\\s+(?:de|del|la|le|des|di|da|do|dos|das|[A-Z][\\w'.-]*)){1,4}|"
-     "[A-Z][a-z\\x80-\\xff]+(?:stra(?:ss|\\xc3\\x9f)e|str\\.|gasse|weg|platz|allee|katu|tie|gatan|v\\xc3\\xa4gen|"
-     "vej|vegen|veien|laan|straat|plein|gade|utca|ulica))\\s+\\d{1,5}[a-zA-Z]?(?![\\w])",
+     /* the word is read once (possessive) and its ending checked looking back, instead of
+      * backtracking through the word once per suffix */
+     "[A-Z][a-z\\x80-\\xff]++(?:(?<=str)\\.|(?<=stra(?:ss|\\xc3\\x9f)e|gasse|weg|platz|allee|katu|tie|gatan|"
+     "v\\xc3\\xa4gen|vej|vegen|veien|laan|straat|plein|gade|utca|ulica)))\\s+\\d{1,5}[a-zA-Z]?(?![\\w])",
      0, "0123456789", NULL, 0, NULL, 0, 0, NULL, START_ANYWHERE},
     {"address.cue", SEALM_GUARD_ADDRESS, 0.7f,
      "(?<![\\w])\\d{1,6}[A-Za-z]?\\s+[A-Z][^\\n,;]{2,60}(?:,\\s*[^\\n,;]{2,40}){0,3}", 0, "0123456789",

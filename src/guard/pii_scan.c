@@ -134,28 +134,37 @@ typedef struct start_list {
     size_t n;
 } start_list;
 
-static sealm_status find_starts(int start, const char *text, size_t len, start_list *out, sealm_error *err) {
-    size_t cap = 64;
-    out->n = 0;
-    out->at = malloc(cap * sizeof *out->at);
-    if (!out->at) return sealm_error_set(err, SEALM_E_NOMEM, "out of memory scanning for PII");
+static sealm_status start_push(start_list *l, size_t *cap, size_t p, sealm_error *err) {
+    if (l->n == *cap) {
+        size_t want = *cap ? *cap * 2 : 64;
+        size_t *q = realloc(l->at, want * sizeof *q);
+        if (!q) return sealm_error_set(err, SEALM_E_NOMEM, "out of memory scanning for PII");
+        l->at = q;
+        *cap = want;
+    }
+    l->at[l->n++] = p;
+    return SEALM_OK;
+}
+
+/* The one pass over the text before any regex runs: which bytes occur (rules whose required
+ * bytes are all absent are skipped) and where each start class can begin (a word start whose
+ * bytes fit the class, see start_ok). Every later step reads only around these offsets. */
+static sealm_status first_pass(const char *text, size_t len, bool present[256], start_list starts[2], sealm_error *err) {
+    size_t cap[2] = {0, 0};
+    bool in_word = false;   /* the byte before is a letter, digit or underscore */
     for (size_t p = 0; p < len; p++) {
         unsigned char c = (unsigned char)text[p];
-        /* quick rejects before the full test: the start byte's class */
-        if (start == START_NUMBER ? !(guard_is_digit(c) || c == '+' || c == '(') : !guard_is_alnum(c)) continue;
-        if (!start_ok(start, text, len, p)) {
-            while (p + 1 < len && guard_is_alnum((unsigned char)text[p + 1])) p++;
-            continue;
+        present[c] = true;
+        bool word = guard_is_alnum(c) || c == '_';
+        if (!in_word) {
+            sealm_status st = SEALM_OK;
+            if ((guard_is_digit(c) || c == '+' || c == '(') && start_ok(START_NUMBER, text, len, p))
+                st = start_push(&starts[0], &cap[0], p, err);
+            else if (guard_is_alnum(c) && start_ok(START_TWO_LETTERS_DIGITS, text, len, p))
+                st = start_push(&starts[1], &cap[1], p, err);
+            if (st != SEALM_OK) return st;
         }
-        if (out->n == cap) {
-            size_t *q = realloc(out->at, (cap *= 2) * sizeof *q);
-            if (!q) return sealm_error_set(err, SEALM_E_NOMEM, "out of memory scanning for PII");
-            out->at = q;
-        }
-        out->at[out->n++] = p;
-        /* the rest of a word cannot start anything (its byte before is alphanumeric) */
-        if (guard_is_alnum((unsigned char)text[p]))
-            while (p + 1 < len && guard_is_alnum((unsigned char)text[p + 1])) p++;
+        in_word = word;
     }
     return SEALM_OK;
 }
@@ -247,12 +256,15 @@ sealm_status sealm_guard_pii_scan(const sealm_guard_pii *d, const char *text, si
     if (len == 0) return SEALM_OK;
     /* which bytes occur: a rule whose required bytes are all absent cannot match */
     bool present[256] = {false};
-    for (size_t i = 0; i < len; i++) present[(unsigned char)text[i]] = true;
-    sealm_guard_findings found = {0};
-    pcre2_match_data *md = pcre2_match_data_create(16, NULL);
-    if (!md) return sealm_error_set(err, SEALM_E_NOMEM, "out of memory scanning for PII");
-    sealm_status st = SEALM_OK;
     start_list starts[2] = {{0}, {0}};
+    sealm_guard_findings found = {0};
+    sealm_status st = first_pass(text, len, present, starts, err);
+    pcre2_match_data *md = st == SEALM_OK ? pcre2_match_data_create(16, NULL) : NULL;
+    if (!md) {
+        free(starts[0].at);
+        free(starts[1].at);
+        return st != SEALM_OK ? st : sealm_error_set(err, SEALM_E_NOMEM, "out of memory scanning for PII");
+    }
     for (size_t i = 0; i < d->n_rules && st == SEALM_OK; i++) {
         const pii_rule *r = d->rules[i].rule;
         if (r->need) {
@@ -263,9 +275,8 @@ sealm_status sealm_guard_pii_scan(const sealm_guard_pii *d, const char *text, si
         if (r->start == START_ANYWHERE) {
             st = run_rule(d, &d->rules[i], text, len, md, &found, err);
         } else {
-            start_list *sl = &starts[r->start == START_NUMBER ? 0 : 1];
-            if (!sl->at) st = find_starts(r->start, text, len, sl, err);
-            if (st == SEALM_OK) st = run_rule_at_starts(d, &d->rules[i], text, len, sl, md, &found, err);
+            st = run_rule_at_starts(d, &d->rules[i], text, len, &starts[r->start == START_NUMBER ? 0 : 1], md,
+                                    &found, err);
         }
     }
     pcre2_match_data_free(md);

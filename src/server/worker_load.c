@@ -141,8 +141,10 @@ static sealm_status load_chat(worker_model *m, const json_t *entry, sealm_error 
     return SEALM_OK;
 }
 
-/* Engine contexts, one per slot, each with its own KV cache and thread pool: all threads the
- * worker will ever run are started here, before the sandbox. */
+/* Engine contexts, one per slot, each with its own KV cache; the slots of a model share the
+ * first slot's thread pool (the scheduler evaluates one slot at a time, and separate pools
+ * would spin against each other). All threads the worker will ever run are started here,
+ * before the sandbox. */
 static sealm_status load_slots(worker_model *m, int64_t n_ctx, int64_t threads, int64_t max_parallel, sealm_error *err)
 {
     m->slots = calloc((size_t)max_parallel, sizeof *m->slots);
@@ -155,7 +157,7 @@ static sealm_status load_slots(worker_model *m, int64_t n_ctx, int64_t threads, 
     for (int i = 0; i < m->n_slots; i++) {
         worker_slot *s = &m->slots[i];
         s->pending = -1;
-        sealm_status st = sealm_context_new(m->model, &cp, &s->ctx, err);
+        sealm_status st = sealm_context_new_sharing(m->model, &cp, i ? m->slots[0].ctx : NULL, &s->ctx, err);
         if (st)
             return st;
         s->biased = malloc((size_t)m->n_vocab * sizeof *s->biased);
@@ -256,7 +258,7 @@ void worker_models_free(worker_model *ms, size_t n)
         return;
     for (size_t i = 0; i < n; i++) {
         worker_model *m = &ms[i];
-        for (int j = 0; m->slots && j < m->n_slots; j++) {
+        for (int j = m->slots ? m->n_slots - 1 : -1; j >= 0; j--) {   /* slot 0 owns the shared pool: last */
             worker_slot *s = &m->slots[j];
             sealm_context_free(s->ctx);
             free(s->biased);

@@ -220,6 +220,31 @@ static void test_dob_address_person(void **state) {
     MISSES(SEALM_GUARD_PERSON, "The Quick Brown Fox jumps.");
 }
 
+/* Formats from the specifications, each with a near miss that must not match. */
+static void test_spec_formats(void **state) {
+    (void)state;
+    /* ISO/IEC 7812: a Luhn-valid 16-digit PAN in a payment MII (3-6) outside the listed
+     * IIN ranges is still a card; a wrong check digit or MII 7 is not */
+    FINDS(SEALM_GUARD_CARD, "paid with 3500123456789014 today", "3500123456789014");
+    MISSES(SEALM_GUARD_CARD, "paid with 3500123456789015 today");
+    MISSES(SEALM_GUARD_CARD, "ref 7900123456789011 today");
+    FINDS(SEALM_GUARD_CARD, "jcb 3530111333300000", "3530111333300000");
+    /* phone labels written after the number (contact lists), hyphen before the label */
+    FINDS(SEALM_GUARD_PHONE, "699 956 915 office", "699 956 915");
+    FINDS(SEALM_GUARD_PHONE, "082 490 1693-Office", "082 490 1693");
+    FINDS(SEALM_GUARD_PHONE, "Desk: 5403926876", "5403926876");
+    MISSES(SEALM_GUARD_PHONE, "699 956 915 apples");
+    MISSES(SEALM_GUARD_PHONE, "order 5403926876 shipped");
+    /* SSN: mixed or no separators only after an SSN cue */
+    FINDS(SEALM_GUARD_SSN, "SSN: 536-221234", "536-221234");
+    FINDS(SEALM_GUARD_SSN, "ssn 536221234", "536221234");
+    MISSES(SEALM_GUARD_SSN, "invoice 536-221234");
+    /* RFC 6531 / IDNA: punycode and UTF-8 domains */
+    FINDS(SEALM_GUARD_EMAIL, "mail a@xn--d1acufc.xn--p1ai now", "a@xn--d1acufc.xn--p1ai");
+    FINDS(SEALM_GUARD_EMAIL, "mail user@b\xc3\xbc" "cher.de now", "user@b\xc3\xbc" "cher.de");
+    MISSES(SEALM_GUARD_EMAIL, "mail a@xn--d1acufc now");
+}
+
 static void test_resolve_overlaps(void **state) {
     (void)state;
     sealm_guard_findings f = {0};
@@ -492,6 +517,7 @@ int main(void) {
         cmocka_unit_test(test_email_phone_url),
         cmocka_unit_test(test_secrets),
         cmocka_unit_test(test_dob_address_person),
+        cmocka_unit_test(test_spec_formats),
         cmocka_unit_test(test_resolve_overlaps),
         cmocka_unit_test(test_redaction_and_vault),
         cmocka_unit_test(test_stream_equals_one_shot_every_split),
