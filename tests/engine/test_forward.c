@@ -416,6 +416,45 @@ static void test_load_errors(void **state) {
     sealm_gguf_close(g);
 }
 
+/* Two contexts sharing one thread pool, evaluated in turn (as sealmd's worker does with its
+ * slots), each give exactly the logits of a context of their own: the pool carries no state
+ * between calls, and the KV caches stay separate. */
+static void test_shared_pool(void **state) {
+    (void)state;
+    loaded l = load(SYNTH_Q8);
+    int32_t n_vocab = sealm_model_hparams(l.m)->n_vocab;
+    sealm_context *own = new_ctx(l.m, 64, 16, 2);
+    float *want_a = eval_all(own, PROMPT, N_PROMPT, n_vocab);
+    sealm_context_free(own);
+    own = new_ctx(l.m, 64, 16, 2);
+    float *want_b = eval_all(own, PROMPT + 4, N_PROMPT - 4, n_vocab);
+    sealm_context_free(own);
+
+    sealm_context *a = new_ctx(l.m, 64, 16, 2), *b = NULL;
+    sealm_context_params p = sealm_context_params_default();
+    p.n_ctx = 64;
+    p.n_batch = 16;
+    p.n_threads = 7;   /* ignored: b uses a's threads */
+    sealm_error err = {0};
+    assert_int_equal(sealm_context_new_sharing(l.m, &p, a, &b, &err), SEALM_OK);
+    assert_int_equal(sealm_context_n_threads(b), sealm_context_n_threads(a));
+    /* interleaved token by token, like round-robin decoding */
+    int32_t na = N_PROMPT, nb = N_PROMPT - 4;
+    for (int32_t i = 0; i < na; i++) {
+        assert_int_equal(sealm_context_eval(a, PROMPT + i, 1, false, &err), SEALM_OK);
+        assert_memory_equal(sealm_context_logits(a, -1), want_a + (size_t)i * n_vocab, (size_t)n_vocab * sizeof(float));
+        if (i < nb) {
+            assert_int_equal(sealm_context_eval(b, PROMPT + 4 + i, 1, false, &err), SEALM_OK);
+            assert_memory_equal(sealm_context_logits(b, -1), want_b + (size_t)i * n_vocab, (size_t)n_vocab * sizeof(float));
+        }
+    }
+    sealm_context_free(b);
+    sealm_context_free(a);
+    free(want_a);
+    free(want_b);
+    unload(&l);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hparams_and_sizes),
@@ -425,6 +464,7 @@ int main(void) {
         cmocka_unit_test(test_eval_errors),
         cmocka_unit_test(test_every_weight_type_end_to_end),
         cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_shared_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
