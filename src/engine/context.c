@@ -114,6 +114,8 @@ sealm_status sealm_context_new_sharing(const sealm_model *m, const sealm_context
         return sealm_error_set(err, SEALM_E_INVALID, "batch size %d is larger than the supported %d", params.n_batch, MAX_N_BATCH);
     if (params.n_batch > params.n_ctx) params.n_batch = params.n_ctx;
     if (params.n_threads <= 0) params.n_threads = sealm_physical_cores();
+    /* A shared pool decides the thread count (per-thread scratch is sized from it). */
+    if (pool_from) params.n_threads = sealm_threadpool_size(pool_from->pool);
     if (params.n_threads > 256)
         return sealm_error_set(err, SEALM_E_INVALID, "thread count %d is larger than the supported 256", params.n_threads);
     if (hp->head_dim > MAX_HEAD_DIM)
@@ -129,7 +131,6 @@ sealm_status sealm_context_new_sharing(const sealm_model *m, const sealm_context
         /* One set of worker threads for contexts that one thread drives in turn: several
          * pools would spin against each other for the same cores. */
         c->pool = pool_from->pool;
-        c->params.n_threads = sealm_threadpool_size(c->pool);
     } else if (!s) {
         s = sealm_threadpool_new(params.n_threads, &c->pool, err);
         c->owns_pool = !s;
