@@ -33,4 +33,13 @@ static inline bool guard_is_space(unsigned char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
+/* A growable NUL-terminated string for text that may hold personal data (text_buf.c):
+ * growth and freeing wipe the old bytes. Zero-initialize; free with guard_text_wipe. */
+typedef struct guard_text {
+    char *p;
+    size_t n, cap;
+} guard_text;
+bool guard_text_add(guard_text *b, const char *s, size_t n);
+void guard_text_wipe(guard_text *b);
+
 #endif

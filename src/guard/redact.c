@@ -98,45 +98,18 @@ sealm_status sealm_guard_vault_placeholder(sealm_guard_vault *v, sealm_guard_kin
     return SEALM_OK;
 }
 
-/* A growable output string. */
-typedef struct text_buf {
-    char *p;
-    size_t n, cap;
-} text_buf;
-
-static bool buf_add(text_buf *b, const char *s, size_t n) {
-    if (b->cap - b->n < n + 1) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap - b->n < n + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) return false;
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = 0;
-    return true;
-}
-
-/* Frees a buffer that may hold personal data. */
-static void buf_wipe(text_buf *b) {
-    if (b->p) sodium_memzero(b->p, b->cap);
-    free(b->p);
-    b->p = NULL;
-}
 
 sealm_status sealm_guard_redact_findings(sealm_guard_vault *v, const char *text, size_t len,
                                          const sealm_guard_findings *f, char **out, size_t *out_len,
                                          sealm_error *err) {
     *out = NULL;
-    text_buf b = {0};
+    guard_text b = {0};
     size_t at = 0;
-    if (!buf_add(&b, "", 0)) return sealm_error_set(err, SEALM_E_NOMEM, "out of memory redacting text");
+    if (!guard_text_add(&b, "", 0)) return sealm_error_set(err, SEALM_E_NOMEM, "out of memory redacting text");
     for (size_t i = 0; f && i < f->n; i++) {
         const sealm_guard_finding *x = &f->items[i];
         if (x->start < at || x->end > len || x->end <= x->start) {
-            buf_wipe(&b);
+            guard_text_wipe(&b);
             return sealm_error_set(err, SEALM_E_INVALID,
                                    "guard: finding %zu spans [%zu, %zu), outside the text or overlapping the one "
                                    "before; resolve findings first", i, x->start, x->end);
@@ -146,21 +119,21 @@ sealm_status sealm_guard_redact_findings(sealm_guard_vault *v, const char *text,
         if (is_pii_kind(x->kind)) {
             sealm_status st = sealm_guard_vault_placeholder(v, x->kind, text + x->start, x->end - x->start, &ph, err);
             if (st != SEALM_OK) {
-                buf_wipe(&b);
+                guard_text_wipe(&b);
                 return st;
             }
         } else {
             snprintf(plain, sizeof plain, "[%s]", sealm_guard_kind_name(x->kind));
             ph = plain;
         }
-        if (!buf_add(&b, text + at, x->start - at) || !buf_add(&b, ph, strlen(ph))) {
-            buf_wipe(&b);
+        if (!guard_text_add(&b, text + at, x->start - at) || !guard_text_add(&b, ph, strlen(ph))) {
+            guard_text_wipe(&b);
             return sealm_error_set(err, SEALM_E_NOMEM, "out of memory redacting text");
         }
         at = x->end;
     }
-    if (!buf_add(&b, text + at, len - at)) {
-        buf_wipe(&b);
+    if (!guard_text_add(&b, text + at, len - at)) {
+        guard_text_wipe(&b);
         return sealm_error_set(err, SEALM_E_NOMEM, "out of memory redacting text");
     }
     *out = b.p;
@@ -196,8 +169,8 @@ static size_t placeholder_len_at(const char *s, size_t n) {
 sealm_status sealm_guard_vault_restore(const sealm_guard_vault *v, const char *text, size_t len,
                                        char **out, size_t *out_len, sealm_error *err) {
     *out = NULL;
-    text_buf b = {0};
-    bool ok = buf_add(&b, "", 0);
+    guard_text b = {0};
+    bool ok = guard_text_add(&b, "", 0);
     size_t at = 0, i = 0;
     while (ok && i < len) {
         const char *open = memchr(text + i, '[', len - i);
@@ -212,13 +185,13 @@ sealm_status sealm_guard_vault_restore(const sealm_guard_vault *v, const char *t
             i++;
             continue;
         }
-        ok = buf_add(&b, text + at, i - at) && buf_add(&b, (const char *)v->arena + hit->offset, hit->len);
+        ok = guard_text_add(&b, text + at, i - at) && guard_text_add(&b, (const char *)v->arena + hit->offset, hit->len);
         i += n;
         at = i;
     }
-    if (ok) ok = buf_add(&b, text + at, len - at);
+    if (ok) ok = guard_text_add(&b, text + at, len - at);
     if (!ok) {
-        buf_wipe(&b);
+        guard_text_wipe(&b);
         return sealm_error_set(err, SEALM_E_NOMEM, "out of memory re-personalizing text");
     }
     *out = b.p;

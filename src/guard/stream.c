@@ -22,46 +22,17 @@ enum {
     STREAM_MAX_PEM = 16384,      /* an open private-key block is held up to this */
 };
 
-typedef struct stream_buf {
-    char *p;
-    size_t n, cap;
-} stream_buf;
 
 struct sealm_guard_stream {
     sealm_guard_stream_config cfg;
-    stream_buf text;             /* the stream from absolute offset base to base + text.n */
+    guard_text text;             /* the stream from absolute offset base to base + text.n */
     size_t base, emitted;        /* absolute offsets; base <= emitted <= base + text.n */
-    stream_buf out;              /* what the last call released */
+    guard_text out;              /* what the last call released */
     sealm_guard_findings all;    /* every applied finding, absolute offsets */
     sealm_guard_findings scratch;
     bool blocked;
 };
 
-static bool sbuf_add(stream_buf *b, const char *s, size_t n) {
-    if (b->cap - b->n < n + 1) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap - b->n < n + 1) cap *= 2;
-        char *p = malloc(cap);
-        if (!p) return false;
-        if (b->p) {
-            memcpy(p, b->p, b->n);
-            sodium_memzero(b->p, b->cap);
-            free(b->p);
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = 0;
-    return true;
-}
-
-static void sbuf_wipe(stream_buf *b) {
-    if (b->p) sodium_memzero(b->p, b->cap);
-    free(b->p);
-    memset(b, 0, sizeof *b);
-}
 
 sealm_status sealm_guard_stream_new(const sealm_guard_stream_config *cfg, sealm_guard_stream **out, sealm_error *err) {
     *out = NULL;
@@ -77,8 +48,8 @@ sealm_status sealm_guard_stream_new(const sealm_guard_stream_config *cfg, sealm_
 
 void sealm_guard_stream_free(sealm_guard_stream *s) {
     if (!s) return;
-    sbuf_wipe(&s->text);
-    sbuf_wipe(&s->out);
+    guard_text_wipe(&s->text);
+    guard_text_wipe(&s->out);
     sealm_guard_findings_free(&s->all);
     sealm_guard_findings_free(&s->scratch);
     free(s);
@@ -182,11 +153,11 @@ static sealm_status process(sealm_guard_stream *s, bool final, sealm_error *err)
             snprintf(plain, sizeof plain, "[%s]", sealm_guard_kind_name(x.kind));
             ph = plain;
         }
-        if (!sbuf_add(&s->out, t + (at - b), x.start - at) || !sbuf_add(&s->out, ph, strlen(ph)))
+        if (!guard_text_add(&s->out, t + (at - b), x.start - at) || !guard_text_add(&s->out, ph, strlen(ph)))
             return sealm_error_set(err, SEALM_E_NOMEM, "out of memory in the output filter");
         at = x.end;
     }
-    if (!sbuf_add(&s->out, t + (at - b), cut - at))
+    if (!guard_text_add(&s->out, t + (at - b), cut - at))
         return sealm_error_set(err, SEALM_E_NOMEM, "out of memory in the output filter");
     s->emitted = cut;
 
@@ -224,7 +195,7 @@ static void results(const sealm_guard_stream *s, const char **emit, size_t *n_em
 sealm_status sealm_guard_stream_push(sealm_guard_stream *s, const char *text, size_t len, const char **emit,
                                      size_t *n_emit, bool *blocked, sealm_error *err) {
     s->out.n = 0;
-    if (!s->blocked && len > 0 && !sbuf_add(&s->text, text, len)) {
+    if (!s->blocked && len > 0 && !guard_text_add(&s->text, text, len)) {
         results(s, emit, n_emit, blocked);
         return sealm_error_set(err, SEALM_E_NOMEM, "out of memory in the output filter");
     }
