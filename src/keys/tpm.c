@@ -96,6 +96,13 @@ static sealm_status tpm_primary(tpm_session *s, const char *tcti, sealm_error *e
     return SEALM_OK;
 }
 
+/* Opens the TPM and re-creates its storage key: what sealing and unsealing both start with. */
+static sealm_status tpm_open_storage(const char *tcti, tpm_session *s, sealm_error *err) {
+    sealm_status st = tpm_open(tcti, s, err);
+    if (st == SEALM_OK && (st = tpm_primary(s, tcti, err)) != SEALM_OK) tpm_close(s);
+    return st;
+}
+
 /* The template of a sealed data object: a keyed-hash object with no sign/decrypt use, bound
  * to this TPM and parent (fixedTPM, fixedParent), opened with an empty auth value. */
 static TPM2B_PUBLIC sealed_template(void) {
@@ -111,12 +118,8 @@ static TPM2B_PUBLIC sealed_template(void) {
 sealm_status sealm_keys_tpm_seal(const char *tcti, const uint8_t secret[SEALM_KEYS_SECRET_BYTES], uint8_t *pub_blob,
                                  size_t *pub_len, uint8_t *priv_blob, size_t *priv_len, sealm_error *err) {
     tpm_session s;
-    sealm_status st = tpm_open(tcti, &s, err);
+    sealm_status st = tpm_open_storage(tcti, &s, err);
     if (st != SEALM_OK) return st;
-    if ((st = tpm_primary(&s, tcti, err)) != SEALM_OK) {
-        tpm_close(&s);
-        return st;
-    }
     TPM2B_SENSITIVE_CREATE *sens = sodium_malloc(sizeof *sens);
     if (!sens) {
         tpm_close(&s);
@@ -160,12 +163,8 @@ sealm_status sealm_keys_tpm_unseal(const char *path, const char *tcti, const uin
     if (Tss2_MU_TPM2B_PRIVATE_Unmarshal(priv_blob, priv_len, &off, &priv) != TSS2_RC_SUCCESS || off != priv_len)
         return sealm_error_set(err, SEALM_E_FORMAT, "%s: tpm-private is not a TPM2B_PRIVATE", path);
     tpm_session s;
-    sealm_status st = tpm_open(tcti, &s, err);
+    sealm_status st = tpm_open_storage(tcti, &s, err);
     if (st != SEALM_OK) return st;
-    if ((st = tpm_primary(&s, tcti, err)) != SEALM_OK) {
-        tpm_close(&s);
-        return st;
-    }
     ESYS_TR obj = ESYS_TR_NONE;
     TPM2B_SENSITIVE_DATA *data = NULL;
     TSS2_RC rc = Esys_Load(s.esys, s.primary, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &priv, &pub, &obj);

@@ -85,6 +85,21 @@ static json_t *findings_json(const sealm_guard_findings *f) {
     return arr;
 }
 
+/* Appends what the stream released to the output buffer (kept NUL-terminable). */
+static sealm_status append_emitted(char **buf, size_t *n, size_t *cap, const char *emit, size_t n_emit,
+                                   sealm_error *err) {
+    if (*n + n_emit >= *cap) {
+        size_t want = (*n + n_emit) * 2 + 64;
+        char *p = realloc(*buf, want);
+        if (!p) return sealm_error_set(err, SEALM_E_NOMEM, "out of memory");
+        *buf = p;
+        *cap = want;
+    }
+    memcpy(*buf + *n, emit, n_emit);
+    *n += n_emit;
+    return SEALM_OK;
+}
+
 /* Runs the text through the streaming filter chunk bytes at a time. */
 static int redact_streaming(const sealm_guard_pii *d, sealm_guard_vault *v, const char *text, size_t len,
                             size_t chunk, char **out, size_t *out_len, sealm_guard_findings *found) {
@@ -105,26 +120,10 @@ static int redact_streaming(const sealm_guard_pii *d, sealm_guard_vault *v, cons
         bool blocked;
         size_t piece = last ? len - at : chunk;
         sealm_status st = sealm_guard_stream_push(s, text + at, piece, &emit, &n_emit, &blocked, &err);
-        if (st == SEALM_OK && n + n_emit >= cap) {
-            char *p = realloc(buf, (cap = (n + n_emit) * 2 + 64));
-            if (!p) st = sealm_error_set(&err, SEALM_E_NOMEM, "out of memory");
-            else buf = p;
-        }
-        if (st == SEALM_OK) {
-            memcpy(buf + n, emit, n_emit);
-            n += n_emit;
-        }
+        if (st == SEALM_OK) st = append_emitted(&buf, &n, &cap, emit, n_emit, &err);
         if (st == SEALM_OK && last) {
             st = sealm_guard_stream_finish(s, &emit, &n_emit, &blocked, &err);
-            if (st == SEALM_OK && n + n_emit >= cap) {
-                char *p = realloc(buf, (cap = (n + n_emit) * 2 + 64));
-                if (!p) st = sealm_error_set(&err, SEALM_E_NOMEM, "out of memory");
-                else buf = p;
-            }
-            if (st == SEALM_OK) {
-                memcpy(buf + n, emit, n_emit);
-                n += n_emit;
-            }
+            if (st == SEALM_OK) st = append_emitted(&buf, &n, &cap, emit, n_emit, &err);
         }
         if (st != SEALM_OK) {
             cli_error("%s", err.message);
