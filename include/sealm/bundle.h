@@ -41,6 +41,7 @@ extern "C" {
 #define SEALM_BUNDLE_NAME_MAX 64u            /* model name: [A-Za-z0-9._-], starts alnum */
 #define SEALM_BUNDLE_TEXT_MAX 64u            /* label, architecture, quantization, device class */
 #define SEALM_BUNDLE_PROV_MAX 128u           /* each provenance string */
+#define SEALM_BUNDLE_SYSTEM_PROMPT_MAX 8192u /* bytes of UTF-8 in the optional signed system prompt */
 
 /* What a publisher states about a model when sealing it. Strings are NUL-terminated,
  * printable ASCII (0x20..0x7e), at most the lengths above; borrowed for the call only. */
@@ -57,6 +58,11 @@ typedef struct sealm_bundle_params {
     const char *source_model_hash;     /* optional provenance (NULL = absent) */
     const char *quantization_settings; /* optional provenance */
     const char *build_commit;          /* optional provenance */
+    /* Optional system prompt the runtime uses for this model (sealmd, `sealm chat`): signed
+     * with the manifest, so a device can tell it came from the publisher. 1..8192 bytes of
+     * UTF-8 without control characters other than tab, LF and CR; NULL = none. It is
+     * readable by anyone who can read the bundle file (the manifest is not encrypted). */
+    const char *system_prompt;
 } sealm_bundle_params;
 
 /* Everything a bundle says about itself that is safe to show: no key material. Filled by
@@ -82,6 +88,7 @@ typedef struct sealm_bundle_info {
     char source_model_hash[SEALM_BUNDLE_PROV_MAX + 1];
     char quantization_settings[SEALM_BUNDLE_PROV_MAX + 1];
     char build_commit[SEALM_BUNDLE_PROV_MAX + 1];
+    char system_prompt[SEALM_BUNDLE_SYSTEM_PROMPT_MAX + 1]; /* signed; "" when the manifest has none */
     uint32_t n_signers;                  /* publisher key ids, as listed in the manifest (all verified) */
     char signer_ids[SEALM_BUNDLE_MAX_SIGNATURES][SEALM_KEY_ID_LEN + 1];
     uint32_t n_trusted_signers;          /* how many of them the trust store trusts */

@@ -109,6 +109,9 @@ sealm_status bundle_manifest_parse(const uint8_t *json, size_t len, bundle_manif
 sealm_status bundle_manifest_build(const bundle_manifest *m, char **json, size_t *len,
                                    sealm_error *err);
 bool bundle_name_ok(const char *name);
+/* A system prompt the manifest may carry: n bytes (1..SEALM_BUNDLE_SYSTEM_PROMPT_MAX) of
+ * valid UTF-8, no NUL and no control characters but tab, LF and CR. */
+bool bundle_system_prompt_ok(const char *s, size_t n);
 int bundle_compare_versions(const char *a, const char *b, bool *ok);
 /* Associated data every chunk is authenticated with: binds the stream to the manifest's
  * identity (bundle id, name, version, sizes). */

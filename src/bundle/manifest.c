@@ -3,6 +3,7 @@
  * out-of-range numbers, over-long or non-printable strings and trailing bytes are all
  * refused. It is parsed only after its signatures verified (verify.c). */
 #include <jansson.h>
+#include <utf8proc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@ static const char *const top_keys[] = {
     "format", "bundle_id", "name", "version", "label", "created", "payload_size",
     "payload_blake2b", "ciphertext_blake2b", "chunk_size", "cipher", "architecture",
     "quantization", "device_class", "min_runtime", "signers", "key_commitment", "provenance",
+    "system_prompt",
 };
 static const char *const provenance_keys[] = {"source_model_hash", "quantization_settings", "build_commit"};
 
@@ -25,6 +27,20 @@ bool bundle_name_ok(const char *name) {
         char c = name[i];
         bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
         if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-'))) return false;
+    }
+    return true;
+}
+
+bool bundle_system_prompt_ok(const char *s, size_t n) {
+    if (n < 1 || n > SEALM_BUNDLE_SYSTEM_PROMPT_MAX) return false;
+    for (size_t i = 0; i < n;) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t got = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &cp);
+        if (got < 1) return false;
+        /* C0 and C1 controls and DEL could hide text from a reviewer or end a line in a log */
+        bool control = cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
+        if (control && cp != '\t' && cp != '\n' && cp != '\r') return false;
+        i += (size_t)got;
     }
     return true;
 }
@@ -198,6 +214,15 @@ static sealm_status parse_fields(json_t *root, bundle_manifest *m, sealm_error *
         if ((st = get_str(prov, "quantization_settings", false, 1, SEALM_BUNDLE_PROV_MAX, in->quantization_settings, err))) return st;
         if ((st = get_str(prov, "build_commit", false, 1, SEALM_BUNDLE_PROV_MAX, in->build_commit, err))) return st;
     }
+
+    json_t *sys = json_object_get(root, "system_prompt");
+    if (sys) {
+        if (!json_is_string(sys)) return bad(err, "system_prompt", "must be a string");
+        size_t n = json_string_length(sys);
+        if (!bundle_system_prompt_ok(json_string_value(sys), n))
+            return bad(err, "system_prompt", "must be 1..8192 bytes of UTF-8 without control characters");
+        memcpy(in->system_prompt, json_string_value(sys), n + 1);
+    }
     return SEALM_OK;
 }
 
@@ -252,6 +277,8 @@ sealm_status bundle_manifest_build(const bundle_manifest *m, char **json, size_t
         if (in->build_commit[0])
             bad_set |= json_object_set_new(prov, "build_commit", json_string(in->build_commit));
         if (json_object_size(prov)) bad_set |= json_object_set(root, "provenance", prov);
+        if (in->system_prompt[0])
+            bad_set |= json_object_set_new(root, "system_prompt", json_string(in->system_prompt));
     }
     char *text = bad_set ? NULL : json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(root);

@@ -89,6 +89,14 @@ static sealm_status fill_params(const sealm_bundle_params *p, const uint8_t *ggu
     if (p->source_model_hash && (st = copy_text(p->source_model_hash, "", 1, SEALM_BUNDLE_PROV_MAX, in->source_model_hash, "source model hash", err))) return st;
     if (p->quantization_settings && (st = copy_text(p->quantization_settings, "", 1, SEALM_BUNDLE_PROV_MAX, in->quantization_settings, "quantization settings", err))) return st;
     if (p->build_commit && (st = copy_text(p->build_commit, "", 1, SEALM_BUNDLE_PROV_MAX, in->build_commit, "build commit", err))) return st;
+    if (p->system_prompt) {
+        size_t n = strlen(p->system_prompt);
+        if (!bundle_system_prompt_ok(p->system_prompt, n))
+            return sealm_error_set(err, SEALM_E_INVALID, "system prompt must be 1..%u bytes of UTF-8 without control "
+                                   "characters other than tab and line breaks (got %zu bytes)",
+                                   SEALM_BUNDLE_SYSTEM_PROMPT_MAX, n);
+        memcpy(in->system_prompt, p->system_prompt, n + 1);
+    }
     return SEALM_OK;
 }
 

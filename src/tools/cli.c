@@ -339,7 +339,11 @@ sealm_chat_format cli_chat_format(const cli_model *cm, const cli_run_options *o,
     *default_system = NULL;
     sealm_gguf_str tmpl = {0};
     bool has_tmpl = sealm_gguf_get_str(cm->gguf, "tokenizer.chat_template", &tmpl) == SEALM_OK;
-    if (has_tmpl) *default_system = sealm_chat_default_system(tmpl.ptr, tmpl.len);
+    /* A system prompt signed into the bundle's manifest is the publisher's; it replaces the
+     * template's default. */
+    const sealm_bundle_info *info = cm->image ? sealm_bundle_image_info(cm->image) : NULL;
+    if (info && info->system_prompt[0]) *default_system = strdup(info->system_prompt);
+    else if (has_tmpl) *default_system = sealm_chat_default_system(tmpl.ptr, tmpl.len);
     if (o->chat_template) return sealm_chat_format_from_name(o->chat_template);
     return has_tmpl ? sealm_chat_format_detect(tmpl.ptr, tmpl.len) : SEALM_CHAT_UNKNOWN;
 }

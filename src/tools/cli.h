@@ -84,7 +84,9 @@ int cli_gguf_open(cli_model *cm, const char *path, const cli_run_options *o);
 int cli_model_open(cli_model *cm, const char *path, const cli_run_options *o, bool with_context);
 void cli_model_close(cli_model *cm);
 
-/* The chat format of the model (or the override), and its default system prompt. */
+/* The chat format of the model (or the override), and its default system prompt: the one
+ * signed into a sealed bundle's manifest, else the chat template's (*default_system is
+ * malloc'd or NULL; the caller frees it). */
 sealm_chat_format cli_chat_format(const cli_model *cm, const cli_run_options *o, char **default_system);
 
 /* Statistics of one generation. */

@@ -39,6 +39,9 @@ static void seal_usage(FILE *f) {
                "  --label TEXT, --device-class TEXT, --quantization TEXT, --min-runtime X.Y.Z\n"
                "  --chunk-size BYTES     plaintext bytes per encrypted chunk (default 1 MiB)\n"
                "  --source-hash TEXT, --quantization-settings TEXT, --build-commit TEXT   provenance\n"
+               "  --system-prompt-file FILE  a system prompt (UTF-8, at most 8192 bytes) signed into the manifest;\n"
+               "                         sealmd and `sealm chat` use it for this model (not encrypted: readable by\n"
+               "                         whoever has the bundle file)\n"
                "  --minisign             also write OUT.minisig, a detached minisign signature of the bundle\n"
                "                         by the first publisher key (check: minisign -V -p KEY.minisign.pub -m OUT;\n"
                "                         the public key file comes from `sealm minisign-key`)\n");
@@ -65,9 +68,31 @@ static int write_minisig(const sealm_key *publisher, const char *bundle, const s
     return rc;
 }
 
+/* The system prompt file, whole, as a NUL-terminated string; it must fit the manifest's
+ * limit (the bundle layer checks UTF-8 and control characters). */
+static char *read_system_prompt(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        cli_error("cannot open system prompt file '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = malloc(SEALM_BUNDLE_SYSTEM_PROMPT_MAX + 2);
+    size_t n = buf ? fread(buf, 1, SEALM_BUNDLE_SYSTEM_PROMPT_MAX + 1, f) : 0;
+    bool io_error = ferror(f);
+    fclose(f);
+    if (!buf || io_error || n == 0 || n > SEALM_BUNDLE_SYSTEM_PROMPT_MAX || memchr(buf, '\0', n)) {
+        cli_error("system prompt file '%s' must hold 1..%u bytes of text without NUL bytes", path,
+                  SEALM_BUNDLE_SYSTEM_PROMPT_MAX);
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
 int cmd_seal(int argc, char **argv) {
     sealm_bundle_params p = {0};
-    const char *model = NULL, *out = NULL, *pass_file = NULL;
+    const char *model = NULL, *out = NULL, *pass_file = NULL, *system_file = NULL;
     const char *pub_paths[MAX_KEYS], *rcp_paths[256];
     size_t n_pub = 0, n_rcp = 0;
     bool minisign = false;
@@ -110,6 +135,7 @@ int cmd_seal(int argc, char **argv) {
         } else if (!strcmp(a, "--source-hash")) p.source_model_hash = v;
         else if (!strcmp(a, "--quantization-settings")) p.quantization_settings = v;
         else if (!strcmp(a, "--build-commit")) p.build_commit = v;
+        else if (!strcmp(a, "--system-prompt-file")) system_file = v;
         else {
             cli_error("seal: unknown option '%s'", a);
             seal_usage(stderr);
@@ -121,8 +147,14 @@ int cmd_seal(int argc, char **argv) {
         seal_usage(stderr);
         return EXIT_USAGE;
     }
+    char *system_prompt = NULL;
+    if (system_file && !(system_prompt = read_system_prompt(system_file))) return EXIT_USAGE;
+    p.system_prompt = system_prompt;
     char *pass = NULL;
-    if (pass_file && !(pass = cli_read_passphrase(pass_file))) return EXIT_USAGE;
+    if (pass_file && !(pass = cli_read_passphrase(pass_file))) {
+        free(system_prompt);
+        return EXIT_USAGE;
+    }
     sealm_error err = {0};
     sealm_key *pubs[MAX_KEYS] = {0};
     uint8_t (*rcps)[32] = calloc(n_rcp, 32);
@@ -152,6 +184,7 @@ int cmd_seal(int argc, char **argv) {
     if (!rc && minisign) rc = write_minisig(pubs[0], out, &p);
     for (size_t i = 0; i < n_pub; i++) sealm_key_free(pubs[i]);
     free(rcps);
+    free(system_prompt);
     cli_free_passphrase(pass);
     return rc;
 }
@@ -171,6 +204,13 @@ static void print_info(const sealm_bundle_info *in, FILE *f) {
     if (*in->source_model_hash || *in->quantization_settings || *in->build_commit)
         fprintf(f, "  provenance: source %s, quantization settings %s, build %s\n", in->source_model_hash,
                 in->quantization_settings, in->build_commit);
+    if (in->system_prompt[0]) {
+        /* its size and hash identify which prompt is signed without printing pages of text */
+        uint8_t h[32];
+        crypto_generichash(h, sizeof h, (const uint8_t *)in->system_prompt, strlen(in->system_prompt), NULL, 0);
+        sodium_bin2hex(hash, sizeof hash, h, sizeof h);
+        fprintf(f, "  system prompt: %zu bytes, signed, BLAKE2b-256 %s\n", strlen(in->system_prompt), hash);
+    }
     fprintf(f, "  signers (%u, %u trusted):", in->n_signers, in->n_trusted_signers);
     for (uint32_t i = 0; i < in->n_signers; i++) fprintf(f, " %s", in->signer_ids[i]);
     fprintf(f, "\n  recipients (%u):", in->n_recipients);

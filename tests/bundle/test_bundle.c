@@ -585,6 +585,76 @@ static void test_manifest_strict(void **state) {
     free(m);
 }
 
+/* A system prompt signed into the manifest comes back exactly; bad ones are refused when
+ * sealing and when parsing. */
+static void test_system_prompt(void **state) {
+    (void)state;
+    sealm_error err;
+    const sealm_key *a_only[1] = {F.pub_a};
+    const uint8_t(*dev)[32] = (const uint8_t(*)[32])F.pk_dev_1;
+    char *out = path_in("system.sealed");
+    const char *prompt = "You are a field assistant.\n\tAnswer in Fran\xc3\xa7" "ais or English \xe2\x80\x94 briefly.";
+    sealm_bundle_params p = *params_v(1);
+    p.system_prompt = prompt;
+    assert_int_equal(sealm_bundle_seal(F.model, F.model_len, &p, a_only, 1, dev, 1, out, &err), SEALM_OK);
+    size_t len;
+    uint8_t *b = read_all(out, &len);
+    sealm_bundle_info *info = calloc(1, sizeof *info);
+    assert_non_null(info);
+    assert_int_equal(sealm_bundle_verify(b, len, F.trust, NULL, info, &err), SEALM_OK);
+    assert_string_equal(info->system_prompt, prompt);
+    /* the prompt is inside the signed bytes: changing one of its bytes breaks the signature */
+    uint8_t *at = memmem(b, len, "field assistant", 15);
+    assert_non_null(at);
+    at[0] ^= 0x20;
+    assert_int_equal(sealm_bundle_verify(b, len, F.trust, NULL, info, &err), SEALM_E_SIGNATURE);
+    free(b);
+    unlink(out);
+    /* absent: "" */
+    assert_int_equal(sealm_bundle_verify(F.x, F.x_len, F.trust, NULL, info, &err), SEALM_OK);
+    assert_string_equal(info->system_prompt, "");
+
+    /* refused when sealing, and nothing written */
+    char *long_prompt = malloc(SEALM_BUNDLE_SYSTEM_PROMPT_MAX + 2);
+    assert_non_null(long_prompt);
+    memset(long_prompt, 'a', SEALM_BUNDLE_SYSTEM_PROMPT_MAX + 1);
+    long_prompt[SEALM_BUNDLE_SYSTEM_PROMPT_MAX + 1] = '\0';
+    const char *bad_prompts[] = {"", "bell\x07", "esc\x1b[2J", "del\x7f", "c1\xc2\x85", "bad utf8 \xff", "cut \xe2\x80", long_prompt};
+    for (size_t i = 0; i < sizeof bad_prompts / sizeof *bad_prompts; i++) {
+        p.system_prompt = bad_prompts[i];
+        if (sealm_bundle_seal(F.model, F.model_len, &p, a_only, 1, dev, 1, out, &err) != SEALM_E_INVALID)
+            fail_msg("system prompt %zu was accepted when sealing", i);
+        assert_int_equal(access(out, F_OK), -1);
+    }
+    long_prompt[SEALM_BUNDLE_SYSTEM_PROMPT_MAX] = '\0';   /* exactly the limit is fine */
+    assert_true(bundle_system_prompt_ok(long_prompt, SEALM_BUNDLE_SYSTEM_PROMPT_MAX));
+    free(long_prompt);
+
+    /* refused when parsing (the parser does not trust the sealer) */
+    bundle_view v;
+    assert_int_equal(bundle_frame(F.x, F.x_len, &v, &err), SEALM_OK);
+    bundle_manifest *m = malloc(sizeof *m);
+    assert_non_null(m);
+    char *good = strndup((const char *)v.manifest, v.manifest_len);
+    assert_non_null(good);
+    char *edited = malloc(strlen(good) + 64);
+    assert_non_null(edited);
+    const char *values[] = {"\"ok\\nline\"", "\"\"", "\"\\u0007\"", "7", "null", "[\"x\"]"};
+    const sealm_status want[] = {SEALM_OK, SEALM_E_FORMAT, SEALM_E_FORMAT, SEALM_E_FORMAT, SEALM_E_FORMAT, SEALM_E_FORMAT};
+    for (size_t i = 0; i < sizeof values / sizeof *values; i++) {
+        sprintf(edited, "{\"system_prompt\":%s,%s", values[i], good + 1);
+        if (bundle_manifest_parse((uint8_t *)edited, strlen(edited), m, &err) != want[i])
+            fail_msg("manifest system_prompt %s: wrong verdict", values[i]);
+    }
+    sprintf(edited, "{\"system_prompt\":\"ok\\nline\",%s", good + 1);
+    assert_int_equal(bundle_manifest_parse((uint8_t *)edited, strlen(edited), m, &err), SEALM_OK);
+    assert_string_equal(m->info.system_prompt, "ok\nline");
+    free(edited);
+    free(good);
+    free(m);
+    free(info);
+}
+
 /* ---- seeds for tests/fuzz/fuzz_bundle.c ---- */
 
 static sealm_status fixed_sign(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64], sealm_error *err) {
@@ -961,6 +1031,7 @@ int main(void) {
         cmocka_unit_test(test_untrusted_revoked_and_threshold),
         cmocka_unit_test(test_rollback),
         cmocka_unit_test(test_manifest_strict),
+        cmocka_unit_test(test_system_prompt),
         cmocka_unit_test(test_seal_inputs_and_inspect),
         cmocka_unit_test(test_open_file_refusals),
         cmocka_unit_test(test_peak_memory),

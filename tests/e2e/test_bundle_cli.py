@@ -221,3 +221,31 @@ def test_minisign_verifies_the_detached_signature(world):
     # a device key cannot be exported as a minisign key
     p = run("minisign-key", "-i", "dev1.pub", "-o", "x.pub", check=False)
     assert p.returncode == 2
+
+
+def test_system_prompt_is_signed_into_the_manifest(world):
+    prompt = "You are the pump-room assistant.\nAnswer in one sentence — never guess a pressure.\n"
+    (world / "system.txt").write_text(prompt, encoding="utf-8")
+    seal("m.sealed", 1, "--system-prompt-file", "system.txt")
+    info = run("inspect", "-m", "m.sealed", "--trust", "trust.txt").stdout
+    size = len(prompt.encode("utf-8"))
+    assert f"system prompt: {size} bytes, signed" in info
+    assert "pump-room" not in info                      # listed by size and hash, not by text
+    # the manifest is signed: editing the prompt in the file breaks the signature
+    data = bytearray((world / "m.sealed").read_bytes())
+    at = data.find(b"pump-room")
+    assert at > 0
+    data[at] ^= 0x20
+    (world / "edited.sealed").write_bytes(bytes(data))
+    p = run("verify", "-m", "edited.sealed", "--trust", "trust.txt", check=False)
+    assert p.returncode == 1 and "SEALM_E_SIGNATURE" in p.stderr
+    # refused inputs: control characters, over the limit, missing file; nothing is written
+    for name, content in [("bell.txt", b"ring \x07"), ("big.txt", b"a" * 8193), ("bad.txt", b"\xff\xfe")]:
+        (world / name).write_bytes(content)
+        p = run("seal", "-m", STORIES, "-o", "x.sealed", "--name", "stories", "--version", 1,
+                "--publisher-key", "pub1.key", "--recipient", "dev1.pub", "--system-prompt-file", name, check=False)
+        assert p.returncode != 0 and "system prompt" in p.stderr, (name, p.stderr)
+        assert not (world / "x.sealed").exists()
+    p = run("seal", "-m", STORIES, "-o", "x.sealed", "--name", "stories", "--version", 1, "--publisher-key",
+            "pub1.key", "--recipient", "dev1.pub", "--system-prompt-file", "missing.txt", check=False)
+    assert p.returncode == 2 and "missing.txt" in p.stderr
