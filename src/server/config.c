@@ -185,7 +185,7 @@ static sealm_status parse_models(const json_t *root, front_config *cfg, sealm_er
 {
     static const char *const known[] = {"id", "path", "device_key", "passphrase_file", "trust", "state", "tpm",
                                         "allow_plain", "n_ctx", "threads", "max_parallel", "system_prompt",
-                                        "chat_template", "logprobs", NULL};
+                                        "chat_template", "logprobs", "guard", NULL};
     json_t *models = json_object_get(root, "models");
     if (!json_is_array(models) || json_array_size(models) == 0)
         return sealm_error_set(err, SEALM_E_INVALID, "config: \"models\" must be a non-empty array");
@@ -203,6 +203,12 @@ static sealm_status parse_models(const json_t *root, front_config *cfg, sealm_er
         if (!json_is_object(m))
             return sealm_error_set(err, SEALM_E_INVALID, "config: %s must be an object", where);
         if ((st = check_keys(m, where, known, err)))
+            return st;
+        char gwhere[48];
+        snprintf(gwhere, sizeof gwhere, "%s.guard", where);
+        cfg->models[i].guard = front_guard_policy_unset();
+        cfg->models[i].canary = true;
+        if ((st = front_guard_parse(json_object_get(m, "guard"), gwhere, &cfg->models[i].guard, &cfg->models[i], err)))
             return st;
         static const char *const strings[] = {"passphrase_file", "tpm", "system_prompt", "chat_template"};
         for (size_t k = 0; k < sizeof strings / sizeof *strings; k++) {
@@ -258,7 +264,7 @@ static sealm_status parse_hash(const char *s, uint8_t out[32], const char *where
 static sealm_status parse_key(const json_t *k, const char *where, front_key *key, sealm_error *err)
 {
     static const char *const known[] = {"id", "hash", "models", "features", "requests_per_minute",
-                                        "tokens_per_minute", "quota_tokens", "quota_period_seconds", NULL};
+                                        "tokens_per_minute", "quota_tokens", "quota_period_seconds", "guard", NULL};
     sealm_status st;
     char *s = NULL;
     if (!json_is_object(k))
@@ -307,6 +313,11 @@ static sealm_status parse_key(const json_t *k, const char *where, front_key *key
                                    "config: %s.features[%zu] must be one of logprobs, logit_bias, system_prompt, metrics", where, i);
         key->features |= 1u << n;
     }
+    char gwhere[48];
+    snprintf(gwhere, sizeof gwhere, "%s.guard", where);
+    key->guard = front_guard_policy_unset();
+    if ((st = front_guard_parse(json_object_get(k, "guard"), gwhere, &key->guard, NULL, err)))
+        return st;
     if ((st = get_num(k, "requests_per_minute", where, 0, 0, 1e6, &key->requests_per_minute, err)) ||
         (st = get_num(k, "tokens_per_minute", where, 0, 0, 1e9, &key->tokens_per_minute, err)) ||
         (st = get_int(k, "quota_tokens", where, 0, 0, INT64_C(1) << 50, &key->quota_tokens, err)) ||
@@ -451,7 +462,13 @@ void front_config_free(front_config *cfg)
     free(cfg->tls_key);
     free(cfg->tls_client_ca);
     free(cfg->user);
+    for (size_t i = 0; cfg->models && i < cfg->n_models; i++) {
+        free(cfg->models[i].policy_file);
+        sealm_guard_policy_free(cfg->models[i].policy);
+    }
     free(cfg->models);
+    sealm_guard_pii_free(cfg->guard_pii);
+    sealm_guard_injector_free(cfg->guard_injector);
     front_keys_free(cfg->keys, cfg->n_keys);
     json_decref(cfg->models_json);
     json_decref(cfg->limits_json);

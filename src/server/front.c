@@ -159,6 +159,15 @@ void front_event_free(front_event *e)
     }
 }
 
+void front_relay_cancel(front_pending *p)
+{
+    json_t *c = json_pack("{s:I}", "req", (json_int_t)p->req);
+    sealm_error err;
+    if (c)
+        sealm_ipc_send(W.fd, SEALM_IPC_CANCEL, c, &err);
+    json_decref(c);
+}
+
 void front_relay_end(front_pending *p)
 {
     pthread_mutex_lock(&W.lock);
@@ -216,6 +225,17 @@ static void route(uint8_t type, json_t *body)
         if (!W.ready && json_is_array(models)) {
             W.hello_models = json_incref(models);
             W.ready = true;
+            size_t i;
+            json_t *m;
+            json_array_foreach(models, i, m) {
+                /* The signed manifest wins; say so, without either text. */
+                if (json_is_true(json_object_get(m, "system_prompt_conflict"))) {
+                    json_t *f = json_pack("{s:s?}", "model", json_string_value(json_object_get(m, "id")));
+                    front_log("warning", "system_prompt_conflict: the bundle's signed system prompt is used, the config's "
+                                         "system_prompt is ignored", f);
+                    json_decref(f);
+                }
+            }
         }
         pthread_cond_broadcast(&W.cond);
         pthread_mutex_unlock(&W.lock);
@@ -466,7 +486,8 @@ sealm_status sealm_server_check_config(const char *path, sealm_error *err)
     front_config cfg;
     sealm_status st = front_config_load(path, &cfg, err);
     if (!st)
-        front_config_free(&cfg);
+        st = front_guard_load(&cfg, err);   /* policy files must parse too */
+    front_config_free(&cfg);
     return st;
 }
 
@@ -519,6 +540,9 @@ sealm_status sealm_server_run(const char *config_path, sealm_error *err)
     reader_started = true;
     if (cfg.tcp_host && ((st = read_pem(cfg.tls_cert, &tls.cert, err)) || (st = read_pem(cfg.tls_key, &tls.key, err)) ||
                          (cfg.tls_client_ca && (st = read_pem(cfg.tls_client_ca, &tls.ca, err)))))
+        goto out;
+    /* The guard's rules and the policy files are read while the files are still readable. */
+    if ((st = front_guard_load(&cfg, err)))
         goto out;
     if ((st = drop_privileges(cfg.user, err)))
         goto out;

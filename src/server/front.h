@@ -11,10 +11,39 @@
 #include <stdint.h>
 
 #include "sealm/common.h"
+#include "sealm/guard.h"
 
 /* ---- config (config.c) ---- */
 
 enum { FEATURE_LOGPROBS = 1, FEATURE_LOGIT_BIAS = 2, FEATURE_SYSTEM_PROMPT = 4, FEATURE_METRICS = 8 };
+
+/* ---- guard policies (guard_policy.c) ----
+ * What the guard does with each direction of a request. A model's "guard" object sets the
+ * defaults; a key's "guard" object may override any field, per direction. Fields a key leaves
+ * out are GUARD_UNSET and fall through to the model, and the model's to the built-in default
+ * (off). docs/sealmd.md, "Guardrails". */
+#define GUARD_UNSET (-1)
+
+typedef struct front_guard_policy {
+    int input_pii;               /* sealm_guard_action: OFF, DETECT, REDACT or BLOCK; or GUARD_UNSET */
+    int input_injection;         /* OFF, DETECT or BLOCK; or GUARD_UNSET */
+    double injection_threshold;  /* score in (0, 1] from which injection fires; < 0: unset */
+    int output_pii;              /* OFF, DETECT, REDACT or BLOCK; or GUARD_UNSET */
+} front_guard_policy;
+
+/* A policy with every field unset (a key without "guard"). */
+front_guard_policy front_guard_policy_unset(void);
+/* Parses a "guard" object (model: allow_model_keys true) into *out; fields absent stay as *out
+ * had them. where names the object in messages ("models[0].guard"). Errors: SEALM_E_INVALID
+ * naming the key (unknown key, unknown action, redact for injection, threshold outside
+ * (0, 1]), SEALM_E_NOMEM. */
+struct front_model;
+sealm_status front_guard_parse(const json_t *guard, const char *where, front_guard_policy *out,
+                               struct front_model *model, sealm_error *err);
+/* The policy in force for one request: per field the key's value when set, else the
+ * model's, else off; the injection threshold, when neither sets it, is the guard layer's
+ * (SEALM_GUARD_INJECT_DETECT for detect, SEALM_GUARD_INJECT_BLOCK for block). Never fails. */
+front_guard_policy front_guard_resolve(const front_guard_policy *model, const front_guard_policy *key);
 
 /* One API key as configured: only the SHA-256 of the secret is held. */
 typedef struct front_key {
@@ -27,6 +56,7 @@ typedef struct front_key {
     double tokens_per_minute;    /* 0 = unlimited */
     int64_t quota_tokens;        /* tokens per quota period; 0 = unlimited */
     int64_t quota_period_s;
+    front_guard_policy guard;    /* per-key overrides; GUARD_UNSET fields fall through to the model */
 } front_key;
 
 typedef struct front_limits {
@@ -43,6 +73,11 @@ typedef struct front_limits {
 typedef struct front_model {
     char id[128];
     bool logprobs;               /* per-model switch: false refuses logprobs for every key */
+    front_guard_policy guard;    /* defaults for every key (unset fields: off) */
+    char *policy_file;           /* output policy file (sealm_guard_policy format); NULL: none */
+    bool canary;                 /* plant and check a canary in the system prompt (default true) */
+    bool restore;                /* map input placeholders the model echoes back (default false) */
+    sealm_guard_policy *policy;  /* compiled policy_file, after front_guard_load; NULL: none */
 } front_model;
 
 typedef struct front_config {
@@ -61,7 +96,16 @@ typedef struct front_config {
     size_t n_keys;
     json_t *models_json;         /* the "models" array, handed to the worker as-is */
     json_t *limits_json;         /* the "limits" object, handed to the worker as-is */
+    sealm_guard_pii *guard_pii;  /* shared PII detector, after front_guard_load (NULL: not needed) */
+    sealm_guard_injector *guard_injector;   /* shared injection screener (NULL: not needed) */
 } front_config;
+
+/* Compiles what the config's guard settings need: the PII detector and injection screener
+ * (when any model or key turns them on) and each model's policy file (read here: call it
+ * before dropping privileges). Errors: those of sealm_guard_pii_new, sealm_guard_injector_new
+ * and sealm_guard_policy_load (SEALM_E_IO, SEALM_E_FORMAT with the line), prefixed with the
+ * model id. Freed by front_config_free. */
+sealm_status front_guard_load(front_config *cfg, sealm_error *err);
 
 /* Parses and validates the JSON config file at path into *cfg (zeroed first). Strict:
  * unknown keys, wrong types and out-of-range values are refused with a message naming the
@@ -117,6 +161,12 @@ void front_metrics_ttft(double seconds);
 void front_metrics_token_latency(double seconds);
 void front_metrics_inflight(int delta);
 void front_metrics_cancelled(void);
+/* Guard: n findings of kind in direction (0 input, 1 output) handled with action. */
+void front_metrics_guard_finding(int direction, sealm_guard_kind kind, sealm_guard_action action, uint64_t n);
+/* Guard: one request refused (input) or output stopped (output) because of kind. */
+void front_metrics_guard_block(int direction, sealm_guard_kind kind);
+/* Guard: time spent in the guard for one request and direction, seconds. */
+void front_metrics_guard_seconds(int direction, double seconds);
 /* Prometheus text exposition (version 0.0.4); caller frees. */
 char *front_metrics_render(void);
 
@@ -157,6 +207,9 @@ front_pending *front_relay_start(json_t *generate, sealm_error *err);
 /* Waits up to timeout_s for the next event; NULL on timeout. Caller frees with front_event_free. */
 front_event *front_relay_next(front_pending *p, double timeout_s);
 void front_event_free(front_event *e);
+/* Sends CANCEL now and keeps the request registered, so that the worker's DONE (with the
+ * token counts) still arrives (the output guard stopped the answer). */
+void front_relay_cancel(front_pending *p);
 /* Sends CANCEL when the request has not finished, unregisters and frees it. */
 void front_relay_end(front_pending *p);
 bool front_worker_ready(void);
@@ -187,6 +240,66 @@ typedef struct api_request {
  * HTTP status with *e filled (400 malformed, 403 scope, 404 unknown model). */
 int api_validate(const json_t *body, bool chat, const front_key *key, const front_config *cfg,
                  const json_t *hello_models, api_request *out, api_error *e);
+
+/* ---- guard at run time (guard_input.c, guard_output.c) ---- */
+
+enum { GUARD_INPUT = 0, GUARD_OUTPUT = 1 };
+
+/* What the guard found in one direction of one request: counts per kind, never text. */
+typedef struct front_guard_report {
+    uint32_t count[SEALM_GUARD_KIND_COUNT];
+    bool blocked;
+    sealm_guard_kind block_kind;
+    double seconds;              /* time spent in the guard */
+} front_guard_report;
+
+/* The per-request guard state: the vault of input placeholders (and, with restore, a
+ * second vault holding only those, so that the reply's re-personalization never undoes an
+ * output redaction), the canary planted for this request. */
+typedef struct front_guard_request {
+    front_guard_policy policy;   /* resolved for this key and model */
+    const front_model *model;
+    sealm_guard_vault *vault;    /* input (and output) placeholders; NULL until needed */
+    sealm_guard_vault *restore;  /* input placeholders only; NULL without restore */
+    char canary[SEALM_GUARD_CANARY_LEN + 1];   /* "" when none */
+    front_guard_report input;
+} front_guard_request;
+
+/* Resolves the policy and, when the model has a protected system prompt (has_system, from
+ * HELLO) and canary on, draws this request's canary. Returns SEALM_OK. */
+sealm_status front_guard_request_init(front_guard_request *g, const front_config *cfg, const front_model *model,
+                                      const front_key *key, bool has_system, sealm_error *err);
+void front_guard_request_free(front_guard_request *g);
+
+/* Runs the input policy over every user-controlled text of a GENERATE body (each message's
+ * content, or the prompt), in place: redaction replaces the texts by placeholders. Returns 0,
+ * or the HTTP status with *e filled: 400 input_blocked (message names the kinds, never the
+ * text), 500 when the guard failed. g->input holds the counts. */
+int front_guard_input(front_guard_request *g, const front_config *cfg, json_t *generate, api_error *e);
+
+/* The output filter of one request: canary, then PII and the policy file (streaming-safe,
+ * bounded hold-back), then re-personalization. */
+typedef struct front_guard_output front_guard_output;
+/* NULL *out when the request needs no output filter (nothing to check). */
+sealm_status front_guard_output_new(front_guard_request *g, const front_config *cfg, front_guard_output **out,
+                                    sealm_error *err);
+void front_guard_output_free(front_guard_output *o);
+/* Whether the filter may change text (then logprobs cannot be aligned with it). */
+bool front_guard_output_rewrites(const front_guard_request *g);
+/* Feeds one TOKEN's text; *out and *n: what may be shown now (valid until the next call);
+ * *raw_released: bytes of model text released so far (for aligning logprobs when the filter
+ * does not rewrite). Returns true once the output is blocked (nothing more is shown). */
+bool front_guard_output_push(front_guard_output *o, const char *text, size_t len, const char **out, size_t *n,
+                             size_t *raw_released);
+/* End of the output: releases what was held. Same conventions as push. */
+bool front_guard_output_finish(front_guard_output *o, const char **out, size_t *n, size_t *raw_released);
+/* The counts so far (for metrics and the log line). */
+const front_guard_report *front_guard_output_report(const front_guard_output *o);
+
+/* Logs one guard event ("guard_input", "guard_output", "canary_leak") with ids and counts
+ * only, and updates the metrics. */
+void front_guard_log(const char *event, uint64_t req, const char *key_id, const char *model, int direction,
+                     const front_guard_report *r, const front_guard_policy *p);
 
 /* ---- HTTP (http.c) ---- */
 

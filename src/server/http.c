@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <microhttpd.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -56,6 +57,10 @@ typedef struct stream {
     int64_t prompt_tokens, completion_tokens;
     int64_t text_offset;         /* bytes of completion text sent so far (completions logprobs) */
     char finish[16];
+    struct answer_guard *ag;     /* guard state (owned); NULL: none */
+    json_t *lp_pending;          /* logprob entries of tokens not yet released: {"t","lp","end"} */
+    size_t total;                /* model bytes received */
+    int64_t n_tokens;            /* TOKEN frames received */
 } stream;
 
 /* ---- responses ---- */
@@ -204,25 +209,90 @@ static void make_id(front_http *h, const api_request *rq, uint64_t req, char out
     snprintf(out, 48, "%s-%s%" PRIx64, rq->chat ? "chatcmpl" : "cmpl", h->id_prefix, req);
 }
 
+/* The guard state of one answer: the per-request policy and vault, and the output filter
+ * (NULL when nothing needs filtering). Owned by the answer. */
+typedef struct answer_guard {
+    front_guard_request g;
+    front_guard_output *out;
+} answer_guard;
+
+static void answer_guard_free(answer_guard *ag)
+{
+    if (!ag)
+        return;
+    front_guard_output_free(ag->out);
+    front_guard_request_free(&ag->g);
+    free(ag);
+}
+
+/* After the output guard stopped an answer: cancels the generation and waits (bounded) for
+ * the worker's DONE, which carries the token counts the key is charged for. */
+static void cancel_and_count(front_pending *p, double timeout_s, int64_t *pt, int64_t *ct)
+{
+    front_relay_cancel(p);
+    double end = front_now() + timeout_s;
+    for (;;) {
+        double left = end - front_now();
+        front_event *ev = left > 0 ? front_relay_next(p, left) : NULL;
+        if (!ev)
+            return;
+        int kind = ev->kind;
+        if (kind == EV_DONE) {
+            *pt = json_integer_value(json_object_get(ev->body, "prompt_tokens"));
+            *ct = json_integer_value(json_object_get(ev->body, "completion_tokens"));
+        }
+        front_event_free(ev);
+        if (kind != EV_TOKEN)
+            return;
+    }
+}
+
+/* Runs one token's text through the output guard (if any). *out and *n: what the client may see;
+ * *released: model bytes released so far. Returns true when the guard blocked the output. */
+static bool guard_token(answer_guard *ag, const char *t, size_t len, size_t *total, const char **out, size_t *n,
+                        size_t *released)
+{
+    *total += len;
+    if (!ag || !ag->out) {
+        *out = t;
+        *n = len;
+        *released = *total;
+        return false;
+    }
+    return front_guard_output_push(ag->out, t, len, out, n, released);
+}
+
+static void log_output_guard(answer_guard *ag, uint64_t req, const front_key *key, const char *model)
+{
+    if (!ag || !ag->out)
+        return;
+    const front_guard_report *r = front_guard_output_report(ag->out);
+    bool leak = r->blocked && r->block_kind == SEALM_GUARD_CANARY;
+    front_guard_log(leak ? "canary_leak" : "guard_output", req, key->id, model, GUARD_OUTPUT, r, &ag->g.policy);
+}
+
 /* Non-streaming: collects the whole answer, then one JSON document. */
 static enum MHD_Result answer_whole(struct MHD_Connection *c, front_http *h, front_pending *p, front_event *first,
-                                    const front_key *key, api_request *rq, double t0, const char *path)
+                                    const front_key *key, api_request *rq, double t0, const char *path, answer_guard *ag)
 {
     char *text = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&text, &len);
     json_t *lp_content = json_array(), *lp_tokens = json_array(), *lp_values = json_array(), *lp_offsets = json_array();
+    json_t *lp_ends = json_array();   /* model bytes up to the end of each token */
     front_event *ev = first;
     double ttft = -1, last = t0;
-    int64_t pt = 0, ct = 0;
+    int64_t pt = 0, ct = 0, n_tokens = 0;
     const char *finish = "stop";
     char finish_buf[16] = "stop";
     api_error e = {0};
-    bool failed = false;
+    bool failed = false, blocked = false;
+    size_t total = 0, released = 0;
     double timeout = (double)h->cfg->limits.request_timeout_s;
     while (ev) {
         if (ev->kind == EV_TOKEN) {
-            const char *t = json_string_value(json_object_get(ev->body, "text"));
+            json_t *tv = json_object_get(ev->body, "text");
+            const char *t = json_string_value(tv);
             if (ttft < 0) {
                 ttft = ev->t - t0;
                 front_metrics_ttft(ttft);
@@ -230,17 +300,31 @@ static enum MHD_Result answer_whole(struct MHD_Connection *c, front_http *h, fro
                 front_metrics_token_latency(ev->t - last);
             }
             last = ev->t;
-            long off = ftell(mem);
-            if (t)
-                fputs(t, mem);
+            n_tokens++;
             json_t *lpv = json_object_get(ev->body, "logprob");
             if (rq->logprobs && t) {
+                /* Logprobs are offered only when the guard cannot rewrite text, so the model's
+                 * bytes and the answer's bytes are the same: offsets carry over. */
                 if (rq->chat)
                     json_array_append_new(lp_content, json_pack("{s:s,s:O,s:[]}", "token", t, "logprob", lpv ? lpv : json_null(),
                                                                 "top_logprobs"));
                 json_array_append_new(lp_tokens, json_string(t));
                 json_array_append(lp_values, lpv ? lpv : json_null());
-                json_array_append_new(lp_offsets, json_integer(off));
+                json_array_append_new(lp_offsets, json_integer((json_int_t)total));
+                json_array_append_new(lp_ends, json_integer((json_int_t)(total + json_string_length(tv))));
+            }
+            const char *out;
+            size_t n;
+            blocked = guard_token(ag, t ? t : "", t ? json_string_length(tv) : 0, &total, &out, &n, &released);
+            fwrite(out, 1, n, mem);
+            if (blocked) {
+                front_event_free(ev);
+                ev = NULL;
+                pt = 0;
+                ct = n_tokens;
+                cancel_and_count(p, timeout, &pt, &ct);
+                finish = "content_filter";
+                break;
             }
         } else if (ev->kind == EV_DONE) {
             pt = json_integer_value(json_object_get(ev->body, "prompt_tokens"));
@@ -249,6 +333,14 @@ static enum MHD_Result answer_whole(struct MHD_Connection *c, front_http *h, fro
             snprintf(finish_buf, sizeof finish_buf, "%s", f ? f : "stop");
             finish = finish_buf;
             front_event_free(ev);
+            if (ag && ag->out) {
+                const char *out;
+                size_t n;
+                blocked = front_guard_output_finish(ag->out, &out, &n, &released);
+                fwrite(out, 1, n, mem);
+                if (blocked)
+                    finish = "content_filter";
+            }
             break;
         } else {
             fill_worker_error(ev, &e);
@@ -264,12 +356,14 @@ static enum MHD_Result answer_whole(struct MHD_Connection *c, front_http *h, fro
             uint64_t req = p->req;
             fclose(mem);
             front_relay_end(p);
+            log_output_guard(ag, req, key, rq->model);
             log_request(req, key->id, rq->model, path, 499, "client_disconnected", pt, ct, t0, ttft);
             free(text);
             json_decref(lp_content);
             json_decref(lp_tokens);
             json_decref(lp_values);
             json_decref(lp_offsets);
+            json_decref(lp_ends);
             return MHD_NO;
         }
         if (!ev) {
@@ -279,8 +373,22 @@ static enum MHD_Result answer_whole(struct MHD_Connection *c, front_http *h, fro
         }
     }
     fclose(mem);
+    /* Only the tokens whose bytes were all released keep their logprob entry: what a block
+     * held back must not reappear there. */
+    size_t keep = 0;
+    while (keep < json_array_size(lp_ends) && (size_t)json_integer_value(json_array_get(lp_ends, keep)) <= released)
+        keep++;
+    while (json_array_size(lp_tokens) > keep) {
+        size_t at = json_array_size(lp_tokens) - 1;
+        json_array_remove(lp_tokens, at);
+        json_array_remove(lp_values, at);
+        json_array_remove(lp_offsets, at);
+        if (rq->chat)
+            json_array_remove(lp_content, at);
+    }
     uint64_t req = p->req;
     front_relay_end(p);
+    log_output_guard(ag, req, key, rq->model);
     enum MHD_Result r;
     if (failed) {
         front_metrics_reject(e.code ? e.code : "error");
@@ -309,14 +417,17 @@ static enum MHD_Result answer_whole(struct MHD_Connection *c, front_http *h, fro
         json_t *doc = json_pack("{s:s,s:s,s:I,s:s,s:[o],s:o}", "id", id, "object", rq->chat ? "chat.completion" : "text_completion",
                                 "created", (json_int_t)time(NULL), "model", rq->model, "choices", choice, "usage",
                                 usage_json(pt, ct));
-        log_request(req, key->id, rq->model, path, 200, "ok", pt, ct, t0, ttft);
+        log_request(req, key->id, rq->model, path, 200, blocked ? "content_filter" : "ok", pt, ct, t0, ttft);
         r = send_json(c, 200, doc, 0);
     }
+    if (text)
+        sodium_memzero(text, len);
     free(text);
     json_decref(lp_content);
     json_decref(lp_tokens);
     json_decref(lp_values);
     json_decref(lp_offsets);
+    json_decref(lp_ends);
     return r;
 }
 
@@ -356,36 +467,108 @@ static json_t *chunk(stream *s, json_t *choice)
                      "created", (json_int_t)s->created, "model", s->rq.model, "choices", choice);
 }
 
+/* One SSE chunk with released text and the logprob entries of the tokens it completes. */
+static void stream_text(stream *s, const char *text, size_t n, size_t released)
+{
+    json_t *entries = json_array();
+    while (json_array_size(s->lp_pending) > 0) {
+        json_t *pe = json_array_get(s->lp_pending, 0);
+        if ((size_t)json_integer_value(json_object_get(pe, "end")) > released)
+            break;
+        json_array_append(entries, pe);
+        json_array_remove(s->lp_pending, 0);
+    }
+    if (n == 0 && json_array_size(entries) == 0) {
+        json_decref(entries);
+        return;
+    }
+    json_t *lp = json_null();
+    size_t i;
+    json_t *pe;
+    if (s->rq.logprobs && s->rq.chat) {
+        json_t *content = json_array();
+        json_array_foreach(entries, i, pe)
+            json_array_append_new(content, json_pack("{s:O,s:O,s:[]}", "token", json_object_get(pe, "t"), "logprob",
+                                                     json_object_get(pe, "lp"), "top_logprobs"));
+        lp = json_pack("{s:o}", "content", content);
+    } else if (s->rq.logprobs) {
+        json_t *toks = json_array(), *vals = json_array(), *offs = json_array();
+        json_array_foreach(entries, i, pe) {
+            json_array_append(toks, json_object_get(pe, "t"));
+            json_array_append(vals, json_object_get(pe, "lp"));
+            json_array_append_new(offs, json_integer((json_int_t)s->text_offset));
+            s->text_offset += (int64_t)json_string_length(json_object_get(pe, "t"));
+        }
+        lp = json_pack("{s:o,s:o,s:n,s:o}", "tokens", toks, "token_logprobs", vals, "top_logprobs", "text_offset", offs);
+    }
+    json_decref(entries);
+    json_t *str = json_stringn(text, n);
+    if (!str)
+        str = json_string("");
+    json_t *choice;
+    if (s->rq.chat) {
+        json_t *delta = s->sent_role ? json_pack("{s:o}", "content", str)
+                                     : json_pack("{s:s,s:o}", "role", "assistant", "content", str);
+        choice = json_pack("{s:i,s:o,s:o,s:n}", "index", 0, "delta", delta, "logprobs", lp, "finish_reason");
+    } else {
+        choice = json_pack("{s:o,s:i,s:o,s:n}", "text", str, "index", 0, "logprobs", lp, "finish_reason");
+    }
+    s->sent_role = true;
+    sse_append(s, chunk(s, choice));
+}
+
+/* The closing chunks: finish_reason, usage when asked, [DONE]. */
+static void stream_close(stream *s)
+{
+    json_t *choice = s->rq.chat ? json_pack("{s:i,s:{},s:n,s:s}", "index", 0, "delta", "logprobs", "finish_reason", s->finish)
+                                : json_pack("{s:s,s:i,s:n,s:s}", "text", "", "index", 0, "logprobs", "finish_reason", s->finish);
+    sse_append(s, chunk(s, choice));
+    if (s->rq.include_usage) {
+        json_t *u = json_pack("{s:s,s:s,s:I,s:s,s:[],s:o}", "id", s->id, "object",
+                              s->rq.chat ? "chat.completion.chunk" : "text_completion", "created", (json_int_t)s->created,
+                              "model", s->rq.model, "choices", "usage", usage_json(s->prompt_tokens, s->completion_tokens));
+        sse_append(s, u);
+    }
+    sse_raw(s, "data: [DONE]\n\n");
+}
+
+/* The output guard stopped the answer: cancel the generation, close the stream cleanly. */
+static void stream_blocked(stream *s)
+{
+    s->done = true;
+    s->prompt_tokens = 0;
+    s->completion_tokens = s->n_tokens;
+    cancel_and_count(s->p, (double)s->h->cfg->limits.request_timeout_s, &s->prompt_tokens, &s->completion_tokens);
+    snprintf(s->finish, sizeof s->finish, "content_filter");
+    stream_close(s);
+}
+
 /* Turns one worker event into SSE bytes. */
 static void stream_event(stream *s, front_event *ev)
 {
     if (ev->kind == EV_TOKEN) {
-        if (!s->sent_role) {
+        if (s->n_tokens == 0) {
             front_metrics_ttft(ev->t - s->t0);
         } else {
             front_metrics_token_latency(ev->t - s->last_t);
         }
         s->last_t = ev->t;
-        const char *t = json_string_value(json_object_get(ev->body, "text"));
-        json_t *lpv = json_object_get(ev->body, "logprob");
-        json_t *lp = json_null();
-        if (s->rq.logprobs && s->rq.chat)
-            lp = json_pack("{s:[{s:s,s:O,s:[]}]}", "content", "token", t ? t : "", "logprob", lpv ? lpv : json_null(),
-                           "top_logprobs");
-        else if (s->rq.logprobs)
-            lp = json_pack("{s:[s],s:[O],s:n,s:[I]}", "tokens", t ? t : "", "token_logprobs", lpv ? lpv : json_null(),
-                           "top_logprobs", "text_offset", (json_int_t)s->text_offset);
-        s->text_offset += t ? (int64_t)strlen(t) : 0;
-        json_t *choice;
-        if (s->rq.chat) {
-            json_t *delta = s->sent_role ? json_pack("{s:s}", "content", t ? t : "")
-                                         : json_pack("{s:s,s:s}", "role", "assistant", "content", t ? t : "");
-            choice = json_pack("{s:i,s:o,s:o,s:n}", "index", 0, "delta", delta, "logprobs", lp, "finish_reason");
-        } else {
-            choice = json_pack("{s:s,s:i,s:o,s:n}", "text", t ? t : "", "index", 0, "logprobs", lp, "finish_reason");
+        s->n_tokens++;
+        json_t *tv = json_object_get(ev->body, "text");
+        const char *t = json_string_value(tv);
+        size_t tl = t ? json_string_length(tv) : 0;
+        if (s->rq.logprobs) {
+            json_t *lpv = json_object_get(ev->body, "logprob");
+            json_array_append_new(s->lp_pending, json_pack("{s:s%,s:O,s:I}", "t", t ? t : "", tl, "lp", lpv ? lpv : json_null(),
+                                                           "end", (json_int_t)(s->total + tl)));
         }
-        s->sent_role = true;
-        sse_append(s, chunk(s, choice));
+        const char *out;
+        size_t n, released;
+        if (guard_token(s->ag, t ? t : "", tl, &s->total, &out, &n, &released)) {
+            stream_blocked(s);
+            return;
+        }
+        stream_text(s, out, n, released);
         return;
     }
     s->done = true;
@@ -394,22 +577,22 @@ static void stream_event(stream *s, front_event *ev)
         s->completion_tokens = json_integer_value(json_object_get(ev->body, "completion_tokens"));
         const char *f = json_string_value(json_object_get(ev->body, "finish_reason"));
         snprintf(s->finish, sizeof s->finish, "%s", f ? f : "stop");
-        json_t *choice = s->rq.chat ? json_pack("{s:i,s:{},s:n,s:s}", "index", 0, "delta", "logprobs", "finish_reason", s->finish)
-                                    : json_pack("{s:s,s:i,s:n,s:s}", "text", "", "index", 0, "logprobs", "finish_reason", s->finish);
-        sse_append(s, chunk(s, choice));
-        if (s->rq.include_usage) {
-            json_t *u = json_pack("{s:s,s:s,s:I,s:s,s:[],s:o}", "id", s->id, "object",
-                                  s->rq.chat ? "chat.completion.chunk" : "text_completion", "created", (json_int_t)s->created,
-                                  "model", s->rq.model, "choices", "usage", usage_json(s->prompt_tokens, s->completion_tokens));
-            sse_append(s, u);
+        if (s->ag && s->ag->out) {
+            const char *out;
+            size_t n, released;
+            if (front_guard_output_finish(s->ag->out, &out, &n, &released))
+                snprintf(s->finish, sizeof s->finish, "content_filter");
+            else
+                stream_text(s, out, n, released);
         }
+        stream_close(s);
     } else {
         api_error e;
         fill_worker_error(ev, &e);
         snprintf(s->finish, sizeof s->finish, "error");
         sse_append(s, error_body(&e));
+        sse_raw(s, "data: [DONE]\n\n");
     }
-    sse_raw(s, "data: [DONE]\n\n");
 }
 
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
@@ -452,8 +635,14 @@ static void stream_free(void *cls)
     front_relay_end(s->p);    /* sends CANCEL when the worker still generates for us */
     front_metrics_tokens(s->prompt_tokens, s->completion_tokens);
     front_auth_charge(s->h->auth, s->key.id, front_now(), s->prompt_tokens + s->completion_tokens);
+    log_output_guard(s->ag, req, &s->key, s->rq.model);
     log_request(req, s->key.id, s->rq.model, s->rq.chat ? "/v1/chat/completions" : "/v1/completions", 200,
-                cancelled ? "client_disconnected" : "ok", s->prompt_tokens, s->completion_tokens, s->t0, -1);
+                cancelled                                   ? "client_disconnected"
+                : strcmp(s->finish, "content_filter") == 0 ? "content_filter"
+                                                            : "ok",
+                s->prompt_tokens, s->completion_tokens, s->t0, -1);
+    answer_guard_free(s->ag);
+    json_decref(s->lp_pending);
     atomic_fetch_sub(&s->h->active, 1);
     front_key_release(&s->key);
     json_decref(s->rq.generate);
@@ -462,14 +651,17 @@ static void stream_free(void *cls)
 }
 
 static enum MHD_Result answer_stream(struct MHD_Connection *c, front_http *h, front_pending *p, front_event *first,
-                                     front_key *key, api_request *rq, double t0)
+                                     front_key *key, api_request *rq, double t0, answer_guard *ag)
 {
     stream *s = calloc(1, sizeof *s);
-    if (!s) {
+    if (!s || !(s->lp_pending = json_array())) {
+        free(s);
+        answer_guard_free(ag);
         front_event_free(first);
         front_relay_end(p);
         return MHD_NO;
     }
+    s->ag = ag;
     s->h = h;
     s->p = p;
     s->key = *key;            /* takes the key copy */
@@ -493,6 +685,71 @@ static enum MHD_Result answer_stream(struct MHD_Connection *c, front_http *h, fr
     MHD_destroy_response(r);
     front_metrics_request(200);
     return ok;
+}
+
+/* The guard for one validated request: resolves the key's and model's policy, screens the
+ * input in place (a block is an error for the client, and nothing reaches the worker), draws
+ * the canary for the model's system prompt, and sets up the output filter. Returns 0 or the
+ * HTTP status with *e filled. */
+static int guard_request(front_http *h, const front_key *key, api_request *rq, answer_guard **out, api_error *e)
+{
+    const front_config *cfg = h->cfg;
+    const front_model *cm = NULL;
+    for (size_t i = 0; i < cfg->n_models && !cm; i++)
+        if (strcmp(cfg->models[i].id, rq->model) == 0)
+            cm = &cfg->models[i];
+    const json_t *hm = NULL;
+    size_t i;
+    json_t *m;
+    json_array_foreach((json_t *)front_worker_models(), i, m)
+        if (!hm && strcmp(json_string_value(json_object_get(m, "id")) ? json_string_value(json_object_get(m, "id")) : "",
+                          rq->model) == 0)
+            hm = m;
+    answer_guard *ag = calloc(1, sizeof *ag);
+    sealm_error err = {0};
+    memset(e, 0, sizeof *e);
+    e->type = "server_error";
+    e->code = "guard_error";
+    e->status = 500;
+    snprintf(e->message, sizeof e->message, "the guard could not be set up (out of memory)");
+    if (!ag || !cm) {
+        free(ag);
+        return 500;
+    }
+    /* Only a chat has a system prompt; the worker says whether the model has an operator's
+     * (manifest or config) prompt to protect. */
+    bool has_system = rq->chat && json_is_string(json_object_get(hm, "system_prompt"));
+    if (front_guard_request_init(&ag->g, cfg, cm, key, has_system, &err)) {
+        answer_guard_free(ag);
+        return 500;
+    }
+    int rc = front_guard_input(&ag->g, cfg, rq->generate, e);
+    if (rc) {
+        front_guard_log("guard_input", 0, key->id, rq->model, GUARD_INPUT, &ag->g.input, &ag->g.policy);
+        answer_guard_free(ag);
+        return rc;
+    }
+    if (front_guard_output_new(&ag->g, cfg, &ag->out, &err)) {
+        answer_guard_free(ag);
+        return 500;
+    }
+    /* A rewriting filter (redaction, policy, re-personalization) changes the text under the
+     * tokens: their logprob entries would no longer describe what the client reads, or would
+     * show what was redacted. */
+    if (rq->logprobs && ag->out && front_guard_output_rewrites(&ag->g)) {
+        answer_guard_free(ag);
+        memset(e, 0, sizeof *e);
+        e->status = 400;
+        e->type = "invalid_request_error";
+        e->code = "logprobs_unavailable";
+        snprintf(e->param, sizeof e->param, "logprobs");
+        snprintf(e->message, sizeof e->message, "logprobs are not available for this model: its output guard rewrites text");
+        return 400;
+    }
+    if (ag->g.canary[0])
+        json_object_set_new(rq->generate, "canary", json_string(ag->g.canary));
+    *out = ag;
+    return 0;
 }
 
 static enum MHD_Result handle_completion(struct MHD_Connection *c, front_http *h, request *rqs, front_key *key,
@@ -526,16 +783,27 @@ static enum MHD_Result handle_completion(struct MHD_Connection *c, front_http *h
                           msg, retry);
     }
     sealm_error err;
+    answer_guard *ag = NULL;
+    if ((rc = guard_request(h, key, &rq, &ag, &e))) {
+        json_decref(rq.generate);
+        front_metrics_reject(e.code ? e.code : "guard");
+        log_request(0, key->id, rq.model, path, rc, e.code ? e.code : "guard", 0, 0, rqs->t0, -1);
+        return send_json(c, rc, error_body(&e), 0);
+    }
     front_pending *p = front_relay_start(rq.generate, &err);
     if (!p) {
+        answer_guard_free(ag);
         json_decref(rq.generate);
         front_metrics_reject("worker_unavailable");
         return send_error(c, 503, "server_error", "worker_unavailable", "the inference worker is not available", 0);
     }
+    front_guard_log("guard_input", p->req, key->id, rq.model, GUARD_INPUT, &ag->g.input, &ag->g.policy);
     /* Wait for the first frame before choosing the status: a prompt that is too long must
      * be a 400, not a 200 stream that ends in an error. */
     bool hung;
     front_event *first = next_or_hangup(c, p, (double)h->cfg->limits.request_timeout_s, &hung);
+    if (!first || first->kind == EV_ERROR)
+        answer_guard_free(ag);
     if (!first && hung) {
         uint64_t req = p->req;
         front_relay_end(p);   /* cancels: the client left while the request was queued */
@@ -562,9 +830,10 @@ static enum MHD_Result handle_completion(struct MHD_Connection *c, front_http *h
     }
     enum MHD_Result r;
     if (rq.stream) {
-        r = answer_stream(c, h, p, first, key, &rq, rqs->t0);
+        r = answer_stream(c, h, p, first, key, &rq, rqs->t0, ag);
     } else {
-        r = answer_whole(c, h, p, first, key, &rq, rqs->t0, path);
+        r = answer_whole(c, h, p, first, key, &rq, rqs->t0, path, ag);
+        answer_guard_free(ag);
     }
     json_decref(rq.generate);
     return r;

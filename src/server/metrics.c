@@ -7,10 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { MAX_CODES = 16, MAX_REASONS = 16, N_TTFT = 11, N_TOKEN = 10 };
+enum { MAX_CODES = 16, MAX_REASONS = 16, N_TTFT = 11, N_TOKEN = 10, N_GUARD = 10 };
 
 static const double ttft_bounds[N_TTFT] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 static const double token_bounds[N_TOKEN] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1};
+/* Guard time per request and direction: tens of microseconds for a short message, a few
+ * milliseconds for a long one. */
+static const double guard_bounds[N_GUARD] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1};
 
 typedef struct histogram {
     const double *bounds;
@@ -29,10 +32,14 @@ static struct {
     uint64_t tokens_in, tokens_out, cancelled;
     int64_t inflight;
     histogram ttft, token;
+    uint64_t guard_findings[2][SEALM_GUARD_KIND_COUNT][4];   /* [direction][kind][action] */
+    uint64_t guard_blocks[2][SEALM_GUARD_KIND_COUNT];
+    histogram guard_time[2];
 } M = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .ttft = {.bounds = ttft_bounds, .n = N_TTFT},
     .token = {.bounds = token_bounds, .n = N_TOKEN},
+    .guard_time = {{.bounds = guard_bounds, .n = N_GUARD}, {.bounds = guard_bounds, .n = N_GUARD}},
 };
 
 static void observe(histogram *h, double v)
@@ -93,6 +100,33 @@ void front_metrics_token_latency(double s)
     pthread_mutex_unlock(&M.lock);
 }
 
+void front_metrics_guard_finding(int direction, sealm_guard_kind kind, sealm_guard_action action, uint64_t n)
+{
+    if (direction < 0 || direction > 1 || (unsigned)kind >= SEALM_GUARD_KIND_COUNT || (unsigned)action > 3)
+        return;
+    pthread_mutex_lock(&M.lock);
+    M.guard_findings[direction][kind][action] += n;
+    pthread_mutex_unlock(&M.lock);
+}
+
+void front_metrics_guard_block(int direction, sealm_guard_kind kind)
+{
+    if (direction < 0 || direction > 1 || (unsigned)kind >= SEALM_GUARD_KIND_COUNT)
+        return;
+    pthread_mutex_lock(&M.lock);
+    M.guard_blocks[direction][kind]++;
+    pthread_mutex_unlock(&M.lock);
+}
+
+void front_metrics_guard_seconds(int direction, double seconds)
+{
+    if (direction < 0 || direction > 1)
+        return;
+    pthread_mutex_lock(&M.lock);
+    observe(&M.guard_time[direction], seconds);
+    pthread_mutex_unlock(&M.lock);
+}
+
 void front_metrics_inflight(int delta)
 {
     pthread_mutex_lock(&M.lock);
@@ -107,17 +141,58 @@ void front_metrics_cancelled(void)
     pthread_mutex_unlock(&M.lock);
 }
 
-static void render_histogram(FILE *f, const char *name, const char *help, const histogram *h)
+/* labels: "" or "direction=\"input\"," (with the trailing comma); header: print HELP/TYPE. */
+static void render_histogram_l(FILE *f, const char *name, const char *help, const histogram *h, const char *labels,
+                               bool header)
 {
-    fprintf(f, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    if (header)
+        fprintf(f, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
     uint64_t cum = 0;
     for (int i = 0; i < h->n; i++) {
         cum += h->counts[i];
-        fprintf(f, "%s_bucket{le=\"%g\"} %llu\n", name, h->bounds[i], (unsigned long long)cum);
+        fprintf(f, "%s_bucket{%sle=\"%g\"} %llu\n", name, labels, h->bounds[i], (unsigned long long)cum);
     }
     cum += h->counts[h->n];
-    fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name, (unsigned long long)cum, name, h->sum,
-            name, (unsigned long long)h->count);
+    size_t ll = strlen(labels);
+    /* the same labels without the trailing comma for _sum and _count */
+    fprintf(f, "%s_bucket{%sle=\"+Inf\"} %llu\n%s_sum%s%.*s%s %.6f\n%s_count%s%.*s%s %llu\n", name, labels,
+            (unsigned long long)cum, name, ll ? "{" : "", (int)(ll ? ll - 1 : 0), labels, ll ? "}" : "", h->sum, name,
+            ll ? "{" : "", (int)(ll ? ll - 1 : 0), labels, ll ? "}" : "", (unsigned long long)h->count);
+}
+
+static void render_histogram(FILE *f, const char *name, const char *help, const histogram *h)
+{
+    render_histogram_l(f, name, help, h, "", true);
+}
+
+static void render_guard(FILE *f)
+{
+    static const char *const dir[2] = {"input", "output"};
+    static const char *const act[4] = {"off", "detect", "redact", "block"};
+    fprintf(f, "# HELP sealmd_guard_findings_total Guard findings, by direction, kind and the action taken.\n"
+               "# TYPE sealmd_guard_findings_total counter\n");
+    for (int d = 0; d < 2; d++)
+        for (int k = 0; k < SEALM_GUARD_KIND_COUNT; k++)
+            for (int a = 0; a < 4; a++)
+                if (M.guard_findings[d][k][a])
+                    fprintf(f, "sealmd_guard_findings_total{direction=\"%s\",kind=\"%s\",action=\"%s\"} %llu\n", dir[d],
+                            sealm_guard_kind_name((sealm_guard_kind)k), act[a], (unsigned long long)M.guard_findings[d][k][a]);
+    fprintf(f, "# HELP sealmd_guard_blocks_total Requests refused (input) or outputs stopped (output) by the guard, by kind.\n"
+               "# TYPE sealmd_guard_blocks_total counter\n");
+    for (int d = 0; d < 2; d++)
+        for (int k = 0; k < SEALM_GUARD_KIND_COUNT; k++)
+            if (M.guard_blocks[d][k])
+                fprintf(f, "sealmd_guard_blocks_total{direction=\"%s\",kind=\"%s\"} %llu\n", dir[d],
+                        sealm_guard_kind_name((sealm_guard_kind)k), (unsigned long long)M.guard_blocks[d][k]);
+    fprintf(f, "# HELP sealmd_guard_canary_leaks_total Outputs that repeated the system prompt's canary (blocked).\n"
+               "# TYPE sealmd_guard_canary_leaks_total counter\nsealmd_guard_canary_leaks_total %llu\n",
+            (unsigned long long)M.guard_blocks[1][SEALM_GUARD_CANARY]);
+    for (int d = 0; d < 2; d++) {
+        char labels[32];
+        snprintf(labels, sizeof labels, "direction=\"%s\",", dir[d]);
+        render_histogram_l(f, "sealmd_guard_seconds", "Time the guard added to a request, per direction.", &M.guard_time[d],
+                           labels, d == 0);
+    }
 }
 
 char *front_metrics_render(void)
@@ -148,6 +223,7 @@ char *front_metrics_render(void)
             (long long)M.inflight);
     render_histogram(f, "sealmd_ttft_seconds", "Time from request to first token.", &M.ttft);
     render_histogram(f, "sealmd_token_latency_seconds", "Time between consecutive tokens of a stream.", &M.token);
+    render_guard(f);
     pthread_mutex_unlock(&M.lock);
     fclose(f);
     return buf;

@@ -8,12 +8,14 @@
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "sealm/guard.h"
 #include "server/ipc.h"
 #include "server/worker.h"
 
@@ -115,8 +117,11 @@ static sealm_status send_hello(worker *w, sealm_error *err)
     json_t *list = json_array();
     for (size_t i = 0; list && i < w->n_models; i++) {
         const worker_model *m = &w->models[i];
-        json_t *e = json_pack("{s:s,s:i,s:i,s:I,s:s}", "id", m->id, "n_ctx", (int)m->n_ctx, "n_vocab", (int)m->n_vocab,
-                              "created", (json_int_t)m->created, "architecture", m->architecture);
+        /* Where the system prompt comes from, never its text: the front plants a canary only
+         * where there is an operator's prompt to protect, and warns about a conflict. */
+        json_t *e = json_pack("{s:s,s:i,s:i,s:I,s:s,s:s?,s:b}", "id", m->id, "n_ctx", (int)m->n_ctx, "n_vocab",
+                              (int)m->n_vocab, "created", (json_int_t)m->created, "architecture", m->architecture,
+                              "system_prompt", m->system_source, "system_prompt_conflict", m->system_conflict);
         if (!e || json_array_append_new(list, e)) {
             json_decref(list);
             list = NULL;
@@ -288,7 +293,8 @@ static bool tokenize_prompt(const worker_model *m, const char *text, size_t len,
 
 /* Renders and tokenizes chat messages with the model's template; contents never carry
  * control tokens (sealm_chat_tokenize tokenizes them with parse_special off). */
-static bool tokenize_messages(const worker_model *m, const json_t *messages, worker_request *rq, refusal *r)
+static bool tokenize_messages(const worker_model *m, const json_t *messages, const char *canary, worker_request *rq,
+                              refusal *r)
 {
     if (m->chat_format == SEALM_CHAT_UNKNOWN)
         return refuse(r, "invalid_request", "this model has no chat template; use the completions endpoint");
@@ -314,12 +320,43 @@ static bool tokenize_messages(const worker_model *m, const json_t *messages, wor
             msgs[i].content = json_string_value(content);
         }
     }
+    /* The operator's system prompt (manifest or config) is never replaced by a request: a
+     * request's own system message (allowed by the key's system_prompt feature) is appended
+     * to it, in the same system turn, which every template supports. The canary the front
+     * drew for this request goes into it. */
+    char *system = NULL, *merged = NULL;
+    const char *default_system = m->default_system;
+    if (ok && m->system_source) {
+        sealm_error err = {0};
+        if (canary && sealm_guard_canary_plant(m->default_system, canary, &system, &err))
+            ok = refuse(r, err.code == SEALM_E_NOMEM ? "internal" : "invalid_request", "\"canary\" is malformed");
+        default_system = system ? system : m->default_system;
+        if (ok && !strcmp(msgs[0].role, "system")) {
+            size_t a = strlen(default_system), b = strlen(msgs[0].content);
+            if (!(merged = malloc(a + b + 3))) {
+                ok = refuse(r, "internal", "out of memory");
+            } else {
+                memcpy(merged, default_system, a);
+                memcpy(merged + a, "\n\n", 2);
+                memcpy(merged + a + 2, msgs[0].content, b + 1);
+                msgs[0].content = merged;
+            }
+        }
+    }
     if (ok) {
         size_t n_ids = 0;
         sealm_error err = {0};
-        if (sealm_chat_tokenize(m->tok, m->chat_format, msgs, n, true, m->default_system, &rq->prompt, &n_ids, &err))
+        if (sealm_chat_tokenize(m->tok, m->chat_format, msgs, n, true, default_system, &rq->prompt, &n_ids, &err))
             ok = refuse(r, err.code == SEALM_E_NOMEM ? "internal" : "invalid_request", "the chat template could not be applied");
         rq->n_prompt = (int32_t)n_ids;
+    }
+    if (system) {
+        sodium_memzero(system, strlen(system));
+        free(system);
+    }
+    if (merged) {
+        sodium_memzero(merged, strlen(merged));
+        free(merged);
     }
     free(msgs);
     return ok;
@@ -351,7 +388,10 @@ static bool parse_generate(worker *w, const json_t *body, worker_model **model_o
         return refuse(r, "invalid_request", "\"messages\" must be an array");
     if (prompt && !json_is_string(prompt))
         return refuse(r, "invalid_request", "\"prompt\" must be a string");
-    bool ok = messages ? tokenize_messages(m, messages, rq, r)
+    const json_t *canary = json_object_get(body, "canary");
+    if (canary && !json_is_string(canary))
+        return refuse(r, "invalid_request", "\"canary\" must be a string");
+    bool ok = messages ? tokenize_messages(m, messages, json_string_value(canary), rq, r)
                        : tokenize_prompt(m, json_string_value(prompt), json_string_length(prompt), rq, r);
     if (!ok)
         return false;

@@ -54,6 +54,9 @@ typedef struct worker_model {
     sealm_tokenizer *tok;
     sealm_chat_format chat_format;
     char *default_system;         /* system prompt used when a chat has none (owned; may be NULL) */
+    const char *system_source;    /* "manifest" or "config" when default_system is the operator's
+                                   * protected prompt (isolated, canaried); NULL: the template's */
+    bool system_conflict;         /* manifest and config both set one, and they differ */
     int32_t n_ctx;                /* tokens per slot */
     int32_t n_vocab;
     int n_slots;

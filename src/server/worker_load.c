@@ -132,11 +132,22 @@ static sealm_status load_chat(worker_model *m, const json_t *entry, sealm_error 
     } else {
         m->chat_format = has_tmpl ? sealm_chat_format_detect(tmpl.ptr, tmpl.len) : SEALM_CHAT_UNKNOWN;
     }
-    if (system)
+    /* The system prompt: the bundle's signed manifest first (the publisher's, covered by the
+     * signature), then the operator's config, then the template's own default. */
+    const char *manifest = m->image ? sealm_bundle_image_info(m->image)->system_prompt : NULL;
+    if (manifest && !*manifest)
+        manifest = NULL;
+    if (manifest) {
+        m->system_source = "manifest";
+        m->system_conflict = system && strcmp(system, manifest) != 0;
+        m->default_system = strdup(manifest);
+    } else if (system) {
+        m->system_source = "config";
         m->default_system = strdup(system);
-    else if (has_tmpl)
+    } else if (has_tmpl) {
         m->default_system = sealm_chat_default_system(tmpl.ptr, tmpl.len);
-    if (system && !m->default_system)
+    }
+    if (m->system_source && !m->default_system)
         return sealm_error_set(err, SEALM_E_NOMEM, "out of memory");
     return SEALM_OK;
 }
