@@ -181,6 +181,34 @@ static sealm_status parse_limits(const json_t *root, front_config *cfg, sealm_er
     return SEALM_OK;
 }
 
+/* models[].tpm: the TCTI string the worker reaches the device's TPM with (tpm2-tss syntax,
+ * e.g. "device:/dev/tpmrm0" or "swtpm:host=127.0.0.1,port=2321"). Same shape as the key
+ * layer accepts (include/sealm/keys.h): 1..256 printable ASCII bytes, no spaces, so that a
+ * typo is named here rather than as a TPM error at startup. The TPM guards a sealed bundle's
+ * device key and rollback counter, so it means nothing for a plain GGUF. */
+enum { TPM_TCTI_MAX = 256 };
+
+static sealm_status check_tpm(const json_t *m, const char *where, bool plain, sealm_error *err)
+{
+    const json_t *v = json_object_get(m, "tpm");
+    if (!v || json_is_null(v))
+        return SEALM_OK;
+    const char *s = json_is_string(v) ? json_string_value(v) : "";
+    size_t n = json_is_string(v) ? json_string_length(v) : 0;
+    bool ok = n > 0 && n <= TPM_TCTI_MAX && strlen(s) == n;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (unsigned char)s[i] > 0x20 && (unsigned char)s[i] < 0x7f;
+    if (!ok)
+        return sealm_error_set(err, SEALM_E_INVALID,
+                               "config: %s.tpm must be a TCTI string of 1-%d printable characters without spaces, "
+                               "e.g. \"device:/dev/tpmrm0\" or \"swtpm:host=127.0.0.1,port=2321\"", where, TPM_TCTI_MAX);
+    if (plain)
+        return sealm_error_set(err, SEALM_E_INVALID,
+                               "config: %s.tpm needs a sealed bundle: a plain GGUF (\"allow_plain\": true) has no device "
+                               "key or rollback state for the TPM to hold; remove one of the two", where);
+    return SEALM_OK;
+}
+
 static sealm_status parse_models(const json_t *root, front_config *cfg, sealm_error *err)
 {
     static const char *const known[] = {"id", "path", "device_key", "passphrase_file", "trust", "state", "tpm",
@@ -192,8 +220,9 @@ static sealm_status parse_models(const json_t *root, front_config *cfg, sealm_er
     cfg->n_models = json_array_size(models);
     if (!(cfg->models = calloc(cfg->n_models, sizeof *cfg->models)))
         return sealm_error_set(err, SEALM_E_NOMEM, "out of memory");
-    size_t i;
+    size_t i, tpm_first = 0;
     json_t *m;
+    const char *tpm_state = NULL;   /* the state file of the first model with "tpm" */
     json_array_foreach(models, i, m) {
         char where[32], *s = NULL;
         int64_t dummy;
@@ -210,13 +239,13 @@ static sealm_status parse_models(const json_t *root, front_config *cfg, sealm_er
         cfg->models[i].canary = true;
         if ((st = front_guard_parse(json_object_get(m, "guard"), gwhere, &cfg->models[i].guard, &cfg->models[i], err)))
             return st;
-        static const char *const strings[] = {"passphrase_file", "tpm", "system_prompt", "chat_template"};
+        static const char *const strings[] = {"passphrase_file", "system_prompt", "chat_template"};
         for (size_t k = 0; k < sizeof strings / sizeof *strings; k++) {
             if ((st = get_string(m, strings[k], where, &s, err)))
                 return st;
             free(s);
         }
-        if ((st = get_bool(m, "allow_plain", where, false, &plain, err)) ||
+        if ((st = get_bool(m, "allow_plain", where, false, &plain, err)) || (st = check_tpm(m, where, plain, err)) ||
             (st = get_bool(m, "logprobs", where, true, &cfg->models[i].logprobs, err)) ||
             (st = get_int(m, "n_ctx", where, 2048, 16, 1 << 20, &dummy, err)) ||
             (st = get_int(m, "threads", where, 0, 0, 1024, &dummy, err)) ||
@@ -246,6 +275,20 @@ static sealm_status parse_models(const json_t *root, front_config *cfg, sealm_er
         for (size_t j = 0; j < i; j++)
             if (strcmp(cfg->models[j].id, cfg->models[i].id) == 0)
                 return sealm_error_set(err, SEALM_E_INVALID, "config: %s.id \"%s\" is used twice", where, cfg->models[i].id);
+        /* The TPM has one rollback counter for sealm (SEALM_TPM_NV_ROLLBACK_INDEX) and a
+         * counter-bound state file must match it exactly, so two state files on it would each
+         * see the other's increments as "an older copy": every TPM model shares one file. */
+        if (json_is_string(json_object_get(m, "tpm"))) {
+            const char *state = json_string_value(json_object_get(m, "state"));
+            if (!tpm_state) {
+                tpm_state = state;
+                tpm_first = i;
+            } else if (strcmp(state, tpm_state) != 0) {
+                return sealm_error_set(err, SEALM_E_INVALID,
+                                       "config: %s.state must be \"%s\" like models[%zu].state: every model with \"tpm\" "
+                                       "shares one state file (the TPM holds one anti-rollback counter)", where, tpm_state, tpm_first);
+            }
+        }
     }
     cfg->models_json = json_incref(models);
     return SEALM_OK;

@@ -1,8 +1,14 @@
 /* sealmd worker — loading the configured models before the sandbox closes the file system.
  * A sealed bundle goes through the same steps as `sealm generate -m bundle`: trust store,
- * device key (optionally passphrase-protected), anti-rollback state, verified decryption into
- * locked memory, then the GGUF parsed in place. A plain GGUF is accepted only when the entry
- * says "allow_plain": true. */
+ * device key (optionally passphrase-protected or TPM-sealed), anti-rollback state (bound to
+ * the TPM's NV counter when the entry names a "tpm"), verified decryption into locked memory,
+ * then the GGUF parsed in place. A plain GGUF is accepted only when the entry says
+ * "allow_plain": true.
+ *
+ * Every TPM exchange happens here, before the sandbox: the library opens a TPM connection
+ * (a socket or /dev/tpmrm0) per call and closes it before returning, so nothing stays open
+ * once the models are loaded — which is just as well, since open/socket/connect are fatal
+ * under the seccomp filter. */
 #include "server/worker.h"
 
 #include <errno.h>
@@ -72,6 +78,57 @@ static sealm_status read_passphrase(const char *path, char *buf, size_t cap, sea
     return SEALM_OK;
 }
 
+/* true when the secret key file is TPM-sealed: its format (docs/keys-format.md, "TPM-sealed")
+ * is the only one with a `tpm-tcti: ` line. Read only to refuse a passphrase that would be
+ * ignored; the key layer does the real parsing. */
+static bool key_file_is_tpm(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;   /* sealm_key_load reports why */
+    char line[512];
+    bool at_start = true, tpm = false;
+    while (!tpm && fgets(line, sizeof line, f)) {
+        tpm = at_start && strncmp(line, "tpm-tcti: ", 10) == 0;
+        at_start = strchr(line, '\n') != NULL;   /* a long base64 line arrives in pieces */
+    }
+    fclose(f);
+    return tpm;
+}
+
+/* Loads the device key. With tpm set, that TCTI says where a TPM-sealed key's TPM is: the
+ * library takes SEALM_TPM_TCTI over the TCTI written in the key file, and the config must win
+ * over both (it is the operator's statement of where this device's TPM is now; the variable
+ * may be a leftover of the environment sealmd was started from), so the variable is set for
+ * this call and put back afterwards. Safe here: the worker is still loading, and the only
+ * other threads — engine pools of models loaded before — never read the environment. */
+static sealm_status load_device_key(const char *key_path, const char *pass_path, const char *tpm, sealm_key **key,
+                                    sealm_error *err)
+{
+    const char *prev_env = getenv("SEALM_TPM_TCTI");
+    char *prev = prev_env ? strdup(prev_env) : NULL;
+    if (prev_env && !prev)
+        return sealm_error_set(err, SEALM_E_NOMEM, "out of memory");
+    if (tpm && setenv("SEALM_TPM_TCTI", tpm, 1) != 0) {
+        free(prev);
+        return sealm_error_set(err, SEALM_E_NOMEM, "cannot set SEALM_TPM_TCTI: %s", strerror(errno));
+    }
+    char pass[1024];
+    sealm_status st = SEALM_OK;
+    if (pass_path)
+        st = read_passphrase(pass_path, pass, sizeof pass, err);
+    if (!st)
+        st = sealm_key_load(key_path, pass_path ? pass : NULL, key, err);
+    sodium_memzero(pass, sizeof pass);
+    if (tpm) {
+        int rc = prev ? setenv("SEALM_TPM_TCTI", prev, 1) : unsetenv("SEALM_TPM_TCTI");
+        if (rc != 0 && !st)
+            st = sealm_error_set(err, SEALM_E_NOMEM, "cannot restore SEALM_TPM_TCTI: %s", strerror(errno));
+    }
+    free(prev);
+    return st;
+}
+
 /* Verifies and decrypts a sealed bundle into locked memory and parses the GGUF there. */
 static sealm_status load_bundle(worker_model *m, const json_t *entry, const char *path, sealm_error *err)
 {
@@ -81,27 +138,29 @@ static sealm_status load_bundle(worker_model *m, const json_t *entry, const char
         (st = entry_str(entry, "trust", &trust_path, err)) || (st = entry_str(entry, "state", &state_path, err)) ||
         (st = entry_str(entry, "tpm", &tpm, err)))
         return st;
-    if (tpm)
-        return sealm_error_set(err, SEALM_E_UNSUPPORTED, "model '%s': TPM-held device keys are not supported yet; use device_key", m->id);
     if (!key_path || !trust_path || !state_path)
         return sealm_error_set(err, SEALM_E_INVALID,
                                "model '%s': %s is a sealed bundle; the entry needs device_key, trust and state", m->id, path);
+    /* A passphrase with a file key and a TPM counter is a real setup; with a TPM-sealed key the
+     * library would ignore it, and a silently ignored secret hides a misconfiguration. */
+    if (pass_path && key_file_is_tpm(key_path))
+        return sealm_error_set(err, SEALM_E_INVALID,
+                               "model '%s': %s is a TPM-sealed device key, which has no passphrase: remove passphrase_file",
+                               m->id, key_path);
     sealm_trust_store *trust = NULL;
     sealm_key *key = NULL;
     sealm_bundle_rollback *state = NULL;
-    char pass[1024];
     uint8_t state_key[32];
     st = sealm_trust_load(trust_path, &trust, err);
-    if (!st && pass_path)
-        st = read_passphrase(pass_path, pass, sizeof pass, err);
     if (!st)
-        st = sealm_key_load(key_path, pass_path ? pass : NULL, &key, err);
-    sodium_memzero(pass, sizeof pass);
-    /* the same derivation label as the CLI, so that both share one state file */
+        st = load_device_key(key_path, pass_path, tpm, &key, err);
+    /* the same derivation label and counter index as the CLI, so that both share one state
+     * file (and `sealm generate --tpm` on this device sees the floors sealmd raised) */
     if (!st)
         st = sealm_key_derive(key, "sealm anti-rollback state v1", state_key, err);
     if (!st)
-        st = sealm_bundle_rollback_open(state_path, state_key, &state, err);
+        st = tpm ? sealm_bundle_rollback_open_tpm(state_path, state_key, tpm, SEALM_TPM_NV_ROLLBACK_INDEX, &state, err)
+                 : sealm_bundle_rollback_open(state_path, state_key, &state, err);
     sodium_memzero(state_key, sizeof state_key);
     if (!st)
         st = sealm_bundle_open_file(path, trust, key, state, &m->image, err);
@@ -231,6 +290,12 @@ sealm_status worker_models_load(const json_t *models, worker_model **out, size_t
     *n_out = 0;
     if (!json_is_array(models) || json_array_size(models) == 0)
         return sealm_error_set(err, SEALM_E_INVALID, "models must be a non-empty array");
+    /* tpm2-tss prints its own unstructured warnings to stderr (even on a normal first start,
+     * when the counter is not yet defined), which would break sealmd's one-JSON-object-per-line
+     * log; every TPM failure reaches the log anyway, decoded, in the worker's error message. An
+     * operator who sets TSS2_LOG keeps their setting. */
+    if (setenv("TSS2_LOG", "all+none", 0) != 0)
+        return sealm_error_set(err, SEALM_E_NOMEM, "cannot set TSS2_LOG: %s", strerror(errno));
     size_t n = json_array_size(models);
     worker_model *ms = calloc(n, sizeof *ms);
     if (!ms)

@@ -119,6 +119,73 @@ static void test_refusals(void **state)
     expect_refused("{\"keys\":[],\"keys\":[]}", SEALM_E_FORMAT, "JSON");
 }
 
+/* models[].tpm: a well-formed TCTI with a sealed bundle's entry is accepted (and reaches the
+ * worker unchanged); a malformed one, or one on a plain GGUF, is refused naming the key. */
+#define SEALED "\"id\":\"m\",\"path\":\"/b\",\"device_key\":\"/d\",\"trust\":\"/t\",\"state\":\"/s\""
+
+static void test_tpm(void **state)
+{
+    (void)state;
+    char text[4096], model[1024];
+    front_config cfg;
+    sealm_error err = {0};
+    static const char *const good[] = {"swtpm:host=127.0.0.1,port=2321", "device:/dev/tpmrm0", "tabrmd:"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        snprintf(model, sizeof model, "{" SEALED ",\"tpm\":\"%s\"}", good[i]);
+        build(text, sizeof text, "{\"unix\":{\"path\":\"/s\"}}", "", model, KEY);
+        assert_int_equal(front_config_parse(text, &cfg, &err), SEALM_OK);
+        const json_t *tpm = json_object_get(json_array_get(cfg.models_json, 0), "tpm");
+        assert_string_equal(json_string_value(tpm), good[i]);
+        front_config_free(&cfg);
+    }
+    /* a passphrase-protected file key whose rollback counter lives in the TPM is a valid setup */
+    build(text, sizeof text, "{\"unix\":{\"path\":\"/s\"}}", "",
+          "{" SEALED ",\"tpm\":\"device:/dev/tpmrm0\",\"passphrase_file\":\"/p\"}", KEY);
+    assert_int_equal(front_config_parse(text, &cfg, &err), SEALM_OK);
+    front_config_free(&cfg);
+    /* exactly 256 characters is the longest accepted */
+    char longest[300];
+    memset(longest, 'a', 256);
+    longest[256] = '\0';
+    snprintf(model, sizeof model, "{" SEALED ",\"tpm\":\"%s\"}", longest);
+    build(text, sizeof text, "{\"unix\":{\"path\":\"/s\"}}", "", model, KEY);
+    assert_int_equal(front_config_parse(text, &cfg, &err), SEALM_OK);
+    front_config_free(&cfg);
+
+    longest[256] = 'a';
+    longest[257] = '\0';
+    static const char *const bad[] = {"\"\"", "\"swtpm: host=x\"", "\"device:/dev/tpm\\u0001\"", "\"d\\u00e9vice:\"",
+                                      "2321", "true", "[\"device:\"]"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad + 1; i++) {
+        char quoted[320];
+        if (i < sizeof bad / sizeof *bad)
+            snprintf(quoted, sizeof quoted, "%s", bad[i]);
+        else
+            snprintf(quoted, sizeof quoted, "\"%s\"", longest);
+        snprintf(model, sizeof model, "{" SEALED ",\"tpm\":%s}", quoted);
+        build(text, sizeof text, "{\"unix\":{\"path\":\"/s\"}}", "", model, KEY);
+        expect_refused(text, SEALM_E_INVALID, "models[0].tpm must be a TCTI string");
+    }
+    build(text, sizeof text, "{\"unix\":{\"path\":\"/s\"}}", "",
+          "{\"id\":\"m\",\"path\":\"/x\",\"allow_plain\":true,\"tpm\":\"device:/dev/tpmrm0\"}", KEY);
+    expect_refused(text, SEALM_E_INVALID, "models[0].tpm needs a sealed bundle");
+    /* one TPM, one counter, one state file: models with "tpm" must share it */
+    build(text, sizeof text, "{\"unix\":{\"path\":\"/s\"}}", "",
+          "{" SEALED ",\"tpm\":\"tabrmd:\"},{\"id\":\"n\",\"path\":\"/b2\",\"device_key\":\"/d\",\"trust\":\"/t\","
+          "\"state\":\"/s\",\"tpm\":\"tabrmd:\"},{\"id\":\"f\",\"path\":\"/b3\",\"device_key\":\"/d\",\"trust\":\"/t\","
+          "\"state\":\"/other\"}", KEY);
+    assert_int_equal(front_config_parse(text, &cfg, &err), SEALM_OK);
+    front_config_free(&cfg);
+    build(text, sizeof text, "{\"unix\":{\"path\":\"/s\"}}", "",
+          "{" SEALED ",\"tpm\":\"tabrmd:\"},{\"id\":\"n\",\"path\":\"/b2\",\"device_key\":\"/d\",\"trust\":\"/t\","
+          "\"state\":\"/s2\",\"tpm\":\"tabrmd:\"}", KEY);
+    expect_refused(text, SEALM_E_INVALID, "models[1].state must be \"/s\" like models[0].state");
+    /* null means absent, as for every other optional string */
+    build(text, sizeof text, "{\"unix\":{\"path\":\"/s\"}}", "", "{" SEALED ",\"tpm\":null}", KEY);
+    assert_int_equal(front_config_parse(text, &cfg, &err), SEALM_OK);
+    front_config_free(&cfg);
+}
+
 static void test_load_missing_file(void **state)
 {
     (void)state;
@@ -134,6 +201,7 @@ int main(void)
         cmocka_unit_test(test_valid_with_defaults),
         cmocka_unit_test(test_full),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_tpm),
         cmocka_unit_test(test_load_missing_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
