@@ -88,9 +88,11 @@ static void vec_dot_x4_q8_0_q8_0_avx2(int64_t n, float *restrict s, const void *
     const block_q8_0 *x0 = vx[0], *x1 = vx[1], *x2 = vx[2], *x3 = vx[3];
     const int64_t nb = n / QK8_0;
     __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    const uintptr_t next = x86_next_rows(vw[0], vw[1], vw[2], vw[3], (size_t)nb * sizeof(block_q8_0));
     if (x0 == x1 && x0 == x2 && x0 == x3) {
         /* decode: four rows, one activation, whose block is loaded and converted once */
         for (int64_t i = 0; i < nb; i++) {
+            x86_prefetch_step(next, i, 4 * sizeof(block_q8_0));
             const __m256i qx = _mm256_loadu_si256((const __m256i *)x0[i].qs);
             const __m128 xd = load_2_fp16(&x0[i].d);
             acc0 = q8_0_block_xs_avx2(&w0[i], qx, xd, acc0);
@@ -155,8 +157,10 @@ static void vec_dot_x4_q4_0_q8_0_avx2(int64_t n, float *restrict s, const void *
     const block_q8_0 *x0 = vx[0], *x1 = vx[1], *x2 = vx[2], *x3 = vx[3];
     const int64_t nb = n / QK4_0;
     float sum0 = 0.0f, sum1 = 0.0f, sum2 = 0.0f, sum3 = 0.0f;
+    const uintptr_t next = x86_next_rows(vw[0], vw[1], vw[2], vw[3], (size_t)nb * sizeof(block_q4_0));
     int64_t i = 0;
     for (; i + 8 <= nb; i += 8) {
+        x86_prefetch_step(next, i / 8, 32 * sizeof(block_q4_0));
         sum0 = q4_0_8_blocks_avx2(&w0[i], &x0[i], sum0);
         sum1 = q4_0_8_blocks_avx2(&w1[i], &x1[i], sum1);
         sum2 = q4_0_8_blocks_avx2(&w2[i], &x2[i], sum2);
@@ -216,9 +220,11 @@ static void vec_dot_x4_q4_1_q8_1_avx2(int64_t n, float *restrict s, const void *
     const block_q8_1 *x0 = vx[0], *x1 = vx[1], *x2 = vx[2], *x3 = vx[3];
     const int64_t nb = n / QK4_1;
     q4_1_chain c0 = {_mm256_setzero_ps(), _mm_setzero_ps()}, c1 = c0, c2 = c0, c3 = c0;
+    const uintptr_t next = x86_next_rows(vw[0], vw[1], vw[2], vw[3], (size_t)nb * sizeof(block_q4_1));
     if (x0 == x1 && x0 == x2 && x0 == x3) {
         /* decode: four rows, one activation, whose block is loaded and converted once */
         for (int64_t i = 0; i < nb; i++) {
+            x86_prefetch_step(next, i, 4 * sizeof(block_q4_1));
             const __m256i qx = _mm256_loadu_si256((const __m256i *)x0[i].qs);
             const __m128 xds = load_2_fp16(&x0[i].d);
             c0 = q4_1_block_xs_avx2(&w0[i], qx, xds, c0);
@@ -354,7 +360,9 @@ static void vec_dot_x4_q4_K_q8_K_avx2(int64_t n, float *restrict s, const void *
     const block_q8_K *x0 = vx[0], *x1 = vx[1], *x2 = vx[2], *x3 = vx[3];
     const int64_t nb = n / QK_K;
     q4_K_chain c0 = {_mm256_setzero_ps(), _mm_setzero_ps()}, c1 = c0, c2 = c0, c3 = c0;
+    const uintptr_t next = x86_next_rows(vw[0], vw[1], vw[2], vw[3], (size_t)nb * sizeof(block_q4_K));
     for (int64_t i = 0; i < nb; i++) {
+        x86_prefetch_step(next, i, 4 * sizeof(block_q4_K));
         c0 = q4_K_block_avx2(&w0[i], &x0[i], c0);
         c1 = q4_K_block_avx2(&w1[i], &x1[i], c1);
         c2 = q4_K_block_avx2(&w2[i], &x2[i], c2);
@@ -472,7 +480,9 @@ static void vec_dot_x4_q6_K_q8_K_avx2(int64_t n, float *restrict s, const void *
     const block_q8_K *x0 = vx[0], *x1 = vx[1], *x2 = vx[2], *x3 = vx[3];
     const int64_t nb = n / QK_K;
     __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    const uintptr_t next = x86_next_rows(vw[0], vw[1], vw[2], vw[3], (size_t)nb * sizeof(block_q6_K));
     for (int64_t i = 0; i < nb; i++) {
+        x86_prefetch_step(next, i, 4 * sizeof(block_q6_K));
         acc0 = q6_K_block_avx2(&w0[i], &x0[i], acc0);
         acc1 = q6_K_block_avx2(&w1[i], &x1[i], acc1);
         acc2 = q6_K_block_avx2(&w2[i], &x2[i], acc2);

@@ -1,5 +1,5 @@
-/* AVX-512 kernels (F, BW, VL, VNNI): Q6_K, the x4 dots of Q8_0 and Q4_1, and the float
- * dot products and vector ops.
+/* AVX-512 kernels (F, BW, VL, VNNI): Q6_K, the x4 dots of Q8_0, Q4_1, Q4_0 and Q6_K, and
+ * the float dot products and vector ops.
  *
  * cpu.c installs these on top of the AVX2 set, so types not handled here keep their AVX2
  * kernel (and the activation quantizers stay AVX2). Each kernel computes the same integer
@@ -8,13 +8,19 @@
  *  - Q6_K (lane-8): the integer work runs 512 bits wide, two 32-element steps of the
  *    super-block per register; the two 256-bit halves have the same lane layout (int32
  *    lane k: elements 4k..4k+3 of a step) and are added as integers before the one 8-lane
- *    float FMA per super-block.
+ *    float FMA per super-block. Its x4 runs four such chains side by side.
  *  - float types (lane-16): one 16-lane FMA accumulator, reduced as x86_lane16_sum does.
  *  - Q8_0 and Q4_1 vec_dot_x4 (lane-8): two chains per register, one in each 256-bit
  *    half, integer sums by vpdpbusd (see the section below).
- * Their single vec_dot, and Q4_0 and Q4_K, stay AVX2: one chain alone is one 8-lane FMA
- * per 32-element block in block order, and with that chain the wider integer step (two
+ *  - Q4_0 vec_dot_x4 (one fmaf chain per row): the four rows' chains in the lanes of one
+ *    4-lane register, block sums by vpdpbusd four blocks × four rows at a time.
+ * Their single vec_dot, and Q4_0's and Q4_K's, stay AVX2: one chain alone is one 8-lane
+ * FMA per 32-element block in block order, and with that chain the wider integer step (two
  * blocks of one chain per register) measured slower than the AVX2 kernels, not faster.
+ * Q4_K's x4 stays AVX2 as well: it needs two multiplies per 32 weights (vpmaddubsw, then
+ * vpmaddwd by the sub-block scales) either way, and on cores whose 512-bit integer
+ * multiplies issue on one port, two rows per zmm measured about 25% slower than four ymm
+ * chains (15.9 vs 21.4 Gweights/s per core, rows of 2048).
  * Only AVX512F/BW/VL and VNNI instructions are used (cpu.c checks all four). */
 #include "engine/quant_simd.h"
 #include "engine/simd_kscales.h"
@@ -132,9 +138,11 @@ static void vec_dot_x4_q4_1_q8_1_avx512(int64_t n, float *restrict s, const void
     const block_q8_1 *x0 = vx[0], *x1 = vx[1], *x2 = vx[2], *x3 = vx[3];
     const int64_t nb = n / QK4_1;
     q4_1_x4_chains c = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm256_setzero_ps()};
+    const uintptr_t next = x86_next_rows(vw[0], vw[1], vw[2], vw[3], (size_t)nb * sizeof(block_q4_1));
     if (x0 == x1 && x0 == x2 && x0 == x3) {
         /* decode: four rows, one activation, broadcast from memory into both halves */
         for (int64_t i = 0; i < nb; i++) {
+            x86_prefetch_step(next, i, 4 * sizeof(block_q4_1));
             const __m512i qx = bytes_twice(x0[i].qs);
             const __m256 xds = _mm256_cvtph_ps(_mm_set1_epi32(load_i32(&x0[i].d)));
             c = q4_1_x4_block(c, &w0[i], &w1[i], &w2[i], &w3[i], qx, qx, xds);
@@ -171,7 +179,9 @@ static void vec_dot_x4_q8_0_q8_0_avx512(int64_t n, float *restrict s, const void
     const __m512i k128 = _mm512_set1_epi8((char)0x80);
     __m512 acc01 = _mm512_setzero_ps(), acc23 = acc01;
     const bool one_x = x0 == x1 && x0 == x2 && x0 == x3;
+    const uintptr_t next = x86_next_rows(vw[0], vw[1], vw[2], vw[3], (size_t)nb * sizeof(block_q8_0));
     for (int64_t i = 0; i < nb; i++) {
+        x86_prefetch_step(next, i, 4 * sizeof(block_q8_0));
         __m512i qx01, qx23, off01, off23;
         if (one_x) {
             qx01 = qx23 = bytes_twice(x0[i].qs);
@@ -199,6 +209,180 @@ static void vec_dot_x4_q8_0_q8_0_avx512(int64_t n, float *restrict s, const void
 }
 
 /* ------------------------------------------------------------------------------------
+ * Q4_0 · Q8_0 vec_dot_x4: four fmaf chains in the lanes of one 4-lane register.
+ *
+ * Q4_0's pinned order is one fmaf chain per row over whole-block integer sums (quant_ref.h):
+ * sum = fmaf(block_sum, d_w*d_x, sum), block after block. Four rows' chains sit in lanes
+ * 0..3 of one xmm register, so one vfmadd advances all four by one block, each lane doing
+ * exactly the scalar fmaf. The integer block sums are computed four blocks × four rows at a
+ * time: vpdpbusd over two blocks of one row per zmm (unsigned nibbles × signed activations,
+ * the -8 offset taken off through the activation's lane sums), then a transposing add tree
+ * turns those eight registers into one whose 128-bit lane b holds block b's sums of rows
+ * 0..3, and so do the scale products. Integer sums are exact in any order; only the
+ * chain's float FMAs round, in block order per row.
+ * ---------------------------------------------------------------------------------- */
+
+/* -8 · (sum of each 4 activation quants): the start of the accumulator that makes vpdpbusd
+ * of unsigned nibbles q give sum((q - 8)·x). Exact (|8·4·127| is small). */
+static inline __m512i q4_0_neg_offsets(__m512i qx) {
+    const __m512i eight_sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), qx);
+    return _mm512_sub_epi32(_mm512_setzero_si512(), eight_sums);
+}
+
+/* Lane sums of blocks w[0] (low 256 bits) and w[1] (high 256 bits) of one row. */
+static inline __m512i q4_0_pair_lanes(const block_q4_0 *w, __m512i qx, __m512i neg_off) {
+    return _mm512_dpbusd_epi32(neg_off, nibbles_pair(w[0].qs, w[1].qs), qx);
+}
+
+/* The 4-element sums of each 128-bit lane of four registers: lane L of the result holds
+ * (sum of lane L of a, of b, of c, of d). Integer adds, so the order does not matter. */
+static inline __m512i sum4_per_lane(__m512i a, __m512i b, __m512i c, __m512i d) {
+    const __m512i ab = _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b));
+    const __m512i cd = _mm512_add_epi32(_mm512_unpacklo_epi32(c, d), _mm512_unpackhi_epi32(c, d));
+    return _mm512_add_epi32(_mm512_unpacklo_epi64(ab, cd), _mm512_unpackhi_epi64(ab, cd));
+}
+
+/* Block sums of four blocks × four rows from the pair registers: p01[r] holds blocks 0|1 of
+ * row r, p23[r] blocks 2|3. Result: 128-bit lane b = block b, int32 lane r = row r. */
+static inline __m512i q4_0_block_sums(const __m512i p01[4], const __m512i p23[4]) {
+    /* lanes of s01: block 0 low half, block 0 high half, block 1 low, block 1 high */
+    const __m512i s01 = sum4_per_lane(p01[0], p01[1], p01[2], p01[3]);
+    const __m512i s23 = sum4_per_lane(p23[0], p23[1], p23[2], p23[3]);
+    const __m512i even = _mm512_shuffle_i32x4(s01, s23, _MM_SHUFFLE(2, 0, 2, 0));
+    const __m512i odd = _mm512_shuffle_i32x4(s01, s23, _MM_SHUFFLE(3, 1, 3, 1));
+    return _mm512_add_epi32(even, odd);
+}
+
+/* The fp16 scales d (each block's first field) of blocks 0..3 at four rows of blocks of
+ * block_bytes bytes (18 or 34), as 16 floats in the layout of q4_0_block_sums (lane 4b + r).
+ * Per row, two loads at blocks 0 and 2 hold the four scales at words 0 and block_bytes/2 of
+ * each, and one two-source word permute moves them to their lanes: 32-byte loads for
+ * 18-byte blocks, 64-byte ones for 34-byte blocks (each stays inside the two blocks it
+ * starts at). When the four rows are one (an activation shared by four weight rows), one
+ * permute serves all lanes. */
+static inline __m512 four_by_four_scales(const void *const rows[4], size_t block_bytes, bool one_row) {
+    const short h = (short)(block_bytes / 2);
+    const short span = block_bytes < 32 ? 16 : 32;   /* words per load */
+    const short h2 = (short)(span + h);
+    const __m256i pick = _mm256_setr_epi16(0, 0, 0, 0, h, h, h, h, span, span, span, span, h2, h2, h2, h2);
+    __m256i d = _mm256_setzero_si256();
+    for (int r = 0; r < (one_row ? 1 : 4); r++) {
+        const uint8_t *row = rows[r];
+        __m256i t;
+        if (block_bytes < 32) {
+            t = _mm256_permutex2var_epi16(_mm256_loadu_si256((const __m256i *)row), pick,
+                                          _mm256_loadu_si256((const __m256i *)(row + 2 * block_bytes)));
+        } else {
+            t = _mm512_castsi512_si256(_mm512_permutex2var_epi16(
+                _mm512_loadu_si512((const void *)row), _mm512_castsi256_si512(pick),
+                _mm512_loadu_si512((const void *)(row + 2 * block_bytes))));
+        }
+        d = one_row ? t : _mm256_mask_blend_epi16((__mmask16)(0x1111u << r), d, t);
+    }
+    return _mm512_cvtph_ps(d);
+}
+
+/* Advances the four chains by blocks first..3 of the four blocks at w[r] and x[r] (all
+ * four are read; blocks before first were already counted). Always inlined: the callers
+ * pass constants for one_x and first, which leave no branches in the main loop. */
+static inline __attribute__((always_inline)) __m128 q4_0_x4_four_blocks(__m128 acc, const void *const vw[4],
+                                                                        const void *const vx[4], bool one_x,
+                                                                        int first) {
+    const block_q4_0 *const w[4] = {vw[0], vw[1], vw[2], vw[3]};
+    __m512i p01[4], p23[4];
+    if (one_x) {   /* the shared activation is loaded and offset once */
+        const block_q8_0 *x = vx[0];
+        const __m512i qx01 = bytes_pair(x[0].qs, x[1].qs), qx23 = bytes_pair(x[2].qs, x[3].qs);
+        const __m512i off01 = q4_0_neg_offsets(qx01), off23 = q4_0_neg_offsets(qx23);
+        for (int r = 0; r < 4; r++) {
+            p01[r] = q4_0_pair_lanes(&w[r][0], qx01, off01);
+            p23[r] = q4_0_pair_lanes(&w[r][2], qx23, off23);
+        }
+    } else {
+        for (int r = 0; r < 4; r++) {
+            const block_q8_0 *x = vx[r];
+            const __m512i qx01 = bytes_pair(x[0].qs, x[1].qs), qx23 = bytes_pair(x[2].qs, x[3].qs);
+            p01[r] = q4_0_pair_lanes(&w[r][0], qx01, q4_0_neg_offsets(qx01));
+            p23[r] = q4_0_pair_lanes(&w[r][2], qx23, q4_0_neg_offsets(qx23));
+        }
+    }
+    const __m512 sums = _mm512_cvtepi32_ps(q4_0_block_sums(p01, p23));
+    /* d_w*d_x: the same float product as the scalar reference's, per row and block */
+    const __m512 scales = _mm512_mul_ps(four_by_four_scales(vw, sizeof(block_q4_0), false),
+                                        four_by_four_scales(vx, sizeof(block_q8_0), one_x));
+    if (first <= 0) acc = _mm_fmadd_ps(_mm512_castps512_ps128(sums), _mm512_castps512_ps128(scales), acc);
+    if (first <= 1) acc = _mm_fmadd_ps(_mm512_extractf32x4_ps(sums, 1), _mm512_extractf32x4_ps(scales, 1), acc);
+    if (first <= 2) acc = _mm_fmadd_ps(_mm512_extractf32x4_ps(sums, 2), _mm512_extractf32x4_ps(scales, 2), acc);
+    acc = _mm_fmadd_ps(_mm512_extractf32x4_ps(sums, 3), _mm512_extractf32x4_ps(scales, 3), acc);
+    return acc;
+}
+
+/* The four chains over rows of nb >= 4 blocks: whole groups of four, then the last 1..3
+ * blocks as the rows' last four blocks again, counting only the ones not yet in the chains
+ * (so every load stays inside the rows). */
+static inline __attribute__((always_inline)) __m128 q4_0_x4_rows(const block_q4_0 *const w[4],
+                                                                 const block_q8_0 *const x[4], int64_t nb,
+                                                                 bool one_x) {
+    __m128 acc = _mm_setzero_ps();
+    const uintptr_t next = x86_next_rows(w[0], w[1], w[2], w[3], (size_t)nb * sizeof(block_q4_0));
+    int64_t i = 0;
+    for (; i + 4 <= nb; i += 4) {
+        x86_prefetch_step(next, i / 4, 16 * sizeof(block_q4_0));
+        const void *const wi[4] = {&w[0][i], &w[1][i], &w[2][i], &w[3][i]};
+        const void *const xi[4] = {&x[0][i], &x[1][i], &x[2][i], &x[3][i]};
+        acc = q4_0_x4_four_blocks(acc, wi, xi, one_x, 0);
+    }
+    if (i < nb) {
+        const int64_t j = nb - 4;
+        const void *const wj[4] = {&w[0][j], &w[1][j], &w[2][j], &w[3][j]};
+        const void *const xj[4] = {&x[0][j], &x[1][j], &x[2][j], &x[3][j]};
+        switch (nb - i) {
+        case 1: acc = q4_0_x4_four_blocks(acc, wj, xj, one_x, 3); break;
+        case 2: acc = q4_0_x4_four_blocks(acc, wj, xj, one_x, 2); break;
+        default: acc = q4_0_x4_four_blocks(acc, wj, xj, one_x, 1); break;
+        }
+    }
+    return acc;
+}
+
+/* Rows shorter than four blocks: copied into zeroed groups of four, the missing blocks in
+ * front, so the chains take the copied ones in order. */
+static __m128 q4_0_x4_short_rows(const block_q4_0 *const w[4], const block_q8_0 *const x[4], int64_t nb) {
+    const int pad = 4 - (int)nb;
+    block_q4_0 wt[4][4];
+    block_q8_0 xt[4][4];
+    memset(wt, 0, sizeof wt);
+    memset(xt, 0, sizeof xt);
+    for (int r = 0; r < 4; r++) {
+        memcpy(&wt[r][pad], w[r], (size_t)nb * sizeof(block_q4_0));
+        memcpy(&xt[r][pad], x[r], (size_t)nb * sizeof(block_q8_0));
+    }
+    const void *const wi[4] = {wt[0], wt[1], wt[2], wt[3]};
+    const void *const xi[4] = {xt[0], xt[1], xt[2], xt[3]};
+    const __m128 zero = _mm_setzero_ps();
+    switch (pad) {
+    case 1: return q4_0_x4_four_blocks(zero, wi, xi, false, 1);
+    case 2: return q4_0_x4_four_blocks(zero, wi, xi, false, 2);
+    default: return q4_0_x4_four_blocks(zero, wi, xi, false, 3);
+    }
+}
+
+static void vec_dot_x4_q4_0_q8_0_avx512(int64_t n, float *restrict s, const void *const vw[4],
+                                        const void *const vx[4]) {
+    const block_q4_0 *const w[4] = {vw[0], vw[1], vw[2], vw[3]};
+    const block_q8_0 *const x[4] = {vx[0], vx[1], vx[2], vx[3]};
+    const int64_t nb = n / QK4_0;
+    __m128 acc;
+    if (nb < 4)
+        acc = nb > 0 ? q4_0_x4_short_rows(w, x, nb) : _mm_setzero_ps();
+    else if (x[0] == x[1] && x[0] == x[2] && x[0] == x[3])
+        acc = q4_0_x4_rows(w, x, nb, true);    /* decode: four rows, one activation */
+    else
+        acc = q4_0_x4_rows(w, x, nb, false);
+    _mm_storeu_ps(s, acc);
+}
+
+/* ------------------------------------------------------------------------------------
  * K-quants: 64 weights per step with vpmaddubsw (pairs -> int16) then vpmaddwd against a
  * vector of per-group scales (int16 pairs -> int32), as in the AVX2 kernels but twice as
  * wide. This costs the same as vpdpbusd followed by a 32-bit multiply by the scales.
@@ -217,11 +401,9 @@ static inline __m512i four_scales_i16(__m256i scales16, int first) {
  * steps: ql[0..63] low nibbles with qh bits 0-1 (first 32) and 2-3 (next 32), then the high
  * nibbles with qh bits 4-5 and 6-7. The qh bytes are duplicated into both 256-bit halves and
  * shifted by a per-half amount. */
-static void vec_dot_q6_K_q8_K_avx512(int64_t n, float *restrict s, const void *restrict vw,
-                                     const void *restrict vx) {
-    const block_q6_K *w = vw;
-    const block_q8_K *x = vx;
-    const int64_t nb = n / QK_K;
+/* One super-block into the lane-8 accumulator (shared by vec_dot and vec_dot_x4, so the
+ * chains of both are the same operations in the same order). */
+static inline __m256 q6_K_block_avx512(const block_q6_K *w, const block_q8_K *x, __m256 acc) {
     const __m512i low4 = _mm512_set1_epi8(0x0F);
     const __m512i bits45 = _mm512_set1_epi8(0x30);
     /* low step: (qh & {0x03 | 0x0C}) << {4 | 2} puts the pair at bits 4-5 */
@@ -230,33 +412,61 @@ static void vec_dot_q6_K_q8_K_avx512(int64_t n, float *restrict s, const void *r
     /* high step: (qh >> {0 | 2}) & 0x30 */
     const __m512i shr_hi = join_i256(_mm256_set1_epi16(0), _mm256_set1_epi16(2));
     const __m512i m32 = _mm512_set1_epi8(32);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nb; i++) {
-        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)w[i].scales));
-        const int8_t *y = x[i].qs;
-        __m512i isum = _mm512_setzero_si512();
-        for (int h = 0; h < 2; h++) {
-            __m256i qh256 = _mm256_loadu_si256((const __m256i *)(w[i].qh + 32 * h));
-            __m512i qh = join_i256(qh256, qh256);
-            __m512i ql = _mm512_loadu_si512((const void *)(w[i].ql + 64 * h));
-            __m512i q_lo = _mm512_or_si512(_mm512_and_si512(ql, low4),
-                                           _mm512_sllv_epi16(_mm512_and_si512(qh, mask_lo), shl_lo));
-            __m512i q_hi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), low4),
-                                           _mm512_and_si512(_mm512_srlv_epi16(qh, shr_hi), bits45));
-            /* the -32 offset comes off each 16-bit pair sum, before the scales */
-            const __m512i y_lo = _mm512_loadu_si512((const void *)(y + 128 * h));
-            const __m512i y_hi = _mm512_loadu_si512((const void *)(y + 128 * h + 64));
-            __m512i p_lo = _mm512_sub_epi16(_mm512_maddubs_epi16(q_lo, y_lo), _mm512_maddubs_epi16(m32, y_lo));
-            __m512i p_hi = _mm512_sub_epi16(_mm512_maddubs_epi16(q_hi, y_hi), _mm512_maddubs_epi16(m32, y_hi));
-            isum = _mm512_add_epi32(isum, _mm512_madd_epi16(p_lo, four_scales_i16(sc16, 8 * h)));
-            isum = _mm512_add_epi32(isum, _mm512_madd_epi16(p_hi, four_scales_i16(sc16, 8 * h + 4)));
-        }
-        /* the two 256-bit halves are 32-element steps with the same lane layout */
-        const __m256i lanes = _mm256_add_epi32(_mm512_castsi512_si256(isum), upper_i256(isum));
-        const float d = x[i].d * x86_fp16_to_f32(w[i].d);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(lanes), acc);
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)w->scales));
+    const int8_t *y = x->qs;
+    __m512i isum = _mm512_setzero_si512();
+    for (int h = 0; h < 2; h++) {
+        __m256i qh256 = _mm256_loadu_si256((const __m256i *)(w->qh + 32 * h));
+        __m512i qh = join_i256(qh256, qh256);
+        __m512i ql = _mm512_loadu_si512((const void *)(w->ql + 64 * h));
+        __m512i q_lo = _mm512_or_si512(_mm512_and_si512(ql, low4),
+                                       _mm512_sllv_epi16(_mm512_and_si512(qh, mask_lo), shl_lo));
+        __m512i q_hi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), low4),
+                                       _mm512_and_si512(_mm512_srlv_epi16(qh, shr_hi), bits45));
+        /* the -32 offset comes off each 16-bit pair sum, before the scales */
+        const __m512i y_lo = _mm512_loadu_si512((const void *)(y + 128 * h));
+        const __m512i y_hi = _mm512_loadu_si512((const void *)(y + 128 * h + 64));
+        __m512i p_lo = _mm512_sub_epi16(_mm512_maddubs_epi16(q_lo, y_lo), _mm512_maddubs_epi16(m32, y_lo));
+        __m512i p_hi = _mm512_sub_epi16(_mm512_maddubs_epi16(q_hi, y_hi), _mm512_maddubs_epi16(m32, y_hi));
+        isum = _mm512_add_epi32(isum, _mm512_madd_epi16(p_lo, four_scales_i16(sc16, 8 * h)));
+        isum = _mm512_add_epi32(isum, _mm512_madd_epi16(p_hi, four_scales_i16(sc16, 8 * h + 4)));
     }
+    /* the two 256-bit halves are 32-element steps with the same lane layout */
+    const __m256i lanes = _mm256_add_epi32(_mm512_castsi512_si256(isum), upper_i256(isum));
+    const float d = x->d * x86_fp16_to_f32(w->d);
+    return _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(lanes), acc);
+}
+
+static void vec_dot_q6_K_q8_K_avx512(int64_t n, float *restrict s, const void *restrict vw,
+                                     const void *restrict vx) {
+    const block_q6_K *w = vw;
+    const block_q8_K *x = vx;
+    const int64_t nb = n / QK_K;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++)
+        acc = q6_K_block_avx512(&w[i], &x[i], acc);
     *s = x86_hsum_f32x8(acc);
+}
+
+/* Four chains side by side, block i of each before block i+1 of any (as the AVX2 x4). */
+static void vec_dot_x4_q6_K_q8_K_avx512(int64_t n, float *restrict s, const void *const vw[4],
+                                        const void *const vx[4]) {
+    const block_q6_K *w0 = vw[0], *w1 = vw[1], *w2 = vw[2], *w3 = vw[3];
+    const block_q8_K *x0 = vx[0], *x1 = vx[1], *x2 = vx[2], *x3 = vx[3];
+    const int64_t nb = n / QK_K;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    const uintptr_t next = x86_next_rows(vw[0], vw[1], vw[2], vw[3], (size_t)nb * sizeof(block_q6_K));
+    for (int64_t i = 0; i < nb; i++) {
+        x86_prefetch_step(next, i, 4 * sizeof(block_q6_K));
+        acc0 = q6_K_block_avx512(&w0[i], &x0[i], acc0);
+        acc1 = q6_K_block_avx512(&w1[i], &x1[i], acc1);
+        acc2 = q6_K_block_avx512(&w2[i], &x2[i], acc2);
+        acc3 = q6_K_block_avx512(&w3[i], &x3[i], acc3);
+    }
+    s[0] = x86_hsum_f32x8(acc0);
+    s[1] = x86_hsum_f32x8(acc1);
+    s[2] = x86_hsum_f32x8(acc2);
+    s[3] = x86_hsum_f32x8(acc3);
 }
 
 /* ------------------------------------------------------------------------------------
@@ -382,6 +592,8 @@ void sealm_kernels_install_avx512(sealm_type_traits table[SEALM_TYPE_COUNT], sea
 
     table[SEALM_TYPE_Q8_0].vec_dot_x4 = vec_dot_x4_q8_0_q8_0_avx512;
     table[SEALM_TYPE_Q4_1].vec_dot_x4 = vec_dot_x4_q4_1_q8_1_avx512;
+    table[SEALM_TYPE_Q4_0].vec_dot_x4 = vec_dot_x4_q4_0_q8_0_avx512;
+    table[SEALM_TYPE_Q6_K].vec_dot_x4 = vec_dot_x4_q6_K_q8_K_avx512;
 
     table[SEALM_TYPE_F16].from_float_fast = quantize_row_f16_avx512;
 

@@ -155,4 +155,32 @@ static inline float x86_absmax_f32x32(const float *x) {
     return _mm_cvtss_f32(s);
 }
 
+/* ---- software prefetch for decode's matrix-vector products ----
+ * The x4 kernels sweep a weight matrix four rows at a time, and a matrix's rows are
+ * contiguous, so the four rows after the current ones start where row 3 ends. Reading
+ * them into the cache one group ahead, at the pace the current group is consumed, gave
+ * 1.5x the single-core read rate from DRAM of the hardware prefetchers alone (which stop
+ * at every 4 KiB page and ramp up again): Q8_0 rows of 576, 7.3 -> 11.4 GB/s. Prefetches
+ * never fault, so running past the end of the matrix is harmless; the addresses are kept
+ * as integers for that reason. Results are unaffected (no data is read through them). */
+
+/* Where the next four rows start when w0..w3 are four consecutive rows of row_bytes each
+ * (decode's shape), else 0 (prefill passes one row four times: nothing to prefetch). */
+static inline uintptr_t x86_next_rows(const void *w0, const void *w1, const void *w2, const void *w3,
+                                      size_t row_bytes) {
+    const uintptr_t a = (uintptr_t)w0;
+    if ((uintptr_t)w1 != a + row_bytes || (uintptr_t)w2 != a + 2 * row_bytes || (uintptr_t)w3 != a + 3 * row_bytes)
+        return 0;
+    return a + 4 * row_bytes;
+}
+
+/* Prefetches step `step` of the next rows: bytes [step, step + 1) * bytes_per_step from
+ * next, one cache line apart (a line the range only touches at its end is the next
+ * step's first). next == 0: nothing. */
+static inline void x86_prefetch_step(uintptr_t next, int64_t step, size_t bytes_per_step) {
+    if (!next) return;
+    const uintptr_t p = next + (uintptr_t)step * bytes_per_step;
+    for (size_t off = 0; off < bytes_per_step; off += 64) _mm_prefetch((const char *)(p + off), _MM_HINT_T0);
+}
+
 #endif

@@ -640,6 +640,13 @@ static void check_vec_dot_x4_n(sealm_tensor_type t, int64_t n) {
             if (memcmp(&got[r], &want[r], sizeof got[r]) != 0)
                 fail_msg("%s n=%lld, %s: vec_dot_x4 result %d is %a, vec_dot gives %a", tt->name, (long long)n,
                          shape_names[shape], r, got[r], want[r]);
+            /* and, for the pinned orders, straight against the scalar reference too, so an
+             * x4 kernel cannot pass by matching a wrong vec_dot of its own level */
+            float ref = NAN;
+            tt->vec_dot_ref(n, &ref, ws[r], xs[r]);
+            if (order_is_pinned(t) && memcmp(&got[r], &ref, sizeof ref) != 0)
+                fail_msg("%s n=%lld, %s: vec_dot_x4 result %d is %a, vec_dot_ref gives %a", tt->name,
+                         (long long)n, shape_names[shape], r, got[r], ref);
         }
         /* the four products differ, so a kernel that mixed up its operands would show */
         assert_true(want[0] != want[1] || want[1] != want[2] || want[2] != want[3]);
@@ -651,9 +658,11 @@ static void check_vec_dot_x4_n(sealm_tensor_type t, int64_t n) {
     free(f);
 }
 
-/* The lengths of check_vec_dot_pinned, for every type. */
+/* The lengths of check_vec_dot_pinned, for every type, plus every block count up to 8 (the
+ * kernels that take blocks four at a time have a tail of 1, 2 or 3 blocks after 0, 1 or
+ * more whole groups). */
 static void check_vec_dot_x4(sealm_tensor_type t) {
-    static const int64_t n32[] = {32, 64, 96, 160, 256, 576, 768, 1536, 4096 + 32};
+    static const int64_t n32[] = {32, 64, 96, 128, 160, 192, 224, 256, 576, 768, 1536, 4096 + 32};
     static const int64_t n256[] = {256, 512, 768, 1280, 1536, 2048, 4096};
     const sealm_type_traits *tt = sealm_type_traits_get(t);
     if (tt->block_elems == 1) {
