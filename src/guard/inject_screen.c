@@ -2,6 +2,7 @@
  * screen them too, and combine every cue into one score (sealm/guard.h). */
 #include "inject_internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,108 +13,159 @@ typedef struct inject_compiled {
 } inject_compiled;
 
 /* The word gate: every rule needs one of a few word beginnings to be present, so one pass
- * over the words decides which patterns can match at all; benign text usually runs none or
- * a few of them. Stems are bucketed by their first byte. */
+ * over the words decides which patterns can match at all, and where; benign text usually runs
+ * none or a few of them. Stems of two bytes or more are bucketed by a hash of their first two
+ * bytes (whitespace read as '_'), one-byte stems sit in per-byte masks. The rot13 variants of
+ * the stems of the rot13-screened rules sit in the same tables, so the same pass tells whether
+ * the rot13 of the text is worth building at all. */
+enum { GATE_BUCKETS = 1024 };
+static inline unsigned pair_bucket(unsigned char c0, unsigned char c1) {
+    return ((c0 * 31u) ^ (c1 * 131u)) & (GATE_BUCKETS - 1);
+}
+
 typedef struct gate_stem {
     char s[24];
     size_t n;
-    uint64_t rules;   /* bit per rule needing this stem */
+    uint64_t rules;     /* bit per rule needing this stem */
+    uint64_t rules13;   /* bit per rot13-screened rule needing the rot13 of this stem */
+    uint64_t also, also13;   /* the same for the stems after " | " (needed anywhere) */
 } gate_stem;
 
 struct sealm_guard_injector {
     sealm_guard_inject_config cfg;
     inject_compiled *rules;   /* [SEALM_GUARD_INJECT_N_RULES] */
     uint64_t always;          /* rules without a gate */
+    uint64_t anchored;        /* rules tried anchored at their stems (from_stem) */
+    uint64_t rot13;           /* rules also screened on the rot13 of the text */
+    uint64_t need_also;       /* rules with " | " stems */
+    bool can_start[256];      /* some stem (of any kind) begins with this byte */
+    /* one-byte stems ("i"): rules, rot13 rules, and the same for " | " stems, by that byte */
+    uint64_t one[256], one13[256], one_also[256], one13_also[256];
+    /* longer stems, sorted by the hash of their first two bytes: bucket b is
+     * stems[start[b], start[b + 1]) */
     gate_stem *stems;
     size_t n_stems;
-    uint16_t bucket_start[257];   /* stems sorted by first byte: bucket c is [start[c], start[c+1]) */
+    uint16_t bucket_start[GATE_BUCKETS + 1];
+    /* bytes that send a message down normalization's slow path: non-ASCII, and the first
+     * byte of every special-token string */
+    bool slow_byte[256];
 };
+
+static unsigned stem_bucket(const gate_stem *g) { return pair_bucket((unsigned char)g->s[0], (unsigned char)g->s[1]); }
 
 static int stem_cmp(const void *a, const void *b) {
     const gate_stem *x = a, *y = b;
-    int c = (unsigned char)x->s[0] - (unsigned char)y->s[0];
+    int c = (int)stem_bucket(x) - (int)stem_bucket(y);
     return c ? c : strcmp(x->s, y->s);
 }
 
-/* Splits every rule's need into stems, merging equal ones. */
-static bool build_gate(sealm_guard_injector *inj) {
-    size_t cap = 0;
-    for (size_t i = 0; i < SEALM_GUARD_INJECT_N_RULES; i++) {
-        const char *need = SEALM_GUARD_INJECT_RULES[i].need;
-        if (!need) {
-            inj->always |= 1ull << i;
-            continue;
-        }
-        for (const char *p = need; *p;) {
-            while (*p == ' ') p++;
-            size_t n = strcspn(p, " ");
-            if (!n) break;
-            size_t k = 0;
-            while (k < inj->n_stems && !(inj->stems[k].n == n && memcmp(inj->stems[k].s, p, n) == 0)) k++;
-            if (k == inj->n_stems) {
-                if (inj->n_stems == cap) {
-                    cap = cap ? cap * 2 : 64;
-                    gate_stem *g = realloc(inj->stems, cap * sizeof *g);
-                    if (!g) return false;
-                    inj->stems = g;
-                }
-                gate_stem *g = &inj->stems[inj->n_stems++];
-                memset(g, 0, sizeof *g);
-                memcpy(g->s, p, n < sizeof g->s - 1 ? n : sizeof g->s - 1);
-                g->n = strlen(g->s);
-            }
-            inj->stems[k].rules |= 1ull << i;
-            p += n;
-        }
+/* Adds stem p[0, n) for rule i (to rules13 when rot13; to the also masks when also), merging
+ * equal stems. */
+static bool add_stem(sealm_guard_injector *inj, size_t *cap, const char *p, size_t n, size_t i, bool rot13,
+                     bool also) {
+    char buf[24];
+    if (n > sizeof buf - 1) n = sizeof buf - 1;
+    memcpy(buf, p, n);
+    buf[n] = 0;
+    if (rot13) sealm_guard_rot13(buf, n, buf);
+    inj->can_start[(unsigned char)buf[0]] = true;
+    if (n == 1) {
+        unsigned char c = (unsigned char)buf[0];
+        uint64_t *m = also ? (rot13 ? &inj->one13_also[c] : &inj->one_also[c]) : (rot13 ? &inj->one13[c] : &inj->one[c]);
+        *m |= 1ull << i;
+        return true;
     }
-    qsort(inj->stems, inj->n_stems, sizeof *inj->stems, stem_cmp);
     size_t k = 0;
-    for (int c = 0; c <= 256; c++) {
-        while (k < inj->n_stems && (unsigned char)inj->stems[k].s[0] < c) k++;
-        inj->bucket_start[c] = (uint16_t)k;
+    while (k < inj->n_stems && !(inj->stems[k].n == n && memcmp(inj->stems[k].s, buf, n) == 0)) k++;
+    if (k == inj->n_stems) {
+        if (inj->n_stems == *cap) {
+            *cap = *cap ? *cap * 2 : 64;
+            gate_stem *g = realloc(inj->stems, *cap * sizeof *g);
+            if (!g) return false;
+            inj->stems = g;
+        }
+        gate_stem *g = &inj->stems[inj->n_stems++];
+        memset(g, 0, sizeof *g);
+        memcpy(g->s, buf, n + 1);
+        g->n = n;
     }
-    inj->bucket_start[256] = (uint16_t)inj->n_stems;
+    gate_stem *g = &inj->stems[k];
+    uint64_t *m = also ? (rot13 ? &g->also13 : &g->also) : (rot13 ? &g->rules13 : &g->rules);
+    *m |= 1ull << i;
     return true;
 }
 
-static unsigned char lower(unsigned char c) { return guard_is_upper(c) ? (unsigned char)(c + 32) : c; }
-
-/* Where each rule's stems begin words (for rules whose matches start there); a rule with
- * more hits than fit is searched over the whole text instead. */
-enum { GATE_MAX_POS = 24 };
-typedef struct gate_hits {
-    uint32_t pos[INJECT_MAX_RULES][GATE_MAX_POS];
-    uint8_t n[INJECT_MAX_RULES];
-    uint64_t overflow;
-} gate_hits;
-
-static void note_hit(gate_hits *gh, uint64_t rules, size_t at) {
-    for (uint64_t r = rules; r; r &= r - 1) {
-        int i = __builtin_ctzll(r);
-        if (gh->n[i] < GATE_MAX_POS) gh->pos[i][gh->n[i]++] = (uint32_t)at;
-        else gh->overflow |= 1ull << i;
-    }
-}
-
-/* Which rules can match text: the always-on ones plus those whose stems begin a word. */
-static uint64_t gate(const sealm_guard_injector *inj, const char *text, size_t len, gate_hits *gh) {
-    uint64_t m = inj->always;
-    for (size_t i = 0; i < len; i++) {
-        if (i && (guard_is_alnum((unsigned char)text[i - 1]))) continue;
-        unsigned char c = lower((unsigned char)text[i]);
-        for (size_t k = inj->bucket_start[c]; k < inj->bucket_start[c + 1]; k++) {
-            const gate_stem *g = &inj->stems[k];
-            if (g->n > len - i) continue;
-            size_t j = 1;
-            while (j < g->n && lower((unsigned char)text[i + j]) == (unsigned char)g->s[j]) j++;
-            if (j == g->n) {
-                m |= g->rules;
-                note_hit(gh, g->rules, i);
+/* Splits every rule's need into stems (and their rot13 for rot13-screened rules). */
+static bool build_gate(sealm_guard_injector *inj) {
+    size_t cap = 0;
+    for (size_t i = 0; i < SEALM_GUARD_INJECT_N_RULES; i++) {
+        const inject_rule *r = &SEALM_GUARD_INJECT_RULES[i];
+        if (!r->need) {
+            inj->always |= 1ull << i;
+            continue;
+        }
+        bool also = false;
+        for (const char *p = r->need; *p;) {
+            while (*p == ' ') p++;
+            size_t n = strcspn(p, " ");
+            if (!n) break;
+            if (n == 1 && *p == '|') {
+                also = true;
+                inj->need_also |= 1ull << i;
+            } else if (!add_stem(inj, &cap, p, n, i, false, also) ||
+                       (r->rot13 && !add_stem(inj, &cap, p, n, i, true, also))) {
+                return false;
             }
+            p += n;
         }
     }
-    return m;
+    if (inj->n_stems > UINT16_MAX) return false;
+    qsort(inj->stems, inj->n_stems, sizeof *inj->stems, stem_cmp);
+    size_t k = 0;
+    for (unsigned b = 0; b <= GATE_BUCKETS; b++) {
+        while (k < inj->n_stems && stem_bucket(&inj->stems[k]) < b) k++;
+        inj->bucket_start[b] = (uint16_t)k;
+    }
+    return true;
 }
+
+static inline unsigned char lower(unsigned char c) { return guard_is_upper(c) ? (unsigned char)(c + 32) : c; }
+
+/* A byte as the gate compares it with a stem: lower case, whitespace as '_'. */
+static inline unsigned char gate_byte(unsigned char c) { return guard_is_space(c) ? '_' : lower(c); }
+
+/* Does stem g occur at text[i]? '_' in a stem matches a run of whitespace. */
+static bool stem_at(const unsigned char *t, size_t len, size_t i, const gate_stem *g) {
+    for (size_t j = 0; j < g->n; j++) {
+        if (i >= len) return false;
+        if (g->s[j] == '_') {
+            if (!guard_is_space(t[i])) return false;
+            while (i < len && guard_is_space(t[i])) i++;
+            continue;
+        }
+        if (lower(t[i]) != (unsigned char)g->s[j]) return false;
+        i++;
+    }
+    return true;
+}
+
+static const bool ALNUM[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1,
+    ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1,
+    ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1,
+    ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1,
+    ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1,
+};
+
+/* Stem hits waiting for their anchored match: flushed in text order whenever the buffer
+ * fills, so memory stays fixed (on the stack) whatever the text's length. */
+enum { GATE_BUF = 256 };
+typedef struct gate_hit {
+    uint32_t pos;
+    uint64_t rules;
+} gate_hit;
 
 sealm_guard_inject_config sealm_guard_inject_config_default(void) {
     sealm_guard_inject_config c = {
@@ -183,8 +235,16 @@ sealm_status sealm_guard_injector_new(const sealm_guard_inject_config *cfg, seal
             }
             inj->rules[i].anchored = an;
             inj->rules[i].jit_anchored = pcre2_jit_compile(an, PCRE2_JIT_COMPLETE) == 0;
+            inj->anchored |= 1ull << i;
         }
+        if (r->rot13) inj->rot13 |= 1ull << i;
     }
+    /* the fast path's test: a message without these bytes is its own normalization */
+    size_t n_sp = c.n_specials;
+    const char *const *sp = c.specials ? c.specials : sealm_guard_default_specials(&n_sp);
+    for (int b = 0x80; b < 256; b++) inj->slow_byte[b] = true;
+    for (size_t k = 0; k < n_sp; k++)
+        if (sp[k] && sp[k][0]) inj->slow_byte[(unsigned char)sp[k][0]] = true;
     *out = inj;
     return SEALM_OK;
 }
@@ -225,44 +285,190 @@ static float combine(const inject_hits *h) {
     return (float)(1.0 - keep);
 }
 
-/* Runs the gated rules over valid UTF-8 text; rot13_only: only rules marked for rot13. */
-static sealm_status run_rules(const sealm_guard_injector *inj, const char *text, size_t len, bool rot13_only,
-                              inject_hits *h, sealm_error *err) {
-    if (len > UINT32_MAX) len = UINT32_MAX;   /* positions are 32-bit; 4 GiB messages are cut */
-    gate_hits *gh = calloc(1, sizeof *gh);
-    if (!gh) return sealm_error_set(err, SEALM_E_NOMEM, "guard: out of memory screening a message");
-    uint64_t can = gate(inj, text, len, gh);
-    if (!can) {
-        free(gh);
-        return SEALM_OK;
-    }
-    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
-    if (!md) return sealm_error_set(err, SEALM_E_NOMEM, "guard: out of memory screening a message");
-    for (size_t i = 0; i < SEALM_GUARD_INJECT_N_RULES; i++) {
-        const inject_rule *r = &SEALM_GUARD_INJECT_RULES[i];
-        if (!(can & (1ull << i)) || (rot13_only && !r->rot13)) continue;
-        const inject_compiled *c = &inj->rules[i];
-        int rc = PCRE2_ERROR_NOMATCH;
-        if (c->anchored && !(gh->overflow & (1ull << i))) {
-            /* only where a stem begins a word, anchored: cost follows the hits, not the length */
-            for (size_t k = 0; k < gh->n[i] && rc < 0; k++)
-                rc = c->jit_anchored ? pcre2_jit_match(c->anchored, (PCRE2_SPTR)text, len, gh->pos[i][k],
-                                                       PCRE2_NO_UTF_CHECK, md, NULL)
-                                     : pcre2_match(c->anchored, (PCRE2_SPTR)text, len, gh->pos[i][k],
-                                                   PCRE2_NO_UTF_CHECK, md, NULL);
-        } else {
-            rc = c->jit ? pcre2_jit_match(c->code, (PCRE2_SPTR)text, len, 0, PCRE2_NO_UTF_CHECK, md, NULL)
-                        : pcre2_match(c->code, (PCRE2_SPTR)text, len, 0, PCRE2_NO_UTF_CHECK, md, NULL);
+/* One pass of the rule stage over one text. */
+typedef struct rule_run {
+    const sealm_guard_injector *inj;
+    const char *text;
+    size_t len;
+    uint64_t allowed;   /* rules this pass may try (the rot13 pass: the rot13-screened ones) */
+    uint64_t done;      /* rules that matched: each cue counts once, and is not tried again */
+    uint64_t also_seen; /* rules whose " | " stems occurred (so far) */
+    uint64_t deferred;  /* rules with hits flushed before their " | " stem was seen */
+    size_t start[INJECT_MAX_RULES], end[INJECT_MAX_RULES];   /* first match of each rule in done */
+    pcre2_match_data *md;   /* created at the first match attempt: many texts need none */
+    gate_hit buf[GATE_BUF];
+    size_t n_buf;
+} rule_run;
+
+static bool match_data(rule_run *rr) {
+    if (!rr->md) rr->md = pcre2_match_data_create(1, NULL);
+    return rr->md != NULL;
+}
+
+static void record(rule_run *rr, size_t i) {
+    const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(rr->md);
+    rr->done |= 1ull << i;
+    rr->start[i] = ov[0];
+    rr->end[i] = ov[1];
+}
+
+/* Tries the buffered stem hits, in text order, anchored where the stem begins.
+ * PCRE2_ERROR_NOMATCH, or a match/depth limit on hostile input, counts as no match. Hits of
+ * rules still waiting for their " | " stem stay in the buffer, in order; only when they alone
+ * fill it are they dropped, and those rules searched whole at the end (rr->deferred). */
+static bool flush(rule_run *rr) {
+    uint64_t waiting = rr->inj->need_also & ~rr->also_seen;
+    size_t keep = 0;
+    for (size_t k = 0; k < rr->n_buf; k++) {
+        for (uint64_t r = rr->buf[k].rules & rr->allowed & ~rr->done & ~waiting; r; r &= r - 1) {
+            int i = __builtin_ctzll(r);
+            const inject_compiled *c = &rr->inj->rules[i];
+            if (!match_data(rr)) return false;
+            int rc = c->jit_anchored ? pcre2_jit_match(c->anchored, (PCRE2_SPTR)rr->text, rr->len, rr->buf[k].pos,
+                                                       PCRE2_NO_UTF_CHECK, rr->md, NULL)
+                                     : pcre2_match(c->anchored, (PCRE2_SPTR)rr->text, rr->len, rr->buf[k].pos,
+                                                   PCRE2_NO_UTF_CHECK, rr->md, NULL);
+            if (rc >= 0) record(rr, (size_t)i);   /* 0: matched, groups beyond the ovector dropped */
         }
-        if (rc >= 0) {   /* 0: matched, groups beyond the ovector dropped */
-            const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-            add_hit(h, r->name, r->weight, ov[0], ov[1]);
-        }
-        /* PCRE2_ERROR_NOMATCH, or a match/depth limit on hostile input: treated as no match. */
+        uint64_t w = rr->buf[k].rules & waiting;
+        if (w) rr->buf[keep++] = (gate_hit){rr->buf[k].pos, w};
     }
-    pcre2_match_data_free(md);
-    free(gh);
+    rr->n_buf = keep;
+    if (keep == GATE_BUF) {
+        for (size_t k = 0; k < keep; k++) rr->deferred |= rr->buf[k].rules;
+        rr->n_buf = 0;
+    }
+    return true;
+}
+
+/* What the first pass's gate saw for the rot13 pass: the rot13-screened rules whose rot13
+ * stems occur, and where (anchored ones) — so the rot13 text needs no gate pass of its own. */
+typedef struct rot13_gate {
+    uint64_t can;      /* rules worth trying on the rot13 of the text */
+    uint64_t search;   /* of which: searched over the whole text */
+    uint64_t also_seen;   /* rot13-screened rules whose " | " stems occur in rot13 form */
+    gate_hit buf[GATE_BUF];
+    size_t n;
+    bool overflow;     /* more hits than buf holds: the rot13 pass runs its own gate */
+} rot13_gate;
+
+/* The end of a pass: the buffered hits, the whole-text searches, and the matches added to h
+ * in rule order. */
+static sealm_status finish_run(rule_run *rr, uint64_t search, inject_hits *h, sealm_error *err) {
+    /* also_seen is complete now. Rules whose hits an earlier flush had to drop, before their
+     * rare word showed up, are searched over the whole text instead. */
+    if (!flush(rr)) goto nomem;
+    rr->n_buf = 0;   /* what is left waits for a stem that never came */
+    search = (search | (rr->deferred & rr->also_seen)) & ~(rr->inj->need_also & ~rr->also_seen);
+    for (uint64_t r = search & ~rr->done; r; r &= r - 1) {
+        int i = __builtin_ctzll(r);
+        const inject_compiled *c = &rr->inj->rules[i];
+        if (!match_data(rr)) goto nomem;
+        int rc = c->jit ? pcre2_jit_match(c->code, (PCRE2_SPTR)rr->text, rr->len, 0, PCRE2_NO_UTF_CHECK, rr->md, NULL)
+                        : pcre2_match(c->code, (PCRE2_SPTR)rr->text, rr->len, 0, PCRE2_NO_UTF_CHECK, rr->md, NULL);
+        if (rc >= 0) record(rr, (size_t)i);
+    }
+    pcre2_match_data_free(rr->md);
+    rr->md = NULL;
+    for (uint64_t r = rr->done; r; r &= r - 1) {
+        int i = __builtin_ctzll(r);
+        add_hit(h, SEALM_GUARD_INJECT_RULES[i].name, SEALM_GUARD_INJECT_RULES[i].weight, rr->start[i], rr->end[i]);
+    }
     return SEALM_OK;
+nomem:
+    pcre2_match_data_free(rr->md);
+    rr->md = NULL;
+    return sealm_error_set(err, SEALM_E_NOMEM, "guard: out of memory screening a message");
+}
+
+/* Runs the rules in allowed over valid UTF-8 text[0, len) and adds what matched to h, in rule
+ * order. r13 (if not NULL) receives what the gate saw for the rot13 pass; m (if not NULL)
+ * is fed every byte for the statistical stage on the way. */
+static sealm_status run_rules(const sealm_guard_injector *inj, const char *text, size_t len, uint64_t allowed,
+                              inject_hits *h, rot13_gate *r13, inject_model_acc *model, sealm_error *err) {
+    /* a local copy, so that the compiler keeps the accumulator in registers */
+    inject_model_acc local, *m = NULL;
+    if (model) {
+        local = *model;
+        m = &local;
+    }
+    if (len > UINT32_MAX) len = UINT32_MAX;   /* positions are 32-bit; 4 GiB messages are cut */
+    rule_run rr = {.inj = inj, .text = text, .len = len, .allowed = allowed};
+    uint64_t search = inj->always & allowed;   /* rules searched over the whole text */
+    if (r13) {
+        r13->can = r13->search = inj->always & inj->rot13;
+        r13->also_seen = 0;
+        r13->n = 0;
+        r13->overflow = false;
+    }
+    const unsigned char *t = (const unsigned char *)text;
+    /* Word starts: position 0 and every byte after a byte that is not an ASCII letter or digit.
+     * Inside a word, skip to its end: the byte after the word's end is the next start. */
+    for (size_t i = 0; i < len;) {
+        unsigned char c = lower(t[i]);
+        if (!inj->can_start[c]) goto next_word;
+        unsigned char c1 = i + 1 < len ? gate_byte(t[i + 1]) : 0;
+        uint64_t hit = inj->one[c], hit13 = inj->one13[c];
+        uint64_t also = inj->one_also[c], also13 = inj->one13_also[c];
+        unsigned b = pair_bucket(c, c1);
+        for (size_t k = inj->bucket_start[b]; k < inj->bucket_start[b + 1]; k++) {
+            const gate_stem *g = &inj->stems[k];
+            if ((unsigned char)g->s[0] != c || (unsigned char)g->s[1] != c1 || !stem_at(t, len, i, g)) continue;
+            hit |= g->rules;
+            hit13 |= g->rules13;
+            also |= g->also;
+            also13 |= g->also13;
+        }
+        rr.also_seen |= also;
+        if (r13) r13->also_seen |= also13;
+        if (hit13 && r13) {
+            r13->can |= hit13;
+            r13->search |= hit13 & ~inj->anchored;
+            if (hit13 & inj->anchored) {
+                if (r13->n < GATE_BUF) r13->buf[r13->n++] = (gate_hit){(uint32_t)i, hit13 & inj->anchored};
+                else r13->overflow = true;
+            }
+        }
+        uint64_t r = hit & allowed & ~rr.done;
+        if (r) {
+            search |= r & ~inj->anchored;
+            r &= inj->anchored;
+            if (r) {
+                if (rr.n_buf == GATE_BUF && !flush(&rr)) {
+                    pcre2_match_data_free(rr.md);
+                    return sealm_error_set(err, SEALM_E_NOMEM, "guard: out of memory screening a message");
+                }
+                rr.buf[rr.n_buf++] = (gate_hit){(uint32_t)i, r};
+            }
+        }
+    next_word:
+        if (ALNUM[t[i]]) {
+            do {
+                if (m) inject_model_byte(m, t[i]);
+                i++;
+            } while (i < len && ALNUM[t[i]]);
+        }
+        if (m && i < len) {   /* a byte that is no ASCII letter or digit: part of a token if >= 0x80 */
+            if (t[i] >= 0x80) inject_model_byte(m, t[i]);
+            else inject_model_sep(m);
+        }
+        i++;
+    }
+    if (r13) r13->can &= ~(inj->need_also & ~r13->also_seen);
+    if (model) *model = local;
+    return finish_run(&rr, search, h, err);
+}
+
+/* The rot13 pass: the rot13-screened rules on the rot13 of text, tried where the first pass
+ * saw their stems (rot13 keeps word boundaries and positions). */
+static sealm_status run_rot13(const sealm_guard_injector *inj, const char *r13text, size_t len, const rot13_gate *g,
+                              inject_hits *h, sealm_error *err) {
+    if (!g || g->overflow) return run_rules(inj, r13text, len, g ? g->can : inj->rot13, h, NULL, NULL, err);
+    if (len > UINT32_MAX) len = UINT32_MAX;
+    rule_run rr = {.inj = inj, .text = r13text, .len = len, .allowed = g->can, .also_seen = ~0ull};
+    memcpy(rr.buf, g->buf, g->n * sizeof g->buf[0]);
+    rr.n_buf = g->n;
+    return finish_run(&rr, g->search, h, err);
 }
 
 typedef struct decoded_ctx {
@@ -278,7 +484,7 @@ static sealm_status on_decoded(void *vctx, const char *kind, const char *bytes, 
     sealm_status st = sealm_guard_normalize(bytes, n, ctx->inj->cfg.specials, ctx->inj->cfg.n_specials, &nz, err);
     if (st != SEALM_OK) return st;
     inject_hits inner = {0};
-    st = run_rules(ctx->inj, nz.text, nz.len, false, &inner, err);
+    st = run_rules(ctx->inj, nz.text, nz.len, ~0ull, &inner, NULL, NULL, err);
     sealm_guard_normalized_free(&nz);
     if (st != SEALM_OK) return st;
     float s = combine(&inner);
@@ -289,16 +495,38 @@ static sealm_status on_decoded(void *vctx, const char *kind, const char *bytes, 
     return SEALM_OK;
 }
 
-sealm_status sealm_guard_screen_injection(const sealm_guard_injector *inj, const char *text, size_t len,
-                                          float *score, sealm_guard_findings *findings, sealm_error *err) {
+/* Whether text needs normalizing at all: pure ASCII (NFKC-invariant, nothing invisible, no
+ * homoglyph) without the first byte of any special-token string is its own normalization. */
+static bool needs_normalizing(const sealm_guard_injector *inj, const char *text, size_t len) {
+    const unsigned char *t = (const unsigned char *)text;
+    for (size_t i = 0; i < len; i++)
+        if (inj->slow_byte[t[i]]) return true;
+    return false;
+}
+
+sealm_status sealm_guard_inject_screen_ex(const sealm_guard_injector *inj, const char *text, size_t len,
+                                          bool shortcuts, float *score, sealm_guard_findings *findings,
+                                          sealm_error *err) {
     if (!inj || !score) return sealm_error_set(err, SEALM_E_INVALID, "guard: screening needs an injector and a score pointer");
     *score = 0.0f;
-    sealm_guard_normalized nz;
-    sealm_status st = sealm_guard_normalize(text, len, inj->cfg.specials, inj->cfg.n_specials, &nz, err);
-    if (st != SEALM_OK) return st;
+    if (!text) len = 0;
+    sealm_guard_normalized nz = {0};
+    sealm_status st = SEALM_OK;
+    bool borrowed = shortcuts && !needs_normalizing(inj, text, len);
+    if (borrowed) {
+        nz.text = (char *)(uintptr_t)text;   /* read only below, never freed */
+        nz.len = len;
+    } else {
+        st = sealm_guard_normalize_ex(text, len, inj->cfg.specials, inj->cfg.n_specials, shortcuts, &nz, err);
+        if (st != SEALM_OK) return st;
+    }
 
     inject_hits h = {0};
-    st = run_rules(inj, nz.text, nz.len, false, &h, err);
+    rot13_gate g13s, *g13 = inj->cfg.decode_payloads && shortcuts ? &g13s : NULL;
+    inject_model_acc macc;
+    inject_model_begin(&macc);
+    bool model = !inj->cfg.no_model && nz.len <= UINT32_MAX;   /* (the gate cuts at 4 GiB) */
+    st = run_rules(inj, nz.text, nz.len, ~0ull, &h, g13, model ? &macc : NULL, err);
     /* What normalization removed is evidence too: nobody types a chat-template token or
      * invisible tag characters into an honest question. */
     if (nz.n_special) add_hit(&h, "normalize.special-token", 0.8f, 0, 0);
@@ -306,26 +534,35 @@ sealm_status sealm_guard_screen_injection(const sealm_guard_injector *inj, const
     if (nz.n_bidi) add_hit(&h, "normalize.bidi-control", 0.3f, 0, 0);
     if (nz.n_invisible - nz.n_tags >= 3) add_hit(&h, "normalize.invisible", 0.3f, 0, 0);
     if (nz.n_confusable) add_hit(&h, "normalize.homoglyph", 0.3f, 0, 0);
+    /* The statistical stage: a cue of its own, with its probability as weight, once it is
+     * confident enough to detect alone (so it adds recall without lifting every weak rule). */
+    if (st == SEALM_OK && !inj->cfg.no_model) {
+        float p = model ? (float)(1.0 / (1.0 + exp(-inject_model_end(&macc))))
+                        : sealm_guard_inject_model_probability(nz.text, nz.len);
+        if (p >= SEALM_GUARD_INJECT_MODEL_MIN) add_hit(&h, "model.ngram", p, 0, 0);
+    }
 
-    if (st == SEALM_OK && inj->cfg.decode_payloads) {
+    /* rot13: built only when a rot13-screened rule's stem occurs in rot13 form (the slow path
+     * builds it always, to check that the gate loses nothing) */
+    if (st == SEALM_OK && inj->cfg.decode_payloads && (!g13 || g13->can)) {
         char *r13 = malloc(nz.len + 1);
         if (!r13) st = sealm_error_set(err, SEALM_E_NOMEM, "guard: out of memory screening a message");
         if (st == SEALM_OK) {
             sealm_guard_rot13(nz.text, nz.len, r13);
             r13[nz.len] = 0;
             inject_hits hr = {0};
-            st = run_rules(inj, r13, nz.len, true, &hr, err);
+            st = run_rot13(inj, r13, nz.len, g13, &hr, err);
             free(r13);
             float s = combine(&hr);
             if (st == SEALM_OK && s >= inj->cfg.detect_threshold) add_hit(&h, "encoded.rot13", 0.85f, 0, 0);
         }
-        if (st == SEALM_OK) {
-            decoded_ctx dc = {inj, &h};
-            st = sealm_guard_inject_decode_segments(nz.text, nz.len, on_decoded, &dc, err);
-        }
+    }
+    if (st == SEALM_OK && inj->cfg.decode_payloads) {
+        decoded_ctx dc = {inj, &h};
+        st = sealm_guard_inject_decode_segments(nz.text, nz.len, on_decoded, &dc, err);
     }
     bool exact = !nz.changed;
-    sealm_guard_normalized_free(&nz);
+    if (!borrowed) sealm_guard_normalized_free(&nz);
     if (st != SEALM_OK) return st;
 
     *score = combine(&h);
@@ -342,4 +579,9 @@ sealm_status sealm_guard_screen_injection(const sealm_guard_injector *inj, const
         if (st != SEALM_OK) return st;
     }
     return SEALM_OK;
+}
+
+sealm_status sealm_guard_screen_injection(const sealm_guard_injector *inj, const char *text, size_t len,
+                                          float *score, sealm_guard_findings *findings, sealm_error *err) {
+    return sealm_guard_inject_screen_ex(inj, text, len, true, score, findings, err);
 }

@@ -3,8 +3,9 @@
  * Order matters: invisible characters go first so NFKC composes across what they separated;
  * NFKC before the homoglyph fold so fullwidth and mathematical letters are already plain;
  * special tokens last so "＜|im_start|＞" (fullwidth brackets) is caught after NFKC. */
-#include "guard_internal.h"
+#include "inject_internal.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
@@ -40,18 +41,149 @@ static bool is_invisible(int32_t c) {
            (c >= 0xE0100 && c <= 0xE01EF) || (c >= 0xE0000 && c <= 0xE007F);
 }
 
-/* Step 1: decode (invalid bytes → U+FFFD), drop invisible and bidi characters, re-encode. */
-static char *strip_invisible(const char *text, size_t len, sealm_guard_normalized *st, size_t *out_len) {
-    char *o = malloc(len * 3 + 1);   /* an invalid byte (1) can become U+FFFD (3) */
+/* NFKC shortcut. A string made of characters c with NFKC(c) = c, combining class 0, that are
+ * no combining mark (Mn, Mc, Me) and no Hangul jamo is its own NFKC: decomposition leaves every
+ * character's own (stable) sequence, canonical reordering never crosses a starter, and
+ * composition can only join a later character to an earlier starter if the later one is a
+ * second element of a primary composite — all of which are marks or Hangul vowel/trailing
+ * jamo (UAX #15, NFC_Quick_Check=Maybe). So utf8proc runs only on text holding some other
+ * character; test_inject.c checks the shortcut against the full mapping for every BMP
+ * character. Whether a BMP character is inert is worked out once (for one with a
+ * decomposition, by asking utf8proc whether NFKC keeps it) and cached (0 unknown, 1 inert,
+ * 2 not): a pure function, so racing writers store the same value. */
+static atomic_uchar NFKC_INERT_BMP[0x10000];
+
+static bool nfkc_stable_alone(int32_t c) {
+    utf8proc_uint8_t in[4], *out = NULL;
+    utf8proc_ssize_t n = utf8proc_encode_char(c, in);
+    utf8proc_ssize_t k = utf8proc_map(in, n, &out, UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_COMPOSE);
+    bool same = k == n && memcmp(out, in, (size_t)n) == 0;
+    free(out);   /* on failure the character simply takes the full path */
+    return same;
+}
+
+static bool nfkc_inert_uncached(int32_t c) {
+    const utf8proc_property_t *p = utf8proc_get_property(c);
+    if (p->combining_class || p->category == UTF8PROC_CATEGORY_MN || p->category == UTF8PROC_CATEGORY_MC ||
+        p->category == UTF8PROC_CATEGORY_ME)
+        return false;
+    if ((c >= 0x1100 && c <= 0x11FF) || (c >= 0xA960 && c <= 0xA97F) || (c >= 0xD7B0 && c <= 0xD7FF)) return false;
+    if (p->decomp_seqindex == UINT16_MAX && !(c >= 0xAC00 && c <= 0xD7A3)) return true;   /* no decomposition */
+    return c < 0x10000 && nfkc_stable_alone(c);
+}
+
+static bool nfkc_inert(int32_t c) {
+    if (c < 0x80) return true;
+    if (c >= 0x10000) return nfkc_inert_uncached(c);
+    unsigned char v = atomic_load_explicit(&NFKC_INERT_BMP[c], memory_order_relaxed);
+    if (!v) {
+        v = nfkc_inert_uncached(c) ? 1 : 2;
+        atomic_store_explicit(&NFKC_INERT_BMP[c], v, memory_order_relaxed);
+    }
+    return v == 1;
+}
+
+/* Step 2, piecewise: NFKC of valid UTF-8 s[0, n) into a new buffer. Only the stretches that
+ * hold a character nfkc_inert rejects go through utf8proc, each together with the inert
+ * character before it (which an accent may join); the rest is copied. Exact because NFKC
+ * never acts across the start of an inert character: it begins with a starter that no
+ * composition joins to what precedes (UAX #15 §9, "stable code points"). Returns the length,
+ * or a utf8proc error (< 0). */
+typedef struct piece_buf {
+    char *p;
+    size_t n, cap;
+} piece_buf;
+
+static bool piece_add(piece_buf *b, const void *src, size_t n) {
+    if (b->cap - b->n < n + 1) {
+        size_t cap = b->cap * 2 + n + 1;
+        char *g = realloc(b->p, cap);
+        if (!g) return false;
+        b->p = g;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, src, n);
+    b->n += n;
+    return true;
+}
+
+static utf8proc_ssize_t nfkc_pieces(const char *s, size_t n, char **out) {
+    piece_buf b = {.p = malloc(n + 16), .cap = n + 16};
+    if (!b.p) return UTF8PROC_ERROR_NOMEM;
+    bool have_prev = false;             /* the character just before i is inert and copied */
+    size_t prev_in = 0, prev_out = 0;   /* where it began, in s and in the output */
+    for (size_t i = 0; i < n;) {
+        utf8proc_int32_t c;
+        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &c);
+        if (k < 1) k = 1, c = 0xFFFD;   /* not reached: step 1 left valid UTF-8 */
+        if (nfkc_inert(c)) {
+            prev_in = i;
+            prev_out = b.n;
+            have_prev = true;
+            if (!piece_add(&b, s + i, (size_t)k)) goto nomem;
+            i += (size_t)k;
+            continue;
+        }
+        /* non-inert characters up to the next inert one, mapped with the inert one before */
+        size_t from = i, e = i + (size_t)k;
+        if (have_prev) {
+            from = prev_in;
+            b.n = prev_out;
+        }
+        while (e < n) {
+            utf8proc_ssize_t k2 = utf8proc_iterate((const utf8proc_uint8_t *)s + e, (utf8proc_ssize_t)(n - e), &c);
+            if (k2 < 1 || nfkc_inert(c)) break;
+            e += (size_t)k2;
+        }
+        utf8proc_uint8_t *m = NULL;
+        utf8proc_ssize_t mk = utf8proc_map((const utf8proc_uint8_t *)s + from, (utf8proc_ssize_t)(e - from), &m,
+                                           UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_COMPOSE);
+        if (mk < 0) {
+            free(b.p);
+            return mk;
+        }
+        bool ok = piece_add(&b, m, (size_t)mk);
+        free(m);
+        if (!ok) goto nomem;
+        have_prev = false;
+        i = e;
+    }
+    b.p[b.n] = 0;
+    *out = b.p;
+    return (utf8proc_ssize_t)b.n;
+nomem:
+    free(b.p);
+    return UTF8PROC_ERROR_NOMEM;
+}
+
+/* Step 1: decode (invalid bytes → U+FFFD), drop invisible and bidi characters, re-encode.
+ * *inert: every character kept passes nfkc_inert (NFKC would change nothing). */
+static char *strip_invisible(const char *text, size_t len, sealm_guard_normalized *st, size_t *out_len, bool *inert) {
+    /* the output is never longer than the input, except that an invalid byte (1) becomes
+     * U+FFFD (3): the buffer grows only then */
+    size_t cap = len + 1;
+    char *o = malloc(cap);
     if (!o) return NULL;
     size_t n = 0;
     for (size_t i = 0; i < len;) {
-        utf8proc_int32_t c;
-        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)text + i, (utf8proc_ssize_t)(len - i), &c);
-        if (k < 1) {
+        if ((unsigned char)text[i] < 0x80) {   /* a run of ASCII: kept as it is, NFKC-inert */
+            size_t j = i + 1;
+            while (j < len && (unsigned char)text[j] < 0x80) j++;
+            memcpy(o + n, text + i, j - i);
+            n += j - i;
+            i = j;
+            continue;
+        }
+        size_t k2 = 0;
+        utf8proc_int32_t c = guard_utf8_2or3((const unsigned char *)text + i, len - i, &k2);
+        utf8proc_ssize_t k = (utf8proc_ssize_t)k2;
+        if (c < 0) k = utf8proc_iterate((const utf8proc_uint8_t *)text + i, (utf8proc_ssize_t)(len - i), &c);
+        bool invalid = k < 1;
+        if (invalid) {
             c = 0xFFFD;
             k = 1;
         }
+        size_t at = i;
         i += (size_t)k;
         if (is_bidi_control(c)) {
             st->n_bidi++;
@@ -61,6 +193,21 @@ static char *strip_invisible(const char *text, size_t len, sealm_guard_normalize
             st->n_invisible++;
             if (c >= 0xE0000 && c <= 0xE007F) st->n_tags++;
             continue;
+        }
+        if (*inert && !nfkc_inert(c)) *inert = false;
+        if (!invalid) {   /* a valid sequence encodes its code point: copy it as it is */
+            memcpy(o + n, text + at, (size_t)k);
+            n += (size_t)k;
+            continue;
+        }
+        if (cap - n < 3 + (len - i) + 1) {
+            cap = cap * 2 + 4;
+            char *g = realloc(o, cap);
+            if (!g) {
+                free(o);
+                return NULL;
+            }
+            o = g;
         }
         n += (size_t)utf8proc_encode_char(c, (utf8proc_uint8_t *)o + n);
     }
@@ -94,19 +241,54 @@ static bool is_ascii_letter(int32_t c) { return (c >= 'a' && c <= 'z') || (c >= 
 /* Step 3: fold look-alikes inside mixed-script words only (a word with at least one Latin
  * letter), in place: every replacement is shorter than the original (2 bytes → 1). */
 static size_t fold_confusables(char *s, size_t len, size_t *n_folded) {
+    /* Every look-alike above is U+0391-U+03C1 or U+0405-U+0501 (lead bytes 0xCE-0xD4): find
+     * whether any word holds one of them and an ASCII letter before rewriting anything. */
+    bool any = false;
+    for (size_t i = 0; i < len && !any; i++) {
+        if ((unsigned char)s[i] < 0xCE || (unsigned char)s[i] > 0xD4) continue;
+        size_t a = i, b = i;
+        while (a && !guard_is_space((unsigned char)s[a - 1])) a--;
+        while (b < len && !guard_is_space((unsigned char)s[b])) b++;
+        bool latin = false, look = false;
+        for (size_t k = a; k < b; k++) latin |= is_ascii_letter((unsigned char)s[k]);
+        for (size_t k = a; latin && k < b && !look;) {
+            utf8proc_int32_t c;
+            utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)s + k, (utf8proc_ssize_t)(b - k), &c);
+            if (n < 1) break;
+            look = latin_lookalike(c) != 0;
+            k += (size_t)n;
+        }
+        any = latin && look;
+        i = b;
+    }
+    if (!any) return len;
     size_t r = 0, w = 0;
     while (r < len) {
         /* find the word [r, e): a run of non-space bytes */
         size_t e = r;
         while (e < len && !guard_is_space((unsigned char)s[e])) e++;
         bool has_latin = false, has_look = false;
-        for (size_t i = r; i < e;) {
-            utf8proc_int32_t c;
-            utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(e - i), &c);
-            if (k < 1) break;
-            if (is_ascii_letter(c)) has_latin = true;
-            else if (latin_lookalike(c)) has_look = true;
-            i += (size_t)k;
+        for (size_t i = r; i < e && !(has_latin && has_look); i++) {   /* bytes first: most words need no decoding */
+            unsigned char b = (unsigned char)s[i];
+            has_latin |= is_ascii_letter(b);
+            has_look |= b >= 0xCE && b <= 0xD4;
+        }
+        if (has_latin && has_look) {
+            has_look = false;
+            for (size_t i = r; i < e;) {
+                utf8proc_int32_t c;
+                utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(e - i), &c);
+                if (k < 1) break;
+                if (latin_lookalike(c)) has_look = true;
+                i += (size_t)k;
+            }
+        }
+        if (!(has_latin && has_look)) {   /* nothing to fold: the word moves as it is */
+            if (w != r) memmove(s + w, s + r, e - r);
+            w += e - r;
+            r = e;
+            while (r < len && guard_is_space((unsigned char)s[r])) s[w++] = s[r++];
+            continue;
         }
         for (size_t i = r; i < e;) {
             utf8proc_int32_t c;
@@ -132,20 +314,30 @@ static size_t fold_confusables(char *s, size_t len, size_t *n_folded) {
 
 /* Step 4: remove special-token strings until none is left (removal can join two halves). */
 static size_t strip_specials(char *s, size_t len, const char *const *sp, size_t n_sp, size_t *n_removed) {
+    /* nothing to do unless a special token's first byte occurs */
+    bool first[256] = {0};
+    for (size_t j = 0; j < n_sp; j++)
+        if (sp[j] && sp[j][0]) first[(unsigned char)sp[j][0]] = true;
+    size_t at = 0;
+    while (at < len && !first[(unsigned char)s[at]]) at++;
+    if (at == len) return len;
     bool again = true;
     while (again) {
         again = false;
-        size_t w = 0;
-        for (size_t r = 0; r < len;) {
+        size_t w = at, r = at;   /* [0, at) holds no first byte: it stays */
+        while (r < len) {
+            if (!first[(unsigned char)s[r]]) {   /* a run without first bytes moves as a block */
+                size_t e = r + 1;
+                while (e < len && !first[(unsigned char)s[e]]) e++;
+                if (w != r) memmove(s + w, s + r, e - r);
+                w += e - r;
+                r = e;
+                continue;
+            }
             size_t hit = 0;
-            if (s[r] == '<' || s[r] == '[') {
-                for (size_t j = 0; j < n_sp; j++) {
-                    size_t k = strlen(sp[j]);
-                    if (k && k <= len - r && memcmp(s + r, sp[j], k) == 0) {
-                        hit = k;
-                        break;
-                    }
-                }
+            for (size_t j = 0; j < n_sp && !hit; j++) {
+                size_t k = strlen(sp[j]);
+                if (k && k <= len - r && memcmp(s + r, sp[j], k) == 0) hit = k;
             }
             if (hit) {
                 r += hit;
@@ -169,6 +361,11 @@ static bool plain_ascii(const char *text, size_t len) {
 
 sealm_status sealm_guard_normalize(const char *text, size_t len, const char *const *specials, size_t n_specials,
                                    sealm_guard_normalized *out, sealm_error *err) {
+    return sealm_guard_normalize_ex(text, len, specials, n_specials, true, out, err);
+}
+
+sealm_status sealm_guard_normalize_ex(const char *text, size_t len, const char *const *specials, size_t n_specials,
+                                      bool shortcuts, sealm_guard_normalized *out, sealm_error *err) {
     if (!out) return sealm_error_set(err, SEALM_E_INVALID, "guard: normalize needs an output");
     memset(out, 0, sizeof *out);
     if (!text) len = 0;
@@ -176,7 +373,7 @@ sealm_status sealm_guard_normalize(const char *text, size_t len, const char *con
 
     char *s;
     size_t n;
-    if (plain_ascii(text, len)) {
+    if (shortcuts && plain_ascii(text, len)) {
         /* ASCII is already NFKC and has no invisible, bidi or look-alike characters: skip
          * straight to the special tokens (the common case, and the fast one). */
         s = malloc(len + 1);
@@ -186,12 +383,22 @@ sealm_status sealm_guard_normalize(const char *text, size_t len, const char *con
         n = len;
     } else {
         size_t n1;
-        char *s1 = strip_invisible(text, len, out, &n1);
+        bool inert = shortcuts;
+        char *s1 = strip_invisible(text, len, out, &n1, &inert);
         if (!s1) return sealm_error_set(err, SEALM_E_NOMEM, "guard: out of memory normalizing %zu bytes", len);
+        if (inert) {   /* already NFKC (see nfkc_inert) */
+            n = fold_confusables(s1, n1, &out->n_confusable);
+            n = strip_specials(s1, n, specials, n_specials, &out->n_special);
+            out->text = s1;
+            out->len = n;
+            out->changed = n != len || (len && memcmp(s1, text, len) != 0);
+            return SEALM_OK;
+        }
         utf8proc_uint8_t *s2 = NULL;
-        /* NUL bytes would end utf8proc's view of the string; STABLE|COMPAT|COMPOSE is NFKC. */
-        utf8proc_ssize_t k = utf8proc_map((const utf8proc_uint8_t *)s1, (utf8proc_ssize_t)n1, &s2,
-                                          UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_COMPOSE);
+        /* STABLE|COMPAT|COMPOSE is NFKC; the shortcut maps only the pieces that can change. */
+        utf8proc_ssize_t k = shortcuts ? nfkc_pieces(s1, n1, (char **)&s2)
+                                       : utf8proc_map((const utf8proc_uint8_t *)s1, (utf8proc_ssize_t)n1, &s2,
+                                                      UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_COMPOSE);
         free(s1);
         /* The input is valid UTF-8 by now, so only memory (or a size overflow) can fail. */
         if (k < 0)
