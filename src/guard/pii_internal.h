@@ -32,25 +32,50 @@ typedef struct pii_rule {
     pii_validate_fn validate;  /* NULL: accept with the base score */
     int group;                 /* capture group that is the reported span; 0: the whole match */
     /* Anchored search, for rules that would otherwise try a match at most bytes of a text:
-     * every match contains one of the anchor bytes, starting at most back bytes before it
-     * and, for the match to be found, needing at most fwd bytes after it (a match that runs
-     * to the window's end is searched again over the whole text, so it may be longer). */
+     * every match contains one of the anchor bytes and starts at most back bytes before it;
+     * the search window ends fwd bytes after it, and grows when an attempt needs more (PCRE2
+     * partial matching, see search() in pii_scan.c), so a match may be longer. */
     const char *anchor;        /* NULL: search the whole text */
     int back, fwd;
     /* Optional cheap test of an anchor's (or a start's) surroundings before any regex runs there. */
     bool (*window_ok)(const char *text, size_t len, size_t anchor);
-    /* Where a match can start, for rules whose lookbehind already demands it: the rule is
-     * compiled anchored and tried only there (one attempt per number, not per digit). */
-    enum { START_ANYWHERE = 0, START_NUMBER, START_TWO_LETTERS_DIGITS } start;
+    /* Where a match can start, for rules whose pattern already demands it: the rule is
+     * compiled anchored and tried only there (one attempt per number, not per digit), after
+     * window_ok. START_NUMBER: a digit, '+' or '(' after a non-word byte (not a letter, digit
+     * or '_'); START_TWO_LETTERS_DIGITS: two letters and a digit (optionally after one space)
+     * after a non-word byte; START_CAPITAL: an ASCII capital after a byte that is not a letter
+     * or digit ('_' included, since the person pass splits "@Ms_Lopez" there);
+     * START_PREFIX: wherever one of the rule's prefixes occurs. */
+    enum { START_ANYWHERE = 0, START_NUMBER, START_TWO_LETTERS_DIGITS, START_CAPITAL, START_PREFIX } start;
+    /* START_PREFIX: the literal texts (at least two bytes each, '|' between them) one of which
+     * begins every match. All rules' prefixes are found in one pass over the text. */
+    const char *prefixes;
 } pii_rule;
 
 extern const pii_rule SEALM_GUARD_PII_RULES[];
 extern const size_t SEALM_GUARD_PII_N_RULES;
 
+/* Builds the tables the rules' shape tests read (once per process; thread-safe). Called by
+ * every detector constructor before a scan can run. */
+void sealm_guard_pii_rules_init(void);
+
+/* Builds the name lexicon (once per process; thread-safe). Called by every detector
+ * constructor: sealm_guard_find_persons relies on it. */
+void sealm_guard_pii_names_init(void);
+
 /* The person-name pass (pii_names.c): capitalized word sequences next to titles, person
- * cues or first names from the lexicon. Appends unresolved findings. */
-sealm_status sealm_guard_find_persons(const char *text, size_t len, float min_score, sealm_guard_findings *out,
-                                      sealm_error *err);
+ * cues or first names from the lexicon. Appends unresolved findings. caps[0, n_caps): the
+ * ascending offsets of every ASCII capital that follows a non-word byte (START_CAPITAL),
+ * the only places a name can begin; caps NULL: look at every byte (the reference scan). */
+sealm_status sealm_guard_find_persons(const char *text, size_t len, const size_t *caps, size_t n_caps,
+                                      float min_score, sealm_guard_findings *out, sealm_error *err);
+
+/* The reference scan, for tests only: a detector whose scan runs every rule's pattern
+ * unanchored over the whole text and the person pass over every byte, with no prefilter,
+ * window or start list. Its findings must equal sealm_guard_pii_scan's on any text; the
+ * unit test checks this on the evaluation corpora. Free with sealm_guard_pii_free. */
+sealm_status sealm_guard_pii_new_reference(const sealm_guard_pii_config *cfg, sealm_guard_pii **out,
+                                           sealm_error *err);
 
 /* Is one of cues (lower-case, NULL-terminated list) within window bytes before text[pos]
  * (case-insensitive)? */

@@ -120,99 +120,121 @@ typedef struct cue_entry {
     char last;
 } cue_entry;
 
+/* Cues grouped by their last byte (lower case): the byte before a name picks the few cues
+ * worth comparing, and most bytes pick none. */
 typedef struct cue_table {
     cue_entry items[64];
     size_t n;
-    bool ends_with[256];   /* some cue ends in this byte: most words before a name reject here */
+    unsigned char first[256], count[256];   /* items[first[b], first[b] + count[b]) end in b */
 } cue_table;
 
 static cue_table g_strong_cues, g_weak_cues;
 
 static void cue_table_init(cue_table *t, const char *const *cues) {
     t->n = 0;
-    for (const char *const *c = cues; *c && t->n < 64; c++) {
-        size_t n = strlen(*c);
-        t->items[t->n++] = (cue_entry){*c, n, (*c)[n - 1]};
-        t->ends_with[(unsigned char)(*c)[n - 1]] = true;
+    for (int b = 0; b < 256; b++) {
+        t->first[b] = (unsigned char)t->n;
+        for (const char *const *c = cues; *c && t->n < 64; c++) {
+            size_t n = strlen(*c);
+            if ((unsigned char)(*c)[n - 1] == b) t->items[t->n++] = (cue_entry){*c, n, (*c)[n - 1]};
+        }
+        t->count[b] = (unsigned char)(t->n - t->first[b]);
     }
 }
 
-/* A set of lower-case words: open addressing over FNV-1a hashes (a lookup is one hash and
- * usually one compare, since this runs for every capitalized word of a text). */
-enum { WORD_SET_SLOTS = 2048 };
-typedef struct word_set {
-    const char *slot[WORD_SET_SLOTS];
-    unsigned char len[WORD_SET_SLOTS];
-} word_set;
+/* The lexicon: every word of the three lists in one table of lower-case words, each with the
+ * lists it is on, so that a capitalized word costs one lookup however many lists are asked
+ * about. Open addressing over FNV-1a hashes: a lookup is one hash and usually one compare. */
+enum { LEX_FIRST_NAME = 1, LEX_COMMON = 2, LEX_TITLE = 4 };
+enum { LEXICON_SLOTS = 2048, LEXICON_MAX_WORD = 40 };
+typedef struct lexicon {
+    const char *slot[LEXICON_SLOTS];
+    unsigned char len[LEXICON_SLOTS];
+    unsigned char flags[LEXICON_SLOTS];
+} lexicon;
 
-static word_set g_first_names, g_common_words, g_titles;
+static lexicon g_lexicon;
 static pthread_once_t g_lexicon_once = PTHREAD_ONCE_INIT;
+
+static char lower_ascii(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c; }
 
 static uint32_t fnv1a_lower(const char *w, size_t n) {
     uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) {
-        char c = w[i];
-        h = (h ^ (unsigned char)((c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c)) * 16777619u;
-    }
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)lower_ascii(w[i])) * 16777619u;
     return h;
 }
 
-static void word_set_add(word_set *set, const char *w) {
+static void lexicon_add(lexicon *lx, const char *w, unsigned char flag) {
     size_t n = strlen(w);
-    for (uint32_t i = fnv1a_lower(w, n) % WORD_SET_SLOTS;; i = (i + 1) % WORD_SET_SLOTS)
-        if (!set->slot[i] || strcmp(set->slot[i], w) == 0) {
-            set->slot[i] = w;
-            set->len[i] = (unsigned char)n;
+    for (uint32_t i = fnv1a_lower(w, n) % LEXICON_SLOTS;; i = (i + 1) % LEXICON_SLOTS)
+        if (!lx->slot[i] || strcmp(lx->slot[i], w) == 0) {
+            lx->slot[i] = w;
+            lx->len[i] = (unsigned char)n;
+            lx->flags[i] |= flag;
             return;
         }
 }
 
-static bool word_set_has(const word_set *set, const char *w, size_t n) {
-    if (n == 0 || n > 40) return false;
-    for (uint32_t i = fnv1a_lower(w, n) % WORD_SET_SLOTS; set->slot[i]; i = (i + 1) % WORD_SET_SLOTS)
-        if (set->len[i] == n && strncasecmp(set->slot[i], w, n) == 0) return true;
-    return false;
+/* The lists word[0, n) (any case) is on: LEX_* bits, 0 when none. hash: fnv1a_lower(w, n). */
+static unsigned lexicon_flags_hashed(const char *w, size_t n, uint32_t hash) {
+    if (n == 0 || n > LEXICON_MAX_WORD) return 0;
+    for (uint32_t i = hash % LEXICON_SLOTS; g_lexicon.slot[i]; i = (i + 1) % LEXICON_SLOTS) {
+        if (g_lexicon.len[i] != n) continue;
+        const char *e = g_lexicon.slot[i];
+        size_t k = 0;
+        while (k < n && e[k] == lower_ascii(w[k])) k++;
+        if (k == n) return g_lexicon.flags[i];
+    }
+    return 0;
 }
 
+static unsigned lexicon_flags(const char *w, size_t n) { return lexicon_flags_hashed(w, n, fnv1a_lower(w, n)); }
+
+/* Bytes of a word for names: letters, digits, UTF-8 bytes, apostrophes and hyphens; and what
+ * read_word needs to know of each (a table: it is asked for every byte of every capitalized
+ * word). */
+enum { W_BYTE = 1, W_DIGIT = 2, W_LOWER = 4, W_TRAIL = 8 };   /* W_LOWER: a-z or a UTF-8 byte */
+static unsigned char g_word_byte[256];
+static inline bool word_byte(unsigned char c) { return g_word_byte[c] & W_BYTE; }
+
 static void lexicon_init(void) {
+    for (int c = 0; c < 256; c++) {
+        bool in_word = guard_is_alnum((unsigned char)c) || c >= 0x80 || c == '\'' || c == '-';
+        g_word_byte[c] = (unsigned char)((in_word ? W_BYTE : 0) | (guard_is_digit((unsigned char)c) ? W_DIGIT : 0) |
+                                         (guard_is_lower((unsigned char)c) || c >= 0x80 ? W_LOWER : 0) |
+                                         (c == '\'' || c == '-' ? W_TRAIL : 0));
+    }
     cue_table_init(&g_strong_cues, STRONG_CUES);
     cue_table_init(&g_weak_cues, WEAK_CUES);
-    for (size_t i = 0; i < sizeof FIRST_NAMES / sizeof FIRST_NAMES[0]; i++) word_set_add(&g_first_names, FIRST_NAMES[i]);
-    for (size_t i = 0; i < sizeof COMMON_WORDS / sizeof COMMON_WORDS[0]; i++) word_set_add(&g_common_words, COMMON_WORDS[i]);
-    for (const char *const *t = TITLES; *t; t++) word_set_add(&g_titles, *t);
+    for (size_t i = 0; i < sizeof FIRST_NAMES / sizeof FIRST_NAMES[0]; i++)
+        lexicon_add(&g_lexicon, FIRST_NAMES[i], LEX_FIRST_NAME);
+    for (size_t i = 0; i < sizeof COMMON_WORDS / sizeof COMMON_WORDS[0]; i++)
+        lexicon_add(&g_lexicon, COMMON_WORDS[i], LEX_COMMON);
+    for (const char *const *t = TITLES; *t; t++) lexicon_add(&g_lexicon, *t, LEX_TITLE);
 }
 
 bool sealm_guard_is_first_name(const char *word, size_t len) {
     pthread_once(&g_lexicon_once, lexicon_init);
-    return word_set_has(&g_first_names, word, len);
+    return (lexicon_flags(word, len) & LEX_FIRST_NAME) != 0;
 }
 
 bool sealm_guard_is_common_word(const char *word, size_t len) {
     pthread_once(&g_lexicon_once, lexicon_init);
-    return word_set_has(&g_common_words, word, len);
+    return (lexicon_flags(word, len) & LEX_COMMON) != 0;
 }
 
 /* ---- word scanning ------------------------------------------------------------------- */
 
-static bool word_byte(unsigned char c) { return guard_is_alnum(c) || c >= 0x80 || c == '\'' || c == '-'; }
-
-/* A name-shaped word: an upper-case letter, then at least one more letter, not all capitals
- * (acronyms), no digits. */
-static bool name_shaped(const char *w, size_t n) {
-    if (n < 2 || !guard_is_upper((unsigned char)w[0])) return false;
-    bool has_lower = false;
-    for (size_t i = 1; i < n; i++) {
-        unsigned char c = (unsigned char)w[i];
-        if (guard_is_digit(c)) return false;
-        if (guard_is_lower(c) || c >= 0x80) has_lower = true;
-    }
-    return has_lower;
+/* Does text[0, q) end with the lower-case word w[0, n) in any case (n <= q)? */
+static bool ends_with_lower(const char *text, size_t q, const char *w, size_t n) {
+    const char *s = text + q - n;
+    for (size_t i = 0; i < n; i++)
+        if (lower_ascii(s[i]) != w[i]) return false;
+    return true;
 }
 
-static char lower_ascii(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c; }
-
 /* Does text[0, pos) end with cue (case-insensitive), as whole words, allowing spaces, ':'
- * or ',' between the cue and pos? The last byte is compared first: most cues fail there. */
+ * or ',' between the cue and pos? The byte before picks the cues that end in it. */
 static bool cue_right_before(const char *text, size_t pos, const cue_table *cues) {
     size_t p = pos;
     while (p > 0 && (text[p - 1] == ' ' || text[p - 1] == '\t' || text[p - 1] == ',')) p--;
@@ -222,17 +244,49 @@ static bool cue_right_before(const char *text, size_t pos, const cue_table *cues
         size_t q = p - (size_t)colon;
         if (colon && text[p - 1] != ':') break;
         if (q == 0) break;
-        char last = lower_ascii(text[q - 1]);
-        if (!cues->ends_with[(unsigned char)last]) continue;
-        for (size_t i = 0; i < cues->n; i++) {
+        unsigned char last = (unsigned char)lower_ascii(text[q - 1]);
+        for (size_t i = cues->first[last]; i < (size_t)cues->first[last] + cues->count[last]; i++) {
             const cue_entry *c = &cues->items[i];
-            if (c->last != last || c->n > q || strncasecmp(text + q - c->n, c->s, c->n) != 0) continue;
+            if (c->n > q || !ends_with_lower(text, q, c->s, c->n)) continue;
             size_t b = q - c->n;
             if (b > 0 && guard_is_alnum((unsigned char)text[b - 1])) continue;
             return true;
         }
     }
     return false;
+}
+
+/* One word read once: where it ends without trailing apostrophes and hyphens (end) and with
+ * them (end_all), the lexicon hash of each, and whether it is name-shaped: an upper-case
+ * letter, then at least one more letter, not all capitals (acronyms), no digits. */
+typedef struct word_read {
+    size_t end, end_all;
+    uint32_t hash, hash_all;
+    bool shaped;
+} word_read;
+
+static word_read read_word(const char *t, size_t len, size_t ws) {
+    word_read w = {ws, ws, 2166136261u, 2166136261u, false};
+    uint32_t h = 2166136261u;
+    unsigned seen = 0;   /* W_* bits of the bytes after the first */
+    size_t e = ws;
+    for (; e < len; e++) {
+        unsigned char c = (unsigned char)t[e];
+        unsigned k = g_word_byte[c];
+        if (!(k & W_BYTE)) break;
+        h = (h ^ (unsigned char)lower_ascii((char)c)) * 16777619u;
+        if (e > ws) seen |= k;
+        if (!(k & W_TRAIL)) {
+            w.end = e + 1;
+            w.hash = h;
+        }
+    }
+    w.end_all = e;
+    w.hash_all = h;
+    /* trailing apostrophes and hyphens are neither digits nor lower case: the test holds for
+     * the trimmed word as for the whole */
+    w.shaped = w.end - ws >= 2 && guard_is_upper((unsigned char)t[ws]) && !(seen & W_DIGIT) && (seen & W_LOWER);
+    return w;
 }
 
 /* Is the word before pos a title ("Mr", "Dr.")? */
@@ -243,7 +297,7 @@ static bool title_before(const char *text, size_t pos) {
     size_t e = p;
     while (p > 0 && guard_is_alnum((unsigned char)text[p - 1])) p--;
     if (e == p || e - p > 9) return false;
-    return word_set_has(&g_titles, text + p, e - p);
+    return (lexicon_flags(text + p, e - p) & LEX_TITLE) != 0;
 }
 
 /* Is the word before pos "the", "a" or "an"? ("the Golden Gate" names a thing.) */
@@ -263,21 +317,35 @@ static bool sentence_start(const char *text, size_t pos) {
     return p == 0 || text[p - 1] == '.' || text[p - 1] == '!' || text[p - 1] == '?' || text[p - 1] == '\n';
 }
 
-sealm_status sealm_guard_find_persons(const char *text, size_t len, float min_score, sealm_guard_findings *out,
-                                      sealm_error *err) {
-    pthread_once(&g_lexicon_once, lexicon_init);
-    size_t i = 0;
-    while (i < len) {
-        /* next word start: an ASCII upper-case letter at a word boundary */
-        if (!guard_is_upper((unsigned char)text[i]) || (i > 0 && word_byte((unsigned char)text[i - 1]))) {
-            i++;
-            continue;
+/* The next place at or after i where a name can begin: an ASCII capital whose byte before is
+ * not a word byte. With the first pass's list of capitals (caps), only those are looked at;
+ * without it, every byte. */
+static size_t next_name_start(const char *text, size_t len, const size_t *caps, size_t n_caps, size_t *k, size_t i) {
+    if (caps) {
+        for (; *k < n_caps; (*k)++) {
+            size_t p = caps[*k];
+            if (p >= i && (p == 0 || !word_byte((unsigned char)text[p - 1]))) return p;
         }
-        size_t ws = i, we = i;
-        while (we < len && word_byte((unsigned char)text[we])) we++;
-        while (we > ws && (text[we - 1] == '\'' || text[we - 1] == '-')) we--;
-        if (!name_shaped(text + ws, we - ws) || sealm_guard_is_common_word(text + ws, we - ws) ||
-            word_set_has(&g_titles, text + ws, we - ws)) {
+        return len;
+    }
+    for (; i < len; i++)
+        if (guard_is_upper((unsigned char)text[i]) && (i == 0 || !word_byte((unsigned char)text[i - 1]))) return i;
+    return len;
+}
+
+void sealm_guard_pii_names_init(void) { pthread_once(&g_lexicon_once, lexicon_init); }
+
+sealm_status sealm_guard_find_persons(const char *text, size_t len, const size_t *caps, size_t n_caps,
+                                      float min_score, sealm_guard_findings *out, sealm_error *err) {
+    /* the lexicon was built by the detector's constructor (sealm_guard_pii_names_init) */
+    size_t k = 0;   /* next entry of caps to look at */
+    for (size_t i = next_name_start(text, len, caps, n_caps, &k, 0); i < len;
+         i = next_name_start(text, len, caps, n_caps, &k, i)) {
+        size_t ws = i;
+        word_read w0 = read_word(text, len, ws);
+        size_t we = w0.end;
+        unsigned first_word = w0.shaped ? lexicon_flags_hashed(text + ws, we - ws, w0.hash) : LEX_COMMON;
+        if (first_word & (LEX_COMMON | LEX_TITLE)) {
             i = we > i ? we : i + 1;
             continue;
         }
@@ -291,25 +359,24 @@ sealm_status sealm_guard_find_persons(const char *text, size_t len, float min_sc
             else break;
             if (q + 2 < len && guard_is_upper((unsigned char)text[q]) &&
                 (text[q + 1] == ' ' || (text[q + 1] == '.' && text[q + 2] == ' ')) && !initial) {
-                size_t after = q + (text[q + 1] == '.' ? 3 : 2), e2 = after;
-                while (e2 < len && word_byte((unsigned char)text[e2])) e2++;
-                if (e2 > after && name_shaped(text + after, e2 - after) &&
-                    !sealm_guard_is_common_word(text + after, e2 - after)) {
+                size_t after = q + (text[q + 1] == '.' ? 3 : 2);
+                word_read w2 = read_word(text, len, after);
+                size_t e2 = w2.end_all;
+                if (e2 > after && w2.shaped && !(lexicon_flags_hashed(text + after, e2 - after, w2.hash_all) & LEX_COMMON)) {
                     initial = true;
                     p = after - 1;
                     continue;
                 }
             }
-            size_t e = q;
-            while (e < len && word_byte((unsigned char)text[e])) e++;
-            while (e > q && (text[e - 1] == '\'' || text[e - 1] == '-')) e--;
-            if (e == q || !name_shaped(text + q, e - q) || sealm_guard_is_common_word(text + q, e - q)) break;
+            word_read wq = read_word(text, len, q);
+            size_t e = wq.end;
+            if (e == q || !wq.shaped || (lexicon_flags_hashed(text + q, e - q, wq.hash) & LEX_COMMON)) break;
             end = p = e;
             words++;
         }
         float score = 0;
         const char *rule = NULL;
-        bool lex = sealm_guard_is_first_name(text + ws, we - ws);
+        bool lex = (first_word & LEX_FIRST_NAME) != 0;
         if (title_before(text, ws)) {
             score = 0.85f;
             rule = "person.title";

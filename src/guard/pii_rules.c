@@ -5,6 +5,7 @@
 #include "pii_internal.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <string.h>
 #include <strings.h>
 
@@ -14,11 +15,30 @@ static char lower(char c) { return guard_is_upper((unsigned char)c) ? (char)(c -
 
 bool sealm_guard_cue_before(const char *text, size_t pos, size_t window, const char *const *cues) {
     char low[128];
+    /* which byte pairs the window holds (hashed to 256 bits): a cue whose first or last pair
+     * is missing is not searched, which settles most cues of most windows */
+    uint64_t pairs[4] = {0};
     if (window > sizeof low) window = sizeof low;
     size_t from = pos > window ? pos - window : 0, n = pos - from;
-    for (size_t i = 0; i < n; i++) low[i] = lower(text[from + i]);
-    for (const char *const *cue = cues; *cue; cue++)
-        if (memmem(low, n, *cue, strlen(*cue))) return true;
+    for (size_t i = 0; i < n; i++) {
+        low[i] = lower(text[from + i]);
+        if (i > 0) {
+            unsigned h = ((unsigned char)low[i - 1] * 31u + (unsigned char)low[i]) & 255u;
+            pairs[h / 64] |= 1ull << (h % 64);
+        }
+    }
+    for (const char *const *cue = cues; *cue; cue++) {
+        const unsigned char *c = (const unsigned char *)*cue;
+        size_t k = strlen(*cue);
+        if (k < 2 || k > n) {
+            if (k <= n && memmem(low, n, *cue, k)) return true;
+            continue;
+        }
+        unsigned h0 = (c[0] * 31u + c[1]) & 255u, h1 = (c[k - 2] * 31u + c[k - 1]) & 255u;
+        if (!(pairs[h0 / 64] >> (h0 % 64) & 1) || !(pairs[h1 / 64] >> (h1 % 64) & 1)) continue;
+        for (size_t i = 0; i + k <= n; i++)
+            if (low[i] == (char)c[0] && memcmp(low + i, c, k) == 0) return true;
+    }
     return false;
 }
 
@@ -378,24 +398,28 @@ static float check_dob(pii_candidate *c, float base) {
 
 /* ---- addresses ----------------------------------------------------------------------- */
 
-/* A house number and words right after an address cue ("lives at 12 Birch Hill"). */
-static float check_address_cue(pii_candidate *c, float base) {
+/* Is an address cue ("lives at", "ship to", …) right before start (spaces and ':' between)? */
+static bool address_cue_before(const char *text, size_t start) {
     static const char *const cues[] = {"address", "address is", "live at", "lives at", "living at", "located at",
                                        "reside at", "resides at", "resided at", "residing at", "ship to",
                                        "shipped to", "deliver to", "delivered to", "send it to", NULL};
-    size_t p = c->start;
-    while (p > 0 && (guard_is_space((unsigned char)c->text[p - 1]) || c->text[p - 1] == ':')) p--;
+    size_t p = start;
+    while (p > 0 && (guard_is_space((unsigned char)text[p - 1]) || text[p - 1] == ':')) p--;
     /* every cue ends in a letter of "s t o" (address, at, to): most candidates stop here */
-    char last = p > 0 ? lower(c->text[p - 1]) : 0;
-    if (last != 's' && last != 't' && last != 'o') return 0;
+    char last = p > 0 ? lower(text[p - 1]) : 0;
+    if (last != 's' && last != 't' && last != 'o') return false;
     for (const char *const *cue = cues; *cue; cue++) {
         size_t n = strlen(*cue);
         if ((*cue)[n - 1] != last) continue;
-        if (n <= p && strncasecmp(c->text + p - n, *cue, n) == 0 &&
-            (p == n || !guard_is_alnum((unsigned char)c->text[p - n - 1])))
-            return base;
+        if (n <= p && strncasecmp(text + p - n, *cue, n) == 0 && (p == n || !guard_is_alnum((unsigned char)text[p - n - 1])))
+            return true;
     }
-    return 0;
+    return false;
+}
+
+/* A house number and words right after an address cue ("lives at 12 Birch Hill"). */
+static float check_address_cue(pii_candidate *c, float base) {
+    return address_cue_before(c->text, c->start) ? base : 0;
 }
 
 /* ---- anchor prefilters ---------------------------------------------------------------- */
@@ -434,7 +458,8 @@ static bool assignment_window(const char *t, size_t len, size_t p) {
     static const char *const WORDS[] = {"pass", "pwd", "secret", "key", "token", NULL};
     char low[64];
     size_t e = p;
-    while (e > 0 && (t[e - 1] == ' ' || t[e - 1] == '"' || t[e - 1] == '\'' || t[e - 1] == ':' || t[e - 1] == '=')) e--;
+    while (e > 0 && (guard_is_space((unsigned char)t[e - 1]) || t[e - 1] == '"' || t[e - 1] == '\'' || t[e - 1] == ':' ||
+                     t[e - 1] == '=')) e--;
     size_t b = e;
     while (b > 0 && e - b < sizeof low && (guard_is_alnum((unsigned char)t[b - 1]) || t[b - 1] == '_' || t[b - 1] == '-')) b--;
     if (e == b) return false;
@@ -444,17 +469,98 @@ static bool assignment_window(const char *t, size_t len, size_t p) {
     return false;
 }
 
+/* An email's '@' has a local-part byte before it and, after it, a domain label (letters,
+ * digits, '-', UTF-8 bytes) ended by a '.': a handle ("@name") or a lone '@' has none. */
+static bool email_window(const char *t, size_t len, size_t p) {
+    static const char LOCAL[] = "._%+'-";
+    if (p == 0 || p + 2 >= len) return false;
+    unsigned char b = (unsigned char)t[p - 1];
+    if (!(guard_is_alnum(b) || (b && strchr(LOCAL, b)))) return false;
+    size_t i = p + 1;
+    while (i < len && (guard_is_alnum((unsigned char)t[i]) || (unsigned char)t[i] >= 0x80 || t[i] == '-')) i++;
+    return i > p + 1 && i < len && t[i] == '.';
+}
+
+/* URL credentials are anchored on the scheme's "://": the scheme is at most 16 bytes before
+ * it and the whole authority at most 516 bytes after it; "user:password@" comes first. */
+static bool url_window(const char *t, size_t len, size_t p) {
+    if (!(p + 2 < len && t[p + 1] == '/' && t[p + 2] == '/')) return false;
+    /* the userinfo ends in '@' before the authority ends (at a space, '/', '?' or '#') */
+    for (size_t i = p + 3; i < len && i <= p + 3 + 258; i++) {
+        if (t[i] == '@') return true;
+        if (guard_is_space((unsigned char)t[i]) || t[i] == '/' || t[i] == '?' || t[i] == '#') return false;
+    }
+    return false;
+}
+
+/* A birth cue begins a word: "born", "birth…", "date of birth", "d.o.b", "dob" (any case). */
+static bool dob_start(const char *t, size_t len, size_t p) {
+    if (p + 3 >= len || (p > 0 && (guard_is_alnum((unsigned char)t[p - 1]) || t[p - 1] == '_'))) return false;
+    char w[4] = {lower(t[p]), lower(t[p + 1]), lower(t[p + 2]), lower(t[p + 3])};
+    if (memcmp(w, "born", 4) == 0 || memcmp(w, "birt", 4) == 0 || memcmp(w, "date", 4) == 0) return true;
+    /* d\.?o\.?b */
+    size_t i = 1;
+    if (w[i] == '.') i++;
+    if (w[i] != 'o') return false;
+    i++;
+    if (i < 4 && w[i] == '.') i++;
+    return w[0] == 'd' && (i < 4 ? w[i] == 'b' : p + 4 < len && lower(t[p + 4]) == 'b');
+}
+
+/* A UK NINO: two letters, then three pairs of digits and a suffix letter A-D, each after an
+ * optional space. */
+static bool nino_start(const char *t, size_t len, size_t p) {
+    size_t i = p + 2;
+    for (int pair = 0; pair < 3; pair++) {
+        if (i < len && t[i] == ' ') i++;
+        if (!(i + 1 < len && guard_is_digit((unsigned char)t[i]) && guard_is_digit((unsigned char)t[i + 1]))) return false;
+        i += 2;
+    }
+    if (i < len && t[i] == ' ') i++;
+    return i < len && ((t[i] >= 'A' && t[i] <= 'D') || (t[i] >= 'a' && t[i] <= 'd'));
+}
+
+/* A continental street name: a capitalized word of lower-case letters (and UTF-8 bytes),
+ * then either an optional '.', spaces and a digit (the house number right after the word, as
+ * the pattern's second form needs), or spaces after one of the leading street words. */
+static bool name_number_start(const char *t, size_t len, size_t p) {
+    static const struct { const char *w; size_t n; } LEAD[] = {
+        {"Rue", 3}, {"Via", 3}, {"Rua", 3}, {"Viale", 5}, {"Corso", 5}, {"Calle", 5}, {"Paseo", 5}, {"Plaza", 5},
+        {"Ulica", 5}, {"Piazza", 6}, {"Carrer", 6}, {"Strada", 6}, {"Avenue", 6}, {"Avenida", 7}, {"Boulevard", 9},
+    };
+    size_t e = p + 1;
+    while (e < len && (guard_is_lower((unsigned char)t[e]) || (unsigned char)t[e] >= 0x80)) e++;
+    if (e == p + 1 || e >= len) return false;
+    size_t i = e + (t[e] == '.');
+    size_t s = i;
+    while (i < len && guard_is_space((unsigned char)t[i])) i++;
+    if (i == s) return false;   /* both forms need a space after the word (or its '.') */
+    if (i < len && guard_is_digit((unsigned char)t[i])) return true;
+    if (t[e] == '.') return false;
+    /* a leading word is all of the run: its letters are lower case and a space follows */
+    for (size_t k = 0; k < sizeof LEAD / sizeof LEAD[0]; k++)
+        if (LEAD[k].n == e - p && memcmp(t + p, LEAD[k].w, LEAD[k].n) == 0) return true;
+    return false;
+}
+
 /* A street address starts with a house number followed by a space and a capitalized word,
  * a number or a compass letter. */
 static bool street_start(const char *t, size_t len, size_t p) {
     size_t i = p;
     while (i < len && guard_is_digit((unsigned char)t[i])) i++;
     if (i < len && (guard_is_upper((unsigned char)t[i]) || guard_is_lower((unsigned char)t[i]))) i++;
-    if (i < len && t[i] == '-')
-        while (i + 1 < len && guard_is_digit((unsigned char)t[i + 1])) i++;
+    if (i + 1 < len && t[i] == '-' && guard_is_digit((unsigned char)t[i + 1])) {   /* "12-14" */
+        i++;
+        while (i < len && guard_is_digit((unsigned char)t[i])) i++;
+    }
     if (i == p || i >= len || !guard_is_space((unsigned char)t[i])) return false;
     while (i < len && guard_is_space((unsigned char)t[i])) i++;
     return i < len && (guard_is_upper((unsigned char)t[i]) || guard_is_digit((unsigned char)t[i]));
+}
+
+/* An address after a cue: a street start with the cue right before it. */
+static bool address_cue_start(const char *t, size_t len, size_t p) {
+    return street_start(t, len, p) && address_cue_before(t, p);
 }
 
 /* Shape tests on the digit run at a number start: each states a necessary condition of its
@@ -470,11 +576,16 @@ static bool sep_then_digit(const char *t, size_t len, size_t i, const char *seps
     return i + 1 < len && t[i] && strchr(seps, t[i]) && guard_is_digit((unsigned char)t[i + 1]);
 }
 
-/* "(415) 555-0134", "1 415 ...", "415-555-0134", "1415 555 0134" */
+/* "(415) 555-0134", "1 415 ...", "415-555-0134", "1415 555 0134": an area code in
+ * brackets, three digits and a separator, or a leading 1 (then a separator, a bracket, or
+ * the three digits of the area code and a separator). */
 static bool nanp_start(const char *t, size_t len, size_t p) {
     if (t[p] == '(') return true;
     size_t r = digit_run(t, len, p);
-    return r == 1 || r == 3 || r == 4;
+    if (r == 3) return p + 3 < len && t[p + 3] && strchr(" .-", t[p + 3]);
+    if (t[p] != '1') return false;
+    if (r == 1) return p + 1 < len && t[p + 1] && strchr(" .-(", t[p + 1]);
+    return r == 4 && p + 4 < len && t[p + 4] && strchr(" .-", t[p + 4]);
 }
 
 /* "(030) ...", "030 1234 ..." */
@@ -527,6 +638,82 @@ static bool iban_start(const char *t, size_t len, size_t p) {
                       "row|plaza|loop|pike|path|walk|gardens|heights|park|ridge|crossing|expressway|freeway|" \
                       "junction|route|turnpike|mews|grove|hill|view|manor|meadows?|point|port|springs?|station)"
 
+/* The street suffixes of STREET_SUFFIX as a table, read from the pattern text itself so the
+ * two cannot drift apart: a test in C that a suffix word follows the house number within six
+ * words rules out most numbers before the regex runs. "word?" entries stand for the word with
+ * and without its last letter. */
+enum { SUFFIX_SLOTS = 256, SUFFIX_MAX = 16 };
+static struct {
+    char word[SUFFIX_SLOTS][SUFFIX_MAX];
+    unsigned char len[SUFFIX_SLOTS];
+    size_t longest;
+} g_suffixes;
+static pthread_once_t g_suffixes_once = PTHREAD_ONCE_INIT;
+
+static uint32_t suffix_hash(const char *w, size_t n) {
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)lower(w[i])) * 16777619u;
+    return h;
+}
+
+static void suffix_add(const char *w, size_t n) {
+    if (n == 0 || n >= SUFFIX_MAX) return;
+    uint32_t i = suffix_hash(w, n) % SUFFIX_SLOTS;
+    while (g_suffixes.len[i]) i = (i + 1) % SUFFIX_SLOTS;
+    memcpy(g_suffixes.word[i], w, n);
+    g_suffixes.len[i] = (unsigned char)n;
+    if (n > g_suffixes.longest) g_suffixes.longest = n;
+}
+
+static void suffixes_init(void) {
+    static const char pattern[] = STREET_SUFFIX;
+    const char *p = pattern + strlen("(?i:");
+    while (*p && *p != ')') {
+        size_t n = strcspn(p, "|)");
+        if (n >= 2 && p[n - 1] == '?') {   /* "meadows?" */
+            suffix_add(p, n - 1);
+            suffix_add(p, n - 2);
+        } else {
+            suffix_add(p, n);
+        }
+        p += n + (p[n] == '|');
+    }
+}
+
+void sealm_guard_pii_rules_init(void) { pthread_once(&g_suffixes_once, suffixes_init); }
+
+static bool is_street_suffix(const char *w, size_t n) {
+    if (n == 0 || n > g_suffixes.longest) return false;
+    for (uint32_t i = suffix_hash(w, n) % SUFFIX_SLOTS; g_suffixes.len[i]; i = (i + 1) % SUFFIX_SLOTS) {
+        if (g_suffixes.len[i] != n) continue;
+        size_t k = 0;
+        while (k < n && lower(w[k]) == g_suffixes.word[i][k]) k++;
+        if (k == n) return true;
+    }
+    return false;
+}
+
+/* A US/UK street address: a street start (street_start) and, among the six words after the
+ * house number (a compass letter, up to four name words, the suffix), a word whose letters
+ * and digits are exactly a street suffix (the pattern's "suffix\b" after a space), every word
+ * before it being a name word: a capital or digit, then letters, digits or "_'.-". */
+static bool street_suffix_start(const char *t, size_t len, size_t p) {
+    if (!street_start(t, len, p)) return false;
+    size_t i = p;
+    while (i < len && !guard_is_space((unsigned char)t[i])) i++;   /* the house number */
+    for (int word = 0; word < 6; word++) {
+        while (i < len && guard_is_space((unsigned char)t[i])) i++;
+        size_t s = i;
+        while (i < len && (guard_is_alnum((unsigned char)t[i]) || t[i] == '_')) i++;
+        if (is_street_suffix(t + s, i - s)) return true;
+        if (i == s || !(guard_is_upper((unsigned char)t[s]) || guard_is_digit((unsigned char)t[s]))) return false;
+        while (i < len && (guard_is_alnum((unsigned char)t[i]) || t[i] == '_' || t[i] == '\'' || t[i] == '.' || t[i] == '-'))
+            i++;
+        if (i >= len || !guard_is_space((unsigned char)t[i])) return false;
+    }
+    return false;
+}
+
 const pii_rule SEALM_GUARD_PII_RULES[] = {
     /* RFC 5321/5322 addr-spec, practical subset: dot-atom local part (<= 64), dotted domain
      * labels (<= 63) and an alphabetic TLD. */
@@ -534,101 +721,121 @@ const pii_rule SEALM_GUARD_PII_RULES[] = {
      "(?<![A-Za-z0-9._%+'-])[A-Za-z0-9_%+'-](?:[A-Za-z0-9._%+'-]{0,63})@"
      "(?:[A-Za-z0-9\\x80-\\xff](?:[A-Za-z0-9\\x80-\\xff-]{0,61}[A-Za-z0-9\\x80-\\xff])?\\.)+"
      "(?:[A-Za-z]{2,24}|xn--[A-Za-z0-9-]{1,59}|(?:[\\xc0-\\xff][\\x80-\\xbf]+){2,24})(?![A-Za-z0-9\\x80-\\xff-])",
-     0, "@", NULL, 0, "@", 70, 24, NULL, START_ANYWHERE},
+     0, "@", NULL, 0, "@", 70, 24, email_window, START_ANYWHERE, NULL},
 
     {"phone.international", SEALM_GUARD_PHONE, 0.85f,
      "(?<![\\w+])(?:\\+|\\b00)[1-9]\\d{0,2}(?:[ .-]?\\(\\d{1,4}\\))?(?:[ .-]?\\d{1,5}){1,6}(?:\\s?(?:x|ext\\.?|extension)\\s?\\d{1,6})?(?!\\w)", 0, "+0",
-     check_phone_intl, 0, NULL, 0, 0, NULL, START_ANYWHERE},
+     check_phone_intl, 0, NULL, 0, 0, NULL, START_PREFIX,
+     "+1|+2|+3|+4|+5|+6|+7|+8|+9|001|002|003|004|005|006|007|008|009"},
     {"phone.nanp", SEALM_GUARD_PHONE, 0.75f,
      "(?<![\\w+.-])(?:1[ .-]?)?(?:\\(\\d{3}\\)[ .-]?|\\d{3}[ .-])\\d{3}[ .-]\\d{4}(?:\\s?(?:x|ext\\.?|extension)\\s?\\d{1,6})?(?!\\w|[-.]\\d)", 0,
-     "0123456789", check_phone_nanp, 0, NULL, 0, 0, nanp_start, START_NUMBER},
+     "0123456789", check_phone_nanp, 0, NULL, 0, 0, nanp_start, START_NUMBER, NULL},
     {"phone.national-grouped", SEALM_GUARD_PHONE, 0.5f,
      "(?<![\\w+.-])(?:\\(\\d{1,5}\\)[ .-]?|\\d{2,5}[ .-])\\d{2,8}(?:[ .-]\\d{2,8}){0,3}(?!\\w|[-.]\\d)", 0,
-     "0123456789", check_phone_grouped, 0, NULL, 0, 0, grouped_start, START_NUMBER},
+     "0123456789", check_phone_grouped, 0, NULL, 0, 0, grouped_start, START_NUMBER, NULL},
     {"phone.cue-digits", SEALM_GUARD_PHONE, 0.8f, "(?<![\\w+.-])\\d{7,15}(?!\\w|[-.]\\d)", 0, "0123456789",
-     check_phone_bare, 0, NULL, 0, 0, bare_phone_start, START_NUMBER},
+     check_phone_bare, 0, NULL, 0, 0, bare_phone_start, START_NUMBER, NULL},
 
     {"card.luhn-iin", SEALM_GUARD_CARD, 0.95f, "(?<![\\w.-])\\d(?:[ -]?\\d){11,18}(?![\\w-]|\\.\\d)", 0,
-     "0123456789", check_card, 0, NULL, 0, 0, card_start, START_NUMBER},
+     "0123456789", check_card, 0, NULL, 0, 0, card_start, START_NUMBER, NULL},
 
     {"iban.mod97", SEALM_GUARD_IBAN, 0.95f, "(?<![A-Za-z0-9])[A-Za-z]{2}\\d{2}(?: ?[A-Za-z0-9]){11,30}", 0,
-     "0123456789", check_iban, 0, NULL, 0, 0, iban_start, START_TWO_LETTERS_DIGITS},
+     "0123456789", check_iban, 0, NULL, 0, 0, iban_start, START_TWO_LETTERS_DIGITS, NULL},
 
     {"ssn.ssa-rules", SEALM_GUARD_SSN, 0.85f, "(?<![\\w.-])\\d{3}[- .]?\\d{2}[- .]?\\d{4}(?![\\w-]|\\.\\d)", 0,
-     "0123456789", check_ssn, 0, NULL, 0, 0, ssn_start, START_NUMBER},
+     "0123456789", check_ssn, 0, NULL, 0, 0, ssn_start, START_NUMBER, NULL},
 
     /* HMRC NIM39110: two prefix letters, six digits, suffix A-D (spaces optional). */
     {"nino.hmrc", SEALM_GUARD_NATIONAL_ID, 0.85f,
-     "(?<![\\w])[A-Za-z]{2} ?\\d{2} ?\\d{2} ?\\d{2} ?[A-Da-d](?!\\w)", 0, "0123456789", check_nino, 0, NULL, 0, 0, NULL, START_TWO_LETTERS_DIGITS},
+     "(?<![\\w])[A-Za-z]{2} ?\\d{2} ?\\d{2} ?\\d{2} ?[A-Da-d](?!\\w)", 0, "0123456789", check_nino, 0, NULL, 0, 0,
+     nino_start, START_TWO_LETTERS_DIGITS, NULL},
 
     {"ipv4.dotted-quad", SEALM_GUARD_IPV4, 0.9f, "(?<![\\w.])(?:\\d{1,3}\\.){3}\\d{1,3}(?!\\w|\\.\\d)", 0, ".",
-     check_ipv4, 0, NULL, 0, 0, ipv4_start, START_NUMBER},
+     check_ipv4, 0, NULL, 0, 0, ipv4_start, START_NUMBER, NULL},
     {"ipv6.rfc4291", SEALM_GUARD_IPV6, 0.9f,
      "(?<![\\w:.])[0-9A-Fa-f:]*:[0-9A-Fa-f:]*(?:\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3})?(?:%[0-9A-Za-z]{1,16})?"
      "(?:/\\d{1,3}(?!\\d))?(?![\\w]|\\.\\w)",
-     0, ":", check_ipv6, 0, ":", 48, 8, ipv6_window, START_ANYWHERE},
+     0, ":", check_ipv6, 0, ":", 48, 8, ipv6_window, START_ANYWHERE, NULL},
     /* IEEE 802 MAC-48 in its three usual notations. */
     {"mac.ieee802", SEALM_GUARD_MAC, 0.85f,
      "(?<![\\w:.-])[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(?:\\1[0-9A-Fa-f]{2}){4}(?![\\w:-])|"
      "(?<![\\w.])[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}(?![\\w.])",
-     0, ":-.", NULL, 0, ":-.", 16, 16, mac_window, START_ANYWHERE},
+     0, ":-.", NULL, 0, ":-.", 16, 16, mac_window, START_ANYWHERE, NULL},
 
     /* RFC 3986 userinfo "user:password@" in an authority. */
     {"url.userinfo", SEALM_GUARD_URL_CREDENTIALS, 0.95f,
-     "\\b[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\\s:/?#@]{1,128}:[^\\s/?#@]{1,128}@[^\\s/?#\"'<>]{1,255}", 0, "@", NULL, 0, "@", 300, 16, NULL, START_ANYWHERE},
+     "\\b[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\\s:/?#@]{1,128}:[^\\s/?#@]{1,128}@[^\\s/?#\"'<>]{1,255}", 0, "@", NULL, 0, ":", 16, 520, url_window, START_ANYWHERE, NULL},
 
     /* Provider key formats, as the providers document them. */
     {"secret.pem-private-key", SEALM_GUARD_SECRET, 0.99f,
      "-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----"
      "(?:[\\s\\S]{0,16384}?-----END (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----|(?:\\s*[A-Za-z0-9+/=:-]{8,})*)",
-     0, "-", NULL, 0, NULL, 0, 0, NULL, START_ANYWHERE},
+     0, "-", NULL, 0, NULL, 0, 0, NULL, START_PREFIX,
+     "-----BEGIN "},
     {"secret.aws-access-key-id", SEALM_GUARD_SECRET, 0.95f,
      "(?<![A-Za-z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)[A-Z2-7]{16}(?![A-Za-z0-9])", 0, "A",
-     check_token_entropy, 0, NULL, 0, 0, NULL, START_ANYWHERE},
+     check_token_entropy, 0, NULL, 0, 0, NULL, START_PREFIX,
+     "AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA"},
     {"secret.aws-secret-key", SEALM_GUARD_SECRET, 0.85f,
      "(?i:aws)[\\w.-]{0,20}(?i:secret)[\\w.-]{0,20}[\"']?\\s*[:=]>?\\s*[\"']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])", 0,
-     "sS", check_token_entropy, 1, NULL, 0, 0, NULL, START_ANYWHERE},
+     "sS", check_token_entropy, 1, NULL, 0, 0, NULL, START_PREFIX,
+     "aws|awS|aWs|aWS|Aws|AwS|AWs|AWS"},
     {"secret.github-token", SEALM_GUARD_SECRET, 0.95f,
      "(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})(?![A-Za-z0-9_])", 0, "_",
-     NULL, 0, NULL, 0, 0, NULL, START_ANYWHERE},
+     NULL, 0, NULL, 0, 0, NULL, START_PREFIX,
+     "ghp_|gho_|ghu_|ghs_|ghr_|github_pat_"},
     {"secret.gitlab-token", SEALM_GUARD_SECRET, 0.95f, "(?<![\\w-])gl(?:pat|dt|rt|ptt|cbt|oas)-[A-Za-z0-9_-]{20,64}", 0,
-     "-", NULL, 0, NULL, 0, 0, NULL, START_ANYWHERE},
-    {"secret.slack-token", SEALM_GUARD_SECRET, 0.95f, "(?<![\\w-])xox[abposre]-[A-Za-z0-9-]{10,250}", 0, "-", NULL, 0, NULL, 0, 0, NULL, START_ANYWHERE},
+     "-", NULL, 0, NULL, 0, 0, NULL, START_PREFIX,
+     "glpat-|gldt-|glrt-|glptt-|glcbt-|gloas-"},
+    {"secret.slack-token", SEALM_GUARD_SECRET, 0.95f, "(?<![\\w-])xox[abposre]-[A-Za-z0-9-]{10,250}", 0, "-", NULL, 0, NULL, 0, 0, NULL, START_PREFIX,
+     "xoxa-|xoxb-|xoxp-|xoxo-|xoxs-|xoxr-|xoxe-"},
     {"secret.slack-webhook", SEALM_GUARD_SECRET, 0.95f,
-     "https://hooks\\.slack\\.com/(?:services|workflows)/[A-Za-z0-9+/_-]{20,120}", 0, "/", NULL, 0, NULL, 0, 0, NULL, START_ANYWHERE},
+     "https://hooks\\.slack\\.com/(?:services|workflows)/[A-Za-z0-9+/_-]{20,120}", 0, "/", NULL, 0, NULL, 0, 0, NULL, START_PREFIX,
+     "https://hooks.slack.com/"},
     {"secret.stripe-key", SEALM_GUARD_SECRET, 0.95f, "(?<![\\w])(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,247}", 0,
-     "_", NULL, 0, NULL, 0, 0, NULL, START_ANYWHERE},
-    {"secret.google-api-key", SEALM_GUARD_SECRET, 0.95f, "(?<![\\w-])AIza[0-9A-Za-z_-]{35}(?![\\w-])", 0, "A", NULL, 0, NULL, 0, 0, NULL, START_ANYWHERE},
+     "_", NULL, 0, NULL, 0, 0, NULL, START_PREFIX,
+     "sk_live_|sk_test_|rk_live_|rk_test_|pk_live_|pk_test_"},
+    {"secret.google-api-key", SEALM_GUARD_SECRET, 0.95f, "(?<![\\w-])AIza[0-9A-Za-z_-]{35}(?![\\w-])", 0, "A", NULL, 0, NULL, 0, 0, NULL, START_PREFIX,
+     "AIza"},
     {"secret.openai-key", SEALM_GUARD_SECRET, 0.9f,
      "(?<![\\w-])sk-(?:proj-|svcacct-|admin-|ant-(?:api|admin)\\d\\d-)?[A-Za-z0-9_-]{20,200}(?![\\w-])", 0, "-",
-     check_token_entropy, 0, NULL, 0, 0, NULL, START_ANYWHERE},
+     check_token_entropy, 0, NULL, 0, 0, NULL, START_PREFIX,
+     "sk-"},
     {"secret.jwt", SEALM_GUARD_SECRET, 0.9f,
-     "(?<![\\w-])eyJ[A-Za-z0-9_-]{8,}\\.eyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]{16,}(?![\\w-])", 0, ".", NULL, 0, NULL, 0, 0, NULL, START_ANYWHERE},
-    {"secret.npm-token", SEALM_GUARD_SECRET, 0.9f, "(?<![\\w])npm_[A-Za-z0-9]{36}(?![\\w])", 0, "_", NULL, 0, NULL, 0, 0, NULL, START_ANYWHERE},
-    {"secret.huggingface-token", SEALM_GUARD_SECRET, 0.9f, "(?<![\\w])hf_[A-Za-z]{34}(?![\\w])", 0, "_", NULL, 0, NULL, 0, 0, NULL, START_ANYWHERE},
+     "(?<![\\w-])eyJ[A-Za-z0-9_-]{8,}\\.eyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]{16,}(?![\\w-])", 0, ".", NULL, 0, NULL, 0, 0, NULL, START_PREFIX,
+     "eyJ"},
+    {"secret.npm-token", SEALM_GUARD_SECRET, 0.9f, "(?<![\\w])npm_[A-Za-z0-9]{36}(?![\\w])", 0, "_", NULL, 0, NULL, 0, 0, NULL, START_PREFIX,
+     "npm_"},
+    {"secret.huggingface-token", SEALM_GUARD_SECRET, 0.9f, "(?<![\\w])hf_[A-Za-z]{34}(?![\\w])", 0, "_", NULL, 0, NULL, 0, 0, NULL, START_PREFIX,
+     "hf_"},
     {"secret.sendgrid-key", SEALM_GUARD_SECRET, 0.95f, "(?<![\\w])SG\\.[\\w-]{22}\\.[\\w-]{43}(?![\\w-])", 0, ".",
-     NULL, 0, NULL, 0, 0, NULL, START_ANYWHERE},
-    {"secret.pypi-token", SEALM_GUARD_SECRET, 0.95f, "pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}", 0, "-", NULL, 0, NULL, 0, 0, NULL, START_ANYWHERE},
-    {"secret.age-secret-key", SEALM_GUARD_SECRET, 0.99f, "AGE-SECRET-KEY-1[0-9A-Z]{58}", 0, "-", NULL, 0, NULL, 0, 0, NULL, START_ANYWHERE},
+     NULL, 0, NULL, 0, 0, NULL, START_PREFIX,
+     "SG."},
+    {"secret.pypi-token", SEALM_GUARD_SECRET, 0.95f, "pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}", 0, "-", NULL, 0, NULL, 0, 0, NULL, START_PREFIX,
+     "pypi-AgEIcHlwaS5vcmc"},
+    {"secret.age-secret-key", SEALM_GUARD_SECRET, 0.99f, "AGE-SECRET-KEY-1[0-9A-Z]{58}", 0, "-", NULL, 0, NULL, 0, 0, NULL, START_PREFIX,
+     "AGE-SECRET-KEY-1"},
     {"secret.assignment", SEALM_GUARD_SECRET, 0.75f,
      "(?i)(?:password|passwd|pwd|passphrase|secret|api[_-]?key|apikey|access[_-]?key|access[_-]?token|"
      "auth[_-]?token|client[_-]?secret|private[_-]?key|token)[a-z0-9_]*[\"']?\\s*(?::=|=>|[:=])\\s*"
      "[\"'`]?([^\\s\"'`,;]{6,200})",
-     0, "=:", check_assignment, 1, "=:", 64, 24, assignment_window, START_ANYWHERE},
+     0, "=:", check_assignment, 1, "=:", 64, 24, assignment_window, START_ANYWHERE, NULL},
 
     /* A date right after a birth cue. */
     {"dob.cue-date", SEALM_GUARD_DATE_OF_BIRTH, 0.85f,
      "(?i)\\b(?:born(?:\\s+on)?|date\\s+of\\s+birth|d\\.?o\\.?b\\.?|birth\\s*date|birthday)[\\s:=,-]{0,4}"
      "(?:is\\s+|was\\s+|on\\s+)?" DATE,
-     0, "0123456789", check_dob, 1, NULL, 0, 0, NULL, START_ANYWHERE},
+     0, "0123456789", check_dob, 1, NULL, 0, 0, dob_start, START_PREFIX,
+     /* the cues' first two bytes in every case: born, birth…, date of birth, dob, d.o.b */
+     "bo|bO|Bo|BO|bi|bI|Bi|BI|da|dA|Da|DA|do|dO|Do|DO|d.|D."},
 
     /* US/UK style: house number, up to four name words, a street suffix (USPS Publication
      * 28 appendix C), optional unit and "City, ST 12345". */
     {"address.street-suffix", SEALM_GUARD_ADDRESS, 0.8f,
-     "(?<![\\w])\\d{1,6}[A-Za-z]?(?:-\\d{1,4})?\\s+(?:[NSEW]\\.?\\s+)?(?:[A-Z0-9][\\w'.-]*\\s+){0,4}?" STREET_SUFFIX
+     "(?<![\\w])\\d{1,6}[A-Za-z]?(?:-\\d{1,4})?\\s+(?=[A-Z0-9])(?:[NSEW]\\.?\\s+)?(?:[A-Z0-9][\\w'.-]*\\s+){0,4}?" STREET_SUFFIX
      "\\b\\.?(?:,?\\s*(?i:apt|apartment|suite|ste|unit|room|floor|#)\\.?\\s*#?\\w{1,6})?"
      "(?:,?\\s+[A-Z][A-Za-z.'-]+(?:\\s+[A-Z][A-Za-z.'-]+){0,2},?\\s+[A-Z]{2}\\.?,?\\s+\\d{5}(?:-\\d{4})?)?",
-     0, "0123456789", NULL, 0, NULL, 0, 0, street_start, START_NUMBER},
+     0, "0123456789", NULL, 0, NULL, 0, 0, street_suffix_start, START_NUMBER, NULL},
     /* Continental style: street word with a street suffix, then the house number. */
     {"address.name-number", SEALM_GUARD_ADDRESS, 0.7f,
      "(?<![\\w])(?:(?:Rue|Via|Viale|Corso|Piazza|Calle|Carrer|Avenida|Rua|Paseo|Plaza|Strada|Ulica|Avenue|Boulevard)"
@@ -637,10 +844,10 @@ const pii_rule SEALM_GUARD_PII_RULES[] = {
       * backtracking through the word once per suffix */
      "[A-Z][a-z\\x80-\\xff]++(?:(?<=str)\\.|(?<=stra(?:ss|\\xc3\\x9f)e|gasse|weg|platz|allee|katu|tie|gatan|"
      "v\\xc3\\xa4gen|vej|vegen|veien|laan|straat|plein|gade|utca|ulica)))\\s+\\d{1,5}[a-zA-Z]?(?![\\w])",
-     0, "0123456789", NULL, 0, NULL, 0, 0, NULL, START_ANYWHERE},
+     0, "0123456789", NULL, 0, NULL, 0, 0, name_number_start, START_CAPITAL, NULL},
     {"address.cue", SEALM_GUARD_ADDRESS, 0.7f,
      "(?<![\\w])\\d{1,6}[A-Za-z]?\\s+[A-Z][^\\n,;]{2,60}(?:,\\s*[^\\n,;]{2,40}){0,3}", 0, "0123456789",
-     check_address_cue, 0, NULL, 0, 0, street_start, START_NUMBER},
+     check_address_cue, 0, NULL, 0, 0, address_cue_start, START_NUMBER, NULL},
 };
 
 const size_t SEALM_GUARD_PII_N_RULES = sizeof SEALM_GUARD_PII_RULES / sizeof SEALM_GUARD_PII_RULES[0];

