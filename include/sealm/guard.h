@@ -331,7 +331,9 @@ sealm_status sealm_guard_slm_classify(sealm_guard_slm *s, const char *text, size
  * word runs; a house number followed by capitalized words) and adds those the model accepts.
  * The text is tokenized without special tokens, so it cannot close the template's turn. The
  * prompt's fixed head (system message and examples) and the text shared by several questions
- * of one request stay in the KV cache between questions. */
+ * of one request stay in the KV cache between questions. Measured with SmolLM2-135M-Instruct,
+ * p_yes does not separate right from wrong candidates, so nothing enables the stage by default
+ * (docs/guard.md has the figures; bench/pii_slm_eval.c measures any chat model). */
 typedef struct sealm_guard_pii_slm sealm_guard_pii_slm;
 
 typedef struct sealm_guard_pii_slm_config {
@@ -369,9 +371,9 @@ typedef struct sealm_guard_pii_slm_stats {
 /* model and tok are borrowed and must outlive the verifier; cfg may not be NULL (its
  * chat_format is needed). Returns SEALM_OK, SEALM_E_UNSUPPORTED (chat_format UNKNOWN: the
  * model has no chat template sealm knows; or the vocabulary has no single "yes"/"no" token),
- * SEALM_E_INVALID (threshold outside [0, 1], max_context_tokens < 1, n_ctx too small for the
- * prompt), SEALM_E_NOMEM, and the engine's errors. One thread at a time (it owns one
- * inference context). Free with sealm_guard_pii_slm_free. */
+ * SEALM_E_INVALID (no model, tokenizer or cfg; threshold outside [0, 1]; max_context_tokens
+ * < 1), SEALM_E_NOMEM, and the engine's errors (n_ctx larger than supported). One thread at a
+ * time (it owns one inference context). Free with sealm_guard_pii_slm_free. */
 sealm_status sealm_guard_pii_slm_new(const struct sealm_model *model, const struct sealm_tokenizer *tok,
                                      const sealm_guard_pii_slm_config *cfg, sealm_guard_pii_slm **out,
                                      sealm_error *err);
@@ -382,8 +384,9 @@ void sealm_guard_pii_slm_free(sealm_guard_pii_slm *v);
  * person name (kind PERSON) or a street address (kind ADDRESS), shown with up to
  * max_context_tokens tokens of text[0, len) around it. The same input gives the same p_yes.
  * Returns SEALM_OK, SEALM_E_INVALID (empty text, a span outside text or empty or longer than
- * SEALM_GUARD_PII_SLM_MAX_SPAN, another kind), SEALM_E_NOMEM, and the tokenizer's / engine's
- * errors. */
+ * SEALM_GUARD_PII_SLM_MAX_SPAN, another kind), SEALM_E_CONTEXT_FULL (the question does not fit
+ * n_ctx: raise it or lower max_context_tokens), SEALM_E_NOMEM, and the tokenizer's / engine's
+ * errors. Cost: one prefill of the tokens after the prefix shared with the previous question. */
 sealm_status sealm_guard_pii_slm_ask(sealm_guard_pii_slm *v, const char *text, size_t len, sealm_guard_kind kind,
                                      size_t start, size_t end, float *p_yes, sealm_error *err);
 
