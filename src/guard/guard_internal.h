@@ -42,4 +42,17 @@ typedef struct guard_text {
 bool guard_text_add(guard_text *b, const char *s, size_t n);
 void guard_text_wipe(guard_text *b);
 
+/* ---- slm_answer.c: the model's yes/no answer to a guard question ---- */
+struct sealm_tokenizer;
+enum { GUARD_ANSWER_MAX_IDS = 8 };
+typedef struct guard_answer {
+    int32_t yes[GUARD_ANSWER_MAX_IDS], no[GUARD_ANSWER_MAX_IDS];   /* single-token spellings */
+    size_t n_yes, n_no;
+} guard_answer;
+/* Finds the vocabulary's single tokens for yes/no ("yes", " yes", "Yes", " Yes", "YES" and the
+ * same for no). False when either word has none: the model cannot answer in one token. */
+bool guard_answer_init(const struct sealm_tokenizer *tok, guard_answer *a);
+/* p_yes = σ(logsumexp(yes logits) − logsumexp(no logits)), from next-token logits [n_vocab]. */
+float guard_answer_p_yes(const guard_answer *a, const float *logits);
+
 #endif

@@ -13,16 +13,13 @@
 #include "sealm/engine.h"
 #include "sealm/tokenizer.h"
 
-enum { MAX_ANSWER_IDS = 8 };
-
 struct sealm_guard_slm {
     const sealm_model *model;
     const sealm_tokenizer *tok;
     sealm_context *ctx;
     sealm_chat_format format;
     int32_t n_ctx, n_vocab;
-    int32_t yes[MAX_ANSWER_IDS], no[MAX_ANSWER_IDS];
-    size_t n_yes, n_no;
+    guard_answer answer;
 };
 
 static const char SYSTEM[] = "You are a security filter. You answer only with yes or no.";
@@ -39,21 +36,6 @@ static sealm_chat_format guess_format(const sealm_tokenizer *t) {
     return SEALM_CHAT_LLAMA2;
 }
 
-/* Collects the single-token spellings of an answer word ("yes", " yes", "Yes", " Yes"). */
-static void answer_ids(const sealm_tokenizer *t, const char *const *forms, size_t n_forms, int32_t *ids, size_t *n) {
-    *n = 0;
-    for (size_t i = 0; i < n_forms && *n < MAX_ANSWER_IDS; i++) {
-        int32_t buf[4];
-        size_t got = 0;
-        sealm_error e = {0};
-        if (sealm_tokenize(t, forms[i], strlen(forms[i]), false, false, buf, 4, &got, &e) != SEALM_OK || got != 1)
-            continue;
-        bool dup = false;
-        for (size_t k = 0; k < *n; k++) dup |= ids[k] == buf[0];
-        if (!dup) ids[(*n)++] = buf[0];
-    }
-}
-
 sealm_status sealm_guard_slm_new(const struct sealm_model *model, const struct sealm_tokenizer *tok, int32_t n_ctx,
                                  int32_t n_threads, sealm_guard_slm **out, sealm_error *err) {
     if (!out || !model || !tok) return sealm_error_set(err, SEALM_E_INVALID, "guard: SLM stage needs a model and a tokenizer");
@@ -65,11 +47,7 @@ sealm_status sealm_guard_slm_new(const struct sealm_model *model, const struct s
     s->n_ctx = n_ctx > 0 ? n_ctx : 1024;
     s->n_vocab = sealm_tokenizer_n_vocab(tok);
     s->format = guess_format(tok);
-    static const char *const YES[] = {"yes", " yes", "Yes", " Yes", "YES"};
-    static const char *const NO[] = {"no", " no", "No", " No", "NO"};
-    answer_ids(tok, YES, 5, s->yes, &s->n_yes);
-    answer_ids(tok, NO, 5, s->no, &s->n_no);
-    if (!s->n_yes || !s->n_no) {
+    if (!guard_answer_init(tok, &s->answer)) {
         free(s);
         return sealm_error_set(err, SEALM_E_UNSUPPORTED,
                                "guard: the model's vocabulary has no single token for \"yes\" or \"no\"; "
@@ -91,15 +69,6 @@ void sealm_guard_slm_free(sealm_guard_slm *s) {
     if (!s) return;
     sealm_context_free(s->ctx);
     free(s);
-}
-
-static double logsumexp(const float *logits, const int32_t *ids, size_t n) {
-    double m = -INFINITY, acc = 0;
-    for (size_t i = 0; i < n; i++)
-        if (logits[ids[i]] > m) m = logits[ids[i]];
-    if (m == -INFINITY) return m;
-    for (size_t i = 0; i < n; i++) acc += exp((double)logits[ids[i]] - m);
-    return m + log(acc);
 }
 
 sealm_status sealm_guard_slm_classify(sealm_guard_slm *s, const char *text, size_t len, float *p_yes,
@@ -136,7 +105,6 @@ sealm_status sealm_guard_slm_classify(sealm_guard_slm *s, const char *text, size
     }
     const float *logits = sealm_context_logits(s->ctx, -1);
     if (!logits) return sealm_error_set(err, SEALM_E_INVALID, "guard: SLM stage got no logits");
-    double ly = logsumexp(logits, s->yes, s->n_yes), ln = logsumexp(logits, s->no, s->n_no);
-    *p_yes = (float)(1.0 / (1.0 + exp(ln - ly)));
+    *p_yes = guard_answer_p_yes(&s->answer, logits);
     return SEALM_OK;
 }

@@ -23,15 +23,14 @@
 #include "sealm/engine.h"
 #include "sealm/tokenizer.h"
 
-enum { MAX_ANSWER_IDS = 8, MAX_SEQ_WORDS = 3, MAX_ADDRESS_PARTS = 10 };
+enum { MAX_SEQ_WORDS = 3, MAX_ADDRESS_PARTS = 10 };
 
 struct sealm_guard_pii_slm {
     const sealm_model *model;
     const sealm_tokenizer *tok;
     sealm_context *ctx;
     sealm_guard_pii_slm_config cfg;
-    int32_t yes[MAX_ANSWER_IDS], no[MAX_ANSWER_IDS];
-    size_t n_yes, n_no;
+    guard_answer answer;
     int32_t *cached;   /* the ids now in the KV cache (hold user text: wiped on free) */
     size_t n_cached;
 };
@@ -71,20 +70,6 @@ sealm_guard_pii_slm_config sealm_guard_pii_slm_config_default(void) {
     };
 }
 
-/* Collects the single-token spellings of an answer word. */
-static void answer_ids(const sealm_tokenizer *t, const char *const *forms, size_t n_forms, int32_t *ids, size_t *n) {
-    *n = 0;
-    for (size_t i = 0; i < n_forms && *n < MAX_ANSWER_IDS; i++) {
-        int32_t buf[4];
-        size_t got = 0;
-        if (sealm_tokenize(t, forms[i], strlen(forms[i]), false, false, buf, 4, &got, NULL) != SEALM_OK || got != 1)
-            continue;
-        bool dup = false;
-        for (size_t k = 0; k < *n; k++) dup |= ids[k] == buf[0];
-        if (!dup) ids[(*n)++] = buf[0];
-    }
-}
-
 sealm_status sealm_guard_pii_slm_new(const struct sealm_model *model, const struct sealm_tokenizer *tok,
                                      const sealm_guard_pii_slm_config *cfg, sealm_guard_pii_slm **out,
                                      sealm_error *err) {
@@ -104,11 +89,7 @@ sealm_status sealm_guard_pii_slm_new(const struct sealm_model *model, const stru
     v->tok = tok;
     v->cfg = *cfg;
     if (v->cfg.n_ctx <= 0) v->cfg.n_ctx = 1024;
-    static const char *const YES[] = {"yes", " yes", "Yes", " Yes", "YES"};
-    static const char *const NO[] = {"no", " no", "No", " No", "NO"};
-    answer_ids(tok, YES, 5, v->yes, &v->n_yes);
-    answer_ids(tok, NO, 5, v->no, &v->n_no);
-    if (!v->n_yes || !v->n_no) {
+    if (!guard_answer_init(tok, &v->answer)) {
         free(v);
         return sealm_error_set(err, SEALM_E_UNSUPPORTED,
                                "guard: the model's vocabulary has no single token for \"yes\" or \"no\"; "
@@ -256,15 +237,6 @@ static sealm_status eval_cached(sealm_guard_pii_slm *v, const int32_t *ids, size
     return SEALM_OK;
 }
 
-static double logsumexp(const float *logits, const int32_t *ids, size_t n) {
-    double m = -INFINITY, acc = 0;
-    for (size_t i = 0; i < n; i++)
-        if (logits[ids[i]] > m) m = logits[ids[i]];
-    if (m == -INFINITY) return m;
-    for (size_t i = 0; i < n; i++) acc += exp((double)logits[ids[i]] - m);
-    return m + log(acc);
-}
-
 sealm_status sealm_guard_pii_slm_ask(sealm_guard_pii_slm *v, const char *text, size_t len, sealm_guard_kind kind,
                                      size_t start, size_t end, float *p_yes, sealm_error *err) {
     if (!p_yes) return sealm_error_set(err, SEALM_E_INVALID, "guard: SLM verifier question needs an output");
@@ -279,8 +251,7 @@ sealm_status sealm_guard_pii_slm_ask(sealm_guard_pii_slm *v, const char *text, s
     if (st != SEALM_OK) return st;
     const float *logits = sealm_context_logits(v->ctx, -1);
     if (!logits) return sealm_error_set(err, SEALM_E_INVALID, "guard: SLM verifier got no logits");
-    double ly = logsumexp(logits, v->yes, v->n_yes), ln = logsumexp(logits, v->no, v->n_no);
-    *p_yes = (float)(1.0 / (1.0 + exp(ln - ly)));
+    *p_yes = guard_answer_p_yes(&v->answer, logits);
     return SEALM_OK;
 }
 
