@@ -3,6 +3,7 @@
  * The table starts out holding the scalar reference kernels (so it is usable before
  * sealm_kernels_init); init detects what the CPU (and the OS) support and lets the ISA
  * files overwrite the entries they accelerate, narrowest ISA first. */
+#include "engine/gemm.h"
 #include "engine/quant_ref.h"
 #include "engine/quant_simd.h"
 
@@ -153,8 +154,10 @@ static sealm_simd_level install(sealm_simd_level want) {
 #ifdef SEALM_X86
     if (level >= SEALM_SIMD_AVX2)
         sealm_kernels_install_avx2(table, ops);
-    if (level >= SEALM_SIMD_AVX512)
+    if (level >= SEALM_SIMD_AVX512) {
         sealm_kernels_install_avx512(table, ops);
+        sealm_gemm_install_avx512(table);
+    }
 #elif defined(SEALM_ARM64)
     if (level == SEALM_SIMD_NEON)
         sealm_kernels_install_neon(table, ops);

@@ -7,6 +7,7 @@
  * KV cache is F16, q is rounded to F16 for q·k, the softmax weights are rounded to F16
  * before they multiply V, and exp, SiLU and the attention dot products use the pinned
  * operation orders of mathfn.h. */
+#include "engine/gemm.h"
 #include "engine/mathfn.h"
 #include "engine/model.h"
 
@@ -62,8 +63,9 @@ static void rope_angles(const sealm_model *m, int32_t pos, float *cos_out, float
 
 typedef struct matmul_item {
     const sealm_weight *w;
-    const uint8_t *xq;      /* activations, already in w's vec_dot_type: [n][xq_stride] */
+    const uint8_t *xq;      /* activations, already in w's vec_dot_type: [n][xq_stride], or a packed panel */
     size_t xq_stride;
+    bool packed;            /* xq is a packed panel (gemm.h): the type's gemm runs the product */
     float *y;               /* [n][y_stride] */
     int64_t y_stride;
     const float *bias;      /* [rows] or NULL */
@@ -75,11 +77,16 @@ typedef struct matmul_task {
     int32_t n_tokens;
 } matmul_task;
 
-/* One thread's rows [r0, r1) of one product. Dot products run four at a time through the
+/* One thread's rows [r0, r1) of one product. On a packed panel (prefill) the type's tiled
+ * gemm kernel does the whole range. Otherwise dot products run four at a time through the
  * type's interleaved kernel (bit-identical to four single ones): four rows against one
  * token in decode, one row against four tokens in prefill, so the row stays in L1. */
 static void matmul_rows(const matmul_item *it, int32_t n_tokens, int64_t r0, int64_t r1) {
     const sealm_weight *w = it->w;
+    if (it->packed) {
+        w->traits->gemm(w->cols, r0, r1, w->data, w->row_bytes, it->xq, n_tokens, it->y, it->y_stride, it->bias);
+        return;
+    }
     const uint8_t *wdata = w->data;
     const sealm_vec_dot_fn dot = w->dot;
     const sealm_vec_dot_x4_fn dot4 = w->dot == w->traits->vec_dot ? w->traits->vec_dot_x4 : NULL;
@@ -155,8 +162,44 @@ static const uint8_t *quantize_input(uint8_t *buf, size_t buf_stride, const floa
     return buf;
 }
 
+/* Prefill products with at least this many tokens run through the tiled gemm kernels
+ * (16 tokens a tile: below this too many of a tile's lanes would be idle). */
+enum { GEMM_MIN_TOKENS = 8 };
+
+/* Whether the products of ws[] whose activation type is t can all run on a packed panel
+ * of n tokens that fits in one activation slot of the context. */
+static bool use_gemm(const sealm_context *c, int32_t n, int n_items, const sealm_weight *const *ws,
+                     sealm_tensor_type t) {
+    if (n < GEMM_MIN_TOKENS) return false;
+    for (int k = 0; k < n_items; k++)
+        if (ws[k]->traits->vec_dot_type == t && (!ws[k]->traits->gemm || ws[k]->dot != ws[k]->traits->vec_dot))
+            return false;
+    const size_t bytes = sealm_gemm_panel_bytes(t, n, ws[0]->cols);
+    return bytes != 0 && bytes <= (size_t)c->params.n_batch * c->act.xq_row_cap;
+}
+
+typedef struct pack_task {
+    sealm_tensor_type type;
+    const float *x;
+    int64_t cols;
+    int32_t n_tokens;
+    void *panel;
+} pack_task;
+
+/* Each thread quantizes and packs its share of the token groups. */
+static void pack_worker(void *arg, int ith, int nth) {
+    const pack_task *p = arg;
+    const int32_t groups = (p->n_tokens + SEALM_GEMM_TOKENS - 1) / SEALM_GEMM_TOKENS;
+    const int32_t g0 = groups * ith / nth, g1 = groups * (ith + 1) / nth;
+    if (g0 >= g1) return;
+    const int32_t t0 = g0 * SEALM_GEMM_TOKENS;
+    const int32_t t1 = g1 * SEALM_GEMM_TOKENS < p->n_tokens ? g1 * SEALM_GEMM_TOKENS : p->n_tokens;
+    sealm_gemm_pack(p->type, p->x, p->cols, p->cols, p->n_tokens, t0, t1, p->panel);
+}
+
 /* Runs up to three products over the same input x ([n][cols], stride cols). Inputs are
- * converted once per distinct activation type. */
+ * converted once per distinct activation type: to a packed panel (spread over the threads)
+ * when every product on it has a gemm kernel and n is large enough, else to rows. */
 static void matmul(sealm_context *c, const float *x, int32_t n, int n_items, const sealm_weight *const *ws,
                    float *const *ys, const float *const *biases) {
     matmul_task task = {.n_items = n_items, .n_tokens = n};
@@ -165,6 +208,7 @@ static void matmul(sealm_context *c, const float *x, int32_t n, int n_items, con
     sealm_tensor_type done_types[3];
     const uint8_t *done_bufs[3];
     size_t done_strides[3];
+    bool done_packed[3];
     int n_done = 0;
     for (int k = 0; k < n_items; k++) {
         const sealm_tensor_type t = ws[k]->traits->vec_dot_type;
@@ -174,10 +218,19 @@ static void matmul(sealm_context *c, const float *x, int32_t n, int n_items, con
             found = n_done++;
             done_types[found] = t;
             uint8_t *slot = a->xq + (size_t)found * (size_t)c->params.n_batch * a->xq_row_cap;
-            done_bufs[found] = quantize_input(slot, a->xq_row_cap, x, cols, n, cols, t, &done_strides[found]);
+            done_packed[found] = use_gemm(c, n, n_items, ws, t);
+            if (done_packed[found]) {
+                pack_task p = {.type = t, .x = x, .cols = cols, .n_tokens = n, .panel = slot};
+                sealm_threadpool_run(c->pool, pack_worker, &p);
+                done_bufs[found] = slot;
+                done_strides[found] = 0;
+            } else {
+                done_bufs[found] = quantize_input(slot, a->xq_row_cap, x, cols, n, cols, t, &done_strides[found]);
+            }
         }
         task.items[k] = (matmul_item){.w = ws[k], .xq = done_bufs[found], .xq_stride = done_strides[found],
-                                      .y = ys[k], .y_stride = ws[k]->rows, .bias = biases ? biases[k] : NULL};
+                                      .packed = done_packed[found], .y = ys[k], .y_stride = ws[k]->rows,
+                                      .bias = biases ? biases[k] : NULL};
     }
     sealm_threadpool_run(c->pool, matmul_worker, &task);
 }

@@ -106,6 +106,11 @@ typedef void (*sealm_vec_dot_x4_fn)(int64_t n, float *restrict s, const void *co
 typedef void (*sealm_to_float_fn)(const void *restrict src, float *restrict dst, int64_t n);
 /* quantize: n floats → blocks (used for activations, and by tests to make weights) */
 typedef void (*sealm_from_float_fn)(const float *restrict src, void *restrict dst, int64_t n);
+/* y[t*y_stride + r] = dot(w row r, token t) + bias[r] for rows [r0, r1) and all n_tokens
+ * tokens, from activations in a packed panel: the register-tiled prefill products (gemm.h,
+ * which describes the panel and the contract). */
+typedef void (*sealm_gemm_fn)(int64_t cols, int64_t r0, int64_t r1, const void *w, size_t w_row_bytes,
+                              const void *panel, int32_t n_tokens, float *y, int64_t y_stride, const float *bias);
 
 typedef struct sealm_type_traits {
     const char *name;
@@ -120,6 +125,7 @@ typedef struct sealm_type_traits {
      * types without an interleaved kernel, it calls vec_dot four times. NULL where vec_dot is. */
     sealm_vec_dot_x4_fn vec_dot_x4;
     sealm_from_float_fn from_float_fast; /* fastest quantizer of activations; == from_float before init */
+    sealm_gemm_fn gemm;               /* tiled many-token product (gemm.h); NULL where there is none */
 } sealm_type_traits;
 
 /* The kernel table entry of t, or NULL when the engine has no kernels for t.

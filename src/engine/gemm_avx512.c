@@ -1,0 +1,443 @@
+/* AVX-512 VNNI tiled prefill products: Q8_0 · Q8_0, Q4_1 · Q8_1, Q4_0 · Q8_0, and Q4_K,
+ * Q6_K · Q8_K (gemm.h).
+ *
+ * A tile is RM weight rows × 16 tokens (one packed token group). Its block loop loads each
+ * weight block once for the 16 tokens and each packed activation block once for the RM
+ * rows. vpdpbusd with a weight's 4-byte group k broadcast to all lanes, against the packed
+ * group k of 16 tokens, yields in lane t the integer sum over elements 4k..4k+3 of token t:
+ * exactly the integer term lane k of the pinned lane-8 order gets (quant_ref.h). So each
+ * (row, token, k) has its own float accumulator in lane t of register acc[row][k], and
+ * receives fma(d_w·d_x, (float)sum, acc) per block in block order, as in the reference;
+ * at the end the eight registers are added vertically in the reference's tree order.
+ * Q4_0's pinned order is one chain over whole-block sums: there the eight groups are added
+ * as integers first (exact) and one FMA per block advances the chain.
+ *
+ * vpdpbusd multiplies unsigned by signed bytes. Where both operands are signed (Q8_0
+ * weights, Q4_0's q - 8), the packed activations hold q + 128 and the accumulator starts
+ * at -128·(sum of the weight quants it covers: four for Q8_0's lanes, the block for Q4_0),
+ * computed once per weight block and shared by the 16 tokens: exact in int32. Q4_1's
+ * nibbles are already unsigned and its activations stay signed. The K-quants: see their
+ * section below.
+ *
+ * Rows are walked in panels of about ROW_PANEL_BYTES of weights, and within a panel the
+ * token groups one after another: the weight panel stays in L2 while each token group's
+ * packed activations (tens of KiB) stay in L1. */
+#include "engine/gemm.h"
+#include "engine/simd_kscales.h"
+#include "engine/simd_x86.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+enum { ROW_PANEL_BYTES = 256 * 1024 };
+#define T SEALM_GEMM_TOKENS
+#define GROUP_Q_BYTES (8 * T * 4)      /* the quants of one block of a token group */
+/* rows per tile: lane-8 types hold 8 accumulators per row (16 of the 32 registers at 2
+ * rows), Q4_0 one */
+enum { LANE8_RM = 2, Q4_0_RM = 4 };
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+/* Fully unrolls the loops over a tile's rows and groups. Without it gcc keeps the
+ * accumulator arrays in memory (it scalarizes arrays only after unrolling them) and stores
+ * every accumulator once per block. */
+#define UNROLL _Pragma("GCC unroll 16")
+
+/* The 32-bit word at p, without alignment or aliasing assumptions. */
+static ALWAYS_INLINE int32_t load_i32(const void *p) {
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* *p in all 16 lanes, broadcast from memory: a load-port-only vpbroadcastd. Written as asm
+ * because compilers otherwise extract a value just stored from the register it was stored
+ * from, with a chain of shuffles on the vector ports the products need. */
+static ALWAYS_INLINE __m512i broadcast_i32_from_memory(const int32_t *p) {
+    __m512i v;
+    __asm__("vpbroadcastd %1, %0" : "=v"(v) : "m"(*p));
+    return v;
+}
+
+/* The lane-8 reduction of quant_ref.h applied lane by lane to eight accumulators:
+ * ((a0+a4) + (a2+a6)) + ((a1+a5) + (a3+a7)). */
+static ALWAYS_INLINE __m512 lane8_sum_vertical(__m512 a0, __m512 a1, __m512 a2, __m512 a3, __m512 a4, __m512 a5,
+                                                __m512 a6, __m512 a7) {
+    /* by value, not as an array: an array argument made the compiler keep a memory copy
+     * of the accumulators up to date inside the block loop */
+    const __m512 r0 = _mm512_add_ps(a0, a4), r1 = _mm512_add_ps(a1, a5);
+    const __m512 r2 = _mm512_add_ps(a2, a6), r3 = _mm512_add_ps(a3, a7);
+    return _mm512_add_ps(_mm512_add_ps(r0, r2), _mm512_add_ps(r1, r3));
+}
+
+/* The 32 quants of a Q4 block (16 bytes, element j in the low nibble of byte j, element
+ * j+16 in the high nibble) as 32 bytes in element order, minus sub (0 or 8). */
+static ALWAYS_INLINE __m256i q4_unpack(const uint8_t *qs, int sub) {
+    const __m128i v = _mm_loadu_si128((const __m128i *)qs);
+    const __m128i m = _mm_set1_epi8(0x0F);
+    const __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(v, m)),
+                                              _mm_and_si128(_mm_srli_epi16(v, 4), m), 1);
+    return _mm256_sub_epi8(q, _mm256_set1_epi8((char)sub));
+}
+
+/* Writes result lanes (16 tokens of row r, plus the bias) to y for the tokens that exist. */
+static inline void store_tokens(float *y, int64_t y_stride, int64_t r, int32_t t0, int valid, __m512 s, float bias) {
+    float out[T];
+    _mm512_storeu_ps(out, _mm512_add_ps(s, _mm512_set1_ps(bias)));
+    for (int l = 0; l < valid; l++) y[(int64_t)(t0 + l) * y_stride + r] = out[l];
+}
+
+#define LANE8_SUM(a) lane8_sum_vertical((a)[0], (a)[1], (a)[2], (a)[3], (a)[4], (a)[5], (a)[6], (a)[7])
+
+/* ---- Q8_0 · Q8_0 (lane-8): tile of RM rows ---- */
+
+static ALWAYS_INLINE void q8_0_tile(const int RM, const uint8_t *w, size_t w_row_bytes, int64_t nb,
+                                    const uint8_t *group, __m512 *out) {
+    __m512 acc[LANE8_RM][8];   /* fixed size: RM is a constant after inlining */
+    UNROLL
+    for (int r = 0; r < RM; r++)
+        UNROLL
+        for (int k = 0; k < 8; k++) acc[r][k] = _mm512_setzero_ps();
+    const __m256i k128 = _mm256_set1_epi8((char)0x80);
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *pb = group + (size_t)i * (GROUP_Q_BYTES + T * sizeof(float));
+        const __m512 dx = _mm512_loadu_ps((const float *)(pb + GROUP_Q_BYTES));
+        const block_q8_0 *wb[LANE8_RM];
+        __m512 scale[LANE8_RM];
+        _Alignas(32) int32_t corr[LANE8_RM][8];   /* -128 · sum of each 4 weight quants */
+        UNROLL
+        for (int r = 0; r < RM; r++) {
+            wb[r] = (const block_q8_0 *)(w + (size_t)r * w_row_bytes) + i;
+            const __m256i q = _mm256_loadu_si256((const __m256i *)wb[r]->qs);
+            const __m256i s128 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), k128, q);
+            _mm256_store_si256((__m256i *)corr[r], _mm256_sub_epi32(_mm256_setzero_si256(), s128));
+            scale[r] = _mm512_mul_ps(_mm512_set1_ps(x86_fp16_to_f32(wb[r]->d)), dx);
+        }
+        UNROLL
+        for (int k = 0; k < 8; k++) {
+            const __m512i xk = _mm512_loadu_si512((const void *)(pb + k * T * 4));
+            UNROLL
+            for (int r = 0; r < RM; r++) {
+                const __m512i s = _mm512_dpbusd_epi32(broadcast_i32_from_memory(&corr[r][k]), xk,
+                                                      _mm512_set1_epi32(load_i32(wb[r]->qs + 4 * k)));
+                acc[r][k] = _mm512_fmadd_ps(scale[r], _mm512_cvtepi32_ps(s), acc[r][k]);
+            }
+        }
+    }
+    UNROLL
+    for (int r = 0; r < RM; r++) out[r] = LANE8_SUM(acc[r]);
+}
+
+/* ---- Q4_1 · Q8_1 (lane-8 quant term, plus one fmaf chain of mins) ---- */
+
+static ALWAYS_INLINE void q4_1_tile(const int RM, const uint8_t *w, size_t w_row_bytes, int64_t nb,
+                                    const uint8_t *group, __m512 *out) {
+    __m512 acc[LANE8_RM][8], mins[LANE8_RM];
+    UNROLL
+    for (int r = 0; r < RM; r++) {
+        mins[r] = _mm512_setzero_ps();
+        UNROLL
+        for (int k = 0; k < 8; k++) acc[r][k] = _mm512_setzero_ps();
+    }
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *pb = group + (size_t)i * (GROUP_Q_BYTES + 2 * T * sizeof(float));
+        const __m512 dx = _mm512_loadu_ps((const float *)(pb + GROUP_Q_BYTES));
+        const __m512 sx = _mm512_loadu_ps((const float *)(pb + GROUP_Q_BYTES) + T);
+        __m512 scale[LANE8_RM];
+        _Alignas(32) int32_t q[LANE8_RM][8];      /* the nibbles, one byte each, in element order */
+        UNROLL
+        for (int r = 0; r < RM; r++) {
+            const block_q4_1 *wb = (const block_q4_1 *)(w + (size_t)r * w_row_bytes) + i;
+            _mm256_store_si256((__m256i *)q[r], q4_unpack(wb->qs, 0));
+            scale[r] = _mm512_mul_ps(_mm512_set1_ps(x86_fp16_to_f32(wb->d)), dx);
+            mins[r] = _mm512_fmadd_ps(_mm512_set1_ps(x86_fp16_to_f32(wb->m)), sx, mins[r]);
+        }
+        UNROLL
+        for (int k = 0; k < 8; k++) {
+            const __m512i xk = _mm512_loadu_si512((const void *)(pb + k * T * 4));
+            UNROLL
+            for (int r = 0; r < RM; r++) {
+                const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(),
+                                                      broadcast_i32_from_memory(&q[r][k]), xk);
+                acc[r][k] = _mm512_fmadd_ps(scale[r], _mm512_cvtepi32_ps(s), acc[r][k]);
+            }
+        }
+    }
+    UNROLL
+    for (int r = 0; r < RM; r++) out[r] = _mm512_add_ps(LANE8_SUM(acc[r]), mins[r]);
+}
+
+/* ---- Q4_0 · Q8_0 (one chain over whole-block sums) ---- */
+
+static ALWAYS_INLINE void q4_0_tile(const int RM, const uint8_t *w, size_t w_row_bytes, int64_t nb,
+                                    const uint8_t *group, __m512 *out) {
+    __m512 sum[Q4_0_RM];
+    UNROLL
+    for (int r = 0; r < RM; r++) sum[r] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *pb = group + (size_t)i * (GROUP_Q_BYTES + T * sizeof(float));
+        const __m512 dx = _mm512_loadu_ps((const float *)(pb + GROUP_Q_BYTES));
+        __m512 scale[Q4_0_RM];
+        __m512i isum[Q4_0_RM];
+        _Alignas(32) int32_t q[Q4_0_RM][8];      /* q - 8, one byte each, in element order */
+        UNROLL
+        for (int r = 0; r < RM; r++) {
+            const block_q4_0 *wb = (const block_q4_0 *)(w + (size_t)r * w_row_bytes) + i;
+            const __m256i qm8 = q4_unpack(wb->qs, 8);
+            _mm256_store_si256((__m256i *)q[r], qm8);
+            /* -128 · sum(q - 8): the packed activations carry +128 */
+            const __m256i s128 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8((char)0x80), qm8);
+            const __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s128), _mm256_extracti128_si256(s128, 1));
+            const __m128i s2 = _mm_add_epi32(s4, _mm_unpackhi_epi64(s4, s4));
+            const int32_t total = _mm_cvtsi128_si32(s2) + _mm_extract_epi32(s2, 1);
+            isum[r] = _mm512_set1_epi32(-total);
+            scale[r] = _mm512_mul_ps(_mm512_set1_ps(x86_fp16_to_f32(wb->d)), dx);
+        }
+        UNROLL
+        for (int k = 0; k < 8; k++) {
+            const __m512i xk = _mm512_loadu_si512((const void *)(pb + k * T * 4));
+            UNROLL
+            for (int r = 0; r < RM; r++)
+                isum[r] = _mm512_dpbusd_epi32(isum[r], xk, broadcast_i32_from_memory(&q[r][k]));
+        }
+        UNROLL
+        for (int r = 0; r < RM; r++) sum[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r]), scale[r], sum[r]);
+    }
+    UNROLL
+    for (int r = 0; r < RM; r++) out[r] = sum[r];
+}
+
+/* ---- K-quants · Q8_K (lane-8, sub-block scales applied in integers) ----
+ *
+ * Per super-block (256 elements, eight 32-element chunks c) the reference gives lane k the
+ * integer sum over chunks c of scale(c, k) · (sum of q·x over elements 32c+4k..32c+4k+3).
+ * Here vpmaddubsw forms each chunk's products with q + 128 in int16 pairs (|pair| <=
+ * 2·255·32 < 2^15: never saturates), and vpdpwssd multiplies both halves of a pair by the
+ * scale (held as the int16 pair (scale, scale)) and adds them to the lane's int32
+ * accumulator. That starts at -128 · sum over c of scale(c, k) · (sum of the four quants),
+ * computed once per row and super-block and shared by the 16 tokens: exact. */
+
+#define KQ_GROUP_Q_BYTES (64 * T * 4)
+#define KQ_BLOCK_BYTES (KQ_GROUP_Q_BYTES + T * sizeof(float) + 4 * T * 2 * sizeof(int16_t))
+
+/* One weight row's super-block, ready for the token loop. */
+typedef struct kq_row {
+    _Alignas(64) int32_t q[64];   /* the quants, one signed byte each, in element order */
+    int32_t scale[16];            /* (scale, scale) int16 pairs: per 32-element chunk (Q4_K) or 16 (Q6_K) */
+    int32_t corr[8];              /* per lane k: -128 · sum of scale · the quants of lane k */
+    int32_t min_pairs[4];         /* Q4_K: (min of chunk 2l, min of chunk 2l+1) int16 pairs */
+} kq_row;
+
+/* corr[k] = -128 · sum over chunks c of scale(c, k) · (sum of the 4 quants of lane k in c).
+ * Register j covers chunks 2j (lanes 0-7) and 2j+1 (lanes 8-15); lane m of it takes its
+ * scale from r->scale[chunk_scale + j·step + m/div]: Q4_K (scale per chunk) step 2, div 8;
+ * Q6_K (scale per 16 elements) step 4, div 4. */
+static ALWAYS_INLINE void kq_corrections(kq_row *r, int step, int div) {
+    const __m512i ones = _mm512_set1_epi8(1);   /* unsigned 1 · signed quant: pair sums */
+    const __m512i scales = _mm512_loadu_si512((const void *)r->scale);
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i lane_scale = div == 8 ? _mm512_srli_epi32(lane, 3) : _mm512_srli_epi32(lane, 2);
+    __m512i t = _mm512_setzero_si512();
+    for (int j = 0; j < 4; j++) {
+        const __m512i sums = _mm512_maddubs_epi16(ones, _mm512_load_si512((const void *)(r->q + 16 * j)));
+        const __m512i sc = _mm512_permutexvar_epi32(_mm512_add_epi32(lane_scale, _mm512_set1_epi32(step * j)), scales);
+        t = _mm512_dpwssd_epi32(t, sums, sc);
+    }
+    const __m256i per_k = _mm256_add_epi32(_mm512_castsi512_si256(t), _mm512_extracti64x4_epi64(t, 1));
+    _mm256_storeu_si256((__m256i *)r->corr, _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(per_k, 7)));
+}
+
+/* Q4_K: chunk 2j is the low nibbles of qs[32j..32j+31], chunk 2j+1 their high nibbles;
+ * scale and min of chunk c from the 12 packed bytes (simd_kscales.h). The quants are
+ * stored 64 bytes at a time, as kq_corrections reads them (a load spanning two smaller
+ * stores cannot be forwarded from them and waits). */
+static ALWAYS_INLINE void q4_K_prepare(const block_q4_K *b, kq_row *r) {
+    const __m512i m = _mm512_set1_epi8(0x0F);
+    for (int j = 0; j < 2; j++) {
+        /* 64 bytes: chunks 4j (low nibbles of the first 32), 4j+1 (their high), 4j+2, 4j+3 */
+        const __m512i v = _mm512_loadu_si512((const void *)(b->qs + 64 * j));
+        const __m512i lo = _mm512_and_si512(v, m), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m);
+        _mm512_store_si512((void *)(r->q + 32 * j), _mm512_shuffle_i64x2(lo, hi, _MM_SHUFFLE(1, 0, 1, 0)));
+        _mm512_store_si512((void *)(r->q + 32 * j + 16), _mm512_shuffle_i64x2(lo, hi, _MM_SHUFFLE(3, 2, 3, 2)));
+    }
+    /* scales and mins as 8 bytes each, widened in registers: byte stores read back by a
+     * vector load would stall store forwarding once per row and super-block */
+    uint64_t sc8, mn8;
+    simd_unpack_k4_scales_u64(b->scales, &sc8, &mn8);
+    const __m512i sc = _mm512_cvtepu8_epi32(_mm_cvtsi64_si128((long long)sc8));
+    _mm512_storeu_si512((void *)r->scale, _mm512_or_si512(sc, _mm512_slli_epi32(sc, 16)));
+    _mm_storeu_si128((__m128i *)r->min_pairs, _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)mn8)));
+    kq_corrections(r, 2, 8);
+}
+
+/* Q6_K: q = (4 low bits from ql | 2 high bits from qh) - 32. Half h (elements 128h..) is
+ * chunks 4h..4h+3: the low nibbles of ql[64h..64h+63] give chunks 4h, 4h+1, their high
+ * nibbles chunks 4h+2, 4h+3; the high bits of chunk 4h+j are bits 2j, 2j+1 of
+ * qh[32h..32h+31]. One signed scale per 16 elements. */
+static ALWAYS_INLINE void q6_K_prepare(const block_q6_K *b, kq_row *r) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(0x03), k32 = _mm512_set1_epi8(32);
+    /* per-half shifts of the qh bytes: chunks (4h, 4h+1) use bits 0-1 / 2-3, (4h+2, 4h+3) 4-5 / 6-7 */
+    const __m512i shift_lo = _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(2), 1);
+    const __m512i shift_hi = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(6), 1);
+    for (int h = 0; h < 2; h++) {
+        const __m512i ql = _mm512_loadu_si512((const void *)(b->ql + 64 * h));
+        const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b->qh + 32 * h)));
+        const __m512i hi_lo = _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(qh, shift_lo), m2), 4);
+        const __m512i hi_hi = _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(qh, shift_hi), m2), 4);
+        const __m512i q_lo = _mm512_sub_epi8(_mm512_or_si512(_mm512_and_si512(ql, m4), hi_lo), k32);
+        const __m512i q_hi = _mm512_sub_epi8(_mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4), hi_hi), k32);
+        _mm512_store_si512((void *)(r->q + 32 * h), q_lo);
+        _mm512_store_si512((void *)(r->q + 32 * h + 16), q_hi);
+    }
+    /* (scale, scale) int16 pairs: each sign-extended scale in both halves */
+    const __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)b->scales));
+    _mm512_storeu_si512((void *)r->scale, _mm512_or_si512(_mm512_and_si512(sc, _mm512_set1_epi32(0xFFFF)),
+                                                          _mm512_slli_epi32(sc, 16)));
+    kq_corrections(r, 4, 4);
+}
+
+/* One row (the K-quant tiles are one row high: the integer accumulators of a second row
+ * would not fit in the registers beside the float ones, and the vector port, not the
+ * loads, bounds them). is_q4_K selects Q4_K (scale per chunk, mins) or Q6_K. */
+static ALWAYS_INLINE void kq_tile(const int is_q4_K, const uint8_t *w, int64_t nb, const uint8_t *group, __m512 *out) {
+    __m512 acc[8], accm[4];
+    UNROLL
+    for (int k = 0; k < 8; k++) acc[k] = _mm512_setzero_ps();
+    UNROLL
+    for (int l = 0; l < 4; l++) accm[l] = _mm512_setzero_ps();
+    const __m512 sign = _mm512_set1_ps(-0.0f);
+    kq_row row;
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *pb = group + (size_t)i * KQ_BLOCK_BYTES;
+        const __m512 dx = _mm512_loadu_ps((const float *)(pb + KQ_GROUP_Q_BYTES));
+        float dw;
+        if (is_q4_K) {
+            const block_q4_K *b = (const block_q4_K *)w + i;
+            q4_K_prepare(b, &row);
+            dw = x86_fp16_to_f32(b->d);
+            /* mins: fmaf(-d_x · dmin, mn(2l)·s(2l) + mn(2l+1)·s(2l+1), accm[l]), the pair
+             * products and their sum exact in vpmaddwd */
+            const __m512 dmin = _mm512_mul_ps(_mm512_xor_ps(dx, sign), _mm512_set1_ps(x86_fp16_to_f32(b->dmin)));
+            const int16_t *pairs = (const int16_t *)(pb + KQ_GROUP_Q_BYTES + T * sizeof(float));
+            UNROLL
+            for (int l = 0; l < 4; l++) {
+                const __m512i prod = _mm512_madd_epi16(_mm512_loadu_si512((const void *)(pairs + 2 * T * l)),
+                                                       broadcast_i32_from_memory(&row.min_pairs[l]));
+                accm[l] = _mm512_fmadd_ps(dmin, _mm512_cvtepi32_ps(prod), accm[l]);
+            }
+        } else {
+            const block_q6_K *b = (const block_q6_K *)w + i;
+            q6_K_prepare(b, &row);
+            dw = x86_fp16_to_f32(b->d);
+        }
+        const __m512 d = _mm512_mul_ps(dx, _mm512_set1_ps(dw));
+        UNROLL
+        for (int k = 0; k < 8; k++) {
+            __m512i isum = broadcast_i32_from_memory(&row.corr[k]);
+            UNROLL
+            for (int c = 0; c < 8; c++) {
+                const __m512i xu = _mm512_loadu_si512((const void *)(pb + (8 * c + k) * T * 4));
+                const __m512i s = _mm512_maddubs_epi16(xu, broadcast_i32_from_memory(&row.q[8 * c + k]));
+                const int32_t *sc = is_q4_K ? &row.scale[c] : &row.scale[2 * c + k / 4];
+                isum = _mm512_dpwssd_epi32(isum, s, broadcast_i32_from_memory(sc));
+            }
+            acc[k] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(isum), acc[k]);
+        }
+    }
+    __m512 sum = LANE8_SUM(acc);
+    if (is_q4_K)
+        sum = _mm512_add_ps(sum, _mm512_add_ps(_mm512_add_ps(accm[0], accm[2]), _mm512_add_ps(accm[1], accm[3])));
+    out[0] = sum;
+}
+
+static void q4_K_x1(const uint8_t *w, size_t wrb, int64_t nb, const uint8_t *group, __m512 *out) {
+    (void)wrb;
+    kq_tile(1, w, nb, group, out);
+}
+
+static void q6_K_x1(const uint8_t *w, size_t wrb, int64_t nb, const uint8_t *group, __m512 *out) {
+    (void)wrb;
+    kq_tile(0, w, nb, group, out);
+}
+
+/* ---- the drivers: row panels, token groups, tiles ---- */
+
+typedef void (*tile_fn)(const uint8_t *w, size_t w_row_bytes, int64_t nb, const uint8_t *group, __m512 *out);
+
+static void run_tiles(int RM, tile_fn tile_many, tile_fn tile_one, int64_t block_elems, size_t panel_block_bytes, int64_t cols,
+                      int64_t r0, int64_t r1, const void *w, size_t w_row_bytes, const void *panel,
+                      int32_t n_tokens, float *y, int64_t y_stride, const float *bias) {
+    const int64_t nb = cols / block_elems;
+    const size_t group_bytes = (size_t)nb * panel_block_bytes;
+    const int32_t groups = (n_tokens + T - 1) / T;
+    int64_t panel_rows = (int64_t)(ROW_PANEL_BYTES / w_row_bytes) / RM * RM;
+    if (panel_rows < RM) panel_rows = RM;
+    const uint8_t *wbase = w;
+    for (int64_t p0 = r0; p0 < r1; p0 += panel_rows) {
+        const int64_t p1 = p0 + panel_rows < r1 ? p0 + panel_rows : r1;
+        for (int32_t g = 0; g < groups; g++) {
+            const uint8_t *group = (const uint8_t *)panel + (size_t)g * group_bytes;
+            const int32_t t0 = g * T;
+            const int valid = n_tokens - t0 < T ? n_tokens - t0 : T;
+            int64_t r = p0;
+            __m512 out[8];
+            for (; r + RM <= p1; r += RM) {
+                tile_many(wbase + (size_t)r * w_row_bytes, w_row_bytes, nb, group, out);
+                for (int k = 0; k < RM; k++)
+                    store_tokens(y, y_stride, r + k, t0, valid, out[k], bias ? bias[r + k] : 0.0f);
+            }
+            for (; r < p1; r++) {
+                tile_one(wbase + (size_t)r * w_row_bytes, w_row_bytes, nb, group, out);
+                store_tokens(y, y_stride, r, t0, valid, out[0], bias ? bias[r] : 0.0f);
+            }
+        }
+    }
+}
+
+#define TILE_VARIANT(name, rm)                                                                         \
+    static void name##_x##rm(const uint8_t *w, size_t wrb, int64_t nb, const uint8_t *group, __m512 *out) { \
+        name##_tile(rm, w, wrb, nb, group, out);                                                       \
+    }
+TILE_VARIANT(q8_0, 2)
+TILE_VARIANT(q8_0, 1)
+TILE_VARIANT(q4_1, 2)
+TILE_VARIANT(q4_1, 1)
+TILE_VARIANT(q4_0, 4)
+TILE_VARIANT(q4_0, 1)
+#undef TILE_VARIANT
+
+static void gemm_q8_0_avx512(int64_t cols, int64_t r0, int64_t r1, const void *w, size_t w_row_bytes,
+                             const void *panel, int32_t n_tokens, float *y, int64_t y_stride, const float *bias) {
+    run_tiles(LANE8_RM, q8_0_x2, q8_0_x1, 32, GROUP_Q_BYTES + T * sizeof(float), cols, r0, r1, w, w_row_bytes, panel,
+              n_tokens, y, y_stride, bias);
+}
+
+static void gemm_q4_1_avx512(int64_t cols, int64_t r0, int64_t r1, const void *w, size_t w_row_bytes,
+                             const void *panel, int32_t n_tokens, float *y, int64_t y_stride, const float *bias) {
+    run_tiles(LANE8_RM, q4_1_x2, q4_1_x1, 32, GROUP_Q_BYTES + 2 * T * sizeof(float), cols, r0, r1, w, w_row_bytes, panel,
+              n_tokens, y, y_stride, bias);
+}
+
+static void gemm_q4_0_avx512(int64_t cols, int64_t r0, int64_t r1, const void *w, size_t w_row_bytes,
+                             const void *panel, int32_t n_tokens, float *y, int64_t y_stride, const float *bias) {
+    run_tiles(Q4_0_RM, q4_0_x4, q4_0_x1, 32, GROUP_Q_BYTES + T * sizeof(float), cols, r0, r1, w, w_row_bytes, panel,
+              n_tokens, y, y_stride, bias);
+}
+
+static void gemm_q4_K_avx512(int64_t cols, int64_t r0, int64_t r1, const void *w, size_t w_row_bytes,
+                             const void *panel, int32_t n_tokens, float *y, int64_t y_stride, const float *bias) {
+    run_tiles(1, q4_K_x1, q4_K_x1, QK_K, KQ_BLOCK_BYTES, cols, r0, r1, w, w_row_bytes, panel, n_tokens, y, y_stride,
+              bias);
+}
+
+static void gemm_q6_K_avx512(int64_t cols, int64_t r0, int64_t r1, const void *w, size_t w_row_bytes,
+                             const void *panel, int32_t n_tokens, float *y, int64_t y_stride, const float *bias) {
+    run_tiles(1, q6_K_x1, q6_K_x1, QK_K, KQ_BLOCK_BYTES, cols, r0, r1, w, w_row_bytes, panel, n_tokens, y, y_stride,
+              bias);
+}
+
+void sealm_gemm_install_avx512(sealm_type_traits table[SEALM_TYPE_COUNT]) {
+    table[SEALM_TYPE_Q4_K].gemm = gemm_q4_K_avx512;
+    table[SEALM_TYPE_Q6_K].gemm = gemm_q6_K_avx512;
+    table[SEALM_TYPE_Q8_0].gemm = gemm_q8_0_avx512;
+    table[SEALM_TYPE_Q4_1].gemm = gemm_q4_1_avx512;
+    table[SEALM_TYPE_Q4_0].gemm = gemm_q4_0_avx512;
+}

@@ -1,0 +1,255 @@
+/* Tests of the tiled prefill products (src/engine/gemm*.c):
+ *  1. the packed panel: its size, and that packing in two token ranges (as two threads do)
+ *     gives the same bytes as packing in one;
+ *  2. at every SIMD level this CPU supports, every type with a gemm kernel: each result
+ *     y[t][r] equals vec_dot_ref(row r, token t) + bias[r] bit for bit (memcmp), over odd
+ *     row counts and row ranges, 1..19 tokens (one partial 16-token group, one full group
+ *     plus a partial one), 1..18 blocks and one long row, with and without a bias, and
+ *     nothing outside the rows and tokens asked for is written. The activations are
+ *     quantized with the level's from_float_fast, as the engine does, so the reference
+ *     sees the same bytes;
+ *  3. enough rows of a long row that the kernels walk more than one row panel;
+ *  4. at the AVX-512 level (when the CPU has it) Q8_0, Q4_0, Q4_1, Q4_K and Q6_K have a kernel.
+ * Data comes from a seeded PRNG, so failures reproduce. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/gemm.h"
+#include "engine/quant.h"
+
+static uint64_t rng_state;
+
+static uint64_t rng_next(void) {   /* splitmix64 */
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static float rng_uniform(float lo, float hi) {   /* [lo, hi) */
+    return lo + (hi - lo) * (float)(rng_next() >> 40) * 0x1p-24f;
+}
+
+static void *xalloc(size_t n) {   /* 64-byte aligned, as the engine's activation buffers */
+    void *p = aligned_alloc(64, (n + 63) & ~(size_t)63);
+    assert_non_null(p);
+    return p;
+}
+
+static const sealm_tensor_type gemm_types[] = {SEALM_TYPE_Q8_0, SEALM_TYPE_Q4_0, SEALM_TYPE_Q4_1, SEALM_TYPE_Q4_K,
+                                               SEALM_TYPE_Q6_K};
+#define N_GEMM_TYPES (sizeof gemm_types / sizeof gemm_types[0])
+
+static size_t row_bytes(const sealm_type_traits *tt, int64_t cols) {
+    return (size_t)(cols / tt->block_elems) * tt->block_bytes;
+}
+
+/* Weight rows: even rows quantized from floats (realistic scales), odd rows random bytes
+ * with random fp16 scales of both signs (every quant bit pattern, negative mins). */
+static void random_weights(sealm_tensor_type t, uint8_t *w, int64_t rows, int64_t cols) {
+    const sealm_type_traits *tt = sealm_type_traits_get(t);
+    const size_t rb = row_bytes(tt, cols);
+    float *f = malloc((size_t)cols * sizeof *f);
+    assert_non_null(f);
+    for (int64_t r = 0; r < rows; r++) {
+        uint8_t *row = w + (size_t)r * rb;
+        if (r % 2 == 0) {
+            for (int64_t i = 0; i < cols; i++) f[i] = rng_uniform(-0.5f, 0.5f) + 0.05f * (float)(r % 5);
+            tt->from_float(f, row, cols);
+            continue;
+        }
+        for (size_t i = 0; i < rb; i++) row[i] = (uint8_t)rng_next();
+        for (int64_t b = 0; b < cols / tt->block_elems; b++) {
+            uint8_t *blk = row + (size_t)b * tt->block_bytes;
+            const sealm_fp16 d = sealm_fp32_to_fp16(rng_uniform(-0.02f, 0.02f));
+            const sealm_fp16 m = sealm_fp32_to_fp16(rng_uniform(-0.2f, 0.2f));
+            const sealm_fp16 d_pos = sealm_fp32_to_fp16(rng_uniform(0.0f, 0.01f));
+            switch (t) {
+            case SEALM_TYPE_Q4_1: memcpy(blk, &d, 2); memcpy(blk + 2, &m, 2); break;
+            case SEALM_TYPE_Q4_K: memcpy(blk, &d_pos, 2); memcpy(blk + 2, &d_pos, 2); break;   /* d, dmin */
+            case SEALM_TYPE_Q6_K: memcpy(blk + offsetof(block_q6_K, d), &d, 2); break;
+            default: memcpy(blk, &d, 2); break;                   /* Q8_0, Q4_0: d leads the block */
+            }
+        }
+    }
+    free(f);
+}
+
+/* n_tokens activation rows of cols floats; a few rows get outliers, one is all zero. */
+static void random_activations(float *x, int32_t n_tokens, int64_t cols) {
+    for (int32_t t = 0; t < n_tokens; t++)
+        for (int64_t i = 0; i < cols; i++) {
+            float v = rng_uniform(-2.0f, 2.0f);
+            if (t % 3 == 1 && i % 37 == 0) v *= 40.0f;
+            x[(int64_t)t * cols + i] = t == 5 ? 0.0f : v;
+        }
+}
+
+static uint32_t bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+#define SENTINEL 0x7fc0dead   /* a NaN no kernel produces */
+
+/* One case: rows [r0, r1) of a rows × cols matrix of type t, against n_tokens tokens. */
+static void check_case(sealm_tensor_type t, int64_t rows, int64_t r0, int64_t r1, int64_t cols, int32_t n_tokens,
+                       int with_bias) {
+    const sealm_type_traits *tt = sealm_type_traits_get(t);
+    const sealm_type_traits *at = sealm_type_traits_get(tt->vec_dot_type);
+    assert_non_null(tt->gemm);
+    const size_t wrb = row_bytes(tt, cols), arb = row_bytes(at, cols);
+    uint8_t *w = xalloc(wrb * (size_t)rows);
+    float *x = xalloc((size_t)n_tokens * (size_t)cols * sizeof(float));
+    uint8_t *xq = xalloc(arb * (size_t)n_tokens);
+    const size_t panel_bytes = sealm_gemm_panel_bytes(tt->vec_dot_type, n_tokens, cols);
+    assert_true(panel_bytes > 0);
+    uint8_t *panel = xalloc(panel_bytes);
+    float *bias = xalloc((size_t)rows * sizeof(float));
+    const int64_t y_stride = rows + 3;            /* wider than rows: the gap must stay untouched */
+    float *y = xalloc((size_t)n_tokens * (size_t)y_stride * sizeof(float));
+
+    random_weights(t, w, rows, cols);
+    random_activations(x, n_tokens, cols);
+    for (int64_t r = 0; r < rows; r++) bias[r] = rng_uniform(-1.0f, 1.0f);
+    for (int32_t k = 0; k < n_tokens; k++) at->from_float_fast(x + (int64_t)k * cols, xq + (size_t)k * arb, cols);
+    memset(panel, 0xA5, panel_bytes);             /* so that unwritten panel bytes would show */
+    sealm_gemm_pack(tt->vec_dot_type, x, cols, cols, n_tokens, 0, n_tokens, panel);
+    const uint32_t sentinel = SENTINEL;
+    for (size_t i = 0; i < (size_t)n_tokens * (size_t)y_stride; i++) memcpy(&y[i], &sentinel, sizeof sentinel);
+
+    tt->gemm(cols, r0, r1, w, wrb, panel, n_tokens, y, y_stride, with_bias ? bias : NULL);
+
+    for (int32_t k = 0; k < n_tokens; k++)
+        for (int64_t r = 0; r < y_stride; r++) {
+            const float got = y[(int64_t)k * y_stride + r];
+            if (r < r0 || r >= r1) {
+                if (bits(got) != SENTINEL)
+                    fail_msg("%s: y[%d][%lld] written outside rows [%lld, %lld)", tt->name, k, (long long)r,
+                             (long long)r0, (long long)r1);
+                continue;
+            }
+            float dot;
+            tt->vec_dot_ref(cols, &dot, w + (size_t)r * wrb, xq + (size_t)k * arb);
+            const float want = dot + (with_bias ? bias[r] : 0.0f);
+            if (bits(got) != bits(want))
+                fail_msg("%s rows=%lld [%lld,%lld) cols=%lld tokens=%d bias=%d: y[%d][%lld] = %a, "
+                         "vec_dot_ref + bias = %a: must be the same bits",
+                         tt->name, (long long)rows, (long long)r0, (long long)r1, (long long)cols, n_tokens,
+                         with_bias, k, (long long)r, got, want);
+        }
+    free(w); free(x); free(xq); free(panel); free(bias); free(y);
+}
+
+/* ---- 1. the panel ---- */
+
+static void test_panel(void **state) {
+    (void)state;
+    sealm_kernels_init();
+    /* 16 tokens a group, 576 / 640 bytes per block of a group; no packed form otherwise */
+    assert_int_equal(sealm_gemm_panel_bytes(SEALM_TYPE_Q8_0, 1, 64), 2 * 576);
+    assert_int_equal(sealm_gemm_panel_bytes(SEALM_TYPE_Q8_0, 17, 32), 2 * 576);
+    assert_int_equal(sealm_gemm_panel_bytes(SEALM_TYPE_Q8_1, 16, 96), 3 * 640);
+    assert_int_equal(sealm_gemm_panel_bytes(SEALM_TYPE_Q8_K, 16, 512), 2 * 4416);
+    assert_int_equal(sealm_gemm_panel_bytes(SEALM_TYPE_F16, 16, 256), 0);
+
+    /* two token ranges split at a group boundary = one range */
+    rng_state = 11;
+    const sealm_tensor_type acts[3] = {SEALM_TYPE_Q8_0, SEALM_TYPE_Q8_1, SEALM_TYPE_Q8_K};
+    for (int a = 0; a < 3; a++) {
+        const int64_t cols = acts[a] == SEALM_TYPE_Q8_K ? 512 : 96;
+        const int32_t n = 37;
+        float *x = xalloc((size_t)n * cols * sizeof(float));
+        random_activations(x, n, cols);
+        const size_t bytes = sealm_gemm_panel_bytes(acts[a], n, cols);
+        uint8_t *one = xalloc(bytes), *two = xalloc(bytes);
+        memset(one, 0x11, bytes);
+        memset(two, 0x22, bytes);
+        sealm_gemm_pack(acts[a], x, cols, cols, n, 0, n, one);
+        sealm_gemm_pack(acts[a], x, cols, cols, n, 0, 16, two);
+        sealm_gemm_pack(acts[a], x, cols, cols, n, 16, n, two);
+        assert_memory_equal(one, two, bytes);
+        /* the quants of token 0, block 0, group 0 are where the layout says, Q8_0's flipped */
+        const sealm_type_traits *at = sealm_type_traits_get(acts[a]);
+        _Alignas(8) uint8_t blk[sizeof(block_q8_K)];
+        at->from_float_fast(x, blk, at->block_elems);
+        const uint8_t flip = acts[a] == SEALM_TYPE_Q8_1 ? 0 : 0x80;
+        const size_t qs_at = acts[a] == SEALM_TYPE_Q8_0 ? 2 : acts[a] == SEALM_TYPE_Q8_1 ? 4 : 4;
+        for (int e = 0; e < 4; e++) assert_int_equal(one[e], (uint8_t)(blk[qs_at + e] ^ flip));
+        free(x); free(one); free(two);
+    }
+}
+
+/* ---- 2. and 3. every level against the reference ---- */
+
+static void check_type(sealm_tensor_type t) {
+    static const int64_t row_counts[] = {1, 2, 3, 5, 7};
+    static const int64_t block_counts[] = {1, 2, 3, 5, 18};
+    const int64_t be = sealm_type_traits_get(t)->block_elems;
+    for (size_t ri = 0; ri < sizeof row_counts / sizeof row_counts[0]; ri++)
+        for (size_t bi = 0; bi < sizeof block_counts / sizeof block_counts[0]; bi++)
+            for (int32_t n = 1; n <= SEALM_GEMM_TOKENS + 3; n++) {
+                const int64_t rows = row_counts[ri];
+                if (be == QK_K && block_counts[bi] > 8) continue;   /* 256-element blocks: up to 2048 */
+                /* all rows, or (every other case) a range that starts at an odd row */
+                const int64_t r0 = (n % 2 && rows > 2) ? 1 : 0;
+                check_case(t, rows, r0, rows, be * block_counts[bi], n, n % 3 != 0);
+            }
+    /* long rows (TinyLlama's n_ff), and more rows than one row panel of the kernels holds */
+    check_case(t, 3, 0, 3, 5632, 17, 1);
+    check_case(t, 150, 2, 149, 4096, 18, 0);
+}
+
+static void test_levels(void **state) {
+    (void)state;
+    const sealm_simd_level initial = sealm_kernels_init();
+    int tested = 0;
+    for (int l = SEALM_SIMD_SCALAR; l <= SEALM_SIMD_NEON; l++) {
+        const sealm_simd_level got = sealm_kernels_set_level((sealm_simd_level)l);
+        if (got != (sealm_simd_level)l) continue;
+        rng_state = 100 + (uint64_t)l;
+        for (size_t i = 0; i < N_GEMM_TYPES; i++) {
+            const sealm_type_traits *tt = sealm_type_traits_get(gemm_types[i]);
+            if (!tt->gemm) continue;
+            print_message("  %s %s: gemm against vec_dot_ref\n", sealm_simd_level_name(got), tt->name);
+            check_type(gemm_types[i]);
+            tested++;
+        }
+        if (got == SEALM_SIMD_AVX512)
+            for (size_t i = 0; i < N_GEMM_TYPES; i++)
+                assert_non_null(sealm_type_traits_get(gemm_types[i])->gemm);
+    }
+    assert_int_equal(sealm_kernels_set_level(initial), initial);
+#if defined(__x86_64__)
+    /* with AVX-512 every covered type was compared; a CPU without it has no gemm kernels
+     * (the engine keeps the vec_dot_x4 path, which test_kernels covers) */
+    if (initial == SEALM_SIMD_AVX512) assert_true(tested == (int)N_GEMM_TYPES);
+#endif
+}
+
+/* Leaving the AVX-512 level removes the kernels (the engine then uses vec_dot_x4). */
+static void test_scalar_has_none(void **state) {
+    (void)state;
+    const sealm_simd_level initial = sealm_kernels_init();
+    assert_int_equal(sealm_kernels_set_level(SEALM_SIMD_SCALAR), SEALM_SIMD_SCALAR);
+    for (size_t i = 0; i < N_GEMM_TYPES; i++) assert_null(sealm_type_traits_get(gemm_types[i])->gemm);
+    assert_int_equal(sealm_kernels_set_level(initial), initial);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_panel),
+        cmocka_unit_test(test_levels),
+        cmocka_unit_test(test_scalar_has_none),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
