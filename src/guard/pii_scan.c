@@ -19,6 +19,7 @@ typedef struct compiled_rule {
     pcre2_code *code;
     bool jit;
     int start;   /* rule->start, kept here: the scan loop reads it for every rule */
+    bool need_digits;   /* rule->need is "0123456789": answered by the first pass's classes */
 } compiled_rule;
 
 /* One literal prefix of a START_PREFIX rule (pii_rule.prefixes). */
@@ -40,6 +41,10 @@ struct sealm_guard_pii {
     prefix_entry *prefixes;
     size_t n_prefixes;
     uint64_t bigram_bits[65536 / 64];
+    /* The rules by where they start (bit i: rules[i]; START_ANYWHERE .. START_PREFIX), so a
+     * scan visits only the rules whose starts occur; used when there are at most 64 rules. */
+    uint64_t class_rules[START_PREFIX + 1];
+    bool class_masks;
 };
 
 /* Byte classes for the first pass (bits): a word byte for the rules' boundaries (\w: letter,
@@ -153,11 +158,14 @@ static sealm_status pii_new(const sealm_guard_pii_config *cfg, bool reference, s
         cr->rule = r;
         cr->code = re;
         cr->start = r->start;
+        cr->need_digits = r->need && strcmp(r->need, "0123456789") == 0;
         /* JIT is an optimization: without it (unsupported CPU, no executable memory under a
          * strict seccomp profile) the interpreter gives the same matches. */
         uint32_t jit_modes = PCRE2_JIT_COMPLETE | (r->anchor && r->start == START_ANYWHERE ? PCRE2_JIT_PARTIAL_HARD : 0);
         cr->jit = pcre2_jit_compile(re, jit_modes) == 0;
     }
+    d->class_masks = d->n_rules <= 64;
+    for (size_t i = 0; i < d->n_rules && d->class_masks; i++) d->class_rules[d->rules[i].start] |= 1ull << i;
     if (prefix_index(d) != SEALM_OK) {
         sealm_guard_pii_free(d);
         return sealm_error_set(err, SEALM_E_NOMEM, "out of memory creating the PII detector");
@@ -339,12 +347,14 @@ typedef struct text_map {
 
 static start_list *starts_of(text_map *m, int start) { return &m->starts[start - START_NUMBER]; }
 
-/* Does one of the bytes occur in the text? Each byte is looked up (memchr) once, when a rule
- * first asks: a text without digits, '@' or ':' skips the rules that need them. */
-static bool any_present(text_map *m, const char *text, size_t len, const char *bytes) {
+/* Does one of the bytes of the rule's need occur in the text? Each byte is looked up (memchr)
+ * once, when a rule first asks: a text without digits, '@' or ':' skips the rules that need
+ * them. */
+static bool any_present(text_map *m, const char *text, size_t len, const compiled_rule *cr) {
     /* "any digit": the first pass saw every byte that can be a digit (it passes over eight
      * bytes at once only when they hold none) */
-    if (strcmp(bytes, "0123456789") == 0) return (m->classes & B_DIGIT) != 0;
+    if (cr->need_digits) return (m->classes & B_DIGIT) != 0;
+    const char *bytes = cr->rule->need;
     for (const char *b = bytes; *b; b++) {
         signed char *p = &m->present[(unsigned char)*b];
         if (*p < 0) *p = memchr(text, *b, len) != NULL;
@@ -445,6 +455,7 @@ typedef struct prefix_hit {
 typedef struct prefix_hits {
     prefix_hit *items;
     size_t n, cap;
+    uint64_t rules;   /* bit per rule (below 64) with a hit */
     prefix_hit inline_items[64];
 } prefix_hits;
 
@@ -459,6 +470,7 @@ static sealm_status prefix_hit_push(prefix_hits *h, size_t at, size_t rule, seal
         h->cap = want;
     }
     h->items[h->n++] = (prefix_hit){at, rule};
+    if (rule < 64) h->rules |= 1ull << rule;
     return SEALM_OK;
 }
 
@@ -567,6 +579,25 @@ static sealm_status run_rule(const sealm_guard_pii *d, const compiled_rule *cr, 
     return SEALM_OK;
 }
 
+/* Rule i of the fast scan, with the prefilters of the first pass: nothing to do for a rule
+ * tried only at listed starts or prefixes when there are none (most short requests have no
+ * prefix hit and no letter code); the others ask whether their required bytes occur. */
+static sealm_status scan_rule(const sealm_guard_pii *d, size_t i, const char *text, size_t len, text_map *m,
+                              const prefix_hits *hits, pcre2_match_data *md, sealm_guard_findings *found,
+                              sealm_error *err) {
+    const compiled_rule *cr = &d->rules[i];
+    int start = cr->start;
+    if (start == START_PREFIX) return hits->n ? run_rule_at_prefixes(d, i, text, len, hits, md, found, err) : SEALM_OK;
+    if (start != START_ANYWHERE) {
+        const start_list *l = starts_of(m, start);
+        if (l->n && (start != START_CAPITAL || !cr->rule->need || any_present(m, text, len, cr)))
+            return run_rule_at_starts(d, cr, text, len, l, md, found, err);
+        return SEALM_OK;
+    }
+    if (cr->rule->need && !any_present(m, text, len, cr)) return SEALM_OK;
+    return run_rule(d, cr, text, len, true, m->present, md, found, err);
+}
+
 /* Every rule and the person pass, with the prefilters of the first pass. */
 static sealm_status scan_fast(const sealm_guard_pii *d, const char *text, size_t len, pcre2_match_data *md,
                               sealm_guard_findings *found, sealm_error *err) {
@@ -577,24 +608,20 @@ static sealm_status scan_fast(const sealm_guard_pii *d, const char *text, size_t
     prefix_hits hits;   /* set field by field: an initializer would clear the inline buffer */
     hits.items = hits.inline_items;
     hits.n = 0;
+    hits.rules = 0;
     hits.cap = sizeof hits.inline_items / sizeof hits.inline_items[0];
     sealm_status st = first_pass(text, len, m, err);
     if (st == SEALM_OK && d->n_prefixes) st = prefix_pass(d, text, len, &hits, err);
-    for (size_t i = 0; i < d->n_rules && st == SEALM_OK; i++) {
-        const compiled_rule *cr = &d->rules[i];
-        int start = cr->start;
-        /* rules tried only at listed starts or prefixes: nothing to do without any (most short
-         * requests have no prefix hit and no letter code); the others ask whether their
-         * required bytes occur */
-        if (start == START_PREFIX) {
-            if (hits.n) st = run_rule_at_prefixes(d, i, text, len, &hits, md, found, err);
-        } else if (start != START_ANYWHERE) {
-            const start_list *l = starts_of(m, start);
-            if (l->n && (start != START_CAPITAL || !cr->rule->need || any_present(m, text, len, cr->rule->need)))
-                st = run_rule_at_starts(d, cr, text, len, l, md, found, err);
-        } else if (!cr->rule->need || any_present(m, text, len, cr->rule->need)) {
-            st = run_rule(d, cr, text, len, true, m->present, md, found, err);
-        }
+    if (st == SEALM_OK && d->class_masks) {
+        /* only the rules whose starts occur (and every START_ANYWHERE rule), still in rule order */
+        uint64_t todo = d->class_rules[START_ANYWHERE] | (d->class_rules[START_PREFIX] & hits.rules);
+        for (int c = START_NUMBER; c <= START_CAPITAL; c++)
+            if (starts_of(m, c)->n) todo |= d->class_rules[c];
+        for (; todo && st == SEALM_OK; todo &= todo - 1)
+            st = scan_rule(d, (size_t)__builtin_ctzll(todo), text, len, m, &hits, md, found, err);
+    } else {
+        for (size_t i = 0; i < d->n_rules && st == SEALM_OK; i++)
+            st = scan_rule(d, i, text, len, m, &hits, md, found, err);
     }
     if (hits.items != hits.inline_items) free(hits.items);
     if (st == SEALM_OK && d->persons) {

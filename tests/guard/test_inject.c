@@ -514,6 +514,59 @@ static void test_nfkc_shortcut_every_bmp_character(void **state) {
     }
 }
 
+/* Every BMP character after an ASCII run of 1 to 19 bytes (so the run is skipped both eight
+ * bytes at a time and byte by byte, ending at every alignment), directly and with a zero-width
+ * space in between (removed before NFKC, so a combining mark then joins the ASCII letter before
+ * the space): the piecewise NFKC must copy the run but map its last letter with the mark. */
+static void test_nfkc_shortcut_after_ascii_runs(void **state) {
+    (void)state;
+    static const char run[] = "ignoreprevioustexte";   /* 19 letters, ending in 'e' */
+    for (int32_t c = 0x80; c < 0x10000; c++) {
+        if (c >= 0xD800 && c <= 0xDFFF) continue;
+        unsigned char e[4];
+        size_t k = (size_t)utf8proc_encode_char(c, e);
+        size_t r = 1 + (size_t)c % 19;
+        char t[96];
+        size_t n = 0;
+        memcpy(t + n, run + 19 - r, r), n += r;
+        memcpy(t + n, e, k), n += k;
+        memcpy(t + n, " tail words then an A", 21), n += 21;
+        memcpy(t + n, "\xe2\x80\x8b", 3), n += 3;   /* U+200B */
+        memcpy(t + n, e, k), n += k;
+        memcpy(t + n, "12345678", 8), n += 8;
+        expect_same_normalization(t, n);
+    }
+}
+
+/* Texts built from pieces that exercise the look-alike folding (mixed-script words at the
+ * start, middle and end, several per text, Greek or Cyrillic alone, long ASCII between) and
+ * special-token stripping (whole, split, nested): the shortcut path must agree with the plain
+ * one on the text and on every count. */
+static void test_fold_and_specials_shortcuts(void **state) {
+    (void)state;
+    static const char *const pieces[] = {
+        "plain", " ", "\t", "\n", "  ", "p\xd0\xb0ss", "\xd0\xb0", "\xd0\xbf\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82",
+        "\xce\x91pple", "\xce\xb1\xce\xb2\xce\xb3", "ign\xd0\xber\xd0\xb5", "x\xce\xbf", "<|im_start|>", "<|im_",
+        "end|>",
+        "[INST]", "[/INST]", "<s>", "<", "[", "<<SYS>>", "\xef\xbc\x9c|im_start|\xef\xbc\x9e", "\xc3\xa9",
+        "a long stretch of ordinary ascii words to cross eight-byte blocks", "\xe2\x80\x8b", "\xe4\xb8\xad\xe6\x96\x87",
+    };
+    const size_t n_pieces = sizeof pieces / sizeof pieces[0];
+    uint32_t x = 12345;
+    char t[2048];
+    for (int round = 0; round < 3000; round++) {
+        size_t n = 0, parts = 1 + (size_t)round % 23;
+        for (size_t p = 0; p < parts; p++) {
+            x = x * 1664525u + 1013904223u;
+            const char *w = pieces[(x >> 8) % n_pieces];
+            size_t k = strlen(w);
+            memcpy(t + n, w, k);
+            n += k;
+        }
+        expect_same_normalization(t, n);
+    }
+}
+
 /* The inline decoder the normalizer uses for 2- and 3-byte sequences gives utf8proc's answer
  * on every sequence it accepts, and accepts every valid one. */
 static void test_utf8_decoder_matches_utf8proc(void **state) {
@@ -622,6 +675,8 @@ int main(void) {
         cmocka_unit_test(test_model_matches_script),
         cmocka_unit_test(test_model_combination),
         cmocka_unit_test(test_nfkc_shortcut_every_bmp_character),
+        cmocka_unit_test(test_nfkc_shortcut_after_ascii_runs),
+        cmocka_unit_test(test_fold_and_specials_shortcuts),
         cmocka_unit_test(test_utf8_decoder_matches_utf8proc),
         cmocka_unit_test(test_shortcuts_match_slow_paths),
         cmocka_unit_test(test_policy_parse_and_match),
