@@ -160,7 +160,7 @@ static sealm_status bind_matrix(const sealm_gguf *g, sealm_weight *w, const char
                                "from an aligned buffer", name);
     w->data = t->data;
     w->traits = tr;
-    w->dot = t->type == SEALM_TYPE_F32 && cols % 16 != 0 ? sealm_f32_vec_dot_untiled : tr->vec_dot;
+    w->dot = t->type == SEALM_TYPE_F32 && cols % 16 != 0 ? sealm_f32_vec_dot_untiled_fast : tr->vec_dot;
     w->rows = rows;
     w->cols = cols;
     w->row_bytes = sealm_row_bytes(t->type, cols);

@@ -163,10 +163,17 @@ typedef struct sealm_vec_ops {
     void (*swiglu)(float *g, const float *u, int64_t n);
     double (*softmax_exp)(float *scores, int32_t n, float max);
     void (*rope)(float *x, int n_heads, int head_dim, int n_rot, bool neox, const float *c, const float *s);
+    /* F32 dot in the untiled order of sealm_f32_vec_dot_untiled (quant_float.c; for rows
+     * whose length is not a multiple of 16): every level returns exactly its result. */
+    float (*dot_f32_untiled)(const float *a, const float *b, int64_t n);
 } sealm_vec_ops;
 
 /* The installed vector operations (scalar ones before sealm_kernels_init). */
 const sealm_vec_ops *sealm_vec_ops_get(void);
+/* A sealm_vec_dot_fn for F32 weight rows of any length in the untiled order: s[0] =
+ * the installed dot_f32_untiled(w, x, n). What model.c gives such rows as their dot (the
+ * scalar function runs fmaf through libm on baseline x86-64 builds). Thread-safe. */
+void sealm_f32_vec_dot_untiled_fast(int64_t n, float *restrict s, const void *restrict w, const void *restrict x);
 /* The scalar reference vector operations (tests compare against them). */
 const sealm_vec_ops *sealm_vec_ops_ref(void);
 

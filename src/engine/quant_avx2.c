@@ -594,6 +594,31 @@ static float dot_f32_avx2(const float *a, const float *b, int64_t n) {
     return lane16_finish_avx2(acc0, acc1, a + i, b + i, (int)(n - i));
 }
 
+/* The untiled F32 order (sealm_f32_vec_dot_untiled): four 16-lane accumulators, k taking
+ * elements 16k..16k+15 of every whole 64-element step, folded lane by lane as
+ * (acc0 + acc2) + (acc1 + acc3), reduced as lane-16; then the tail's products, each
+ * rounded and added in turn (no FMA: the build does not contract a*b + c). Here each
+ * 16-lane accumulator is two ymm registers (lanes 0..7, 8..15). */
+static float dot_f32_untiled_avx2(const float *a, const float *b, int64_t n) {
+    __m256 lo[4], hi[4];
+    for (int k = 0; k < 4; k++) lo[k] = hi[k] = _mm256_setzero_ps();
+    const int64_t body = n & ~(int64_t)63;
+    for (int64_t i = 0; i < body; i += 64)
+        for (int k = 0; k < 4; k++) {
+            const int64_t j = i + 16 * k;
+            lo[k] = _mm256_fmadd_ps(_mm256_loadu_ps(a + j), _mm256_loadu_ps(b + j), lo[k]);
+            hi[k] = _mm256_fmadd_ps(_mm256_loadu_ps(a + j + 8), _mm256_loadu_ps(b + j + 8), hi[k]);
+        }
+    const __m256 l = _mm256_add_ps(_mm256_add_ps(lo[0], lo[2]), _mm256_add_ps(lo[1], lo[3]));
+    const __m256 h = _mm256_add_ps(_mm256_add_ps(hi[0], hi[2]), _mm256_add_ps(hi[1], hi[3]));
+    float sum = x86_lane16_sum(l, h);
+    for (int64_t i = body; i < n; i++) {
+        const float p = a[i] * b[i];
+        sum += p;
+    }
+    return sum;
+}
+
 static inline __m256 load_f16x8(const sealm_fp16 *p) {
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
 }
@@ -881,4 +906,5 @@ void sealm_kernels_install_avx2(sealm_type_traits table[SEALM_TYPE_COUNT], sealm
     ops->swiglu = swiglu_avx2;
     ops->softmax_exp = softmax_exp_avx2;
     ops->rope = rope_avx2;
+    ops->dot_f32_untiled = dot_f32_untiled_avx2;
 }

@@ -234,12 +234,22 @@ static inline __m512i q4_0_pair_lanes(const block_q4_0 *w, __m512i qx, __m512i n
     return _mm512_dpbusd_epi32(neg_off, nibbles_pair(w[0].qs, w[1].qs), qx);
 }
 
-/* The 4-element sums of each 128-bit lane of four registers: lane L of the result holds
- * (sum of lane L of a, of b, of c, of d). Integer adds, so the order does not matter. */
+/* Sums adjacent pairs of the int32 elements of a and of b, within each 128-bit lane: lane
+ * L of the result holds (a0+a1, a2+a3, b0+b1, b2+b3) of lane L of a and b. A saturating
+ * pack to int16 and a multiply-add by ones (vpmaddwd) do it in two instructions, one of
+ * them a shuffle, where unpack-and-add takes two shuffles and an add: exact as long as
+ * every element fits in int16, which the callers' block sums do (|sum of 16 products of
+ * (q - 8)·x| <= 16·8·128 = 16384). */
+static inline __m512i pair_sums(__m512i a, __m512i b) {
+    return _mm512_madd_epi16(_mm512_packs_epi32(a, b), _mm512_set1_epi16(1));
+}
+
+/* The sums of each 128-bit lane's four elements of four registers: lane L of the result
+ * holds (sum of lane L of a, of b, of c, of d). Two rounds of pair_sums: the first leaves
+ * (a0+a1, a2+a3, b0+b1, b2+b3) and (c.., d..), the second adds those pairs. Integer
+ * adds, so the order does not matter. Elements of a..d: |x| <= 4096 (four products). */
 static inline __m512i sum4_per_lane(__m512i a, __m512i b, __m512i c, __m512i d) {
-    const __m512i ab = _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b));
-    const __m512i cd = _mm512_add_epi32(_mm512_unpacklo_epi32(c, d), _mm512_unpackhi_epi32(c, d));
-    return _mm512_add_epi32(_mm512_unpacklo_epi64(ab, cd), _mm512_unpackhi_epi64(ab, cd));
+    return pair_sums(pair_sums(a, b), pair_sums(c, d));
 }
 
 /* Block sums of four blocks × four rows from the pair registers: p01[r] holds blocks 0|1 of
@@ -495,6 +505,22 @@ static float dot_f32_avx512(const float *a, const float *b, int64_t n) {
     return lane16_sum_avx512(acc);
 }
 
+/* The untiled F32 order (see dot_f32_untiled_avx2 in quant_avx2.c): one zmm per 16-lane
+ * accumulator. */
+static float dot_f32_untiled_avx512(const float *a, const float *b, int64_t n) {
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    const int64_t body = n & ~(int64_t)63;
+    for (int64_t i = 0; i < body; i += 64)
+        for (int k = 0; k < 4; k++)
+            acc[k] = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16 * k), _mm512_loadu_ps(b + i + 16 * k), acc[k]);
+    float sum = lane16_sum_avx512(_mm512_add_ps(_mm512_add_ps(acc[0], acc[2]), _mm512_add_ps(acc[1], acc[3])));
+    for (int64_t i = body; i < n; i++) {
+        const float p = a[i] * b[i];
+        sum += p;
+    }
+    return sum;
+}
+
 static inline __m512 load_f16x16(const sealm_fp16 *p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
 }
@@ -603,4 +629,5 @@ void sealm_kernels_install_avx512(sealm_type_traits table[SEALM_TYPE_COUNT], sea
     ops->axpy_f16 = axpy_f16_avx512;
     ops->fp32_to_fp16_row = fp32_to_fp16_row_avx512;
     ops->fp16_to_fp32_row = fp16_to_fp32_row_avx512;
+    ops->dot_f32_untiled = dot_f32_untiled_avx512;
 }

@@ -1,28 +1,35 @@
-/* A spin-then-sleep thread pool (see threadpool.h for why).
+/* A spin-then-sleep thread pool whose shares go to whichever thread claims them first
+ * (see threadpool.h for why).
  *
- * One task at a time. The caller writes fn and arg, then bumps the generation counter;
- * each worker, spinning on that counter, sees the new value, runs its share and stores
- * the generation it finished into its own done word; the caller runs share 0 and then
- * waits until every done word holds the new generation. That is a barrier with one plain
- * store per worker (no shared read-modify-write counter that every thread fights over),
- * and "sense" is the generation number itself, so nothing has to be reset between tasks.
+ * One task at a time. The caller writes fn and arg, then publishes the task by storing a
+ * claim word: the task's generation in the high 32 bits, the next unclaimed share (1) in
+ * the low ones. Every thread, caller included, takes shares by compare-and-swap on that
+ * word, which succeeds only while the generation is still its task's, runs each share it
+ * took, and counts it done on a shared counter; the caller runs share 0 first, then claims
+ * like the workers, and returns once the counter says every share is done. So a worker
+ * that has not woken yet, or lost its CPU to another process, costs the run nothing: the
+ * caller simply runs that share itself. (With a fixed share per worker, as before, each of
+ * a pass's hundreds of runs waited for every worker to be scheduled: with another busy
+ * process on a 2-core machine, stories260K decoded about ten times slower on two threads
+ * than on one.) A share's result does not depend on which thread runs it — callers key
+ * scratch memory by ith, and a share is claimed once — so results are bit-identical.
  *
- * Memory order: the generation store publishes fn/arg (release, here seq_cst, see below)
- * and the workers' acquire loads pick them up; each done store (release) publishes that
- * worker's results to the caller's acquire load. The counter, the read-mostly task fields
- * and every done word sit on cache lines of their own, so a worker finishing does not
- * steal the line the others are spinning on.
+ * Memory order: the claim word's store (seq_cst) publishes fn/arg, and a successful CAS
+ * (acquire) picks them up; a claim is only possible while the word holds the task's
+ * generation, and the caller only moves to the next task after every share of this one is
+ * done, so a late worker can never run a share of one task with the fn/arg of another.
+ * Each done count is a release RMW, and the caller's acquire load of the counter sees the
+ * writes of every share counted (the RMWs form one release sequence). The claim word, the
+ * done counter and the read-mostly fields sit on cache lines of their own.
  *
  * Spinning threads pause (x86 pause, arm64 yield); a wait that lasts longer than the gap
  * between two tasks of a pass usually means the thread being waited for has lost its CPU
  * to another process, so from then on a spinning thread also gives its CPU up with
  * sched_yield. A pool with more threads than the CPUs it may run on starts yielding almost
- * at once, as there the thread being waited for surely needs a CPU. (A version that never
- * yielded with one thread per CPU decoded slower on a loaded 2-core machine, in a noisy
- * measurement; on an idle one the waits end before yielding starts, so it costs nothing.)
+ * at once, as there the thread being waited for surely needs a CPU.
  * A worker that has spun for about a millisecond with nothing to do sleeps on
  * a condition variable; the caller wakes sleepers only when there are any, which it learns
- * from a counter ordered against the generation bump (both seq_cst, so a worker about to
+ * from a counter ordered against the claim-word store (both seq_cst, so a worker about to
  * sleep either sees the new generation or is counted). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE   /* sched_getaffinity, CPU_COUNT (the build defines it already) */
@@ -35,6 +42,7 @@
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -48,7 +56,7 @@
 #define cpu_relax() ((void)0)
 #endif
 
-/* How long a worker spins on the generation counter before it sleeps: about a millisecond,
+/* How long a worker spins on the claim word before it sleeps: about a millisecond,
  * longer than the gap between two tasks of one forward pass, shorter than human time.
  * Past YIELD_AFTER rounds (about 50 µs) a spinning thread also yields; past
  * YIELD_AFTER_OVERSUBSCRIBED when the pool has more threads than CPUs. */
@@ -59,27 +67,31 @@ enum { SPIN_ROUNDS = 1 << 15, YIELD_AFTER = 1 << 10, YIELD_AFTER_OVERSUBSCRIBED 
 #define CACHE_LINE 64
 
 typedef struct worker {
-    alignas(CACHE_LINE) atomic_uint done;   /* the last generation this worker finished */
     struct sealm_threadpool *pool;
-    int ith;
     pthread_t thread;
 } worker;
 
 struct sealm_threadpool {
-    /* written by the caller once per task, read by every worker */
-    alignas(CACHE_LINE) atomic_uint generation;
-    sealm_task_fn fn;
+    /* the current task: generation << 32 | next unclaimed share; CAS'd by every thread */
+    alignas(CACHE_LINE) _Atomic uint64_t claim;
+    /* shares done by claiming threads, over the pool's life (wraps; compared for equality) */
+    alignas(CACHE_LINE) atomic_uint shares_done;
+    /* written by the caller once per task, read by every thread that claims a share */
+    alignas(CACHE_LINE) sealm_task_fn fn;
     void *arg;
     int n_threads;
     int yield_after;               /* spin rounds before a waiting thread starts to yield */
-    unsigned last_generation;      /* the caller's own copy of generation */
-    worker *workers;               /* [n_threads - 1]; the caller is thread 0 */
+    unsigned last_generation;      /* the caller's: generation of the last task */
+    unsigned shares_target;        /* the caller's: shares_done once the last task is done */
+    worker *workers;               /* [n_threads - 1]; the caller is the n-th thread */
     /* sleeping workers; touched only on the slow path */
     alignas(CACHE_LINE) atomic_int n_sleeping;
     atomic_bool stop;
     pthread_mutex_t lock;
     pthread_cond_t wake;
 };
+
+static inline unsigned claim_generation(uint64_t c) { return (unsigned)(c >> 32); }
 
 /* One round of a wait loop: a pause, or past the pool's yield_after rounds, a yield. */
 static inline void spin_round(const sealm_threadpool *p, int round) {
@@ -90,18 +102,32 @@ static inline void spin_round(const sealm_threadpool *p, int round) {
 /* Waits until the generation moves past seen; spins first, then sleeps. */
 static unsigned wait_for_task(sealm_threadpool *p, unsigned seen) {
     for (int i = 0; i < SPIN_ROUNDS; i++) {
-        unsigned g = atomic_load_explicit(&p->generation, memory_order_acquire);
+        unsigned g = claim_generation(atomic_load_explicit(&p->claim, memory_order_acquire));
         if (g != seen) return g;
         spin_round(p, i);
     }
     pthread_mutex_lock(&p->lock);
     atomic_fetch_add(&p->n_sleeping, 1);
     unsigned g;
-    while ((g = atomic_load(&p->generation)) == seen)
+    while ((g = claim_generation(atomic_load(&p->claim))) == seen)
         pthread_cond_wait(&p->wake, &p->lock);
     atomic_fetch_sub(&p->n_sleeping, 1);
     pthread_mutex_unlock(&p->lock);
     return g;
+}
+
+/* Claims and runs shares of task g until none is left (or the pool has moved on, which
+ * only happens once they are all done). Used by workers and by the caller alike. */
+static void run_shares(sealm_threadpool *p, unsigned g) {
+    const unsigned nth = (unsigned)p->n_threads;
+    uint64_t c = atomic_load_explicit(&p->claim, memory_order_relaxed);
+    while (claim_generation(c) == g && (unsigned)c < nth) {
+        if (!atomic_compare_exchange_weak_explicit(&p->claim, &c, c + 1, memory_order_acquire, memory_order_relaxed))
+            continue;   /* c now holds the current word */
+        p->fn(p->arg, (int)(unsigned)c, (int)nth);
+        atomic_fetch_add_explicit(&p->shares_done, 1, memory_order_release);
+        c = atomic_load_explicit(&p->claim, memory_order_relaxed);
+    }
 }
 
 static void *worker_main(void *arg) {
@@ -111,13 +137,12 @@ static void *worker_main(void *arg) {
     for (;;) {
         seen = wait_for_task(p, seen);
         if (atomic_load_explicit(&p->stop, memory_order_relaxed)) break;  /* written before the bump */
-        p->fn(p->arg, w->ith, p->n_threads);
-        atomic_store_explicit(&w->done, seen, memory_order_release);
+        run_shares(p, seen);
     }
     return NULL;
 }
 
-/* Called right after the generation bump (seq_cst, as this load): a worker that is about
+/* Called right after the claim-word store (seq_cst, as this load): a worker that is about
  * to sleep either sees the new generation or is counted here. */
 static void wake_workers(sealm_threadpool *p) {
     if (atomic_load(&p->n_sleeping) > 0) {
@@ -166,7 +191,6 @@ sealm_status sealm_threadpool_new(int n_threads, sealm_threadpool **out, sealm_e
     for (int i = 1; i < n_threads; i++) {
         worker *w = &p->workers[i - 1];
         w->pool = p;
-        w->ith = i;
         int rc = pthread_create(&w->thread, NULL, worker_main, w);
         if (rc != 0) {
             p->n_threads = i;  /* free() joins only the ones that started */
@@ -181,7 +205,7 @@ sealm_status sealm_threadpool_new(int n_threads, sealm_threadpool **out, sealm_e
 void sealm_threadpool_free(sealm_threadpool *p) {
     if (!p) return;
     atomic_store(&p->stop, true);
-    atomic_fetch_add(&p->generation, 1);
+    atomic_store(&p->claim, (uint64_t)(p->last_generation + 1u) << 32);
     pthread_mutex_lock(&p->lock);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
@@ -202,12 +226,11 @@ void sealm_threadpool_run(sealm_threadpool *p, sealm_task_fn fn, void *arg) {
     p->fn = fn;
     p->arg = arg;
     const unsigned g = ++p->last_generation;
-    atomic_store(&p->generation, g);   /* publishes fn/arg; seq_cst for wake_workers */
+    p->shares_target += (unsigned)p->n_threads - 1u;   /* every share but the caller's share 0 */
+    atomic_store(&p->claim, (uint64_t)g << 32 | 1u);   /* publishes fn/arg; seq_cst for wake_workers */
     wake_workers(p);
     fn(arg, 0, p->n_threads);
-    for (int i = 1; i < p->n_threads; i++) {
-        const worker *w = &p->workers[i - 1];
-        for (int round = 0; atomic_load_explicit(&w->done, memory_order_acquire) != g; round++)
-            spin_round(p, round);
-    }
+    run_shares(p, g);
+    for (int round = 0; atomic_load_explicit(&p->shares_done, memory_order_acquire) != p->shares_target; round++)
+        spin_round(p, round);
 }

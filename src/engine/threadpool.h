@@ -1,12 +1,14 @@
 /* Engine-internal: a persistent pool of worker threads that run one task at a time.
  *
  * sealm_threadpool_run(pool, fn, arg) calls fn(arg, ith, nth) for ith in [0, nth) — the
- * caller's thread does ith = 0 — and returns when every call has returned. A forward pass
- * issues hundreds of such tasks per token, so workers spin briefly on an atomic generation
- * counter before sleeping on a condition variable: a wake-up then costs about one cache-line
- * round trip between cores during a pass (measured ~0.5 µs per empty task with 2 threads
- * here), and idle threads still use no CPU between requests. threadpool.c says how the
- * hand-off and the closing barrier are ordered. */
+ * caller's thread does ith = 0, and the other shares go to whichever thread claims them
+ * first, the caller included — and returns when every call has returned. A forward pass
+ * issues hundreds of such tasks per token, so workers spin briefly on an atomic claim word
+ * before sleeping on a condition variable: a wake-up then costs about one cache-line round
+ * trip between cores during a pass (measured ~0.5 µs per empty task with 2 threads here),
+ * and idle threads still use no CPU between requests; a worker that is not running at the
+ * time (another process has its CPU) leaves its share to the caller instead of stalling
+ * the run. threadpool.c says how the hand-off and the closing barrier are ordered. */
 #ifndef SEALM_ENGINE_THREADPOOL_H
 #define SEALM_ENGINE_THREADPOOL_H
 
@@ -24,11 +26,13 @@ sealm_status sealm_threadpool_new(int n_threads, sealm_threadpool **out, sealm_e
 void sealm_threadpool_free(sealm_threadpool *p);
 /* The thread count the pool was created with (caller included). */
 int sealm_threadpool_size(const sealm_threadpool *p);
-/* Runs fn(arg, ith, nth) for every ith in [0, nth), nth = the pool's size, and returns after
- * all have returned. Everything the caller wrote before the call is visible to every share,
- * and everything the shares wrote is visible to the caller after it. Not reentrant: one
- * run at a time per pool, from one thread (the one that owns the context); fn must not
- * call run on the same pool. */
+/* Runs fn(arg, ith, nth) for every ith in [0, nth), nth = the pool's size, each exactly once,
+ * and returns after all have returned. Share 0 runs on the caller's thread; any other share
+ * may run on any of the pool's threads, the caller's included (two shares never run at once
+ * on one thread), so fn must key per-share state by ith, never by thread. Everything the
+ * caller wrote before the call is visible to every share, and everything the shares wrote
+ * is visible to the caller after it. Not reentrant: one run at a time per pool, from one
+ * thread (the one that owns the context); fn must not call run on the same pool. */
 void sealm_threadpool_run(sealm_threadpool *p, sealm_task_fn fn, void *arg);
 
 #endif

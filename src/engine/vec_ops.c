@@ -42,6 +42,12 @@ static void fp16_to_fp32_row_ref(const sealm_fp16 *x, float *y, int64_t n) {
         y[i] = sealm_fp16_to_fp32(x[i]);
 }
 
+static float dot_f32_untiled_ref(const float *a, const float *b, int64_t n) {
+    float s;
+    sealm_f32_vec_dot_untiled(n, &s, a, b);
+    return s;
+}
+
 static void swiglu_ref(float *g, const float *u, int64_t n) { sealm_ew_swiglu(g, u, n); }
 static double softmax_exp_ref(float *scores, int32_t n, float max) { return sealm_ew_softmax_exp(scores, n, max); }
 static void rope_ref(float *x, int n_heads, int head_dim, int n_rot, bool neox, const float *c, const float *s) {
@@ -58,6 +64,7 @@ static const sealm_vec_ops ops_ref = {
     .swiglu = swiglu_ref,
     .softmax_exp = softmax_exp_ref,
     .rope = rope_ref,
+    .dot_f32_untiled = dot_f32_untiled_ref,
 };
 
 /* What sealm_kernels_init / sealm_kernels_set_level install into (cpu.c). */
@@ -71,8 +78,13 @@ static sealm_vec_ops ops_installed = {
     .swiglu = swiglu_ref,
     .softmax_exp = softmax_exp_ref,
     .rope = rope_ref,
+    .dot_f32_untiled = dot_f32_untiled_ref,
 };
 
 const sealm_vec_ops *sealm_vec_ops_get(void) { return &ops_installed; }
 const sealm_vec_ops *sealm_vec_ops_ref(void) { return &ops_ref; }
 sealm_vec_ops *sealm_vec_ops_installed(void) { return &ops_installed; }
+
+void sealm_f32_vec_dot_untiled_fast(int64_t n, float *restrict s, const void *restrict w, const void *restrict x) {
+    *s = ops_installed.dot_f32_untiled(w, x, n);
+}

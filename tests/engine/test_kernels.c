@@ -890,6 +890,36 @@ static void check_dot_f16_lane16_level(void) {
     free(b);
 }
 
+/* The installed untiled F32 dot (rows not a multiple of 16: tiny models' FFN) against the
+ * scalar order of sealm_f32_vec_dot_untiled, bit for bit, for lengths around every
+ * 64-element step and tail; also through the weight-row wrapper model.c installs. Values
+ * span several binades so that a different order of the adds would round differently. */
+static void check_dot_f32_untiled_level(void) {
+    const sealm_vec_ops *ops = sealm_vec_ops_get();
+    assert_non_null(ops->dot_f32_untiled);
+    const int64_t max_n = 1100;
+    float *a = xmalloc((size_t)max_n * sizeof(float)), *b = xmalloc((size_t)max_n * sizeof(float));
+    int differs_from_plain_sum = 0;
+    for (int64_t n = 1; n <= max_n; n = n < 300 ? n + 1 : n + 97) {
+        for (int64_t i = 0; i < n; i++) {
+            a[i] = rng_uniform(-1.0f, 1.0f) * ldexpf(1.0f, (int)(rng_next() % 16) - 8);
+            b[i] = rng_uniform(-1.0f, 1.0f);
+        }
+        float r, f, w;
+        sealm_f32_vec_dot_untiled(n, &r, a, b);
+        f = ops->dot_f32_untiled(a, b, n);
+        sealm_f32_vec_dot_untiled_fast(n, &w, a, b);
+        if (memcmp(&r, &f, sizeof r) != 0 || memcmp(&r, &w, sizeof r) != 0)
+            fail_msg("dot_f32_untiled n=%lld: %a (row wrapper %a), reference %a", (long long)n, f, w, r);
+        float plain = 0.0f;   /* one sequential chain: a different order, to show the test can tell */
+        for (int64_t i = 0; i < n; i++) plain = fmaf(a[i], b[i], plain);
+        differs_from_plain_sum += memcmp(&plain, &r, sizeof r) != 0;
+    }
+    assert_true(differs_from_plain_sum > 0);
+    free(a);
+    free(b);
+}
+
 static void test_simd_levels(void **state) {
     (void)state;
     const sealm_simd_level initial = sealm_kernels_init();
@@ -925,6 +955,7 @@ static void test_simd_levels(void **state) {
         check_vec_ops_level();
         check_elementwise_level();
         check_dot_f16_lane16_level();
+        check_dot_f32_untiled_level();
         tested++;
     }
     assert_true(tested >= 1);
