@@ -172,8 +172,10 @@ static bool use_gemm(const sealm_context *c, int32_t n, int n_items, const sealm
                      sealm_tensor_type t) {
     if (n < GEMM_MIN_TOKENS) return false;
     for (int k = 0; k < n_items; k++)
-        if (ws[k]->traits->vec_dot_type == t && (!ws[k]->traits->gemm || ws[k]->dot != ws[k]->traits->vec_dot))
-            return false;
+        if (ws[k]->traits->vec_dot_type == t && (!ws[k]->traits->gemm ||
+                                                 (t != SEALM_TYPE_F32 && ws[k]->dot != ws[k]->traits->vec_dot)))
+            return false;   /* (F32's gemm itself runs the untiled order where model.c picks it) */
+    if (t == SEALM_TYPE_F32) return true;   /* its panel is x itself: nothing to fit */
     const size_t bytes = sealm_gemm_panel_bytes(t, n, ws[0]->cols);
     return bytes != 0 && bytes <= (size_t)c->params.n_batch * c->act.xq_row_cap;
 }
@@ -219,7 +221,10 @@ static void matmul(sealm_context *c, const float *x, int32_t n, int n_items, con
             done_types[found] = t;
             uint8_t *slot = a->xq + (size_t)found * (size_t)c->params.n_batch * a->xq_row_cap;
             done_packed[found] = use_gemm(c, n, n_items, ws, t);
-            if (done_packed[found]) {
+            if (done_packed[found] && t == SEALM_TYPE_F32) {
+                done_bufs[found] = (const uint8_t *)x;   /* an F32 panel is the rows as they are */
+                done_strides[found] = 0;
+            } else if (done_packed[found]) {
                 pack_task p = {.type = t, .x = x, .cols = cols, .n_tokens = n, .panel = slot};
                 sealm_threadpool_run(c->pool, pack_worker, &p);
                 done_bufs[found] = slot;
@@ -243,6 +248,10 @@ static void matmul1(sealm_context *c, const float *x, int32_t n, const sealm_wei
 
 /* ---- attention over the KV cache ---- */
 
+/* The head size bound context.c enforces (MAX_HEAD_DIM there): the float copies of q and
+ * of four key rows that the odd-size q·k uses live on the stack (20 KiB at most). */
+enum { MAX_ODD_HEAD_DIM = 1024 };
+
 typedef struct attention_task {
     sealm_context *c;
     int layer;
@@ -250,13 +259,39 @@ typedef struct attention_task {
     int32_t pos0;           /* position of token 0 of the batch */
 } attention_task;
 
-/* q·k for heads whose size is not a multiple of 16 (tiny models): products in float,
- * summed in double, as the reference does when its tiled kernel cannot run. Other heads,
- * and p·V, use the lane-16 order (vec_ops.dot_f16_lane16, SIMD). */
-static float dot_f16_double(const sealm_fp16 *a, const sealm_fp16 *b, int64_t n) {
-    double sum = 0.0;
-    for (int64_t j = 0; j < n; j++) sum += (double)(sealm_fp16_to_fp32(a[j]) * sealm_fp16_to_fp32(b[j]));
-    return (float)sum;
+/* scores[j] = (q·k_j) · scale for positions j < n, for heads whose size hd is not a multiple
+ * of 16 (tiny models): products in float, summed in double in element order, as the
+ * reference does when its tiled kernel cannot run. Other heads, and p·V, use the lane-16
+ * order (vec_ops.dot_f16_lane16, SIMD). q arrives as floats (already F16-rounded); key
+ * rows (k_j at k + j·stride) are widened by the vector op, exactly, four at a time, and
+ * their four double sums run side by side: each sum is still one chain in element order
+ * (the scalar loop's bits), but four independent chains hide the add latency. (A call per
+ * element to the scalar F16 conversion, one chain at a time, was a tenth of stories260K's
+ * decode time.) kf: scratch of 4·hd floats. */
+static void scores_f16_double(const float *q, const sealm_fp16 *k, size_t stride, int hd, int32_t n, float scale,
+                              float *scores, float *kf) {
+    const sealm_vec_ops *ops = sealm_vec_ops_get();
+    int32_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        for (int r = 0; r < 4; r++) ops->fp16_to_fp32_row(k + (size_t)(j + r) * stride, kf + r * hd, hd);
+        double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+        for (int e = 0; e < hd; e++) {
+            s0 += (double)(q[e] * kf[e]);
+            s1 += (double)(q[e] * kf[hd + e]);
+            s2 += (double)(q[e] * kf[2 * hd + e]);
+            s3 += (double)(q[e] * kf[3 * hd + e]);
+        }
+        scores[j] = (float)s0 * scale;
+        scores[j + 1] = (float)s1 * scale;
+        scores[j + 2] = (float)s2 * scale;
+        scores[j + 3] = (float)s3 * scale;
+    }
+    for (; j < n; j++) {
+        ops->fp16_to_fp32_row(k + (size_t)j * stride, kf, hd);
+        double s = 0.0;
+        for (int e = 0; e < hd; e++) s += (double)(q[e] * kf[e]);
+        scores[j] = (float)s * scale;
+    }
 }
 
 /* softmax weights of scores[0..n) in place, F16-rounded into p16. The sum runs over
@@ -287,8 +322,13 @@ static void attend_one(const sealm_context *c, int layer, int32_t t, int h, int3
 
     const sealm_vec_ops *ops = sealm_vec_ops_get();
     ops->fp32_to_fp16_row(q, scr->q16, hd);
-    float (*const qk)(const sealm_fp16 *, const sealm_fp16 *, int64_t) = hd % 16 == 0 ? ops->dot_f16_lane16 : dot_f16_double;
-    for (int32_t j = 0; j < n; j++) scr->scores[j] = qk(scr->q16, kbase + (size_t)j * kv_dim, hd) * scale;
+    if (hd % 16 == 0) {
+        for (int32_t j = 0; j < n; j++) scr->scores[j] = ops->dot_f16_lane16(scr->q16, kbase + (size_t)j * kv_dim, hd) * scale;
+    } else {
+        float qf[MAX_ODD_HEAD_DIM], kf[4 * MAX_ODD_HEAD_DIM];
+        ops->fp16_to_fp32_row(scr->q16, qf, hd);
+        scores_f16_double(qf, kbase, (size_t)kv_dim, hd, n, scale, scr->scores, kf);
+    }
     softmax_f16(scr->scores, scr->p16, n);
     for (int e = 0; e < hd; e++) out[e] = ops->dot_f16_lane16(scr->p16, vbase + (size_t)e * c->kv.n_ctx, n);
 }

@@ -26,6 +26,8 @@ static size_t group_block_bytes(sealm_tensor_type act) {
 }
 
 size_t sealm_gemm_panel_bytes(sealm_tensor_type act, int32_t n_tokens, int64_t cols) {
+    if (act == SEALM_TYPE_F32) return (size_t)n_tokens * (size_t)cols * sizeof(float);
+    if (cols > SEALM_GEMM_MAX_COLS) return 0;
     const size_t groups = (size_t)(n_tokens + T - 1) / T;
     return groups * (size_t)(cols / block_elems(act)) * group_block_bytes(act);
 }
@@ -73,6 +75,11 @@ static void scatter_block(sealm_tensor_type act, const void *blk, uint8_t *pb, i
 
 void sealm_gemm_pack(sealm_tensor_type act, const float *x, int64_t x_stride, int64_t cols, int32_t n_tokens,
                      int32_t t0, int32_t t1, void *panel) {
+    if (act == SEALM_TYPE_F32) {   /* the rows as they are, side by side */
+        for (int32_t t = t0; t < t1; t++)
+            memcpy((float *)panel + (int64_t)t * cols, x + (int64_t)t * x_stride, (size_t)cols * sizeof(float));
+        return;
+    }
     const sealm_type_traits *tr = sealm_type_traits_get(act);
     const size_t pbb = group_block_bytes(act);
     const int64_t be = block_elems(act), nb = cols / be;

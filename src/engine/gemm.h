@@ -33,16 +33,25 @@
  *     float d[16]        the block scale
  *     int16 s[4][16][2]  for l = 0..3, the sums of the quants of 32-element chunks 2l and
  *                        2l+1 (from bsums), side by side: what Q4_K's mins multiply
- * A group of tokens is the blocks of the row in order: nb · (bytes per block) bytes. */
+ * A group of tokens is the blocks of the row in order: nb · (bytes per block) bytes.
+ *   F32 activations (for F32 weights): no repacking, the n_tokens rows of cols floats one
+ *     after another (the float kernels tile tokens from plain rows; the engine passes its
+ *     activation rows in place). Rows whose length is a multiple of 16 use the lane-16
+ *     order, others the untiled one (quant_float.c), as model.c picks for the F32 vec_dot. */
 #ifndef SEALM_ENGINE_GEMM_H
 #define SEALM_ENGINE_GEMM_H
 
 #include "engine/quant.h"
 
 #define SEALM_GEMM_TOKENS 16
+/* The longest row (in elements) the quantized kernels take: they prepare a row panel's
+ * weights in a fixed buffer on the stack (gemm_avx512.c). Longer rows have no packed form
+ * (sealm_gemm_panel_bytes gives 0), so the engine uses the dot-product path for them. */
+#define SEALM_GEMM_MAX_COLS 32768
 
-/* Bytes of the panel of n_tokens activation rows of cols elements (a multiple of 32) in
- * activation type act, or 0 when act has no packed form (only Q8_0, Q8_1 and Q8_K have). */
+/* Bytes of the panel of n_tokens activation rows of cols elements (a multiple of 32, or
+ * any count for F32) in activation type act, or 0 when act has no packed form (only F32,
+ * Q8_0, Q8_1 and Q8_K have; the last three up to SEALM_GEMM_MAX_COLS elements). */
 size_t sealm_gemm_panel_bytes(sealm_tensor_type act, int32_t n_tokens, int64_t cols);
 
 /* Quantizes tokens [t0, t1) of x (n rows of cols floats, stride x_stride floats) to act
@@ -56,11 +65,12 @@ void sealm_gemm_pack(sealm_tensor_type act, const float *x, int64_t x_stride, in
 /* The kernels (sealm_gemm_fn, quant.h): y[t·y_stride + r] = dot(W[r,:], x[t,:]) + bias[r]
  * for rows r in [r0, r1) and every token t < n_tokens, with x given as a packed panel of
  * W's vec_dot_type. w is row-major blocks (w_row_bytes per row); y is written, never read.
+ * cols is at most SEALM_GEMM_MAX_COLS for the quantized types (a panel exists only then).
  * Each result has the bits of the type's vec_dot_ref plus the bias (bias NULL: + 0.0f, as
  * the unpacked path adds). Thread-safe for disjoint row ranges. */
 
 #if defined(__x86_64__) || defined(_M_X64)
-/* Installs the AVX-512 VNNI kernels (Q8_0, Q4_0, Q4_1, Q4_K, Q6_K) into table[t].gemm; cpu.c calls it
+/* Installs the AVX-512 kernels (F32; VNNI: Q8_0, Q4_0, Q4_1, Q4_K, Q6_K) into table[t].gemm; cpu.c calls it
  * after checking the CPU (F, BW, VL, VNNI). */
 void sealm_gemm_install_avx512(sealm_type_traits table[SEALM_TYPE_COUNT]);
 #endif

@@ -1,5 +1,5 @@
 /* AVX-512 VNNI tiled prefill products: Q8_0 · Q8_0, Q4_1 · Q8_1, Q4_0 · Q8_0, and Q4_K,
- * Q6_K · Q8_K (gemm.h).
+ * Q6_K · Q8_K (gemm.h); and the float product F32 · F32 (AVX-512F, its own section).
  *
  * A tile is RM weight rows × 16 tokens (one packed token group). Its block loop loads each
  * weight block once for the 16 tokens and each packed activation block once for the RM
@@ -19,9 +19,16 @@
  * nibbles are already unsigned and its activations stay signed. The K-quants: see their
  * section below.
  *
- * Rows are walked in panels of about ROW_PANEL_BYTES of weights, and within a panel the
- * token groups one after another: the weight panel stays in L2 while each token group's
- * packed activations (tens of KiB) stay in L1. */
+ * Rows are walked in panels of at most ROW_PANEL_BYTES of weights whose token-independent
+ * parts (scales as floats, corrections, unpacked nibbles) are prepared once into a buffer
+ * of PREP_BYTES, and within a panel the token groups one after another: the prepared panel
+ * stays in L1/L2 while each token group's packed activations (tens of KiB) stay in L1.
+ *
+ * Measured on the 2-core AVX-512 machine of docs/PERFORMANCE.md: vpdpbusd, vcvtdq2ps,
+ * vfmadd and vsubps (zmm) each issue about twice per cycle (two vector ports), so a lane-8
+ * product costs three vector instructions per vpdpbusd (product, conversion, FMA: the
+ * pinned order needs one FMA per 4-element group) and Q4_0 one. Preparing the weights
+ * per token group instead of per panel cost about a third of the time. */
 #include "engine/gemm.h"
 #include "engine/simd_kscales.h"
 #include "engine/simd_x86.h"
@@ -30,6 +37,9 @@
 #include <string.h>
 
 enum { ROW_PANEL_BYTES = 256 * 1024 };
+/* the prepared weight rows of one row panel (on the stack): SEALM_GEMM_MAX_COLS keeps a
+ * row of the largest (a K-quant's, 384 bytes per 256 elements) within it */
+enum { PREP_BYTES = 48 * 1024 };
 #define T SEALM_GEMM_TOKENS
 #define GROUP_Q_BYTES (8 * T * 4)      /* the quants of one block of a token group */
 /* rows per tile: lane-8 types hold 8 accumulators per row (16 of the 32 registers at 2
@@ -87,37 +97,100 @@ static inline void store_tokens(float *y, int64_t y_stride, int64_t r, int32_t t
 
 #define LANE8_SUM(a) lane8_sum_vertical((a)[0], (a)[1], (a)[2], (a)[3], (a)[4], (a)[5], (a)[6], (a)[7])
 
-/* ---- Q8_0 · Q8_0 (lane-8): tile of RM rows ---- */
+/* ---- prepared weight rows ----
+ *
+ * What a tile needs from a weight block besides its quants (the fp16 scale as a float, the
+ * -128·sum corrections, Q4's nibbles unpacked to bytes) does not depend on the tokens, so
+ * it is computed once per row panel into a buffer on the stack and read by every token
+ * group: per block that leaves the tile loop one multiply per row besides its products.
+ * (Recomputing it for every group of 16 tokens cost about a third of the kernels' time.) */
 
-static ALWAYS_INLINE void q8_0_tile(const int RM, const uint8_t *w, size_t w_row_bytes, int64_t nb,
+/* Q8_0: per block, -128 · (sum of the 4 weight quants of lane k), and the scale. The
+ * quants themselves are broadcast from the weight row. */
+typedef struct q8_0_prep {
+    int32_t corr[8];
+    float d;
+} q8_0_prep;
+
+/* Q4_0 and Q4_1: per block the 32 quants as bytes in element order (Q4_0's minus 8), and
+ * the scale; then Q4_1's min, or Q4_0's -128 · sum(q - 8) (its integer start). */
+typedef struct q4_prep {
+    int32_t q[8];
+    float d;
+    union {
+        float m;
+        int32_t start;
+    } u;
+} q4_prep;
+
+static void q8_0_prepare(const uint8_t *w, size_t w_row_bytes, int64_t rows, int64_t nb, void *out) {
+    q8_0_prep *p = out;
+    const __m256i k128 = _mm256_set1_epi8((char)0x80);
+    for (int64_t r = 0; r < rows; r++) {
+        const block_q8_0 *wb = (const block_q8_0 *)(w + (size_t)r * w_row_bytes);
+        for (int64_t i = 0; i < nb; i++, p++) {
+            const __m256i s128 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), k128,
+                                                     _mm256_loadu_si256((const __m256i *)wb[i].qs));
+            _mm256_storeu_si256((__m256i *)p->corr, _mm256_sub_epi32(_mm256_setzero_si256(), s128));
+            p->d = x86_fp16_to_f32(wb[i].d);
+        }
+    }
+}
+
+static void q4_1_prepare(const uint8_t *w, size_t w_row_bytes, int64_t rows, int64_t nb, void *out) {
+    q4_prep *p = out;
+    for (int64_t r = 0; r < rows; r++) {
+        const block_q4_1 *wb = (const block_q4_1 *)(w + (size_t)r * w_row_bytes);
+        for (int64_t i = 0; i < nb; i++, p++) {
+            _mm256_storeu_si256((__m256i *)p->q, q4_unpack(wb[i].qs, 0));
+            p->d = x86_fp16_to_f32(wb[i].d);
+            p->u.m = x86_fp16_to_f32(wb[i].m);
+        }
+    }
+}
+
+static void q4_0_prepare(const uint8_t *w, size_t w_row_bytes, int64_t rows, int64_t nb, void *out) {
+    q4_prep *p = out;
+    const __m256i k128 = _mm256_set1_epi8((char)0x80);
+    for (int64_t r = 0; r < rows; r++) {
+        const block_q4_0 *wb = (const block_q4_0 *)(w + (size_t)r * w_row_bytes);
+        for (int64_t i = 0; i < nb; i++, p++) {
+            const __m256i qm8 = q4_unpack(wb[i].qs, 8);
+            _mm256_storeu_si256((__m256i *)p->q, qm8);
+            /* -128 · sum(q - 8): the packed activations carry +128 */
+            const __m256i s128 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), k128, qm8);
+            const __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s128), _mm256_extracti128_si256(s128, 1));
+            const __m128i s2 = _mm_add_epi32(s4, _mm_unpackhi_epi64(s4, s4));
+            p->u.start = -(_mm_cvtsi128_si32(s2) + _mm_extract_epi32(s2, 1));
+            p->d = x86_fp16_to_f32(wb[i].d);
+        }
+    }
+}
+
+/* ---- Q8_0 · Q8_0 (lane-8): tile of RM rows; prep row r is prep + r·nb ---- */
+
+static ALWAYS_INLINE void q8_0_tile(const int RM, const uint8_t *w, size_t w_row_bytes, const void *prep, int64_t nb,
                                     const uint8_t *group, __m512 *out) {
     __m512 acc[LANE8_RM][8];   /* fixed size: RM is a constant after inlining */
     UNROLL
     for (int r = 0; r < RM; r++)
         UNROLL
         for (int k = 0; k < 8; k++) acc[r][k] = _mm512_setzero_ps();
-    const __m256i k128 = _mm256_set1_epi8((char)0x80);
+    const q8_0_prep *pr = prep;
     for (int64_t i = 0; i < nb; i++) {
         const uint8_t *pb = group + (size_t)i * (GROUP_Q_BYTES + T * sizeof(float));
         const __m512 dx = _mm512_loadu_ps((const float *)(pb + GROUP_Q_BYTES));
-        const block_q8_0 *wb[LANE8_RM];
         __m512 scale[LANE8_RM];
-        _Alignas(32) int32_t corr[LANE8_RM][8];   /* -128 · sum of each 4 weight quants */
         UNROLL
-        for (int r = 0; r < RM; r++) {
-            wb[r] = (const block_q8_0 *)(w + (size_t)r * w_row_bytes) + i;
-            const __m256i q = _mm256_loadu_si256((const __m256i *)wb[r]->qs);
-            const __m256i s128 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), k128, q);
-            _mm256_store_si256((__m256i *)corr[r], _mm256_sub_epi32(_mm256_setzero_si256(), s128));
-            scale[r] = _mm512_mul_ps(_mm512_set1_ps(x86_fp16_to_f32(wb[r]->d)), dx);
-        }
+        for (int r = 0; r < RM; r++) scale[r] = _mm512_mul_ps(_mm512_set1_ps(pr[r * nb + i].d), dx);
         UNROLL
         for (int k = 0; k < 8; k++) {
             const __m512i xk = _mm512_loadu_si512((const void *)(pb + k * T * 4));
             UNROLL
             for (int r = 0; r < RM; r++) {
-                const __m512i s = _mm512_dpbusd_epi32(broadcast_i32_from_memory(&corr[r][k]), xk,
-                                                      _mm512_set1_epi32(load_i32(wb[r]->qs + 4 * k)));
+                const block_q8_0 *wb = (const block_q8_0 *)(w + (size_t)r * w_row_bytes) + i;
+                const __m512i s = _mm512_dpbusd_epi32(broadcast_i32_from_memory(&pr[r * nb + i].corr[k]), xk,
+                                                      _mm512_set1_epi32(load_i32(wb->qs + 4 * k)));
                 acc[r][k] = _mm512_fmadd_ps(scale[r], _mm512_cvtepi32_ps(s), acc[r][k]);
             }
         }
@@ -128,8 +201,9 @@ static ALWAYS_INLINE void q8_0_tile(const int RM, const uint8_t *w, size_t w_row
 
 /* ---- Q4_1 · Q8_1 (lane-8 quant term, plus one fmaf chain of mins) ---- */
 
-static ALWAYS_INLINE void q4_1_tile(const int RM, const uint8_t *w, size_t w_row_bytes, int64_t nb,
+static ALWAYS_INLINE void q4_1_tile(const int RM, const uint8_t *w, size_t w_row_bytes, const void *prep, int64_t nb,
                                     const uint8_t *group, __m512 *out) {
+    (void)w, (void)w_row_bytes;
     __m512 acc[LANE8_RM][8], mins[LANE8_RM];
     UNROLL
     for (int r = 0; r < RM; r++) {
@@ -137,18 +211,16 @@ static ALWAYS_INLINE void q4_1_tile(const int RM, const uint8_t *w, size_t w_row
         UNROLL
         for (int k = 0; k < 8; k++) acc[r][k] = _mm512_setzero_ps();
     }
+    const q4_prep *pr = prep;
     for (int64_t i = 0; i < nb; i++) {
         const uint8_t *pb = group + (size_t)i * (GROUP_Q_BYTES + 2 * T * sizeof(float));
         const __m512 dx = _mm512_loadu_ps((const float *)(pb + GROUP_Q_BYTES));
         const __m512 sx = _mm512_loadu_ps((const float *)(pb + GROUP_Q_BYTES) + T);
         __m512 scale[LANE8_RM];
-        _Alignas(32) int32_t q[LANE8_RM][8];      /* the nibbles, one byte each, in element order */
         UNROLL
         for (int r = 0; r < RM; r++) {
-            const block_q4_1 *wb = (const block_q4_1 *)(w + (size_t)r * w_row_bytes) + i;
-            _mm256_store_si256((__m256i *)q[r], q4_unpack(wb->qs, 0));
-            scale[r] = _mm512_mul_ps(_mm512_set1_ps(x86_fp16_to_f32(wb->d)), dx);
-            mins[r] = _mm512_fmadd_ps(_mm512_set1_ps(x86_fp16_to_f32(wb->m)), sx, mins[r]);
+            scale[r] = _mm512_mul_ps(_mm512_set1_ps(pr[r * nb + i].d), dx);
+            mins[r] = _mm512_fmadd_ps(_mm512_set1_ps(pr[r * nb + i].u.m), sx, mins[r]);
         }
         UNROLL
         for (int k = 0; k < 8; k++) {
@@ -156,7 +228,7 @@ static ALWAYS_INLINE void q4_1_tile(const int RM, const uint8_t *w, size_t w_row
             UNROLL
             for (int r = 0; r < RM; r++) {
                 const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(),
-                                                      broadcast_i32_from_memory(&q[r][k]), xk);
+                                                      broadcast_i32_from_memory(&pr[r * nb + i].q[k]), xk);
                 acc[r][k] = _mm512_fmadd_ps(scale[r], _mm512_cvtepi32_ps(s), acc[r][k]);
             }
         }
@@ -167,39 +239,31 @@ static ALWAYS_INLINE void q4_1_tile(const int RM, const uint8_t *w, size_t w_row
 
 /* ---- Q4_0 · Q8_0 (one chain over whole-block sums) ---- */
 
-static ALWAYS_INLINE void q4_0_tile(const int RM, const uint8_t *w, size_t w_row_bytes, int64_t nb,
+static ALWAYS_INLINE void q4_0_tile(const int RM, const uint8_t *w, size_t w_row_bytes, const void *prep, int64_t nb,
                                     const uint8_t *group, __m512 *out) {
+    (void)w, (void)w_row_bytes;
     __m512 sum[Q4_0_RM];
     UNROLL
     for (int r = 0; r < RM; r++) sum[r] = _mm512_setzero_ps();
+    const q4_prep *pr = prep;
     for (int64_t i = 0; i < nb; i++) {
         const uint8_t *pb = group + (size_t)i * (GROUP_Q_BYTES + T * sizeof(float));
         const __m512 dx = _mm512_loadu_ps((const float *)(pb + GROUP_Q_BYTES));
-        __m512 scale[Q4_0_RM];
         __m512i isum[Q4_0_RM];
-        _Alignas(32) int32_t q[Q4_0_RM][8];      /* q - 8, one byte each, in element order */
         UNROLL
-        for (int r = 0; r < RM; r++) {
-            const block_q4_0 *wb = (const block_q4_0 *)(w + (size_t)r * w_row_bytes) + i;
-            const __m256i qm8 = q4_unpack(wb->qs, 8);
-            _mm256_store_si256((__m256i *)q[r], qm8);
-            /* -128 · sum(q - 8): the packed activations carry +128 */
-            const __m256i s128 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8((char)0x80), qm8);
-            const __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s128), _mm256_extracti128_si256(s128, 1));
-            const __m128i s2 = _mm_add_epi32(s4, _mm_unpackhi_epi64(s4, s4));
-            const int32_t total = _mm_cvtsi128_si32(s2) + _mm_extract_epi32(s2, 1);
-            isum[r] = _mm512_set1_epi32(-total);
-            scale[r] = _mm512_mul_ps(_mm512_set1_ps(x86_fp16_to_f32(wb->d)), dx);
-        }
+        for (int r = 0; r < RM; r++) isum[r] = broadcast_i32_from_memory(&pr[r * nb + i].u.start);
         UNROLL
         for (int k = 0; k < 8; k++) {
             const __m512i xk = _mm512_loadu_si512((const void *)(pb + k * T * 4));
             UNROLL
             for (int r = 0; r < RM; r++)
-                isum[r] = _mm512_dpbusd_epi32(isum[r], xk, broadcast_i32_from_memory(&q[r][k]));
+                isum[r] = _mm512_dpbusd_epi32(isum[r], xk, broadcast_i32_from_memory(&pr[r * nb + i].q[k]));
         }
         UNROLL
-        for (int r = 0; r < RM; r++) sum[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r]), scale[r], sum[r]);
+        for (int r = 0; r < RM; r++) {
+            const __m512 scale = _mm512_mul_ps(_mm512_set1_ps(pr[r * nb + i].d), dx);
+            sum[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r]), scale, sum[r]);
+        }
     }
     UNROLL
     for (int r = 0; r < RM; r++) out[r] = sum[r];
@@ -224,6 +288,7 @@ typedef struct kq_row {
     int32_t scale[16];            /* (scale, scale) int16 pairs: per 32-element chunk (Q4_K) or 16 (Q6_K) */
     int32_t corr[8];              /* per lane k: -128 · sum of scale · the quants of lane k */
     int32_t min_pairs[4];         /* Q4_K: (min of chunk 2l, min of chunk 2l+1) int16 pairs */
+    float d, dmin;                /* the super-block scales (dmin: Q4_K only) */
 } kq_row;
 
 /* corr[k] = -128 · sum over chunks c of scale(c, k) · (sum of the 4 quants of lane k in c).
@@ -294,53 +359,77 @@ static ALWAYS_INLINE void q6_K_prepare(const block_q6_K *b, kq_row *r) {
     kq_corrections(r, 4, 4);
 }
 
+static void q4_K_prepare_rows(const uint8_t *w, size_t w_row_bytes, int64_t rows, int64_t nb, void *out) {
+    kq_row *p = out;
+    for (int64_t r = 0; r < rows; r++) {
+        const block_q4_K *b = (const block_q4_K *)(w + (size_t)r * w_row_bytes);
+        for (int64_t i = 0; i < nb; i++, p++) {
+            q4_K_prepare(&b[i], p);
+            p->d = x86_fp16_to_f32(b[i].d);
+            p->dmin = x86_fp16_to_f32(b[i].dmin);
+        }
+    }
+}
+
+static void q6_K_prepare_rows(const uint8_t *w, size_t w_row_bytes, int64_t rows, int64_t nb, void *out) {
+    kq_row *p = out;
+    for (int64_t r = 0; r < rows; r++) {
+        const block_q6_K *b = (const block_q6_K *)(w + (size_t)r * w_row_bytes);
+        for (int64_t i = 0; i < nb; i++, p++) {
+            q6_K_prepare(&b[i], p);
+            p->d = x86_fp16_to_f32(b[i].d);
+            p->dmin = 0.0f;
+        }
+    }
+}
+
 /* One row (the K-quant tiles are one row high: the integer accumulators of a second row
  * would not fit in the registers beside the float ones, and the vector port, not the
- * loads, bounds them). is_q4_K selects Q4_K (scale per chunk, mins) or Q6_K. */
-static ALWAYS_INLINE void kq_tile(const int is_q4_K, const uint8_t *w, int64_t nb, const uint8_t *group, __m512 *out) {
+ * loads, bounds them). is_q4_K selects Q4_K (scale per chunk, mins) or Q6_K; prep is the
+ * row's prepared super-blocks. */
+static ALWAYS_INLINE void kq_tile(const int is_q4_K, const kq_row *prep, int64_t nb, const uint8_t *group,
+                                  __m512 *out) {
     __m512 acc[8], accm[4];
     UNROLL
     for (int k = 0; k < 8; k++) acc[k] = _mm512_setzero_ps();
     UNROLL
     for (int l = 0; l < 4; l++) accm[l] = _mm512_setzero_ps();
     const __m512 sign = _mm512_set1_ps(-0.0f);
-    kq_row row;
     for (int64_t i = 0; i < nb; i++) {
+        const kq_row *row = &prep[i];
         const uint8_t *pb = group + (size_t)i * KQ_BLOCK_BYTES;
         const __m512 dx = _mm512_loadu_ps((const float *)(pb + KQ_GROUP_Q_BYTES));
-        float dw;
         if (is_q4_K) {
-            const block_q4_K *b = (const block_q4_K *)w + i;
-            q4_K_prepare(b, &row);
-            dw = x86_fp16_to_f32(b->d);
             /* mins: fmaf(-d_x · dmin, mn(2l)·s(2l) + mn(2l+1)·s(2l+1), accm[l]), the pair
              * products and their sum exact in vpmaddwd */
-            const __m512 dmin = _mm512_mul_ps(_mm512_xor_ps(dx, sign), _mm512_set1_ps(x86_fp16_to_f32(b->dmin)));
+            const __m512 dmin = _mm512_mul_ps(_mm512_xor_ps(dx, sign), _mm512_set1_ps(row->dmin));
             const int16_t *pairs = (const int16_t *)(pb + KQ_GROUP_Q_BYTES + T * sizeof(float));
             UNROLL
             for (int l = 0; l < 4; l++) {
                 const __m512i prod = _mm512_madd_epi16(_mm512_loadu_si512((const void *)(pairs + 2 * T * l)),
-                                                       broadcast_i32_from_memory(&row.min_pairs[l]));
+                                                       broadcast_i32_from_memory(&row->min_pairs[l]));
                 accm[l] = _mm512_fmadd_ps(dmin, _mm512_cvtepi32_ps(prod), accm[l]);
             }
-        } else {
-            const block_q6_K *b = (const block_q6_K *)w + i;
-            q6_K_prepare(b, &row);
-            dw = x86_fp16_to_f32(b->d);
         }
-        const __m512 d = _mm512_mul_ps(dx, _mm512_set1_ps(dw));
+        const __m512 d = _mm512_mul_ps(dx, _mm512_set1_ps(row->d));
+        /* chunk by chunk, the eight lanes' sums side by side: eight independent chains of
+         * vpdpwssd rather than one chain at a time (exact integers: the order is free) */
+        __m512i isum[8];
         UNROLL
-        for (int k = 0; k < 8; k++) {
-            __m512i isum = broadcast_i32_from_memory(&row.corr[k]);
+        for (int k = 0; k < 8; k++) isum[k] = broadcast_i32_from_memory(&row->corr[k]);
+        UNROLL
+        for (int c = 0; c < 8; c++) {
+            const __m512i sc_lo = broadcast_i32_from_memory(is_q4_K ? &row->scale[c] : &row->scale[2 * c]);
+            const __m512i sc_hi = is_q4_K ? sc_lo : broadcast_i32_from_memory(&row->scale[2 * c + 1]);
             UNROLL
-            for (int c = 0; c < 8; c++) {
+            for (int k = 0; k < 8; k++) {
                 const __m512i xu = _mm512_loadu_si512((const void *)(pb + (8 * c + k) * T * 4));
-                const __m512i s = _mm512_maddubs_epi16(xu, broadcast_i32_from_memory(&row.q[8 * c + k]));
-                const int32_t *sc = is_q4_K ? &row.scale[c] : &row.scale[2 * c + k / 4];
-                isum = _mm512_dpwssd_epi32(isum, s, broadcast_i32_from_memory(sc));
+                const __m512i s = _mm512_maddubs_epi16(xu, broadcast_i32_from_memory(&row->q[8 * c + k]));
+                isum[k] = _mm512_dpwssd_epi32(isum[k], s, k < 4 ? sc_lo : sc_hi);
             }
-            acc[k] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(isum), acc[k]);
         }
+        UNROLL
+        for (int k = 0; k < 8; k++) acc[k] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(isum[k]), acc[k]);
     }
     __m512 sum = LANE8_SUM(acc);
     if (is_q4_K)
@@ -348,31 +437,221 @@ static ALWAYS_INLINE void kq_tile(const int is_q4_K, const uint8_t *w, int64_t n
     out[0] = sum;
 }
 
-static void q4_K_x1(const uint8_t *w, size_t wrb, int64_t nb, const uint8_t *group, __m512 *out) {
-    (void)wrb;
-    kq_tile(1, w, nb, group, out);
+static void q4_K_x1(const uint8_t *w, size_t wrb, const void *prep, int64_t nb, const uint8_t *group, __m512 *out) {
+    (void)w, (void)wrb;
+    kq_tile(1, prep, nb, group, out);
 }
 
-static void q6_K_x1(const uint8_t *w, size_t wrb, int64_t nb, const uint8_t *group, __m512 *out) {
-    (void)wrb;
-    kq_tile(0, w, nb, group, out);
+static void q6_K_x1(const uint8_t *w, size_t wrb, const void *prep, int64_t nb, const uint8_t *group, __m512 *out) {
+    (void)w, (void)wrb;
+    kq_tile(0, prep, nb, group, out);
+}
+
+/* ---- F32 · F32 (lane-16, or the untiled order for rows not a multiple of 16) ----
+ *
+ * Float products need no panel transposition: the activation rows are used as they are,
+ * and a tile is F32_RM rows × F32_RN tokens with one accumulator register per (row, token)
+ * whose lane l takes the elements with index mod 16 == l: the lane-16 order itself. Each
+ * weight vector is loaded once per F32_RN tokens and each activation vector once per
+ * F32_RM rows; at the end every register is reduced in the lane-16 tree.
+ *
+ * Rows whose length is not a multiple of 16 follow the engine's other order
+ * (sealm_f32_vec_dot_untiled, quant_float.c): four accumulators per (row, token) over whole
+ * 64-element steps, folded lane by lane as (a0 + a2) + (a1 + a3), reduced as lane-16, then
+ * the tail added one rounded product at a time (model.c picks that order by the same test). */
+
+enum { F32_RM = 4, F32_RN = 4, F32U_RM = 2, F32U_RN = 2 };
+
+/* The lane-16 reduction of quant_ref.h: a_k = v[k] + v[k+8], b_k = a_k + a_{k+4},
+ * (b0 + b2) + (b1 + b3). */
+static ALWAYS_INLINE float lane16_reduce(__m512 v) {
+    const __m256 a = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+    const __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    const __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));   /* b0 + b2, b1 + b3 */
+    return _mm_cvtss_f32(_mm_add_ss(c, _mm_shuffle_ps(c, c, 1)));
+}
+
+/* s[r][t] = the lane-16 dot of rows w + r·w_stride and x + t·x_stride (strides in floats). */
+static ALWAYS_INLINE void f32_tile(const int RM, const int RN, const float *w, int64_t w_stride, const float *x,
+                                   int64_t x_stride, int64_t cols, float s[F32_RM][F32_RN]) {
+    __m512 acc[F32_RM][F32_RN];
+    UNROLL
+    for (int r = 0; r < RM; r++)
+        UNROLL
+        for (int t = 0; t < RN; t++) acc[r][t] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < cols; i += 16) {
+        __m512 wv[F32_RM];
+        UNROLL
+        for (int r = 0; r < RM; r++) wv[r] = _mm512_loadu_ps(w + r * w_stride + i);
+        UNROLL
+        for (int t = 0; t < RN; t++) {
+            const __m512 xv = _mm512_loadu_ps(x + t * x_stride + i);
+            UNROLL
+            for (int r = 0; r < RM; r++) acc[r][t] = _mm512_fmadd_ps(wv[r], xv, acc[r][t]);
+        }
+    }
+    UNROLL
+    for (int r = 0; r < RM; r++)
+        UNROLL
+        for (int t = 0; t < RN; t++) s[r][t] = lane16_reduce(acc[r][t]);
+}
+
+/* The same in the untiled order (cols not a multiple of 16). */
+static ALWAYS_INLINE void f32u_tile(const int RM, const int RN, const float *w, int64_t w_stride, const float *x,
+                                    int64_t x_stride, int64_t cols, float s[F32_RM][F32_RN]) {
+    __m512 acc[F32U_RM][F32U_RN][4];
+    UNROLL
+    for (int r = 0; r < RM; r++)
+        UNROLL
+        for (int t = 0; t < RN; t++)
+            UNROLL
+            for (int j = 0; j < 4; j++) acc[r][t][j] = _mm512_setzero_ps();
+    const int64_t body = cols & ~(int64_t)63;
+    for (int64_t i = 0; i < body; i += 64)
+        UNROLL
+        for (int j = 0; j < 4; j++) {
+            __m512 wv[F32U_RM];
+            UNROLL
+            for (int r = 0; r < RM; r++) wv[r] = _mm512_loadu_ps(w + r * w_stride + i + 16 * j);
+            UNROLL
+            for (int t = 0; t < RN; t++) {
+                const __m512 xv = _mm512_loadu_ps(x + t * x_stride + i + 16 * j);
+                UNROLL
+                for (int r = 0; r < RM; r++) acc[r][t][j] = _mm512_fmadd_ps(wv[r], xv, acc[r][t][j]);
+            }
+        }
+    float sum[F32U_RM][F32U_RN];
+    UNROLL
+    for (int r = 0; r < RM; r++)
+        UNROLL
+        for (int t = 0; t < RN; t++)
+            sum[r][t] = lane16_reduce(_mm512_add_ps(_mm512_add_ps(acc[r][t][0], acc[r][t][2]),
+                                                    _mm512_add_ps(acc[r][t][1], acc[r][t][3])));
+    /* the tail: rounded product, then the add (the build never contracts them); the tile's
+     * chains are independent, so they interleave */
+    for (int64_t i = body; i < cols; i++)
+        UNROLL
+        for (int r = 0; r < RM; r++)
+            UNROLL
+            for (int t = 0; t < RN; t++) {
+                const float p = w[r * w_stride + i] * x[t * x_stride + i];
+                sum[r][t] += p;
+            }
+    UNROLL
+    for (int r = 0; r < RM; r++)
+        UNROLL
+        for (int t = 0; t < RN; t++) s[r][t] = sum[r][t];
+}
+
+typedef void (*f32_tile_fn)(const float *w, int64_t w_stride, const float *x, int64_t x_stride, int64_t cols,
+                            float s[F32_RM][F32_RN]);
+
+#define F32_VARIANT(name, rm, rn)                                                                            \
+    static void name##_##rm##x##rn(const float *w, int64_t ws, const float *x, int64_t xs, int64_t cols,     \
+                                   float s[F32_RM][F32_RN]) {                                                \
+        name##_tile(rm, rn, w, ws, x, xs, cols, s);                                                          \
+    }
+F32_VARIANT(f32, 4, 4)
+F32_VARIANT(f32, 4, 1)
+F32_VARIANT(f32, 1, 4)
+F32_VARIANT(f32, 1, 1)
+F32_VARIANT(f32u, 2, 2)
+F32_VARIANT(f32u, 2, 1)
+F32_VARIANT(f32u, 1, 2)
+F32_VARIANT(f32u, 1, 1)
+#undef F32_VARIANT
+
+/* The panel of F32 activations is the rows themselves (gemm.h). Rows are walked in panels
+ * of about ROW_PANEL_BYTES; within one, every token against every tile of rows. */
+static void gemm_f32_avx512(int64_t cols, int64_t r0, int64_t r1, const void *w, size_t w_row_bytes,
+                            const void *panel, int32_t n_tokens, float *y, int64_t y_stride, const float *bias) {
+    const int lane16 = cols % 16 == 0;
+    const int RM = lane16 ? F32_RM : F32U_RM, RN = lane16 ? F32_RN : F32U_RN;
+    const f32_tile_fn many = lane16 ? f32_4x4 : f32u_2x2, rows_one = lane16 ? f32_4x1 : f32u_2x1,
+                      one_tokens = lane16 ? f32_1x4 : f32u_1x2, one = lane16 ? f32_1x1 : f32u_1x1;
+    const int64_t w_stride = (int64_t)(w_row_bytes / sizeof(float));
+    const float *x = panel;
+    int64_t panel_rows = (int64_t)(ROW_PANEL_BYTES / w_row_bytes) / RM * RM;
+    if (panel_rows < RM) panel_rows = RM;
+    for (int64_t p0 = r0; p0 < r1; p0 += panel_rows) {
+        const int64_t p1 = p0 + panel_rows < r1 ? p0 + panel_rows : r1;
+        for (int32_t t = 0; t < n_tokens; t += RN) {
+            const int nt = n_tokens - t < RN ? n_tokens - t : RN;
+            for (int64_t r = p0; r < p1; r += RM) {
+                const int nr = p1 - r < RM ? (int)(p1 - r) : RM;
+                const float *wr = (const float *)w + r * w_stride, *xt = x + (int64_t)t * cols;
+                float s[F32_RM][F32_RN], e[F32_RM][F32_RN];
+                if (nr == RM && nt == RN) {
+                    many(wr, w_stride, xt, cols, cols, s);
+                } else if (nr == RM) {   /* the last tokens: one at a time */
+                    for (int k = 0; k < nt; k++) {
+                        rows_one(wr, w_stride, xt + k * cols, cols, cols, e);
+                        for (int j = 0; j < RM; j++) s[j][k] = e[j][0];
+                    }
+                } else if (nt == RN) {   /* the last rows: one at a time */
+                    for (int j = 0; j < nr; j++) {
+                        one_tokens(wr + j * w_stride, w_stride, xt, cols, cols, e);
+                        for (int k = 0; k < RN; k++) s[j][k] = e[0][k];
+                    }
+                } else {
+                    for (int j = 0; j < nr; j++)
+                        for (int k = 0; k < nt; k++) {
+                            one(wr + j * w_stride, w_stride, xt + k * cols, cols, cols, e);
+                            s[j][k] = e[0][0];
+                        }
+                }
+                for (int k = 0; k < nt; k++)
+                    for (int j = 0; j < nr; j++)
+                        y[(int64_t)(t + k) * y_stride + r + j] = s[j][k] + (bias ? bias[r + j] : 0.0f);
+            }
+        }
+    }
 }
 
 /* ---- the drivers: row panels, token groups, tiles ---- */
 
-typedef void (*tile_fn)(const uint8_t *w, size_t w_row_bytes, int64_t nb, const uint8_t *group, __m512 *out);
+typedef void (*tile_fn)(const uint8_t *w, size_t w_row_bytes, const void *prep, int64_t nb, const uint8_t *group,
+                        __m512 *out);
+/* Fills the prepared blocks of rows consecutive weight rows, row after row (nb blocks each). */
+typedef void (*prepare_fn)(const uint8_t *w, size_t w_row_bytes, int64_t rows, int64_t nb, void *out);
 
-static void run_tiles(int RM, tile_fn tile_many, tile_fn tile_one, int64_t block_elems, size_t panel_block_bytes, int64_t cols,
-                      int64_t r0, int64_t r1, const void *w, size_t w_row_bytes, const void *panel,
-                      int32_t n_tokens, float *y, int64_t y_stride, const float *bias) {
-    const int64_t nb = cols / block_elems;
-    const size_t group_bytes = (size_t)nb * panel_block_bytes;
+/* One type's kernels: tiles of rm rows and of one, and how its weight rows are prepared. */
+typedef struct tile_kernels {
+    int rm;
+    tile_fn many, one;
+    prepare_fn prepare;
+    size_t prep_bytes;           /* per block */
+    int64_t block_elems;
+    size_t panel_block_bytes;    /* per block of a token group */
+} tile_kernels;
+
+/* The prepared rows of a row panel, as whichever record type the kernels use. */
+typedef union prep_buffer {
+    kq_row kq[PREP_BYTES / sizeof(kq_row)];
+    q4_prep q4[PREP_BYTES / sizeof(q4_prep)];
+    q8_0_prep q8_0[PREP_BYTES / sizeof(q8_0_prep)];
+} prep_buffer;
+
+static void run_tiles(const tile_kernels *kn, int64_t cols, int64_t r0, int64_t r1, const void *w, size_t w_row_bytes,
+                      const void *panel, int32_t n_tokens, float *y, int64_t y_stride, const float *bias) {
+    const int RM = kn->rm;
+    const int64_t nb = cols / kn->block_elems;
+    const size_t group_bytes = (size_t)nb * kn->panel_block_bytes;
     const int32_t groups = (n_tokens + T - 1) / T;
-    int64_t panel_rows = (int64_t)(ROW_PANEL_BYTES / w_row_bytes) / RM * RM;
-    if (panel_rows < RM) panel_rows = RM;
+    /* as many rows as the prepared buffer holds, within the weight panel, in whole tiles
+     * where at least one fits (SEALM_GEMM_MAX_COLS keeps one row within it) */
+    prep_buffer buffer;
+    uint8_t *prep = (uint8_t *)&buffer;
+    int64_t panel_rows = (int64_t)(sizeof buffer / ((size_t)nb * kn->prep_bytes));
+    const int64_t weight_rows = (int64_t)(ROW_PANEL_BYTES / w_row_bytes);
+    if (weight_rows < panel_rows) panel_rows = weight_rows;
+    if (panel_rows >= RM) panel_rows = panel_rows / RM * RM;
+    if (panel_rows < 1) panel_rows = 1;
     const uint8_t *wbase = w;
+    const size_t prep_row = (size_t)nb * kn->prep_bytes;
     for (int64_t p0 = r0; p0 < r1; p0 += panel_rows) {
         const int64_t p1 = p0 + panel_rows < r1 ? p0 + panel_rows : r1;
+        kn->prepare(wbase + (size_t)p0 * w_row_bytes, w_row_bytes, p1 - p0, nb, prep);
         for (int32_t g = 0; g < groups; g++) {
             const uint8_t *group = (const uint8_t *)panel + (size_t)g * group_bytes;
             const int32_t t0 = g * T;
@@ -380,21 +659,24 @@ static void run_tiles(int RM, tile_fn tile_many, tile_fn tile_one, int64_t block
             int64_t r = p0;
             __m512 out[8];
             for (; r + RM <= p1; r += RM) {
-                tile_many(wbase + (size_t)r * w_row_bytes, w_row_bytes, nb, group, out);
+                kn->many(wbase + (size_t)r * w_row_bytes, w_row_bytes, prep + (size_t)(r - p0) * prep_row, nb, group,
+                         out);
                 for (int k = 0; k < RM; k++)
                     store_tokens(y, y_stride, r + k, t0, valid, out[k], bias ? bias[r + k] : 0.0f);
             }
             for (; r < p1; r++) {
-                tile_one(wbase + (size_t)r * w_row_bytes, w_row_bytes, nb, group, out);
+                kn->one(wbase + (size_t)r * w_row_bytes, w_row_bytes, prep + (size_t)(r - p0) * prep_row, nb, group,
+                        out);
                 store_tokens(y, y_stride, r, t0, valid, out[0], bias ? bias[r] : 0.0f);
             }
         }
     }
 }
 
-#define TILE_VARIANT(name, rm)                                                                         \
-    static void name##_x##rm(const uint8_t *w, size_t wrb, int64_t nb, const uint8_t *group, __m512 *out) { \
-        name##_tile(rm, w, wrb, nb, group, out);                                                       \
+#define TILE_VARIANT(name, rm)                                                                                   \
+    static void name##_x##rm(const uint8_t *w, size_t wrb, const void *prep, int64_t nb, const uint8_t *group,  \
+                             __m512 *out) {                                                                      \
+        name##_tile(rm, w, wrb, prep, nb, group, out);                                                           \
     }
 TILE_VARIANT(q8_0, 2)
 TILE_VARIANT(q8_0, 1)
@@ -404,37 +686,47 @@ TILE_VARIANT(q4_0, 4)
 TILE_VARIANT(q4_0, 1)
 #undef TILE_VARIANT
 
+_Static_assert(sizeof(kq_row) * (SEALM_GEMM_MAX_COLS / QK_K) <= PREP_BYTES &&
+                   sizeof(q4_prep) * (SEALM_GEMM_MAX_COLS / 32) <= PREP_BYTES &&
+                   sizeof(q8_0_prep) * (SEALM_GEMM_MAX_COLS / 32) <= PREP_BYTES,
+               "one prepared row of SEALM_GEMM_MAX_COLS elements must fit the buffer");
+
+static const tile_kernels q8_0_kernels = {LANE8_RM, q8_0_x2, q8_0_x1, q8_0_prepare, sizeof(q8_0_prep), 32,
+                                          GROUP_Q_BYTES + T * sizeof(float)};
+static const tile_kernels q4_1_kernels = {LANE8_RM, q4_1_x2, q4_1_x1, q4_1_prepare, sizeof(q4_prep), 32,
+                                          GROUP_Q_BYTES + 2 * T * sizeof(float)};
+static const tile_kernels q4_0_kernels = {Q4_0_RM, q4_0_x4, q4_0_x1, q4_0_prepare, sizeof(q4_prep), 32,
+                                          GROUP_Q_BYTES + T * sizeof(float)};
+static const tile_kernels q4_K_kernels = {1, q4_K_x1, q4_K_x1, q4_K_prepare_rows, sizeof(kq_row), QK_K, KQ_BLOCK_BYTES};
+static const tile_kernels q6_K_kernels = {1, q6_K_x1, q6_K_x1, q6_K_prepare_rows, sizeof(kq_row), QK_K, KQ_BLOCK_BYTES};
+
 static void gemm_q8_0_avx512(int64_t cols, int64_t r0, int64_t r1, const void *w, size_t w_row_bytes,
                              const void *panel, int32_t n_tokens, float *y, int64_t y_stride, const float *bias) {
-    run_tiles(LANE8_RM, q8_0_x2, q8_0_x1, 32, GROUP_Q_BYTES + T * sizeof(float), cols, r0, r1, w, w_row_bytes, panel,
-              n_tokens, y, y_stride, bias);
+    run_tiles(&q8_0_kernels, cols, r0, r1, w, w_row_bytes, panel, n_tokens, y, y_stride, bias);
 }
 
 static void gemm_q4_1_avx512(int64_t cols, int64_t r0, int64_t r1, const void *w, size_t w_row_bytes,
                              const void *panel, int32_t n_tokens, float *y, int64_t y_stride, const float *bias) {
-    run_tiles(LANE8_RM, q4_1_x2, q4_1_x1, 32, GROUP_Q_BYTES + 2 * T * sizeof(float), cols, r0, r1, w, w_row_bytes, panel,
-              n_tokens, y, y_stride, bias);
+    run_tiles(&q4_1_kernels, cols, r0, r1, w, w_row_bytes, panel, n_tokens, y, y_stride, bias);
 }
 
 static void gemm_q4_0_avx512(int64_t cols, int64_t r0, int64_t r1, const void *w, size_t w_row_bytes,
                              const void *panel, int32_t n_tokens, float *y, int64_t y_stride, const float *bias) {
-    run_tiles(Q4_0_RM, q4_0_x4, q4_0_x1, 32, GROUP_Q_BYTES + T * sizeof(float), cols, r0, r1, w, w_row_bytes, panel,
-              n_tokens, y, y_stride, bias);
+    run_tiles(&q4_0_kernels, cols, r0, r1, w, w_row_bytes, panel, n_tokens, y, y_stride, bias);
 }
 
 static void gemm_q4_K_avx512(int64_t cols, int64_t r0, int64_t r1, const void *w, size_t w_row_bytes,
                              const void *panel, int32_t n_tokens, float *y, int64_t y_stride, const float *bias) {
-    run_tiles(1, q4_K_x1, q4_K_x1, QK_K, KQ_BLOCK_BYTES, cols, r0, r1, w, w_row_bytes, panel, n_tokens, y, y_stride,
-              bias);
+    run_tiles(&q4_K_kernels, cols, r0, r1, w, w_row_bytes, panel, n_tokens, y, y_stride, bias);
 }
 
 static void gemm_q6_K_avx512(int64_t cols, int64_t r0, int64_t r1, const void *w, size_t w_row_bytes,
                              const void *panel, int32_t n_tokens, float *y, int64_t y_stride, const float *bias) {
-    run_tiles(1, q6_K_x1, q6_K_x1, QK_K, KQ_BLOCK_BYTES, cols, r0, r1, w, w_row_bytes, panel, n_tokens, y, y_stride,
-              bias);
+    run_tiles(&q6_K_kernels, cols, r0, r1, w, w_row_bytes, panel, n_tokens, y, y_stride, bias);
 }
 
 void sealm_gemm_install_avx512(sealm_type_traits table[SEALM_TYPE_COUNT]) {
+    table[SEALM_TYPE_F32].gemm = gemm_f32_avx512;
     table[SEALM_TYPE_Q4_K].gemm = gemm_q4_K_avx512;
     table[SEALM_TYPE_Q6_K].gemm = gemm_q6_K_avx512;
     table[SEALM_TYPE_Q8_0].gemm = gemm_q8_0_avx512;

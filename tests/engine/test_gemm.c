@@ -1,6 +1,7 @@
 /* Tests of the tiled prefill products (src/engine/gemm*.c):
- *  1. the packed panel: its size, and that packing in two token ranges (as two threads do)
- *     gives the same bytes as packing in one;
+ *  1. the packed panel: its size (none past SEALM_GEMM_MAX_COLS; F32's is the plain rows),
+ *     and that packing in two token ranges (as two threads do) gives the same bytes as
+ *     packing in one;
  *  2. at every SIMD level this CPU supports, every type with a gemm kernel: each result
  *     y[t][r] equals vec_dot_ref(row r, token t) + bias[r] bit for bit (memcmp), over odd
  *     row counts and row ranges, 1..19 tokens (one partial 16-token group, one full group
@@ -8,8 +9,11 @@
  *     nothing outside the rows and tokens asked for is written. The activations are
  *     quantized with the level's from_float_fast, as the engine does, so the reference
  *     sees the same bytes;
- *  3. enough rows of a long row that the kernels walk more than one row panel;
- *  4. at the AVX-512 level (when the CPU has it) Q8_0, Q4_0, Q4_1, Q4_K and Q6_K have a kernel.
+ *  3. enough rows of a long row that the kernels walk more than one row panel, rows so
+ *     long that a panel of prepared rows is shorter than a tile, and the longest row;
+ *  4. at the AVX-512 level (when the CPU has it) F32, Q8_0, Q4_0, Q4_1, Q4_K and Q6_K have a kernel
+ *     (F32 rows not a multiple of 16 are compared with sealm_f32_vec_dot_untiled, the order
+ *     the engine gives them).
  * Data comes from a seeded PRNG, so failures reproduce. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +28,7 @@
 
 #include "engine/gemm.h"
 #include "engine/quant.h"
+#include "engine/quant_ref.h"
 
 static uint64_t rng_state;
 
@@ -44,7 +49,7 @@ static void *xalloc(size_t n) {   /* 64-byte aligned, as the engine's activation
     return p;
 }
 
-static const sealm_tensor_type gemm_types[] = {SEALM_TYPE_Q8_0, SEALM_TYPE_Q4_0, SEALM_TYPE_Q4_1, SEALM_TYPE_Q4_K,
+static const sealm_tensor_type gemm_types[] = {SEALM_TYPE_F32, SEALM_TYPE_Q8_0, SEALM_TYPE_Q4_0, SEALM_TYPE_Q4_1, SEALM_TYPE_Q4_K,
                                                SEALM_TYPE_Q6_K};
 #define N_GEMM_TYPES (sizeof gemm_types / sizeof gemm_types[0])
 
@@ -57,6 +62,12 @@ static size_t row_bytes(const sealm_type_traits *tt, int64_t cols) {
 static void random_weights(sealm_tensor_type t, uint8_t *w, int64_t rows, int64_t cols) {
     const sealm_type_traits *tt = sealm_type_traits_get(t);
     const size_t rb = row_bytes(tt, cols);
+    if (t == SEALM_TYPE_F32) {   /* odd rows span many binades, so roundings differ by order */
+        float *fw = (float *)w;
+        for (int64_t i = 0; i < rows * cols; i++)
+            fw[i] = (i / cols) % 2 == 0 ? rng_uniform(-0.5f, 0.5f) : ldexpf(rng_uniform(-1.0f, 1.0f), (int)(rng_next() % 24) - 12);
+        return;
+    }
     float *f = malloc((size_t)cols * sizeof *f);
     assert_non_null(f);
     for (int64_t r = 0; r < rows; r++) {
@@ -139,7 +150,10 @@ static void check_case(sealm_tensor_type t, int64_t rows, int64_t r0, int64_t r1
                 continue;
             }
             float dot;
-            tt->vec_dot_ref(cols, &dot, w + (size_t)r * wrb, xq + (size_t)k * arb);
+            /* F32 rows not a multiple of 16 follow the engine's untiled order (model.c) */
+            const sealm_vec_dot_fn ref = t == SEALM_TYPE_F32 && cols % 16 != 0 ? sealm_f32_vec_dot_untiled
+                                                                                : tt->vec_dot_ref;
+            ref(cols, &dot, w + (size_t)r * wrb, xq + (size_t)k * arb);
             const float want = dot + (with_bias ? bias[r] : 0.0f);
             if (bits(got) != bits(want))
                 fail_msg("%s rows=%lld [%lld,%lld) cols=%lld tokens=%d bias=%d: y[%d][%lld] = %a, "
@@ -161,6 +175,18 @@ static void test_panel(void **state) {
     assert_int_equal(sealm_gemm_panel_bytes(SEALM_TYPE_Q8_1, 16, 96), 3 * 640);
     assert_int_equal(sealm_gemm_panel_bytes(SEALM_TYPE_Q8_K, 16, 512), 2 * 4416);
     assert_int_equal(sealm_gemm_panel_bytes(SEALM_TYPE_F16, 16, 256), 0);
+    /* past the longest row the quantized kernels take: no packed form */
+    assert_true(sealm_gemm_panel_bytes(SEALM_TYPE_Q8_0, 16, SEALM_GEMM_MAX_COLS) > 0);
+    assert_int_equal(sealm_gemm_panel_bytes(SEALM_TYPE_Q8_0, 16, SEALM_GEMM_MAX_COLS + 32), 0);
+    assert_int_equal(sealm_gemm_panel_bytes(SEALM_TYPE_Q8_K, 16, SEALM_GEMM_MAX_COLS + 256), 0);
+    /* F32: the rows as they are */
+    assert_int_equal(sealm_gemm_panel_bytes(SEALM_TYPE_F32, 3, 172), 3 * 172 * sizeof(float));
+    {
+        float x[3 * 20], panel[3 * 17];
+        for (int i = 0; i < 60; i++) x[i] = (float)i;
+        sealm_gemm_pack(SEALM_TYPE_F32, x, 20, 17, 3, 0, 3, panel);
+        for (int t = 0; t < 3; t++) assert_memory_equal(panel + 17 * t, x + 20 * t, 17 * sizeof(float));
+    }
 
     /* two token ranges split at a group boundary = one range */
     rng_state = 11;
@@ -191,7 +217,28 @@ static void test_panel(void **state) {
 
 /* ---- 2. and 3. every level against the reference ---- */
 
+/* F32: lane-16 rows (multiples of 16) and untiled ones (others: one 64-element step or
+ * several, with short and long tails), against tiles of 4×4 / 2×2 and their edges. */
+static void check_f32(void) {
+    static const int64_t row_counts[] = {1, 2, 3, 5, 7};
+    static const int64_t col_counts[] = {16, 48, 64, 80, 256, 1, 7, 63, 65, 172, 200, 333};
+    for (size_t ri = 0; ri < sizeof row_counts / sizeof row_counts[0]; ri++)
+        for (size_t ci = 0; ci < sizeof col_counts / sizeof col_counts[0]; ci++)
+            for (int32_t n = 1; n <= 9; n++) {
+                const int64_t rows = row_counts[ri];
+                const int64_t r0 = (n % 2 && rows > 2) ? 1 : 0;
+                check_case(SEALM_TYPE_F32, rows, r0, rows, col_counts[ci], n, n % 3 != 0);
+            }
+    check_case(SEALM_TYPE_F32, 3, 0, 3, 5632, 17, 1);
+    check_case(SEALM_TYPE_F32, 70, 2, 69, 1000, 6, 1);   /* more rows than one row panel */
+    check_case(SEALM_TYPE_F32, 40, 0, 40, 4096, 18, 0);
+}
+
 static void check_type(sealm_tensor_type t) {
+    if (t == SEALM_TYPE_F32) {
+        check_f32();
+        return;
+    }
     static const int64_t row_counts[] = {1, 2, 3, 5, 7};
     static const int64_t block_counts[] = {1, 2, 3, 5, 18};
     const int64_t be = sealm_type_traits_get(t)->block_elems;
@@ -207,6 +254,9 @@ static void check_type(sealm_tensor_type t) {
     /* long rows (TinyLlama's n_ff), and more rows than one row panel of the kernels holds */
     check_case(t, 3, 0, 3, 5632, 17, 1);
     check_case(t, 150, 2, 149, 4096, 18, 0);
+    /* rows so long that a row panel holds fewer rows than a tile, and the longest row */
+    check_case(t, 5, 1, 5, 12800, 3, 1);
+    check_case(t, 2, 0, 2, SEALM_GEMM_MAX_COLS, 17, 1);
 }
 
 static void test_levels(void **state) {
