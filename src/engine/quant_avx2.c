@@ -343,36 +343,8 @@ static inline float q4_K_finish(q4_K_chain ch) {
     return x86_hsum_f32x8(ch.acc) + x86_hsum_f32x4(ch.acc_m);
 }
 
-static void vec_dot_q4_K_q8_K_avx2(int64_t n, float *restrict s, const void *restrict vw,
-                                   const void *restrict vx) {
-    const block_q4_K *w = vw;
-    const block_q8_K *x = vx;
-    const int64_t nb = n / QK_K;
-    q4_K_chain ch = {_mm256_setzero_ps(), _mm_setzero_ps()};
-    for (int64_t i = 0; i < nb; i++)
-        ch = q4_K_block_avx2(&w[i], &x[i], ch);
-    *s = q4_K_finish(ch);
-}
-
-static void vec_dot_x4_q4_K_q8_K_avx2(int64_t n, float *restrict s, const void *const vw[4],
-                                      const void *const vx[4]) {
-    const block_q4_K *w0 = vw[0], *w1 = vw[1], *w2 = vw[2], *w3 = vw[3];
-    const block_q8_K *x0 = vx[0], *x1 = vx[1], *x2 = vx[2], *x3 = vx[3];
-    const int64_t nb = n / QK_K;
-    q4_K_chain c0 = {_mm256_setzero_ps(), _mm_setzero_ps()}, c1 = c0, c2 = c0, c3 = c0;
-    const uintptr_t next = x86_next_rows(vw[0], vw[1], vw[2], vw[3], (size_t)nb * sizeof(block_q4_K));
-    for (int64_t i = 0; i < nb; i++) {
-        x86_prefetch_step(next, i, 4 * sizeof(block_q4_K));
-        c0 = q4_K_block_avx2(&w0[i], &x0[i], c0);
-        c1 = q4_K_block_avx2(&w1[i], &x1[i], c1);
-        c2 = q4_K_block_avx2(&w2[i], &x2[i], c2);
-        c3 = q4_K_block_avx2(&w3[i], &x3[i], c3);
-    }
-    s[0] = q4_K_finish(c0);
-    s[1] = q4_K_finish(c1);
-    s[2] = q4_K_finish(c2);
-    s[3] = q4_K_finish(c3);
-}
+#define Q4_K_CHAIN_ZERO ((q4_K_chain){_mm256_setzero_ps(), _mm_setzero_ps()})
+X86_SUPERBLOCK_DOTS(q4_K_q8_K_avx2, block_q4_K, q4_K_chain, Q4_K_CHAIN_ZERO, q4_K_block_avx2, q4_K_finish)
 
 /* Q5_K: Q4_K plus a 5th bit: for chunk c, qh[l] bit 2c belongs to element l of sub-block 2c
  * and bit 2c+1 to element l of sub-block 2c+1. */
@@ -463,36 +435,7 @@ static inline __m256 q6_K_block_avx2(const block_q6_K *w, const block_q8_K *x, _
     return _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
 }
 
-static void vec_dot_q6_K_q8_K_avx2(int64_t n, float *restrict s, const void *restrict vw,
-                                   const void *restrict vx) {
-    const block_q6_K *w = vw;
-    const block_q8_K *x = vx;
-    const int64_t nb = n / QK_K;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nb; i++)
-        acc = q6_K_block_avx2(&w[i], &x[i], acc);
-    *s = x86_hsum_f32x8(acc);
-}
-
-static void vec_dot_x4_q6_K_q8_K_avx2(int64_t n, float *restrict s, const void *const vw[4],
-                                      const void *const vx[4]) {
-    const block_q6_K *w0 = vw[0], *w1 = vw[1], *w2 = vw[2], *w3 = vw[3];
-    const block_q8_K *x0 = vx[0], *x1 = vx[1], *x2 = vx[2], *x3 = vx[3];
-    const int64_t nb = n / QK_K;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-    const uintptr_t next = x86_next_rows(vw[0], vw[1], vw[2], vw[3], (size_t)nb * sizeof(block_q6_K));
-    for (int64_t i = 0; i < nb; i++) {
-        x86_prefetch_step(next, i, 4 * sizeof(block_q6_K));
-        acc0 = q6_K_block_avx2(&w0[i], &x0[i], acc0);
-        acc1 = q6_K_block_avx2(&w1[i], &x1[i], acc1);
-        acc2 = q6_K_block_avx2(&w2[i], &x2[i], acc2);
-        acc3 = q6_K_block_avx2(&w3[i], &x3[i], acc3);
-    }
-    s[0] = x86_hsum_f32x8(acc0);
-    s[1] = x86_hsum_f32x8(acc1);
-    s[2] = x86_hsum_f32x8(acc2);
-    s[3] = x86_hsum_f32x8(acc3);
-}
+X86_SUPERBLOCK_DOTS(q6_K_q8_K_avx2, block_q6_K, __m256, _mm256_setzero_ps(), q6_K_block_avx2, x86_hsum_f32x8)
 
 /* Q3_K: 3-bit quants: 2 low bits in qs, the 3rd in hmask; value = low2 - (bit ? 0 : 4),
  * i.e. (low2 | bit<<2) - 4. Each half h uses qs[32h..32h+31]; chunk c of the half takes

@@ -447,37 +447,7 @@ static inline __m256 q6_K_block_avx512(const block_q6_K *w, const block_q8_K *x,
     return _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(lanes), acc);
 }
 
-static void vec_dot_q6_K_q8_K_avx512(int64_t n, float *restrict s, const void *restrict vw,
-                                     const void *restrict vx) {
-    const block_q6_K *w = vw;
-    const block_q8_K *x = vx;
-    const int64_t nb = n / QK_K;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nb; i++)
-        acc = q6_K_block_avx512(&w[i], &x[i], acc);
-    *s = x86_hsum_f32x8(acc);
-}
-
-/* Four chains side by side, block i of each before block i+1 of any (as the AVX2 x4). */
-static void vec_dot_x4_q6_K_q8_K_avx512(int64_t n, float *restrict s, const void *const vw[4],
-                                        const void *const vx[4]) {
-    const block_q6_K *w0 = vw[0], *w1 = vw[1], *w2 = vw[2], *w3 = vw[3];
-    const block_q8_K *x0 = vx[0], *x1 = vx[1], *x2 = vx[2], *x3 = vx[3];
-    const int64_t nb = n / QK_K;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-    const uintptr_t next = x86_next_rows(vw[0], vw[1], vw[2], vw[3], (size_t)nb * sizeof(block_q6_K));
-    for (int64_t i = 0; i < nb; i++) {
-        x86_prefetch_step(next, i, 4 * sizeof(block_q6_K));
-        acc0 = q6_K_block_avx512(&w0[i], &x0[i], acc0);
-        acc1 = q6_K_block_avx512(&w1[i], &x1[i], acc1);
-        acc2 = q6_K_block_avx512(&w2[i], &x2[i], acc2);
-        acc3 = q6_K_block_avx512(&w3[i], &x3[i], acc3);
-    }
-    s[0] = x86_hsum_f32x8(acc0);
-    s[1] = x86_hsum_f32x8(acc1);
-    s[2] = x86_hsum_f32x8(acc2);
-    s[3] = x86_hsum_f32x8(acc3);
-}
+X86_SUPERBLOCK_DOTS(q6_K_q8_K_avx512, block_q6_K, __m256, _mm256_setzero_ps(), q6_K_block_avx512, x86_hsum_f32x8)
 
 /* ------------------------------------------------------------------------------------
  * Float vectors: the lane-16 order (quant_ref.h) in one 16-lane accumulator. A partial last

@@ -455,17 +455,17 @@ int cmd_recipients(int argc, char **argv) {
 int cmd_minisign_key(int argc, char **argv) {
     const char *in = NULL, *out = NULL;
     for (int i = 1; i < argc; i++) {
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             printf("usage: sealm minisign-key -i PUBLISHER.pub -o KEY.minisign.pub\n"
                    "  writes the publisher's public key in minisign's format, for `minisign -V -p KEY.minisign.pub`\n");
             return 0;
         }
-        if (!v) { cli_error("minisign-key: '%s' is unknown or needs a value", argv[i]); return EXIT_USAGE; }
-        if (!strcmp(argv[i], "-i")) in = v;
-        else if (!strcmp(argv[i], "-o")) out = v;
-        else { cli_error("minisign-key: unknown option '%s'", argv[i]); return EXIT_USAGE; }
-        i++;
+        if (i + 1 >= argc) { cli_error("minisign-key: '%s' is unknown or needs a value", a); return EXIT_USAGE; }
+        const char *v = argv[++i];
+        if (!strcmp(a, "-i")) in = v;
+        else if (!strcmp(a, "-o")) out = v;
+        else { cli_error("minisign-key: unknown option '%s'", a); return EXIT_USAGE; }
     }
     if (!in || !out) {
         cli_error("minisign-key needs -i PUBLISHER.pub and -o OUT");
