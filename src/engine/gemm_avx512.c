@@ -700,30 +700,19 @@ static const tile_kernels q4_0_kernels = {Q4_0_RM, q4_0_x4, q4_0_x1, q4_0_prepar
 static const tile_kernels q4_K_kernels = {1, q4_K_x1, q4_K_x1, q4_K_prepare_rows, sizeof(kq_row), QK_K, KQ_BLOCK_BYTES};
 static const tile_kernels q6_K_kernels = {1, q6_K_x1, q6_K_x1, q6_K_prepare_rows, sizeof(kq_row), QK_K, KQ_BLOCK_BYTES};
 
-static void gemm_q8_0_avx512(int64_t cols, int64_t r0, int64_t r1, const void *w, size_t w_row_bytes,
-                             const void *panel, int32_t n_tokens, float *y, int64_t y_stride, const float *bias) {
-    run_tiles(&q8_0_kernels, cols, r0, r1, w, w_row_bytes, panel, n_tokens, y, y_stride, bias);
-}
-
-static void gemm_q4_1_avx512(int64_t cols, int64_t r0, int64_t r1, const void *w, size_t w_row_bytes,
-                             const void *panel, int32_t n_tokens, float *y, int64_t y_stride, const float *bias) {
-    run_tiles(&q4_1_kernels, cols, r0, r1, w, w_row_bytes, panel, n_tokens, y, y_stride, bias);
-}
-
-static void gemm_q4_0_avx512(int64_t cols, int64_t r0, int64_t r1, const void *w, size_t w_row_bytes,
-                             const void *panel, int32_t n_tokens, float *y, int64_t y_stride, const float *bias) {
-    run_tiles(&q4_0_kernels, cols, r0, r1, w, w_row_bytes, panel, n_tokens, y, y_stride, bias);
-}
-
-static void gemm_q4_K_avx512(int64_t cols, int64_t r0, int64_t r1, const void *w, size_t w_row_bytes,
-                             const void *panel, int32_t n_tokens, float *y, int64_t y_stride, const float *bias) {
-    run_tiles(&q4_K_kernels, cols, r0, r1, w, w_row_bytes, panel, n_tokens, y, y_stride, bias);
-}
-
-static void gemm_q6_K_avx512(int64_t cols, int64_t r0, int64_t r1, const void *w, size_t w_row_bytes,
-                             const void *panel, int32_t n_tokens, float *y, int64_t y_stride, const float *bias) {
-    run_tiles(&q6_K_kernels, cols, r0, r1, w, w_row_bytes, panel, n_tokens, y, y_stride, bias);
-}
+/* The table's gemm entry of one type: the shared tile loop over that type's kernels. */
+#define GEMM_ENTRY(T)                                                                               \
+    static void gemm_##T##_avx512(int64_t cols, int64_t r0, int64_t r1, const void *w, size_t w_row_bytes, \
+                                  const void *panel, int32_t n_tokens, float *y, int64_t y_stride,  \
+                                  const float *bias) {                                              \
+        run_tiles(&T##_kernels, cols, r0, r1, w, w_row_bytes, panel, n_tokens, y, y_stride, bias);  \
+    }
+GEMM_ENTRY(q8_0)
+GEMM_ENTRY(q4_1)
+GEMM_ENTRY(q4_0)
+GEMM_ENTRY(q4_K)
+GEMM_ENTRY(q6_K)
+#undef GEMM_ENTRY
 
 void sealm_gemm_install_avx512(sealm_type_traits table[SEALM_TYPE_COUNT]) {
     table[SEALM_TYPE_F32].gemm = gemm_f32_avx512;
