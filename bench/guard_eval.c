@@ -17,6 +17,8 @@
  * Gold offsets (Python code-point indices) are converted to byte offsets. */
 #include "sealm/guard.h"
 
+#include "conll_persons.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -302,57 +304,30 @@ static int secret_case(const sealm_guard_pii *d, json_t *row, void *ctx, corpus 
     return 0;
 }
 
-/* WNUT17 (CoNLL, one token per line, blank line between sentences): sentences are the
- * tokens joined by single spaces; gold spans are the B-/I-person runs. */
+/* WNUT17 (bench/conll_persons.h): every sentence is scored for PERSON alone. */
+typedef struct wnut_eval {
+    const sealm_guard_pii *d;
+    counts *c;
+    corpus *cp;
+} wnut_eval;
+
+static bool score_wnut_sentence(void *ctx, const char *text, size_t len, const conll_person *persons, size_t n) {
+    wnut_eval *w = ctx;
+    bool evaluated[T_N] = {0};
+    evaluated[T_PERSON] = true;
+    span gold[CONLL_MAX_PERSONS];
+    for (size_t i = 0; i < n; i++) gold[i] = (span){T_PERSON, persons[i].start, persons[i].end};
+    score_text(w->d, text, len, gold, n, evaluated, w->c);
+    corpus_add(w->cp, text, len);
+    return true;
+}
+
 static void eval_wnut(const sealm_guard_pii *d, const char *path, counts *c, corpus *cp) {
-    FILE *f = fopen(path, "r");
-    if (!f) {
+    wnut_eval w = {d, c, cp};
+    if (!conll_read_persons(path, score_wnut_sentence, &w)) {
         fprintf(stderr, "guard_eval: cannot open %s\n", path);
         exit(1);
     }
-    bool evaluated[T_N] = {0};
-    evaluated[T_PERSON] = true;
-    char *line = NULL, text[8192];
-    size_t cap = 0, len = 0, n = 0;
-    span gold[64];
-    bool in_person = false;
-    for (;;) {
-        ssize_t got = getline(&line, &cap, f);
-        /* sentences end at a blank line, or at a line with an empty token (the training file
-         * separates many of its sentences with a lone tab) */
-        bool end_sentence = got <= 0 || line[0] == '\n' || line[0] == '\r' || line[0] == '\t';
-        if (end_sentence) {
-            if (len) {
-                score_text(d, text, len, gold, n, evaluated, c);
-                corpus_add(cp, text, len);
-            }
-            len = n = 0;
-            in_person = false;
-            if (got <= 0) break;
-            continue;
-        }
-        char *tab = strchr(line, '\t');
-        if (!tab) continue;
-        *tab = 0;
-        char *tag = tab + 1;
-        tag[strcspn(tag, "\r\n")] = 0;
-        size_t tl = strlen(line);
-        if (len + tl + 2 >= sizeof text) continue;
-        if (len) text[len++] = ' ';
-        size_t s0 = len;
-        memcpy(text + len, line, tl);
-        len += tl;
-        if (strcmp(tag, "B-person") == 0 && n < 64) {
-            gold[n++] = (span){T_PERSON, s0, len};
-            in_person = true;
-        } else if (strcmp(tag, "I-person") == 0 && in_person) {
-            gold[n - 1].end = len;
-        } else {
-            in_person = false;
-        }
-    }
-    free(line);
-    fclose(f);
 }
 
 static double now_s(void) {

@@ -17,6 +17,8 @@
 #include "sealm/tokenizer.h"
 #include "guard/pii_slm_internal.h"
 
+#include "conll_persons.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,54 +110,29 @@ static void load_presidio(const char *path, sentence_set *out, size_t skip, size
     json_decref(root);
 }
 
-/* CoNLL: one "token<TAB>tag" per line, sentences end at a blank line or a lone tab. */
+/* WNUT17 (bench/conll_persons.h): the first `limit` sentences with their person spans. */
+typedef struct wnut_load {
+    sentence_set *out;
+    size_t limit;
+} wnut_load;
+
+static bool keep_wnut_sentence(void *ctx, const char *text, size_t len, const conll_person *persons, size_t n) {
+    wnut_load *w = ctx;
+    sentence *s = set_add(w->out);
+    s->text = malloc(len + 1);
+    if (!s->text) die("out of memory", "loading wnut17");
+    memcpy(s->text, text, len);
+    s->text[len] = 0;
+    s->len = len;
+    s->n_gold = n < MAX_GOLD ? n : MAX_GOLD;
+    for (size_t i = 0; i < s->n_gold; i++) s->gold[i] = (span){T_PERSON, persons[i].start, persons[i].end};
+    return w->out->n < w->limit;
+}
+
 static void load_wnut(const char *path, sentence_set *out, size_t limit) {
-    FILE *f = fopen(path, "r");
-    if (!f) die("cannot open", path);
-    char *line = NULL, text[8192];
-    size_t cap = 0, len = 0;
-    span gold[MAX_GOLD];
-    size_t n = 0;
-    bool in_person = false;
-    while (out->n < limit) {
-        ssize_t got = getline(&line, &cap, f);
-        if (got <= 0 || line[0] == '\n' || line[0] == '\r' || line[0] == '\t') {
-            if (len) {
-                sentence *s = set_add(out);
-                s->text = malloc(len + 1);
-                memcpy(s->text, text, len);
-                s->text[len] = 0;
-                s->len = len;
-                memcpy(s->gold, gold, n * sizeof gold[0]);
-                s->n_gold = n;
-            }
-            len = n = 0;
-            in_person = false;
-            if (got <= 0) break;
-            continue;
-        }
-        char *tab = strchr(line, '\t');
-        if (!tab) continue;
-        *tab = 0;
-        char *tag = tab + 1;
-        tag[strcspn(tag, "\r\n")] = 0;
-        size_t tl = strlen(line);
-        if (len + tl + 2 >= sizeof text) continue;
-        if (len) text[len++] = ' ';
-        size_t s0 = len;
-        memcpy(text + len, line, tl);
-        len += tl;
-        if (!strcmp(tag, "B-person") && n < MAX_GOLD) {
-            gold[n++] = (span){T_PERSON, s0, len};
-            in_person = true;
-        } else if (!strcmp(tag, "I-person") && in_person) {
-            gold[n - 1].end = len;
-        } else {
-            in_person = false;
-        }
-    }
-    free(line);
-    fclose(f);
+    wnut_load w = {out, limit};
+    if (limit == 0) return;
+    if (!conll_read_persons(path, keep_wnut_sentence, &w)) die("cannot open", path);
 }
 
 static size_t overlap(size_t a0, size_t a1, size_t b0, size_t b1) {
