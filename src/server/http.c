@@ -65,18 +65,50 @@ typedef struct stream {
 
 /* ---- responses ---- */
 
+/* A response owning text (freed with it, or here when it cannot be made), of the given type. */
+static struct MHD_Response *text_response(char *text, const char *type)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(text);
+        return NULL;
+    }
+    MHD_add_response_header(r, "Content-Type", type);
+    return r;
+}
+
+/* Queues r with status, releases our reference and counts the request. */
+static enum MHD_Result queue_counted(struct MHD_Connection *c, int status, struct MHD_Response *r)
+{
+    enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, r);
+    MHD_destroy_response(r);
+    front_metrics_request(status);
+    return ok;
+}
+
+/* A new JSON string: the string value of head followed by tail[0, n). */
+static json_t *joined_string(const json_t *head, const char *tail, size_t n)
+{
+    size_t h = json_string_length(head);
+    char *buf = malloc(h + n + 1);
+    if (!buf)
+        return json_null();
+    memcpy(buf, json_string_value(head), h);
+    memcpy(buf + h, tail, n);
+    json_t *j = json_stringn(buf, h + n);
+    free(buf);
+    return j ? j : json_null();
+}
+
 static enum MHD_Result send_json(struct MHD_Connection *c, int status, json_t *body, double retry_after)
 {
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     if (!text)
         return MHD_NO;
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-    if (!r) {
-        free(text);
+    struct MHD_Response *r = text_response(text, "application/json");
+    if (!r)
         return MHD_NO;
-    }
-    MHD_add_response_header(r, "Content-Type", "application/json");
     MHD_add_response_header(r, "Cache-Control", "no-store");
     if (retry_after > 0) {
         char ra[32];
@@ -85,10 +117,7 @@ static enum MHD_Result send_json(struct MHD_Connection *c, int status, json_t *b
     }
     if (status == 401)
         MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
-    enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, r);
-    MHD_destroy_response(r);
-    front_metrics_request(status);
-    return ok;
+    return queue_counted(c, status, r);
 }
 
 static json_t *error_body(const api_error *e)
@@ -302,14 +331,28 @@ static enum MHD_Result answer_whole(struct MHD_Connection *c, front_http *h, fro
             last = ev->t;
             n_tokens++;
             json_t *lpv = json_object_get(ev->body, "logprob");
-            if (rq->logprobs && t) {
+            size_t n_entries = json_array_size(lp_tokens);
+            if (rq->logprobs && t && !lpv) {
+                /* Bytes the worker held back (an unfinished character, a stop-string prefix)
+                 * and sends at the end without a logprob: no new token, they complete the
+                 * last one. */
+                if (n_entries > 0) {
+                    json_t *joined = joined_string(json_array_get(lp_tokens, n_entries - 1), t, json_string_length(tv));
+                    json_array_set(lp_tokens, n_entries - 1, joined);
+                    if (rq->chat)
+                        json_object_set(json_array_get(lp_content, n_entries - 1), "token", joined);
+                    json_decref(joined);
+                    json_t *end = json_array_get(lp_ends, n_entries - 1);
+                    json_integer_set(end, json_integer_value(end) + (json_int_t)json_string_length(tv));
+                }
+            } else if (rq->logprobs && t) {
                 /* Logprobs are offered only when the guard cannot rewrite text, so the model's
                  * bytes and the answer's bytes are the same: offsets carry over. */
                 if (rq->chat)
-                    json_array_append_new(lp_content, json_pack("{s:s,s:O,s:[]}", "token", t, "logprob", lpv ? lpv : json_null(),
+                    json_array_append_new(lp_content, json_pack("{s:s,s:O,s:[]}", "token", t, "logprob", lpv,
                                                                 "top_logprobs"));
                 json_array_append_new(lp_tokens, json_string(t));
-                json_array_append(lp_values, lpv ? lpv : json_null());
+                json_array_append(lp_values, lpv);
                 json_array_append_new(lp_offsets, json_integer((json_int_t)total));
                 json_array_append_new(lp_ends, json_integer((json_int_t)(total + json_string_length(tv))));
             }
@@ -557,10 +600,19 @@ static void stream_event(stream *s, front_event *ev)
         json_t *tv = json_object_get(ev->body, "text");
         const char *t = json_string_value(tv);
         size_t tl = t ? json_string_length(tv) : 0;
-        if (s->rq.logprobs) {
-            json_t *lpv = json_object_get(ev->body, "logprob");
-            json_array_append_new(s->lp_pending, json_pack("{s:s%,s:O,s:I}", "t", t ? t : "", tl, "lp", lpv ? lpv : json_null(),
+        json_t *lpv = json_object_get(ev->body, "logprob");
+        size_t n_pending = json_array_size(s->lp_pending);
+        if (s->rq.logprobs && lpv) {
+            json_array_append_new(s->lp_pending, json_pack("{s:s%,s:O,s:I}", "t", t ? t : "", tl, "lp", lpv,
                                                            "end", (json_int_t)(s->total + tl)));
+        } else if (s->rq.logprobs && n_pending > 0) {
+            /* held-back bytes sent at the end without a logprob: they complete the last
+             * token, while its entry is still pending; once it went out, they go out as text
+             * only (an entry with no logprob would break the schema) */
+            json_t *pe = json_array_get(s->lp_pending, n_pending - 1);
+            json_object_set_new(pe, "t", joined_string(json_object_get(pe, "t"), t ? t : "", tl));
+            json_t *end = json_object_get(pe, "end");
+            json_integer_set(end, json_integer_value(end) + (json_int_t)tl);
         }
         const char *out;
         size_t n, released;
@@ -681,10 +733,7 @@ static enum MHD_Result answer_stream(struct MHD_Connection *c, front_http *h, fr
     }
     MHD_add_response_header(r, "Content-Type", "text/event-stream");
     MHD_add_response_header(r, "Cache-Control", "no-cache");
-    enum MHD_Result ok = MHD_queue_response(c, 200, r);
-    MHD_destroy_response(r);
-    front_metrics_request(200);
-    return ok;
+    return queue_counted(c, 200, r);
 }
 
 /* The guard for one validated request: resolves the key's and model's policy, screens the
@@ -867,16 +916,8 @@ static enum MHD_Result send_text(struct MHD_Connection *c, int status, char *tex
 {
     if (!text)
         return MHD_NO;
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-    if (!r) {
-        free(text);
-        return MHD_NO;
-    }
-    MHD_add_response_header(r, "Content-Type", type);
-    enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, r);
-    MHD_destroy_response(r);
-    front_metrics_request(status);
-    return ok;
+    struct MHD_Response *r = text_response(text, type);
+    return r ? queue_counted(c, status, r) : MHD_NO;
 }
 
 /* ---- routing ---- */

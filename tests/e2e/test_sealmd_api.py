@@ -270,6 +270,26 @@ def test_openai_sdk_completion_and_logprobs(daemon):
                                   logprobs=True, top_logprobs=3)
 
 
+def test_held_back_text_completes_the_last_logprob_entry(daemon):
+    """The worker holds back the answer's tail while it could begin a stop string, and sends
+    it at the end without a logprob (it is no new token): every entry still has a number,
+    and the entries' tokens still spell the answer."""
+    c = sdk(daemon)
+    ask = dict(model="smol", messages=[{"role": "user", "content": "Name a colour."}], max_tokens=6, temperature=0)
+    plain = c.chat.completions.create(**ask).choices[0].message.content
+    assert len(plain) >= 3
+    stop = plain[-3:] + "\u2603"       # the answer ends with this stop string's first three characters
+    r = c.chat.completions.create(**ask, stop=[stop], logprobs=True)
+    assert r.choices[0].message.content == plain and r.choices[0].finish_reason == "length"
+    entries = r.choices[0].logprobs.content
+    assert entries and all(isinstance(e.logprob, float) and e.logprob <= 0 for e in entries)
+    assert "".join(e.token for e in entries) == plain
+    chunks = list(c.chat.completions.create(**ask, stop=[stop], logprobs=True, stream=True))
+    assert "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices) == plain
+    streamed = [e for ch in chunks if ch.choices and ch.choices[0].logprobs for e in ch.choices[0].logprobs.content]
+    assert streamed and all(isinstance(e.logprob, float) and e.logprob <= 0 for e in streamed)
+
+
 def test_openai_sdk_streaming(daemon):
     c = sdk(daemon)
     chunks = list(c.chat.completions.create(model="smol", messages=[{"role": "user", "content": "Count to five."}],
