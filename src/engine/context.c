@@ -59,6 +59,7 @@ static sealm_status alloc_buffers(sealm_context *c, sealm_error *err) {
     a->proj = alloc_floats(nb * d);
     a->gate = alloc_floats(nb * ff);
     a->up = alloc_floats(nb * ff);
+    a->rope = alloc_floats(nb * (size_t)hp->n_rot);
     /* the widest activation row any weight type can ask for, at the widest input (n_ff or n_embd) */
     static const sealm_tensor_type act_types[] = {SEALM_TYPE_Q8_0, SEALM_TYPE_Q8_1, SEALM_TYPE_Q8_K,
                                                   SEALM_TYPE_F16, SEALM_TYPE_BF16};
@@ -78,7 +79,7 @@ static sealm_status alloc_buffers(sealm_context *c, sealm_error *err) {
 
     const int nth = c->params.n_threads;
     c->attn = calloc((size_t)nth, sizeof *c->attn);
-    bool ok = a->x && a->xb && a->q && a->k && a->v && a->att && a->proj && a->gate && a->up && a->xq &&
+    bool ok = a->x && a->xb && a->q && a->k && a->v && a->att && a->proj && a->gate && a->up && a->rope && a->xq &&
               c->kv.k && c->kv.v && c->attn;
     for (int i = 0; ok && i < nth; i++) {
         c->attn[i].scores = alloc_floats((size_t)c->kv.n_ctx);
@@ -148,7 +149,7 @@ void sealm_context_free(sealm_context *c) {
     if (c->owns_pool) sealm_threadpool_free(c->pool);
     sealm_activations *a = &c->act;
     free(a->x); free(a->xb); free(a->q); free(a->k); free(a->v);
-    free(a->att); free(a->proj); free(a->gate); free(a->up); free(a->xq);
+    free(a->att); free(a->proj); free(a->gate); free(a->up); free(a->rope); free(a->xq);
     free(c->kv.k);
     free(c->kv.v);
     if (c->attn)

@@ -148,6 +148,78 @@ static void matmul_worker(void *arg, int ith, int nth) {
     }
 }
 
+/* ---- per-token steps spread over the pool in prefill ----
+ * Norms, RoPE, the KV store, SwiGLU and the residual adds treat each token row on its own,
+ * so any split over threads gives the same bits. In decode (one token) a pool run would
+ * cost more than the step; from this many tokens on the rows are split. */
+enum { PARALLEL_STEP_MIN_TOKENS = 4 };
+
+typedef void (*token_step_fn)(sealm_context *c, const void *args, int32_t t0, int32_t t1);
+
+typedef struct token_step_task {
+    sealm_context *c;
+    const void *args;
+    token_step_fn fn;
+    int32_t n_tokens;
+} token_step_task;
+
+static void token_step_worker(void *arg, int ith, int nth) {
+    const token_step_task *task = arg;
+    const int32_t t0 = (int32_t)((int64_t)task->n_tokens * ith / nth);
+    const int32_t t1 = (int32_t)((int64_t)task->n_tokens * (ith + 1) / nth);
+    if (t0 < t1) task->fn(task->c, task->args, t0, t1);
+}
+
+/* fn(c, args, t0, t1) over token rows [0, n): in contiguous shares on the pool, or on the
+ * caller's thread for short batches. */
+static void for_token_rows(sealm_context *c, int32_t n, token_step_fn fn, const void *args) {
+    if (n < PARALLEL_STEP_MIN_TOKENS || sealm_threadpool_size(c->pool) == 1) {
+        fn(c, args, 0, n);
+        return;
+    }
+    token_step_task task = {.c = c, .args = args, .fn = fn, .n_tokens = n};
+    sealm_threadpool_run(c->pool, token_step_worker, &task);
+}
+
+/* x[t] += add[t] (the sub-layer's output joins the residual stream, skipped when add is
+ * NULL) and then out[t] = rmsnorm(x[t]): one pass per row instead of two. */
+typedef struct residual_norm_args {
+    float *x;              /* [n][d] residual stream */
+    const float *add;      /* [n][d] or NULL */
+    float *out;            /* [n][d], row t of out belongs to row t of x */
+    const float *norm;     /* [d] */
+    int64_t d;
+    float eps;
+} residual_norm_args;
+
+static void residual_norm_rows(sealm_context *c, const void *args, int32_t t0, int32_t t1) {
+    (void)c;
+    const residual_norm_args *a = args;
+    for (int32_t t = t0; t < t1; t++) {
+        float *x = a->x + (int64_t)t * a->d;
+        if (a->add) add_inplace(x, a->add + (int64_t)t * a->d, a->d);
+        rmsnorm(a->out + (int64_t)t * a->d, x, a->norm, a->d, a->eps);
+    }
+}
+
+static void residual_norm(sealm_context *c, int32_t n, float *x, const float *add, float *out, const float *norm) {
+    const sealm_hparams *hp = &c->model->hp;
+    const residual_norm_args args = {.x = x, .add = add, .out = out, .norm = norm, .d = hp->n_embd, .eps = hp->norm_eps};
+    for_token_rows(c, n, residual_norm_rows, &args);
+}
+
+typedef struct swiglu_args {
+    float *gate;
+    const float *up;
+    int64_t ff;
+} swiglu_args;
+
+static void swiglu_rows(sealm_context *c, const void *args, int32_t t0, int32_t t1) {
+    (void)c;
+    const swiglu_args *a = args;
+    swiglu(a->gate + (int64_t)t0 * a->ff, a->up + (int64_t)t0 * a->ff, t1 - t0, a->ff);
+}
+
 /* Converts n rows of x (width cols, stride x_stride floats) to the activation type t.
  * F32 needs no conversion: the rows are used in place. Returns the row stride in bytes. */
 static const uint8_t *quantize_input(uint8_t *buf, size_t buf_stride, const float *x, int64_t x_stride,
@@ -345,34 +417,45 @@ static void attention_worker(void *arg, int ith, int nth) {
     }
 }
 
-/* ---- one transformer block ---- */
+/* ---- RoPE and the KV store ---- */
 
-static void attention_block(sealm_context *c, int l, int32_t n, int32_t pos0) {
-    const sealm_model *m = c->model;
-    const sealm_hparams *hp = &m->hp;
-    const sealm_layer_weights *L = &m->layers[l];
+typedef struct rope_table_args {
+    int32_t pos0;
+} rope_table_args;
+
+/* Row t of act.rope: the cos and sin of position pos0 + t's angles. */
+static void rope_table_rows(sealm_context *c, const void *args, int32_t t0, int32_t t1) {
+    const rope_table_args *a = args;
+    const int n_rot = c->model->hp.n_rot;
+    for (int32_t t = t0; t < t1; t++) {
+        float *row = c->act.rope + (int64_t)t * n_rot;
+        rope_angles(c->model, a->pos0 + t, row, row + n_rot / 2);
+    }
+}
+
+typedef struct rope_store_args {
+    int layer;
+    int32_t pos0;
+} rope_store_args;
+
+/* Rotates q and k of tokens [t0, t1) and stores their keys and values in the layer's cache. */
+static void rope_store_rows(sealm_context *c, const void *args, int32_t t0, int32_t t1) {
+    const rope_store_args *ra = args;
+    const sealm_hparams *hp = &c->model->hp;
     sealm_activations *a = &c->act;
     const int64_t d = hp->n_embd, kv_dim = (int64_t)hp->n_head_kv * hp->head_dim;
     const sealm_vec_ops *ops = sealm_vec_ops_get();
-
-    for (int32_t t = 0; t < n; t++) rmsnorm(a->xb + t * d, a->x + t * d, L->attn_norm, d, hp->norm_eps);
-
-    const sealm_weight *ws[3] = {&L->wq, &L->wk, &L->wv};
-    float *ys[3] = {a->q, a->k, a->v};
-    const float *bs[3] = {L->bq, L->bk, L->bv};
-    matmul(c, a->xb, n, 3, ws, ys, bs);
-
-    float cosv[512], sinv[512];   /* n_rot/2 <= head_dim/2; head_dim is bounded at context creation */
+    /* llama pairs neighbours (its GGUF converter permutes Q/K rows for this), qwen2 halves */
     const bool neox = hp->arch == SEALM_ARCH_QWEN2;
-    for (int32_t t = 0; t < n; t++) {
-        rope_angles(m, pos0 + t, cosv, sinv);
-        /* llama pairs neighbours (its GGUF converter permutes Q/K rows for this), qwen2 halves */
+    const size_t layer_off = (size_t)ra->layer * (size_t)c->kv.n_ctx * (size_t)kv_dim;
+    for (int32_t t = t0; t < t1; t++) {
+        const float *cosv = a->rope + (int64_t)t * hp->n_rot, *sinv = cosv + hp->n_rot / 2;
         ops->rope(a->q + t * d, hp->n_head, hp->head_dim, hp->n_rot, neox, cosv, sinv);
         ops->rope(a->k + t * kv_dim, hp->n_head_kv, hp->head_dim, hp->n_rot, neox, cosv, sinv);
         /* keys row-major by position; values transposed, so that p·V reads contiguous rows */
-        const size_t layer_off = (size_t)l * (size_t)c->kv.n_ctx * (size_t)kv_dim;
-        ops->fp32_to_fp16_row(a->k + t * kv_dim, c->kv.k + layer_off + (size_t)(pos0 + t) * (size_t)kv_dim, kv_dim);
-        sealm_fp16 *vt = c->kv.v + layer_off + (size_t)(pos0 + t);
+        const int32_t pos = ra->pos0 + t;
+        ops->fp32_to_fp16_row(a->k + t * kv_dim, c->kv.k + layer_off + (size_t)pos * (size_t)kv_dim, kv_dim);
+        sealm_fp16 *vt = c->kv.v + layer_off + (size_t)pos;
         for (int64_t e0 = 0; e0 < kv_dim; e0 += 64) {
             sealm_fp16 h[64];    /* converted a chunk at a time by the vector op, then scattered */
             const int64_t len = kv_dim - e0 < 64 ? kv_dim - e0 : 64;
@@ -380,27 +463,43 @@ static void attention_block(sealm_context *c, int l, int32_t n, int32_t pos0) {
             for (int64_t e = 0; e < len; e++) vt[(size_t)(e0 + e) * (size_t)c->kv.n_ctx] = h[e];
         }
     }
+}
+
+/* ---- one transformer block ---- */
+
+static void attention_block(sealm_context *c, int l, int32_t n, int32_t pos0) {
+    const sealm_layer_weights *L = &c->model->layers[l];
+    sealm_activations *a = &c->act;
+
+    /* the previous layer's feed-forward output joins the stream here, fused with the norm */
+    residual_norm(c, n, a->x, l > 0 ? a->proj : NULL, a->xb, L->attn_norm);
+
+    const sealm_weight *ws[3] = {&L->wq, &L->wk, &L->wv};
+    float *ys[3] = {a->q, a->k, a->v};
+    const float *bs[3] = {L->bq, L->bk, L->bv};
+    matmul(c, a->xb, n, 3, ws, ys, bs);
+
+    const rope_store_args ra = {.layer = l, .pos0 = pos0};
+    for_token_rows(c, n, rope_store_rows, &ra);
 
     attention_task at = {.c = c, .layer = l, .n_tokens = n, .pos0 = pos0};
     sealm_threadpool_run(c->pool, attention_worker, &at);
 
-    matmul1(c, a->att, n, &L->wo, a->proj);
-    add_inplace(a->x, a->proj, (int64_t)n * d);
+    matmul1(c, a->att, n, &L->wo, a->proj);   /* added to the stream by ffn_block's norm */
 }
 
 static void ffn_block(sealm_context *c, int l, int32_t n) {
     const sealm_hparams *hp = &c->model->hp;
     const sealm_layer_weights *L = &c->model->layers[l];
     sealm_activations *a = &c->act;
-    const int64_t d = hp->n_embd, ff = hp->n_ff;
 
-    for (int32_t t = 0; t < n; t++) rmsnorm(a->xb + t * d, a->x + t * d, L->ffn_norm, d, hp->norm_eps);
+    residual_norm(c, n, a->x, a->proj, a->xb, L->ffn_norm);
     const sealm_weight *ws[2] = {&L->w_gate, &L->w_up};
     float *ys[2] = {a->gate, a->up};
     matmul(c, a->xb, n, 2, ws, ys, NULL);
-    swiglu(a->gate, a->up, n, ff);
-    matmul1(c, a->gate, n, &L->w_down, a->proj);
-    add_inplace(a->x, a->proj, (int64_t)n * d);
+    const swiglu_args sa = {.gate = a->gate, .up = a->up, .ff = hp->n_ff};
+    for_token_rows(c, n, swiglu_rows, &sa);
+    matmul1(c, a->gate, n, &L->w_down, a->proj);   /* added to the stream by the next norm */
 }
 
 static void embed_tokens(sealm_context *c, const int32_t *tokens, int32_t n) {
@@ -416,15 +515,19 @@ void sealm_forward_batch(sealm_context *c, const int32_t *tokens, int32_t n, int
     const int64_t d = hp->n_embd;
 
     embed_tokens(c, tokens, n);
+    const rope_table_args rt = {.pos0 = pos0};
+    for_token_rows(c, n, rope_table_rows, &rt);   /* the same angles serve every layer */
     for (int l = 0; l < hp->n_layer; l++) {
         attention_block(c, l, n, pos0);
         ffn_block(c, l, n);
     }
     c->kv.n_past = pos0 + n;
 
+    /* the last feed-forward output joins the stream only where logits are wanted: no later
+     * step reads the stream of the other positions */
     if (logits_from >= n) return;
     const int32_t n_out = n - logits_from;
-    for (int32_t t = 0; t < n_out; t++)
-        rmsnorm(c->act.xb + t * d, c->act.x + (int64_t)(logits_from + t) * d, m->output_norm, d, hp->norm_eps);
+    residual_norm(c, n_out, c->act.x + (int64_t)logits_from * d, c->act.proj + (int64_t)logits_from * d, c->act.xb,
+                  m->output_norm);
     matmul1(c, c->act.xb, n_out, &m->output, out);
 }

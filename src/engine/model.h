@@ -59,6 +59,7 @@ typedef struct sealm_activations {
     float *proj;     /* [n_batch][n_embd] output of wo / w_down */
     float *gate;     /* [n_batch][n_ff] */
     float *up;       /* [n_batch][n_ff] */
+    float *rope;     /* [n_batch][n_rot]: cos of a position's n_rot/2 RoPE angles, then their sin */
     uint8_t *xq;     /* [n_batch][max quantized row bytes] activations in a weight's vec_dot_type */
     size_t xq_row_cap;  /* bytes per token row in xq */
 } sealm_activations;
