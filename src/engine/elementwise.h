@@ -14,7 +14,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* g[i] = silu(g[i]) · u[i] for i < n (the 16-element-chunk body of a SwiGLU row). */
+/* g[i] = silu(g[i]) · u[i] for i < n (the 16-element-chunk body of a SwiGLU row). The
+ * SIMD versions (elementwise_avx2.c, elementwise_avx512.c) give the same bits. */
 static inline void sealm_ew_swiglu(float *g, const float *u, int64_t n) {
     for (int64_t i = 0; i < n; i++) g[i] = sealm_silu(g[i]) * u[i];
 }
@@ -47,5 +48,10 @@ static inline void sealm_ew_rope(float *x, int n_heads, int head_dim, int n_rot,
         }
     }
 }
+
+#if defined(__x86_64__) || defined(_M_X64)
+void sealm_swiglu_avx2(float *g, const float *u, int64_t n);
+void sealm_swiglu_avx512(float *g, const float *u, int64_t n);
+#endif
 
 #endif

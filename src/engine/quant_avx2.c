@@ -802,7 +802,6 @@ static void quantize_row_q8_K_avx2(const float *restrict x, void *restrict vy, i
  * instruction instead of a libm call, with the same exactly rounded result.
  * ---------------------------------------------------------------------------------- */
 
-static void swiglu_avx2(float *g, const float *u, int64_t n) { sealm_ew_swiglu(g, u, n); }
 static double softmax_exp_avx2(float *scores, int32_t n, float max) { return sealm_ew_softmax_exp(scores, n, max); }
 static void rope_avx2(float *x, int n_heads, int head_dim, int n_rot, bool neox, const float *c, const float *s) {
     sealm_ew_rope(x, n_heads, head_dim, n_rot, neox, c, s);
@@ -846,7 +845,7 @@ void sealm_kernels_install_avx2(sealm_type_traits table[SEALM_TYPE_COUNT], sealm
     ops->axpy_f16 = axpy_f16_avx2;
     ops->fp32_to_fp16_row = fp32_to_fp16_row_avx2;
     ops->fp16_to_fp32_row = fp16_to_fp32_row_avx2;
-    ops->swiglu = swiglu_avx2;
+    ops->swiglu = sealm_swiglu_avx2;   /* elementwise_avx2.c */
     ops->softmax_exp = softmax_exp_avx2;
     ops->rope = rope_avx2;
     ops->dot_f32_untiled = dot_f32_untiled_avx2;

@@ -22,6 +22,7 @@
  * multiplies issue on one port, two rows per zmm measured about 25% slower than four ymm
  * chains (15.9 vs 21.4 Gweights/s per core, rows of 2048).
  * Only AVX512F/BW/VL and VNNI instructions are used (cpu.c checks all four). */
+#include "engine/elementwise.h"
 #include "engine/quant_simd.h"
 #include "engine/simd_kscales.h"
 #include "engine/simd_x86.h"
@@ -600,4 +601,5 @@ void sealm_kernels_install_avx512(sealm_type_traits table[SEALM_TYPE_COUNT], sea
     ops->fp32_to_fp16_row = fp32_to_fp16_row_avx512;
     ops->fp16_to_fp32_row = fp16_to_fp32_row_avx512;
     ops->dot_f32_untiled = dot_f32_untiled_avx512;
+    ops->swiglu = sealm_swiglu_avx512;   /* elementwise_avx512.c */
 }
