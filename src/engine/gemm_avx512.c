@@ -249,20 +249,32 @@ static ALWAYS_INLINE void q4_0_tile(const int RM, const uint8_t *w, size_t w_row
     for (int64_t i = 0; i < nb; i++) {
         const uint8_t *pb = group + (size_t)i * (GROUP_Q_BYTES + T * sizeof(float));
         const __m512 dx = _mm512_loadu_ps((const float *)(pb + GROUP_Q_BYTES));
-        __m512i isum[Q4_0_RM];
+        /* two integer chains per row (even and odd groups), added at the end of the block:
+         * vpdpbusd's latency is about five cycles, so RM chains alone would leave the two
+         * vector ports idle more than half the time; integer sums are exact in any order */
+        __m512i isum[Q4_0_RM], isum_odd[Q4_0_RM];
         UNROLL
-        for (int r = 0; r < RM; r++) isum[r] = broadcast_i32_from_memory(&pr[r * nb + i].u.start);
+        for (int r = 0; r < RM; r++) {
+            isum[r] = broadcast_i32_from_memory(&pr[r * nb + i].u.start);
+            isum_odd[r] = _mm512_setzero_si512();
+        }
         UNROLL
         for (int k = 0; k < 8; k++) {
             const __m512i xk = _mm512_loadu_si512((const void *)(pb + k * T * 4));
             UNROLL
-            for (int r = 0; r < RM; r++)
-                isum[r] = _mm512_dpbusd_epi32(isum[r], xk, broadcast_i32_from_memory(&pr[r * nb + i].q[k]));
+            for (int r = 0; r < RM; r++) {
+                const __m512i wk = broadcast_i32_from_memory(&pr[r * nb + i].q[k]);
+                if (k & 1)
+                    isum_odd[r] = _mm512_dpbusd_epi32(isum_odd[r], xk, wk);
+                else
+                    isum[r] = _mm512_dpbusd_epi32(isum[r], xk, wk);
+            }
         }
         UNROLL
         for (int r = 0; r < RM; r++) {
             const __m512 scale = _mm512_mul_ps(_mm512_set1_ps(pr[r * nb + i].d), dx);
-            sum[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r]), scale, sum[r]);
+            const __m512i block_sum = _mm512_add_epi32(isum[r], isum_odd[r]);
+            sum[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(block_sum), scale, sum[r]);
         }
     }
     UNROLL
