@@ -95,6 +95,45 @@ static inline void store_tokens(float *y, int64_t y_stride, int64_t r, int32_t t
     for (int l = 0; l < valid; l++) y[(int64_t)(t0 + l) * y_stride + r] = out[l];
 }
 
+/* Rows r..r+3 of a whole tile (16 tokens, every lane valid) plus their biases: the four
+ * row vectors are transposed in 128-bit lanes so that each token's four results leave in
+ * one 16-byte store instead of four scalar ones. The same float adds as store_tokens. */
+static inline void store_tile4(float *y, int64_t y_stride, int64_t r, int32_t t0, const __m512 s[4], const float b[4]) {
+    const __m512 v0 = _mm512_add_ps(s[0], _mm512_set1_ps(b[0])), v1 = _mm512_add_ps(s[1], _mm512_set1_ps(b[1]));
+    const __m512 v2 = _mm512_add_ps(s[2], _mm512_set1_ps(b[2])), v3 = _mm512_add_ps(s[3], _mm512_set1_ps(b[3]));
+    /* per 128-bit lane l: (v0, v1) and (v2, v3) interleaved, then (v0..v3) of token 4l + j */
+    const __m512 lo01 = _mm512_unpacklo_ps(v0, v1), hi01 = _mm512_unpackhi_ps(v0, v1);
+    const __m512 lo23 = _mm512_unpacklo_ps(v2, v3), hi23 = _mm512_unpackhi_ps(v2, v3);
+    const __m512 tok[4] = {_mm512_shuffle_ps(lo01, lo23, 0x44), _mm512_shuffle_ps(lo01, lo23, 0xEE),
+                           _mm512_shuffle_ps(hi01, hi23, 0x44), _mm512_shuffle_ps(hi01, hi23, 0xEE)};
+    float *out = y + (int64_t)t0 * y_stride + r;
+    for (int j = 0; j < 4; j++) {
+        _mm_storeu_ps(out + (int64_t)j * y_stride, _mm512_castps512_ps128(tok[j]));
+        _mm_storeu_ps(out + (int64_t)(4 + j) * y_stride, _mm512_extractf32x4_ps(tok[j], 1));
+        _mm_storeu_ps(out + (int64_t)(8 + j) * y_stride, _mm512_extractf32x4_ps(tok[j], 2));
+        _mm_storeu_ps(out + (int64_t)(12 + j) * y_stride, _mm512_extractf32x4_ps(tok[j], 3));
+    }
+}
+
+/* The same for rows r, r+1: each token's pair leaves in one 8-byte store. */
+static inline void store_pairs(float *out, int64_t y_stride, int l, __m128 lo, __m128 hi) {
+    _mm_storel_pi((__m64 *)(out + (int64_t)(4 * l) * y_stride), lo);
+    _mm_storeh_pi((__m64 *)(out + (int64_t)(4 * l + 1) * y_stride), lo);
+    _mm_storel_pi((__m64 *)(out + (int64_t)(4 * l + 2) * y_stride), hi);
+    _mm_storeh_pi((__m64 *)(out + (int64_t)(4 * l + 3) * y_stride), hi);
+}
+
+static inline void store_tile2(float *y, int64_t y_stride, int64_t r, int32_t t0, const __m512 s[2], const float b[2]) {
+    const __m512 v0 = _mm512_add_ps(s[0], _mm512_set1_ps(b[0])), v1 = _mm512_add_ps(s[1], _mm512_set1_ps(b[1]));
+    /* per 128-bit lane l: tokens 4l, 4l+1 in lo, 4l+2, 4l+3 in hi, each as a (v0, v1) pair */
+    const __m512 lo = _mm512_unpacklo_ps(v0, v1), hi = _mm512_unpackhi_ps(v0, v1);
+    float *out = y + (int64_t)t0 * y_stride + r;
+    store_pairs(out, y_stride, 0, _mm512_castps512_ps128(lo), _mm512_castps512_ps128(hi));
+    store_pairs(out, y_stride, 1, _mm512_extractf32x4_ps(lo, 1), _mm512_extractf32x4_ps(hi, 1));
+    store_pairs(out, y_stride, 2, _mm512_extractf32x4_ps(lo, 2), _mm512_extractf32x4_ps(hi, 2));
+    store_pairs(out, y_stride, 3, _mm512_extractf32x4_ps(lo, 3), _mm512_extractf32x4_ps(hi, 3));
+}
+
 #define LANE8_SUM(a) lane8_sum_vertical((a)[0], (a)[1], (a)[2], (a)[3], (a)[4], (a)[5], (a)[6], (a)[7])
 
 /* ---- prepared weight rows ----
@@ -673,8 +712,14 @@ static void run_tiles(const tile_kernels *kn, int64_t cols, int64_t r0, int64_t 
             for (; r + RM <= p1; r += RM) {
                 kn->many(wbase + (size_t)r * w_row_bytes, w_row_bytes, prep + (size_t)(r - p0) * prep_row, nb, group,
                          out);
-                for (int k = 0; k < RM; k++)
-                    store_tokens(y, y_stride, r + k, t0, valid, out[k], bias ? bias[r + k] : 0.0f);
+                float b[8];
+                for (int k = 0; k < RM; k++) b[k] = bias ? bias[r + k] : 0.0f;
+                if (valid == T && RM == 4)
+                    store_tile4(y, y_stride, r, t0, out, b);
+                else if (valid == T && RM == 2)
+                    store_tile2(y, y_stride, r, t0, out, b);
+                else
+                    for (int k = 0; k < RM; k++) store_tokens(y, y_stride, r + k, t0, valid, out[k], b[k]);
             }
             for (; r < p1; r++) {
                 kn->one(wbase + (size_t)r * w_row_bytes, w_row_bytes, prep + (size_t)(r - p0) * prep_row, nb, group,
