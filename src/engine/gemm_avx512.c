@@ -320,6 +320,54 @@ static ALWAYS_INLINE void q4_0_tile(const int RM, const uint8_t *w, size_t w_row
     for (int r = 0; r < RM; r++) out[r] = sum[r];
 }
 
+/* Q4_0 over two token groups at once (RM rows × 32 tokens): each broadcast weight group
+ * serves two vpdpbusd, so the loads no longer bound the tile, and the 2·RM integer chains
+ * hide vpdpbusd's latency without splitting a block's sum. Per (row, token) the same block
+ * sums and the same FMA chain as q4_0_tile. out[0..RM) is group 0, out[RM..2RM) group 1. */
+static ALWAYS_INLINE void q4_0_tile_pair(const int RM, const void *prep, int64_t nb, const uint8_t *group,
+                                         size_t group_bytes, __m512 *out) {
+    __m512 sum[2][Q4_0_RM];
+    UNROLL
+    for (int r = 0; r < RM; r++) sum[0][r] = sum[1][r] = _mm512_setzero_ps();
+    const q4_prep *pr = prep;
+    const size_t block_bytes = GROUP_Q_BYTES + T * sizeof(float);
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *pb[2] = {group + (size_t)i * block_bytes, group + group_bytes + (size_t)i * block_bytes};
+        __m512i isum[2][Q4_0_RM];
+        UNROLL
+        for (int r = 0; r < RM; r++) isum[0][r] = isum[1][r] = broadcast_i32_from_memory(&pr[r * nb + i].u.start);
+        UNROLL
+        for (int k = 0; k < 8; k++) {
+            const __m512i x0 = _mm512_loadu_si512((const void *)(pb[0] + k * T * 4));
+            const __m512i x1 = _mm512_loadu_si512((const void *)(pb[1] + k * T * 4));
+            UNROLL
+            for (int r = 0; r < RM; r++) {
+                const __m512i wk = broadcast_i32_from_memory(&pr[r * nb + i].q[k]);
+                isum[0][r] = _mm512_dpbusd_epi32(isum[0][r], x0, wk);
+                isum[1][r] = _mm512_dpbusd_epi32(isum[1][r], x1, wk);
+            }
+        }
+        UNROLL
+        for (int h = 0; h < 2; h++) {
+            const __m512 dx = _mm512_loadu_ps((const float *)(pb[h] + GROUP_Q_BYTES));
+            UNROLL
+            for (int r = 0; r < RM; r++) {
+                const __m512 scale = _mm512_mul_ps(_mm512_set1_ps(pr[r * nb + i].d), dx);
+                sum[h][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[h][r]), scale, sum[h][r]);
+            }
+        }
+    }
+    UNROLL
+    for (int r = 0; r < RM; r++) {
+        out[r] = sum[0][r];
+        out[RM + r] = sum[1][r];
+    }
+}
+
+static void q4_0_pair_x4(const void *prep, int64_t nb, const uint8_t *group, size_t group_bytes, __m512 *out) {
+    q4_0_tile_pair(Q4_0_RM, prep, nb, group, group_bytes, out);
+}
+
 /* ---- K-quants · Q8_K (lane-8, sub-block scales applied in integers) ----
  *
  * Per super-block (256 elements, eight 32-element chunks c) the reference gives lane k the
@@ -666,10 +714,15 @@ typedef void (*tile_fn)(const uint8_t *w, size_t w_row_bytes, const void *prep, 
 /* Fills the prepared blocks of rows consecutive weight rows, row after row (nb blocks each). */
 typedef void (*prepare_fn)(const uint8_t *w, size_t w_row_bytes, int64_t rows, int64_t nb, void *out);
 
-/* One type's kernels: tiles of rm rows and of one, and how its weight rows are prepared. */
+/* A tile of rm rows over two token groups (group, group + group_bytes); out[2·rm]. */
+typedef void (*tile_pair_fn)(const void *prep, int64_t nb, const uint8_t *group, size_t group_bytes, __m512 *out);
+
+/* One type's kernels: tiles of rm rows and of one, and how its weight rows are prepared;
+ * many_pair (or NULL) runs the rm-row tile over two token groups at once. */
 typedef struct tile_kernels {
     int rm;
     tile_fn many, one;
+    tile_pair_fn many_pair;
     prepare_fn prepare;
     size_t prep_bytes;           /* per block */
     int64_t block_elems;
@@ -682,6 +735,20 @@ typedef union prep_buffer {
     q4_prep q4[PREP_BYTES / sizeof(q4_prep)];
     q8_0_prep q8_0[PREP_BYTES / sizeof(q8_0_prep)];
 } prep_buffer;
+
+/* The results of rows [r, r + rm) for the token group starting at t0 (bias added). */
+static inline void store_rows(float *y, int64_t y_stride, int64_t r, int rm, int32_t t0, int32_t n_tokens,
+                              const __m512 *out, const float *bias) {
+    const int valid = n_tokens - t0 < T ? n_tokens - t0 : T;
+    float b[8];
+    for (int k = 0; k < rm; k++) b[k] = bias ? bias[r + k] : 0.0f;
+    if (valid == T && rm == 4)
+        store_tile4(y, y_stride, r, t0, out, b);
+    else if (valid == T && rm == 2)
+        store_tile2(y, y_stride, r, t0, out, b);
+    else
+        for (int k = 0; k < rm; k++) store_tokens(y, y_stride, r + k, t0, valid, out[k], b[k]);
+}
 
 static void run_tiles(const tile_kernels *kn, int64_t cols, int64_t r0, int64_t r1, const void *w, size_t w_row_bytes,
                       const void *panel, int32_t n_tokens, float *y, int64_t y_stride, const float *bias) {
@@ -703,29 +770,30 @@ static void run_tiles(const tile_kernels *kn, int64_t cols, int64_t r0, int64_t 
     for (int64_t p0 = r0; p0 < r1; p0 += panel_rows) {
         const int64_t p1 = p0 + panel_rows < r1 ? p0 + panel_rows : r1;
         kn->prepare(wbase + (size_t)p0 * w_row_bytes, w_row_bytes, p1 - p0, nb, prep);
-        for (int32_t g = 0; g < groups; g++) {
+        for (int32_t g = 0; g < groups;) {
             const uint8_t *group = (const uint8_t *)panel + (size_t)g * group_bytes;
             const int32_t t0 = g * T;
-            const int valid = n_tokens - t0 < T ? n_tokens - t0 : T;
+            /* two groups per tile where the type has it: the second may be a partial one */
+            const int n_groups = kn->many_pair && g + 1 < groups ? 2 : 1;
             int64_t r = p0;
-            __m512 out[8];
+            __m512 out[16];
             for (; r + RM <= p1; r += RM) {
-                kn->many(wbase + (size_t)r * w_row_bytes, w_row_bytes, prep + (size_t)(r - p0) * prep_row, nb, group,
-                         out);
-                float b[8];
-                for (int k = 0; k < RM; k++) b[k] = bias ? bias[r + k] : 0.0f;
-                if (valid == T && RM == 4)
-                    store_tile4(y, y_stride, r, t0, out, b);
-                else if (valid == T && RM == 2)
-                    store_tile2(y, y_stride, r, t0, out, b);
+                const uint8_t *wr = wbase + (size_t)r * w_row_bytes;
+                const void *pr = prep + (size_t)(r - p0) * prep_row;
+                if (n_groups == 2)
+                    kn->many_pair(pr, nb, group, group_bytes, out);
                 else
-                    for (int k = 0; k < RM; k++) store_tokens(y, y_stride, r + k, t0, valid, out[k], b[k]);
+                    kn->many(wr, w_row_bytes, pr, nb, group, out);
+                for (int h = 0; h < n_groups; h++)
+                    store_rows(y, y_stride, r, RM, t0 + h * T, n_tokens, out + h * RM, bias);
             }
-            for (; r < p1; r++) {
-                kn->one(wbase + (size_t)r * w_row_bytes, w_row_bytes, prep + (size_t)(r - p0) * prep_row, nb, group,
-                        out);
-                store_tokens(y, y_stride, r, t0, valid, out[0], bias ? bias[r] : 0.0f);
-            }
+            for (; r < p1; r++)
+                for (int h = 0; h < n_groups; h++) {
+                    kn->one(wbase + (size_t)r * w_row_bytes, w_row_bytes, prep + (size_t)(r - p0) * prep_row, nb,
+                            group + (size_t)h * group_bytes, out);
+                    store_rows(y, y_stride, r, 1, t0 + h * T, n_tokens, out, bias);
+                }
+            g += n_groups;
         }
     }
 }
@@ -748,14 +816,14 @@ _Static_assert(sizeof(kq_row) * (SEALM_GEMM_MAX_COLS / QK_K) <= PREP_BYTES &&
                    sizeof(q8_0_prep) * (SEALM_GEMM_MAX_COLS / 32) <= PREP_BYTES,
                "one prepared row of SEALM_GEMM_MAX_COLS elements must fit the buffer");
 
-static const tile_kernels q8_0_kernels = {LANE8_RM, q8_0_x2, q8_0_x1, q8_0_prepare, sizeof(q8_0_prep), 32,
+static const tile_kernels q8_0_kernels = {LANE8_RM, q8_0_x2, q8_0_x1, NULL, q8_0_prepare, sizeof(q8_0_prep), 32,
                                           GROUP_Q_BYTES + T * sizeof(float)};
-static const tile_kernels q4_1_kernels = {LANE8_RM, q4_1_x2, q4_1_x1, q4_1_prepare, sizeof(q4_prep), 32,
+static const tile_kernels q4_1_kernels = {LANE8_RM, q4_1_x2, q4_1_x1, NULL, q4_1_prepare, sizeof(q4_prep), 32,
                                           GROUP_Q_BYTES + 2 * T * sizeof(float)};
-static const tile_kernels q4_0_kernels = {Q4_0_RM, q4_0_x4, q4_0_x1, q4_0_prepare, sizeof(q4_prep), 32,
+static const tile_kernels q4_0_kernels = {Q4_0_RM, q4_0_x4, q4_0_x1, q4_0_pair_x4, q4_0_prepare, sizeof(q4_prep), 32,
                                           GROUP_Q_BYTES + T * sizeof(float)};
-static const tile_kernels q4_K_kernels = {1, q4_K_x1, q4_K_x1, q4_K_prepare_rows, sizeof(kq_row), QK_K, KQ_BLOCK_BYTES};
-static const tile_kernels q6_K_kernels = {1, q6_K_x1, q6_K_x1, q6_K_prepare_rows, sizeof(kq_row), QK_K, KQ_BLOCK_BYTES};
+static const tile_kernels q4_K_kernels = {1, q4_K_x1, q4_K_x1, NULL, q4_K_prepare_rows, sizeof(kq_row), QK_K, KQ_BLOCK_BYTES};
+static const tile_kernels q6_K_kernels = {1, q6_K_x1, q6_K_x1, NULL, q6_K_prepare_rows, sizeof(kq_row), QK_K, KQ_BLOCK_BYTES};
 
 /* The table's gemm entry of one type: the shared tile loop over that type's kernels. */
 #define GEMM_ENTRY(T)                                                                               \

@@ -251,6 +251,10 @@ static void check_type(sealm_tensor_type t) {
                 const int64_t r0 = (n % 2 && rows > 2) ? 1 : 0;
                 check_case(t, rows, r0, rows, be * block_counts[bi], n, n % 3 != 0);
             }
+    /* two whole token groups, and two plus a partial third (kernels that take two groups
+     * per tile, then one) */
+    check_case(t, 9, 1, 9, be * 2, 2 * SEALM_GEMM_TOKENS, 1);
+    check_case(t, 6, 0, 6, be * 3, 2 * SEALM_GEMM_TOKENS + 3, 0);
     /* long rows (TinyLlama's n_ff), and more rows than one row panel of the kernels holds */
     check_case(t, 3, 0, 3, 5632, 17, 1);
     check_case(t, 150, 2, 149, 4096, 18, 0);
