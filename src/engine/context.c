@@ -1,4 +1,5 @@
 /* A context: KV cache, activation buffers, thread pool, and the eval loop over batches. */
+#include "engine/attention.h"
 #include "engine/model.h"
 
 #include <stdio.h>
@@ -81,11 +82,23 @@ static sealm_status alloc_buffers(sealm_context *c, sealm_error *err) {
     c->attn = calloc((size_t)nth, sizeof *c->attn);
     bool ok = a->x && a->xb && a->q && a->k && a->v && a->att && a->proj && a->gate && a->up && a->rope && a->xq &&
               c->kv.k && c->kv.v && c->attn;
+    /* attention scratch (attention.h): per thread, rows for the (token, head) pairs of one
+     * unit of the blocked path (one row where only the per-pair path can run), and one
+     * layer's keys and values in F32 for the blocked path */
+    const bool blocked = hp->head_dim % 16 == 0 && c->params.n_batch >= SEALM_ATTN_BLOCKED_MIN_TOKENS;
+    const size_t n_cap = ((size_t)c->kv.n_ctx + 15) & ~(size_t)15, rows = blocked ? SEALM_ATTN_MAX_QUERIES : 1;
     for (int i = 0; ok && i < nth; i++) {
-        c->attn[i].scores = alloc_floats((size_t)c->kv.n_ctx);
-        c->attn[i].p16 = calloc((size_t)c->kv.n_ctx, sizeof(sealm_fp16));
-        c->attn[i].q16 = calloc((size_t)hp->head_dim, sizeof(sealm_fp16));
-        ok = c->attn[i].scores && c->attn[i].p16 && c->attn[i].q16;
+        c->attn[i].scores = alloc_floats(rows * n_cap);
+        c->attn[i].p16 = calloc(rows * n_cap, sizeof(sealm_fp16));
+        c->attn[i].q16 = calloc(rows * (size_t)hp->head_dim, sizeof(sealm_fp16));
+        c->attn[i].qf = alloc_floats(rows * (size_t)hp->head_dim);
+        ok = c->attn[i].scores && c->attn[i].p16 && c->attn[i].q16 && c->attn[i].qf;
+    }
+    c->attn_f32.n_cap = (int32_t)n_cap;
+    if (ok && blocked) {
+        c->attn_f32.kt = alloc_floats(kv_dim * n_cap);
+        c->attn_f32.vb = alloc_floats(kv_dim * n_cap);
+        ok = c->attn_f32.kt && c->attn_f32.vb;
     }
     c->logits_cap = (size_t)hp->n_vocab;
     c->logits = alloc_floats(c->logits_cap);
@@ -157,7 +170,10 @@ void sealm_context_free(sealm_context *c) {
             free(c->attn[i].scores);
             free(c->attn[i].p16);
             free(c->attn[i].q16);
+            free(c->attn[i].qf);
         }
+    free(c->attn_f32.kt);
+    free(c->attn_f32.vb);
     free(c->attn);
     free(c->logits);
     free(c);

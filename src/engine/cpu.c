@@ -152,10 +152,13 @@ static sealm_simd_level install(sealm_simd_level want) {
     memcpy(table, table_ref, sizeof table);
     *ops = *sealm_vec_ops_ref();
 #ifdef SEALM_X86
-    if (level >= SEALM_SIMD_AVX2)
+    if (level >= SEALM_SIMD_AVX2) {
         sealm_kernels_install_avx2(table, ops);
+        sealm_attention_install_avx2(ops);
+    }
     if (level >= SEALM_SIMD_AVX512) {
         sealm_kernels_install_avx512(table, ops);
+        sealm_attention_install_avx512(ops);
         sealm_gemm_install_avx512(table);
     }
 #elif defined(SEALM_ARM64)

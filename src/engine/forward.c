@@ -7,6 +7,7 @@
  * KV cache is F16, q is rounded to F16 for q·k, the softmax weights are rounded to F16
  * before they multiply V, and exp, SiLU and the attention dot products use the pinned
  * operation orders of mathfn.h. */
+#include "engine/attention.h"
 #include "engine/gemm.h"
 #include "engine/mathfn.h"
 #include "engine/model.h"
@@ -318,105 +319,6 @@ static void matmul1(sealm_context *c, const float *x, int32_t n, const sealm_wei
     matmul(c, x, n, 1, ws, ys, NULL);
 }
 
-/* ---- attention over the KV cache ---- */
-
-/* The head size bound context.c enforces (MAX_HEAD_DIM there): the float copies of q and
- * of four key rows that the odd-size q·k uses live on the stack (20 KiB at most). */
-enum { MAX_ODD_HEAD_DIM = 1024 };
-
-typedef struct attention_task {
-    sealm_context *c;
-    int layer;
-    int32_t n_tokens;
-    int32_t pos0;           /* position of token 0 of the batch */
-} attention_task;
-
-/* scores[j] = (q·k_j) · scale for positions j < n, for heads whose size hd is not a multiple
- * of 16 (tiny models): products in float, summed in double in element order, as the
- * reference does when its tiled kernel cannot run. Other heads, and p·V, use the lane-16
- * order (vec_ops.dot_f16_lane16, SIMD). q arrives as floats (already F16-rounded); key
- * rows (k_j at k + j·stride) are widened by the vector op, exactly, four at a time, and
- * their four double sums run side by side: each sum is still one chain in element order
- * (the scalar loop's bits), but four independent chains hide the add latency. (A call per
- * element to the scalar F16 conversion, one chain at a time, was a tenth of stories260K's
- * decode time.) kf: scratch of 4·hd floats. */
-static void scores_f16_double(const float *q, const sealm_fp16 *k, size_t stride, int hd, int32_t n, float scale,
-                              float *scores, float *kf) {
-    const sealm_vec_ops *ops = sealm_vec_ops_get();
-    int32_t j = 0;
-    for (; j + 4 <= n; j += 4) {
-        for (int r = 0; r < 4; r++) ops->fp16_to_fp32_row(k + (size_t)(j + r) * stride, kf + r * hd, hd);
-        double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-        for (int e = 0; e < hd; e++) {
-            s0 += (double)(q[e] * kf[e]);
-            s1 += (double)(q[e] * kf[hd + e]);
-            s2 += (double)(q[e] * kf[2 * hd + e]);
-            s3 += (double)(q[e] * kf[3 * hd + e]);
-        }
-        scores[j] = (float)s0 * scale;
-        scores[j + 1] = (float)s1 * scale;
-        scores[j + 2] = (float)s2 * scale;
-        scores[j + 3] = (float)s3 * scale;
-    }
-    for (; j < n; j++) {
-        ops->fp16_to_fp32_row(k + (size_t)j * stride, kf, hd);
-        double s = 0.0;
-        for (int e = 0; e < hd; e++) s += (double)(q[e] * kf[e]);
-        scores[j] = (float)s * scale;
-    }
-}
-
-/* softmax weights of scores[0..n) in place, F16-rounded into p16. The sum runs over
- * 16-element chunks, each reduced as a tree in float and added in double. */
-static void softmax_f16(float *scores, sealm_fp16 *p16, int32_t n) {
-    float max = -INFINITY;
-    for (int32_t j = 0; j < n; j++) if (scores[j] > max) max = scores[j];
-    const double sum = sealm_vec_ops_get()->softmax_exp(scores, n, max);
-    const float inv = (float)(1.0 / sum);
-    for (int32_t j = 0; j < n; j++) scores[j] *= inv;
-    sealm_vec_ops_get()->fp32_to_fp16_row(scores, p16, n);   /* round to nearest even, as sealm_fp32_to_fp16 */
-}
-
-/* One (token, head) pair: softmax(q·K / sqrt(d)) · V over positions [0, pos] (causal). */
-static void attend_one(const sealm_context *c, int layer, int32_t t, int h, int32_t pos, sealm_attn_scratch *scr) {
-    const sealm_model *m = c->model;
-    const sealm_hparams *hp = &m->hp;
-    const int hd = hp->head_dim;
-    const int64_t kv_dim = (int64_t)hp->n_head_kv * hd;
-    const int kvh = h / (hp->n_head / hp->n_head_kv);     /* GQA: heads share a KV head */
-    const size_t layer_off = (size_t)layer * (size_t)c->kv.n_ctx * (size_t)kv_dim;
-    const sealm_fp16 *kbase = c->kv.k + layer_off + (size_t)kvh * hd;               /* [pos][kv_dim] */
-    const sealm_fp16 *vbase = c->kv.v + layer_off + (size_t)kvh * hd * c->kv.n_ctx; /* [kv_dim][pos] */
-    const float *q = c->act.q + (int64_t)t * hp->n_embd + (int64_t)h * hd;
-    float *out = c->act.att + (int64_t)t * hp->n_embd + (int64_t)h * hd;
-    const float scale = 1.0f / sqrtf((float)hd);
-    const int32_t n = pos + 1;
-
-    const sealm_vec_ops *ops = sealm_vec_ops_get();
-    ops->fp32_to_fp16_row(q, scr->q16, hd);
-    if (hd % 16 == 0) {
-        for (int32_t j = 0; j < n; j++) scr->scores[j] = ops->dot_f16_lane16(scr->q16, kbase + (size_t)j * kv_dim, hd) * scale;
-    } else {
-        float qf[MAX_ODD_HEAD_DIM], kf[4 * MAX_ODD_HEAD_DIM];
-        ops->fp16_to_fp32_row(scr->q16, qf, hd);
-        scores_f16_double(qf, kbase, (size_t)kv_dim, hd, n, scale, scr->scores, kf);
-    }
-    softmax_f16(scr->scores, scr->p16, n);
-    for (int e = 0; e < hd; e++) out[e] = ops->dot_f16_lane16(scr->p16, vbase + (size_t)e * c->kv.n_ctx, n);
-}
-
-static void attention_worker(void *arg, int ith, int nth) {
-    const attention_task *task = arg;
-    const sealm_context *c = task->c;
-    const int n_head = c->model->hp.n_head;
-    const int64_t total = (int64_t)task->n_tokens * n_head;
-    for (int64_t i = ith; i < total; i += nth) {
-        const int32_t t = (int32_t)(i / n_head);
-        const int h = (int)(i % n_head);
-        attend_one(c, task->layer, t, h, task->pos0 + t, &c->attn[ith]);
-    }
-}
-
 /* ---- RoPE and the KV store ---- */
 
 typedef struct rope_table_args {
@@ -482,8 +384,7 @@ static void attention_block(sealm_context *c, int l, int32_t n, int32_t pos0) {
     const rope_store_args ra = {.layer = l, .pos0 = pos0};
     for_token_rows(c, n, rope_store_rows, &ra);
 
-    attention_task at = {.c = c, .layer = l, .n_tokens = n, .pos0 = pos0};
-    sealm_threadpool_run(c->pool, attention_worker, &at);
+    sealm_attention_run(c, l, n, pos0);
 
     matmul1(c, a->att, n, &L->wo, a->proj);   /* added to the stream by ffn_block's norm */
 }

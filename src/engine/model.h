@@ -40,13 +40,25 @@ struct sealm_model {
     uint64_t weight_bytes;
 };
 
-/* Per-thread scratch for attention: one row of scores over the cache, its softmax weights
- * in F16, and the query in F16. */
+/* Per-thread scratch for attention (attention.c): rows of scores over the cache, their
+ * softmax weights in F16, and the queries in F16 and widened back to F32 — one row for a
+ * (token, head) pair, up to SEALM_ATTN_MAX_QUERIES (attention.h) for the pairs of one unit
+ * of the blocked path. */
 typedef struct sealm_attn_scratch {
-    float *scores;                    /* [n_ctx] */
-    sealm_fp16 *p16;                  /* [n_ctx] */
-    sealm_fp16 *q16;                  /* [head_dim] */
+    float *scores;                    /* [SEALM_ATTN_MAX_QUERIES][n_cap] (n_cap: n_ctx rounded up to 16) */
+    sealm_fp16 *p16;                  /* [SEALM_ATTN_MAX_QUERIES][n_cap] */
+    sealm_fp16 *q16;                  /* [SEALM_ATTN_MAX_QUERIES][head_dim] */
+    float *qf;                        /* [SEALM_ATTN_MAX_QUERIES][head_dim] */
 } sealm_attn_scratch;
+
+/* One layer's keys and values widened to F32 in the blocked layouts of attention.h, shared
+ * by the threads; NULL where the blocked path cannot run (head size not a multiple of 16,
+ * or batches too short for it). */
+typedef struct sealm_attn_f32 {
+    float *kt;                        /* [n_head_kv][n_cap / 16][head_dim][16] */
+    float *vb;                        /* [n_head_kv][head_dim / 16][n_cap][16] */
+    int32_t n_cap;                    /* n_ctx rounded up to 16 */
+} sealm_attn_f32;
 
 /* Activations for a batch of up to n_batch tokens, laid out [token][feature]. */
 typedef struct sealm_activations {
@@ -78,6 +90,7 @@ struct sealm_context {
     sealm_kv_cache kv;
     sealm_activations act;
     sealm_attn_scratch *attn;         /* [n_threads] */
+    sealm_attn_f32 attn_f32;          /* the blocked attention path's copy of one layer's K and V */
     sealm_threadpool *pool;
     bool owns_pool;           /* false: the pool belongs to another context (sealm_context_new_sharing) */
     float *logits;                    /* [n_logits][n_vocab] */

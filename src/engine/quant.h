@@ -166,6 +166,24 @@ typedef struct sealm_vec_ops {
     /* F32 dot in the untiled order of sealm_f32_vec_dot_untiled (quant_float.c; for rows
      * whose length is not a multiple of 16): every level returns exactly its result. */
     float (*dot_f32_untiled)(const float *a, const float *b, int64_t n);
+    /* Blocked attention (attention.h: the layouts and why; hd % 16 == 0, n_keys >= 1).
+     * attn_scores: for queries k < nq (rows of hd floats at q + k·hd, each value exactly an
+     * F16) and the keys of kt (one KV head's key tiles), scores[k·scores_stride + j] =
+     * lane16(q_k, key j) · scale — dot_f16_lane16's bits on the F16 inputs, times scale —
+     * for j < n_keys rounded up to 16 (lanes past n_keys hold no meaning).
+     * attn_pv: out[k][e] = lane16 over keys j < n_keys[k] of p[k·p_stride + j]·value(j, e)
+     * (dot_f16_lane16's bits with p in F16) for e < hd; vb is one KV head's value rows,
+     * vb_stride floats between 16-element blocks; nq <= SEALM_ATTN_MAX_QUERIES (attention.h).
+     * Every level returns the scalar bits. */
+    void (*attn_scores)(int nq, const float *q, int hd, const float *kt, int32_t n_keys, float scale,
+                        float *scores, int64_t scores_stride);
+    void (*attn_pv)(int nq, const float *p, int64_t p_stride, const float *vb, int64_t vb_stride,
+                    const int32_t *n_keys, int hd, float *const *out);
+    /* The softmax weights of scores[0..n) (n >= 1): p16[j] = F16 of exp(scores[j] - max) /
+     * sum, with sealm_expf, the exps summed in 16-element chunks (each by sealm_lane16_sum,
+     * added in double), the weight rounded to nearest even; scores[j] is overwritten with
+     * p16[j] widened back to F32. Every level returns the scalar bits. */
+    void (*attn_softmax)(float *scores, int32_t n, sealm_fp16 *p16);
 } sealm_vec_ops;
 
 /* The installed vector operations (scalar ones before sealm_kernels_init). */

@@ -2,6 +2,7 @@
  * of installed ones. dot_f32 / dot_f16 accumulate in double, a fair yardstick for SIMD
  * versions that may add in any order; dot_f16_lane16 pins its order instead, and every
  * SIMD version reproduces it bit for bit. */
+#include "engine/attention.h"
 #include "engine/elementwise.h"
 #include "engine/quant_ref.h"
 
@@ -65,6 +66,9 @@ static const sealm_vec_ops ops_ref = {
     .softmax_exp = softmax_exp_ref,
     .rope = rope_ref,
     .dot_f32_untiled = dot_f32_untiled_ref,
+    .attn_scores = sealm_attn_scores_ref,
+    .attn_pv = sealm_attn_pv_ref,
+    .attn_softmax = sealm_attn_softmax_ref,
 };
 
 /* What sealm_kernels_init / sealm_kernels_set_level install into (cpu.c). */
@@ -79,6 +83,9 @@ static sealm_vec_ops ops_installed = {
     .softmax_exp = softmax_exp_ref,
     .rope = rope_ref,
     .dot_f32_untiled = dot_f32_untiled_ref,
+    .attn_scores = sealm_attn_scores_ref,
+    .attn_pv = sealm_attn_pv_ref,
+    .attn_softmax = sealm_attn_softmax_ref,
 };
 
 const sealm_vec_ops *sealm_vec_ops_get(void) { return &ops_installed; }

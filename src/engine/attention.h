@@ -1,0 +1,84 @@
+/* Engine-internal: attention over the KV cache, softmax(q·K^T / sqrt(d))·V for every
+ * (token, head) pair of a batch, causal, with grouped-query heads (GQA).
+ *
+ * The numerics are pinned (mathfn.h says why bits matter): for heads whose size d is a
+ * multiple of 16,
+ *   scores[j] = lane16(q, k_j) · scale     q rounded to F16, k_j the cached F16 key
+ *   p         = softmax_f16(scores)        sum in 16-key chunks, weights rounded to F16
+ *   out[e]    = lane16 over keys j of p[j]·v_j[e]
+ * where lane16 is the order of sealm_vec_ops.dot_f16_lane16: sixteen fmaf chains, chain i
+ * over the indices ≡ i (mod 16) in index order, then sealm_lane16_sum's tree. Heads of
+ * other sizes take scores as float products summed in double, in element order.
+ *
+ * Two loop structures compute those same bits:
+ *
+ * - per pair (decode, and odd head sizes): each (token, head) calls a lane-16 dot per key
+ *   and per output element. Each call widens two F16 vectors per FMA and ends in a
+ *   horizontal reduction, which dominates for short heads (64 elements: 4 FMAs a call).
+ * - blocked (prefill of SEALM_ATTN_BLOCKED_MIN_TOKENS tokens or more, head size a multiple
+ *   of 16; on x86 and at the scalar level, not yet on NEON): the layer's keys and values
+ *   are first widened once to F32 copies laid out so that 16 keys (for q·k) or 16 output
+ *   elements (for p·V) sit side by side in one vector.
+ *   The sixteen lane-16 chains then become sixteen vector accumulators, each lane holding
+ *   its own key's (or element's) chain in the same order, and the tree becomes vertical
+ *   adds: 16 results per block with no horizontal work and no per-call conversion. The
+ *   copies are shared by every token and by the GQA heads of a KV head. The work is split
+ *   into units of up to SEALM_ATTN_MAX_QUERIES (token, head) pairs of one KV head, dealt
+ *   out over the thread pool; each block of keys or values is used by a whole unit while
+ *   it is in L1.
+ *   Causality needs no masking arithmetic: a token's p·V chains simply stop at its last
+ *   key (per query), and the q·k scores a unit computes past a token's last key (up to the
+ *   unit's last token, and to the end of the 16-key block) are never read by its softmax.
+ *
+ * Layout of the F32 copies (sealm_attn_f32, per layer, rebuilt for each batch; n_cap =
+ * n_ctx rounded up to 16):
+ *   kt: [n_head_kv][n_cap / 16][head_dim][16]  key j, element e of KV head g at
+ *       kt[((g·n_cap/16 + j/16)·head_dim + e)·16 + j%16]: a block of 16 keys is one
+ *       contiguous head_dim × 16 tile, element-major.
+ *   vb: [n_head_kv][head_dim / 16][n_cap][16]  value j, element e of KV head g at
+ *       vb[((g·head_dim/16 + e/16)·n_cap + j)·16 + e%16]: for 16 output elements, key j's
+ *       values are one contiguous 64-byte row.
+ * Key lanes past the last key of a block hold zeros. */
+#ifndef SEALM_ENGINE_ATTENTION_H
+#define SEALM_ENGINE_ATTENTION_H
+
+#include "engine/model.h"
+
+/* Batches of at least this many tokens take the blocked path (when the head size allows).
+ * The widening costs once per layer what the per-pair path pays per pair; measured with 9
+ * heads on 3 KV heads of 64, the blocked path is the faster from 4 tokens on (also 500
+ * positions into the cache); at 2 tokens the two are even, and decode's single token keeps
+ * the per-pair path. */
+enum { SEALM_ATTN_BLOCKED_MIN_TOKENS = 4 };
+
+/* (token, head) pairs per unit of the blocked path, and so per kernel call and rows of
+ * per-thread scratch: the GQA heads of one KV head for as many consecutive tokens as fit
+ * (fewer when the batch is short, so that every thread gets several units). */
+enum { SEALM_ATTN_MAX_QUERIES = 16 };
+
+/* Which loop structure sealm_attention_run_path uses (tests compare them). */
+typedef enum sealm_attn_path {
+    SEALM_ATTN_AUTO = 0,      /* what sealm_attention_run picks */
+    SEALM_ATTN_PER_PAIR = 1,
+    SEALM_ATTN_BLOCKED = 2,   /* falls back to per pair where the head size is not a multiple of 16 */
+} sealm_attn_path;
+
+/* Attention of one layer for n_tokens tokens at positions pos0 .. pos0 + n_tokens - 1:
+ * reads c->act.q ([n_tokens][n_embd], after RoPE) and the layer's KV cache (which must
+ * already hold positions 0 .. pos0 + n_tokens - 1), writes c->act.att ([n_tokens][n_embd]).
+ * Runs on c's thread pool; uses c->attn[] and c->attn_f32 as scratch. The result does not
+ * depend on the path, the SIMD level or the thread count. Not thread-safe per context. */
+void sealm_attention_run(sealm_context *c, int layer, int32_t n_tokens, int32_t pos0);
+void sealm_attention_run_path(sealm_context *c, int layer, int32_t n_tokens, int32_t pos0, sealm_attn_path path);
+
+/* The scalar reference kernels (sealm_vec_ops.attn_scores / attn_pv / attn_softmax; quant.h
+ * documents the contracts). The SIMD versions in attention_avx2.c and attention_avx512.c
+ * return exactly their bits. */
+void sealm_attn_scores_ref(int nq, const float *q, int hd, const float *kt, int32_t n_keys, float scale,
+                           float *scores, int64_t scores_stride);
+void sealm_attn_pv_ref(int nq, const float *p, int64_t p_stride, const float *vb, int64_t vb_stride,
+                       const int32_t *n_keys, int hd, float *const *out);
+/* The scalar softmax of both paths (sealm_vec_ops.attn_softmax). */
+void sealm_attn_softmax_ref(float *scores, int32_t n, sealm_fp16 *p16);
+
+#endif
