@@ -5,6 +5,7 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <stdint.h>
 
 #include "guard_internal.h"
 
@@ -76,6 +77,83 @@ sealm_status sealm_guard_find_persons(const char *text, size_t len, const size_t
  * unit test checks this on the evaluation corpora. Free with sealm_guard_pii_free. */
 sealm_status sealm_guard_pii_new_reference(const sealm_guard_pii_config *cfg, sealm_guard_pii **out,
                                            sealm_error *err);
+
+/* The shape tests of the START_NUMBER rules (pii_rule.window_ok) at one number start, all at
+ * once: bit k is the k-th test's answer for text[p] (the digit run and the bytes after it are
+ * read once instead of once per rule). sealm_guard_number_shape_bit gives a test's bit, or -1
+ * for a test outside the set (the scan then calls it). Unit-tested against the tests one by one. */
+unsigned sealm_guard_number_shapes(const char *text, size_t len, size_t p);
+int sealm_guard_number_shape_bit(bool (*window_ok)(const char *, size_t, size_t));
+
+/* The detector the unit tests compare: the scan with its prefilters on the character
+ * classifier the CPU allows (the default), the same on the portable scalar classifier, or
+ * the reference scan. Free with sealm_guard_pii_free. */
+typedef enum { PII_SCAN_FAST, PII_SCAN_FAST_SCALAR, PII_SCAN_REFERENCE } pii_scan_mode;
+sealm_status sealm_guard_pii_new_mode(const sealm_guard_pii_config *cfg, pii_scan_mode mode, sealm_guard_pii **out,
+                                      sealm_error *err);
+
+/* ---- pii_classify.c: character classes of 64-byte chunks, for the scan's first pass ---- */
+
+/* A set of ASCII bytes as a nibble table: byte b is in it when b < 0x80 and bit (b >> 4) of
+ * row[b & 15] is set (the form a byte shuffle looks up 16 or 32 bytes at a time). */
+typedef struct pii_byte_set {
+    uint8_t row[16];
+} pii_byte_set;
+
+static inline bool pii_byte_set_has(const pii_byte_set *s, unsigned char b) {
+    return b < 0x80 && ((s->row[b & 15] >> (b >> 4)) & 1);
+}
+
+static inline void pii_byte_set_add(pii_byte_set *s, unsigned char b) {
+    if (b < 0x80) s->row[b & 15] |= (uint8_t)(1u << (b >> 4));
+}
+
+/* The bytes whose presence in a text some rule's prefilter asks about (pii_rule.need), and
+ * the anchor bytes of the rules searched in windows: the first pass records where each
+ * occurs (pii_chunk_classes.special). The scalar classifier's quick test assumes they lie in
+ * '-' .. '.', ':' .. '=' and '@' (test_classifiers_exact fails otherwise). */
+#define PII_PRESENT_BYTES "@:=-."
+enum { PII_N_PRESENT = 5 };
+
+/* The classes of the 64 bytes of one chunk: bit i of each mask is byte i. */
+typedef struct pii_chunk_classes {
+    uint64_t digit;           /* 0-9 */
+    uint64_t upper;           /* A-Z */
+    uint64_t lower;           /* a-z */
+    uint64_t underscore;      /* _ */
+    uint64_t plus_paren;      /* + or (: a number may begin there */
+    uint64_t space;           /* ' ' alone (a letter code allows one space before its digits) */
+    uint64_t prefix_first;    /* in the first set passed (the prefixes' first bytes) */
+    uint64_t prefix_second;   /* in the second set passed (the prefixes' second bytes) */
+    uint64_t special[PII_N_PRESENT];   /* [j]: the byte PII_PRESENT_BYTES[j] */
+} pii_chunk_classes;
+
+/* The detector's byte sets in the forms the classifiers read: nibble tables for the SIMD
+ * ones, and for the scalar one a table of every byte's bits (PII_BYTE_*). Built by
+ * sealm_guard_pii_class_sets_init from the two sets. */
+enum { PII_BYTE_FIRST = 1, PII_BYTE_SECOND = 2 };
+typedef struct pii_class_sets {
+    pii_byte_set first, second;   /* the prefixes' first and second bytes */
+    uint8_t bits[256];            /* PII_BYTE_FIRST | PII_BYTE_SECOND */
+} pii_class_sets;
+
+void sealm_guard_pii_class_sets_init(pii_class_sets *s);
+
+/* Classifies chunk[0, 64). Every implementation gives the same masks (unit-tested against
+ * the classes' definitions); thread-safe. */
+typedef void (*pii_classify_fn)(const unsigned char *chunk, const pii_class_sets *sets, pii_chunk_classes *out);
+
+void sealm_guard_pii_classify_scalar(const unsigned char *chunk, const pii_class_sets *sets, pii_chunk_classes *out);
+#if defined(__x86_64__)
+void sealm_guard_pii_classify_avx2(const unsigned char *chunk, const pii_class_sets *sets, pii_chunk_classes *out);
+#elif defined(__aarch64__)
+void sealm_guard_pii_classify_neon(const unsigned char *chunk, const pii_class_sets *sets, pii_chunk_classes *out);
+#endif
+
+/* The fastest classifier this CPU runs (AVX2 on x86-64 when the CPU and OS support it, NEON
+ * on aarch64, else the scalar one); SEALM_SIMD=scalar in the environment, as for the engine's
+ * kernels, or scalar_only picks the scalar one. */
+pii_classify_fn sealm_guard_pii_classify_choose(bool scalar_only);
 
 /* Is one of cues (lower-case, NULL-terminated list) within window bytes before text[pos]
  * (case-insensitive)? */

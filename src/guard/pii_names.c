@@ -195,6 +195,7 @@ static unsigned lexicon_flags(const char *w, size_t n) { return lexicon_flags_ha
  * word). */
 enum { W_BYTE = 1, W_DIGIT = 2, W_LOWER = 4, W_TRAIL = 8 };   /* W_LOWER: a-z or a UTF-8 byte */
 static unsigned char g_word_byte[256];
+static unsigned char g_lower[256];   /* lower_ascii as a table: read_word hashes every byte of a word */
 static inline bool word_byte(unsigned char c) { return g_word_byte[c] & W_BYTE; }
 
 static void lexicon_init(void) {
@@ -203,6 +204,7 @@ static void lexicon_init(void) {
         g_word_byte[c] = (unsigned char)((in_word ? W_BYTE : 0) | (guard_is_digit((unsigned char)c) ? W_DIGIT : 0) |
                                          (guard_is_lower((unsigned char)c) || c >= 0x80 ? W_LOWER : 0) |
                                          (c == '\'' || c == '-' ? W_TRAIL : 0));
+        g_lower[c] = (unsigned char)lower_ascii((char)c);
     }
     cue_table_init(&g_strong_cues, STRONG_CUES);
     cue_table_init(&g_weak_cues, WEAK_CUES);
@@ -267,15 +269,21 @@ typedef struct word_read {
 
 static word_read read_word(const char *t, size_t len, size_t ws) {
     word_read w = {ws, ws, 2166136261u, 2166136261u, false};
-    uint32_t h = 2166136261u;
+    if (ws >= len || !word_byte((unsigned char)t[ws])) return w;
+    unsigned char c0 = (unsigned char)t[ws];
+    uint32_t h = (2166136261u ^ g_lower[c0]) * 16777619u;
+    if (!(g_word_byte[c0] & W_TRAIL)) {
+        w.end = ws + 1;
+        w.hash = h;
+    }
     unsigned seen = 0;   /* W_* bits of the bytes after the first */
-    size_t e = ws;
+    size_t e = ws + 1;
     for (; e < len; e++) {
         unsigned char c = (unsigned char)t[e];
         unsigned k = g_word_byte[c];
         if (!(k & W_BYTE)) break;
-        h = (h ^ (unsigned char)lower_ascii((char)c)) * 16777619u;
-        if (e > ws) seen |= k;
+        h = (h ^ g_lower[c]) * 16777619u;
+        seen |= k;
         if (!(k & W_TRAIL)) {
             w.end = e + 1;
             w.hash = h;
@@ -368,6 +376,9 @@ sealm_status sealm_guard_find_persons(const char *text, size_t len, const size_t
                     continue;
                 }
             }
+            /* a name word begins with a capital (read_word's shape): any other byte ends the
+             * sequence without the word being read */
+            if (q >= len || !guard_is_upper((unsigned char)text[q])) break;
             word_read wq = read_word(text, len, q);
             size_t e = wq.end;
             if (e == q || !wq.shaped || (lexicon_flags_hashed(text + q, e - q, wq.hash) & LEX_COMMON)) break;

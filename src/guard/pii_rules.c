@@ -13,31 +13,35 @@
 
 static char lower(char c) { return guard_is_upper((unsigned char)c) ? (char)(c - 'A' + 'a') : c; }
 
+/* The byte pair hash of sealm_guard_cue_before's filter. Bytes are folded with | 0x20, which
+ * maps every upper-case letter to its lower case (and some punctuation onto other
+ * punctuation: the filter only ever lets more windows through, the compare is exact). */
+static inline unsigned pair_hash(unsigned char a, unsigned char b) { return ((a | 0x20u) * 31u + (b | 0x20u)) & 255u; }
+
 bool sealm_guard_cue_before(const char *text, size_t pos, size_t window, const char *const *cues) {
-    char low[128];
     /* which byte pairs the window holds (hashed to 256 bits): a cue whose first or last pair
      * is missing is not searched, which settles most cues of most windows */
     uint64_t pairs[4] = {0};
-    if (window > sizeof low) window = sizeof low;
+    if (window > 128) window = 128;
     size_t from = pos > window ? pos - window : 0, n = pos - from;
-    for (size_t i = 0; i < n; i++) {
-        low[i] = lower(text[from + i]);
-        if (i > 0) {
-            unsigned h = ((unsigned char)low[i - 1] * 31u + (unsigned char)low[i]) & 255u;
-            pairs[h / 64] |= 1ull << (h % 64);
-        }
+    const unsigned char *w = (const unsigned char *)text + from;
+    for (size_t i = 1; i < n; i++) {
+        unsigned h = pair_hash(w[i - 1], w[i]);
+        pairs[h / 64] |= 1ull << (h % 64);
     }
     for (const char *const *cue = cues; *cue; cue++) {
         const unsigned char *c = (const unsigned char *)*cue;
         size_t k = strlen(*cue);
-        if (k < 2 || k > n) {
-            if (k <= n && memmem(low, n, *cue, k)) return true;
-            continue;
+        if (k > n) continue;
+        if (k >= 2) {
+            unsigned h0 = pair_hash(c[0], c[1]), h1 = pair_hash(c[k - 2], c[k - 1]);
+            if (!(pairs[h0 / 64] >> (h0 % 64) & 1) || !(pairs[h1 / 64] >> (h1 % 64) & 1)) continue;
         }
-        unsigned h0 = (c[0] * 31u + c[1]) & 255u, h1 = (c[k - 2] * 31u + c[k - 1]) & 255u;
-        if (!(pairs[h0 / 64] >> (h0 % 64) & 1) || !(pairs[h1 / 64] >> (h1 % 64) & 1)) continue;
-        for (size_t i = 0; i + k <= n; i++)
-            if (low[i] == (char)c[0] && memcmp(low + i, c, k) == 0) return true;
+        for (size_t i = 0; i + k <= n; i++) {
+            size_t j = 0;
+            while (j < k && (unsigned char)lower((char)w[i + j]) == c[j]) j++;
+            if (j == k) return true;
+        }
     }
     return false;
 }
@@ -190,7 +194,10 @@ static bool phone_label_after(const char *t, size_t len, size_t end) {
                                          "landline", NULL};
     size_t p = end, skipped = 0;
     while (p < len && skipped < 3 && (t[p] == ' ' || t[p] == '-' || t[p] == '(' || t[p] == ',')) p++, skipped++;
+    if (p >= len) return false;
+    char first = lower(t[p]);
     for (const char *const *l = LABELS; *l; l++) {
+        if ((*l)[0] != first) continue;   /* most numbers are followed by none of the labels' letters */
         size_t n = strlen(*l);
         if (p + n <= len && strncasecmp(t + p, *l, n) == 0 && (p + n == len || !guard_is_alnum((unsigned char)t[p + n])))
             return true;
@@ -455,17 +462,28 @@ static bool ipv6_window(const char *t, size_t len, size_t p) {
  * contains one of the secret words. */
 static bool assignment_window(const char *t, size_t len, size_t p) {
     (void)len;
-    static const char *const WORDS[] = {"pass", "pwd", "secret", "key", "token", NULL};
-    char low[64];
+    enum { NAME_MAX_BYTES = 64 };
     size_t e = p;
     while (e > 0 && (guard_is_space((unsigned char)t[e - 1]) || t[e - 1] == '"' || t[e - 1] == '\'' || t[e - 1] == ':' ||
                      t[e - 1] == '=')) e--;
     size_t b = e;
-    while (b > 0 && e - b < sizeof low && (guard_is_alnum((unsigned char)t[b - 1]) || t[b - 1] == '_' || t[b - 1] == '-')) b--;
-    if (e == b) return false;
-    for (size_t i = b; i < e; i++) low[i - b] = lower(t[i]);
-    for (const char *const *w = WORDS; *w; w++)
-        if (memmem(low, e - b, *w, strlen(*w))) return true;
+    while (b > 0 && e - b < NAME_MAX_BYTES && (guard_is_alnum((unsigned char)t[b - 1]) || t[b - 1] == '_' || t[b - 1] == '-'))
+        b--;
+    /* one of "pass", "pwd", "secret", "key", "token" anywhere in the name (any case): only
+     * where the name holds one of their first letters are they compared */
+    for (size_t i = b; i < e; i++) {
+        const char *w;
+        switch (lower(t[i])) {
+        case 'p': w = lower(i + 1 < e ? t[i + 1] : 0) == 'w' ? "pwd" : "pass"; break;
+        case 's': w = "secret"; break;
+        case 'k': w = "key"; break;
+        case 't': w = "token"; break;
+        default: continue;
+        }
+        size_t n = strlen(w), k = 0;
+        while (k < n && i + k < e && lower(t[i + k]) == w[k]) k++;
+        if (k == n) return true;
+    }
     return false;
 }
 
@@ -520,9 +538,45 @@ static bool nino_start(const char *t, size_t len, size_t p) {
     return i < len && ((t[i] >= 'A' && t[i] <= 'D') || (t[i] >= 'a' && t[i] <= 'd'));
 }
 
+/* The endings of continental street names (address.name-number), as raw UTF-8 bytes: the
+ * pattern matches bytes, and name_number_start reads the same list. */
+#define CONTINENTAL_SUFFIXES "strasse|stra\xc3\x9f\x65|gasse|weg|platz|allee|katu|tie|gatan|v\xc3\xa4gen|vej|vegen|" \
+                             "veien|laan|straat|plein|gade|utca|ulica"
+enum { CONTINENTAL_MAX = 32 };
+static struct {
+    const char *s[CONTINENTAL_MAX];
+    size_t n[CONTINENTAL_MAX], count;
+    uint64_t last[4];   /* bit b: a suffix ends in byte b */
+} g_continental;
+
+static void continental_init(void) {
+    static const char list[] = CONTINENTAL_SUFFIXES;
+    for (const char *p = list; *p && g_continental.count < CONTINENTAL_MAX;) {
+        size_t n = strcspn(p, "|");
+        g_continental.s[g_continental.count] = p;
+        g_continental.n[g_continental.count++] = n;
+        unsigned char b = (unsigned char)p[n - 1];
+        g_continental.last[b / 64] |= 1ull << (b % 64);
+        p += n + (p[n] == '|');
+    }
+}
+
+/* Does t[from, e) end with one of the CONTINENTAL_SUFFIXES? */
+static bool continental_suffix_at_end(const char *t, size_t from, size_t e) {
+    unsigned char b = (unsigned char)t[e - 1];   /* most words end in a byte no suffix ends in */
+    if (e == from || !(g_continental.last[b / 64] >> (b % 64) & 1)) return false;
+    for (size_t k = 0; k < g_continental.count; k++) {
+        size_t n = g_continental.n[k];
+        const char *w = g_continental.s[k];
+        if (e - from >= n && w[n - 1] == (char)b && w[0] == t[e - n] && memcmp(t + e - n, w, n) == 0) return true;
+    }
+    return false;
+}
+
 /* A continental street name: a capitalized word of lower-case letters (and UTF-8 bytes),
  * then either an optional '.', spaces and a digit (the house number right after the word, as
- * the pattern's second form needs), or spaces after one of the leading street words. */
+ * the pattern's second form needs, the word ending in a street suffix), or spaces after one
+ * of the leading street words. */
 static bool name_number_start(const char *t, size_t len, size_t p) {
     static const struct { const char *w; size_t n; } LEAD[] = {
         {"Rue", 3}, {"Via", 3}, {"Rua", 3}, {"Viale", 5}, {"Corso", 5}, {"Calle", 5}, {"Paseo", 5}, {"Plaza", 5},
@@ -535,9 +589,16 @@ static bool name_number_start(const char *t, size_t len, size_t p) {
     size_t s = i;
     while (i < len && guard_is_space((unsigned char)t[i])) i++;
     if (i == s) return false;   /* both forms need a space after the word (or its '.') */
-    if (i < len && guard_is_digit((unsigned char)t[i])) return true;
+    if (i < len && guard_is_digit((unsigned char)t[i])) {
+        /* the second form: the word's lower-case part ends in "str" before a '.', or in a
+         * street suffix (the pattern's look-behind; the capital cannot be part of either) */
+        if (t[e] == '.' ? e - (p + 1) >= 3 && memcmp(t + e - 3, "str", 3) == 0 : continental_suffix_at_end(t, p + 1, e))
+            return true;
+    }
     if (t[e] == '.') return false;
-    /* a leading word is all of the run: its letters are lower case and a space follows */
+    /* a leading word is all of the run: its letters are lower case and a space follows (the
+     * words are 3 to 9 bytes long and begin with one of "RVCPUSAB") */
+    if (e - p < 3 || e - p > 9 || !strchr("RVCPUSAB", t[p])) return false;
     for (size_t k = 0; k < sizeof LEAD / sizeof LEAD[0]; k++)
         if (LEAD[k].n == e - p && memcmp(t + p, LEAD[k].w, LEAD[k].n) == 0) return true;
     return false;
@@ -576,16 +637,41 @@ static bool sep_then_digit(const char *t, size_t len, size_t i, const char *seps
     return i + 1 < len && t[i] && strchr(seps, t[i]) && guard_is_digit((unsigned char)t[i + 1]);
 }
 
-/* "(415) 555-0134", "1 415 ...", "415-555-0134", "1415 555 0134": an area code in
- * brackets, three digits and a separator, or a leading 1 (then a separator, a bracket, or
- * the three digits of the area code and a separator). */
+/* n digits at t[i, i + n) */
+static bool digits_at(const char *t, size_t len, size_t i, size_t n) {
+    if (i > len || len - i < n) return false;
+    for (size_t k = 0; k < n; k++)
+        if (!guard_is_digit((unsigned char)t[i + k])) return false;
+    return true;
+}
+
+static bool sep_at(const char *t, size_t len, size_t i, const char *seps) { return i < len && t[i] && strchr(seps, t[i]); }
+
+/* phone.nanp's pattern after its optional leading "1": "(ddd)" and an optional separator,
+ * or "ddd" and a separator; then "ddd", a separator and "dddd". Each optional separator is
+ * taken whenever it is there (a digit or '(' must follow otherwise), so one reading decides. */
+static bool nanp_body(const char *t, size_t len, size_t i) {
+    if (i < len && t[i] == '(') {
+        if (!(digits_at(t, len, i + 1, 3) && i + 4 < len && t[i + 4] == ')')) return false;
+        i += 5;
+        if (sep_at(t, len, i, " .-")) i++;
+    } else {
+        if (!(digits_at(t, len, i, 3) && sep_at(t, len, i + 3, " .-"))) return false;
+        i += 4;
+    }
+    return digits_at(t, len, i, 3) && sep_at(t, len, i + 3, " .-") && digits_at(t, len, i + 4, 4);
+}
+
+/* "(415) 555-0134", "1 415 555 0134", "415-555-0134", "1415 555 0134": the pattern's digits
+ * and separators up to the last group (its extension and look-ahead are left to the regex),
+ * not after '+', '.' or '-' (the pattern's look-behind). */
 static bool nanp_start(const char *t, size_t len, size_t p) {
-    if (t[p] == '(') return true;
-    size_t r = digit_run(t, len, p);
-    if (r == 3) return p + 3 < len && t[p + 3] && strchr(" .-", t[p + 3]);
+    if (p > 0 && (t[p - 1] == '+' || t[p - 1] == '.' || t[p - 1] == '-')) return false;
+    if (nanp_body(t, len, p)) return true;
     if (t[p] != '1') return false;
-    if (r == 1) return p + 1 < len && t[p + 1] && strchr(" .-(", t[p + 1]);
-    return r == 4 && p + 4 < len && t[p + 4] && strchr(" .-", t[p + 4]);
+    size_t i = p + 1;
+    if (sep_at(t, len, i, " .-")) i++;
+    return nanp_body(t, len, i);
 }
 
 /* "(030) ...", "030 1234 ..." */
@@ -611,10 +697,23 @@ static bool card_start(const char *t, size_t len, size_t p) {
     return digits >= 12;
 }
 
-/* "078-05-1120", "078 05 1120", "078051120", "07805-1120" */
+/* "078-05-1120", "078 05 1120", "078051120", "07805-1120": the whole pattern, which is
+ * fixed but for its optional separators (taken whenever they are there, since a digit must
+ * follow otherwise), look-behind and look-ahead included. */
 static bool ssn_start(const char *t, size_t len, size_t p) {
-    size_t r = digit_run(t, len, p);
-    return r == 9 || ((r == 3 || r == 5) && sep_then_digit(t, len, p + r, "- ."));
+    if (p > 0 && (t[p - 1] == '.' || t[p - 1] == '-')) return false;
+    size_t i = p;
+    if (!digits_at(t, len, i, 3)) return false;
+    i += 3;
+    if (sep_at(t, len, i, "- .")) i++;
+    if (!digits_at(t, len, i, 2)) return false;
+    i += 2;
+    if (sep_at(t, len, i, "- .")) i++;
+    if (!digits_at(t, len, i, 4)) return false;
+    i += 4;
+    /* (?![\w-]|\.\d) */
+    return !(i < len && (guard_is_alnum((unsigned char)t[i]) || t[i] == '_' || t[i] == '-' ||
+                         (t[i] == '.' && i + 1 < len && guard_is_digit((unsigned char)t[i + 1]))));
 }
 
 static bool ipv4_start(const char *t, size_t len, size_t p) {
@@ -647,6 +746,7 @@ static struct {
     char word[SUFFIX_SLOTS][SUFFIX_MAX];
     unsigned char len[SUFFIX_SLOTS];
     size_t longest;
+    uint16_t first_len[256];   /* bit n: a suffix of n bytes begins with this (lower-case) byte */
 } g_suffixes;
 static pthread_once_t g_suffixes_once = PTHREAD_ONCE_INIT;
 
@@ -663,6 +763,7 @@ static void suffix_add(const char *w, size_t n) {
     memcpy(g_suffixes.word[i], w, n);
     g_suffixes.len[i] = (unsigned char)n;
     if (n > g_suffixes.longest) g_suffixes.longest = n;
+    g_suffixes.first_len[(unsigned char)lower(w[0])] |= (uint16_t)(1u << n);
 }
 
 static void suffixes_init(void) {
@@ -680,10 +781,16 @@ static void suffixes_init(void) {
     }
 }
 
-void sealm_guard_pii_rules_init(void) { pthread_once(&g_suffixes_once, suffixes_init); }
+static void rules_tables_init(void) {
+    suffixes_init();
+    continental_init();
+}
+
+void sealm_guard_pii_rules_init(void) { pthread_once(&g_suffixes_once, rules_tables_init); }
 
 static bool is_street_suffix(const char *w, size_t n) {
-    if (n == 0 || n > g_suffixes.longest) return false;
+    /* most words fail on their first byte and length, before any hashing */
+    if (n == 0 || n > g_suffixes.longest || !(g_suffixes.first_len[(unsigned char)lower(w[0])] >> n & 1)) return false;
     for (uint32_t i = suffix_hash(w, n) % SUFFIX_SLOTS; g_suffixes.len[i]; i = (i + 1) % SUFFIX_SLOTS) {
         if (g_suffixes.len[i] != n) continue;
         size_t k = 0;
@@ -693,12 +800,11 @@ static bool is_street_suffix(const char *w, size_t n) {
     return false;
 }
 
-/* A US/UK street address: a street start (street_start) and, among the six words after the
- * house number (a compass letter, up to four name words, the suffix), a word whose letters
- * and digits are exactly a street suffix (the pattern's "suffix\b" after a space), every word
- * before it being a name word: a capital or digit, then letters, digits or "_'.-". */
-static bool street_suffix_start(const char *t, size_t len, size_t p) {
-    if (!street_start(t, len, p)) return false;
+/* After the house number at p (a street start): among the six words that follow (a compass
+ * letter, up to four name words, the suffix), a word whose letters and digits are exactly a
+ * street suffix (the pattern's "suffix\b" after a space), every word before it being a name
+ * word: a capital or digit, then letters, digits or "_'.-". */
+static bool street_suffix_follows(const char *t, size_t len, size_t p) {
     size_t i = p;
     while (i < len && !guard_is_space((unsigned char)t[i])) i++;   /* the house number */
     for (int word = 0; word < 6; word++) {
@@ -712,6 +818,55 @@ static bool street_suffix_start(const char *t, size_t len, size_t p) {
         if (i >= len || !guard_is_space((unsigned char)t[i])) return false;
     }
     return false;
+}
+
+/* A US/UK street address: a street start and a street suffix after it. */
+static bool street_suffix_start(const char *t, size_t len, size_t p) {
+    return street_start(t, len, p) && street_suffix_follows(t, len, p);
+}
+
+/* ---- the number starts' shape tests, together ------------------------------------------ */
+
+/* The shape tests of the START_NUMBER rules, in the order of their NUMBER_SHAPE_* bits. */
+static bool (*const NUMBER_SHAPE_TESTS[])(const char *, size_t, size_t) = {
+    nanp_start, grouped_start, bare_phone_start, card_start, ssn_start, ipv4_start, street_suffix_start,
+    address_cue_start,
+};
+_Static_assert(sizeof NUMBER_SHAPE_TESTS / sizeof NUMBER_SHAPE_TESTS[0] <= 16, "the scan keeps 16 shape bits per start");
+enum {
+    SHAPE_NANP = 1, SHAPE_GROUPED = 2, SHAPE_BARE = 4, SHAPE_CARD = 8, SHAPE_SSN = 16, SHAPE_IPV4 = 32,
+    SHAPE_STREET_SUFFIX = 64, SHAPE_ADDRESS_CUE = 128,
+};
+
+int sealm_guard_number_shape_bit(bool (*window_ok)(const char *, size_t, size_t)) {
+    for (size_t i = 0; i < sizeof NUMBER_SHAPE_TESTS / sizeof NUMBER_SHAPE_TESTS[0]; i++)
+        if (NUMBER_SHAPE_TESTS[i] == window_ok) return (int)i;
+    return -1;
+}
+
+/* Is c one of the separators seps (c not NUL)? */
+static bool is_sep(char c, const char *seps) { return c && strchr(seps, c); }
+
+unsigned sealm_guard_number_shapes(const char *t, size_t len, size_t p) {
+    /* the tests that take a bracket; the others need a digit */
+    if (t[p] == '(') return SHAPE_GROUPED | (nanp_start(t, len, p) ? SHAPE_NANP : 0);
+    size_t r = digit_run(t, len, p);
+    if (r == 0) return 0;   /* '+': no shape test passes */
+    size_t e = p + r;       /* the byte after the digits */
+    char after = e < len ? t[e] : 0;
+    bool digit_after_sep = e + 1 < len && guard_is_digit((unsigned char)t[e + 1]);
+    unsigned b = 0;
+    if ((r == 1 || r == 3 || r == 4) && e < len && is_sep(after, " .-(") && nanp_start(t, len, p)) b |= SHAPE_NANP;
+    if (r >= 2 && r <= 5 && digit_after_sep && is_sep(after, " .-")) b |= SHAPE_GROUPED;
+    if (r >= 7 && r <= 15) b |= SHAPE_BARE;
+    if (r >= 12 || (digit_after_sep && (after == ' ' || after == '-') && card_start(t, len, p))) b |= SHAPE_CARD;
+    if ((r == 9 || ((r == 3 || r == 5) && digit_after_sep && is_sep(after, "- ."))) && ssn_start(t, len, p)) b |= SHAPE_SSN;
+    if (r <= 3 && digit_after_sep && after == '.') b |= SHAPE_IPV4;
+    if (street_start(t, len, p)) {
+        if (street_suffix_follows(t, len, p)) b |= SHAPE_STREET_SUFFIX;
+        if (address_cue_before(t, p)) b |= SHAPE_ADDRESS_CUE;
+    }
+    return b;
 }
 
 const pii_rule SEALM_GUARD_PII_RULES[] = {
@@ -842,8 +997,7 @@ const pii_rule SEALM_GUARD_PII_RULES[] = {
      "(?:\\s+(?:de|del|la|le|des|di|da|do|dos|das|[A-Z][\\w'.-]*)){1,4}|"
      /* the word is read once (possessive) and its ending checked looking back, instead of
       * backtracking through the word once per suffix */
-     "[A-Z][a-z\\x80-\\xff]++(?:(?<=str)\\.|(?<=stra(?:ss|\\xc3\\x9f)e|gasse|weg|platz|allee|katu|tie|gatan|"
-     "v\\xc3\\xa4gen|vej|vegen|veien|laan|straat|plein|gade|utca|ulica)))\\s+\\d{1,5}[a-zA-Z]?(?![\\w])",
+     "[A-Z][a-z\\x80-\\xff]++(?:(?<=str)\\.|(?<=" CONTINENTAL_SUFFIXES ")))\\s+\\d{1,5}[a-zA-Z]?(?![\\w])",
      0, "0123456789", NULL, 0, NULL, 0, 0, name_number_start, START_CAPITAL, NULL},
     {"address.cue", SEALM_GUARD_ADDRESS, 0.7f,
      "(?<![\\w])\\d{1,6}[A-Za-z]?\\s+[A-Z][^\\n,;]{2,60}(?:,\\s*[^\\n,;]{2,40}){0,3}", 0, "0123456789",

@@ -2,12 +2,12 @@
  * platform has it, and runs every rule plus the person pass over a text.
  *
  * Speed comes from not running regexes where they cannot match: one pass over the text
- * records where numbers, letter-digit codes and capitalized words begin, a second where the
- * provider-key (and other literal) prefixes occur; each rule then runs only at those starts,
- * or in windows around its anchor bytes, after a cheap test in C of a condition its pattern
- * needs. Each of these is exact: the reference scan (sealm_guard_pii_new_reference) runs
- * every pattern over the whole text and the unit test checks that both give the same
- * findings. */
+ * (on 64-byte chunks turned into character-class bitmasks, pii_classify*.c) records where
+ * numbers, letter-digit codes and capitalized words begin and where the provider-key (and
+ * other literal) prefixes occur; each rule then runs only at those starts, or in windows
+ * around its anchor bytes, after a cheap test in C of a condition its pattern needs. Each
+ * of these is exact: the reference scan (sealm_guard_pii_new_reference) runs every pattern
+ * over the whole text and the unit test checks that both give the same findings. */
 #include "pii_internal.h"
 
 #include <pthread.h>
@@ -20,6 +20,14 @@ typedef struct compiled_rule {
     bool jit;
     int start;   /* rule->start, kept here: the scan loop reads it for every rule */
     bool need_digits;   /* rule->need is "0123456789": answered by the first pass's classes */
+    int shape_bit;      /* START_NUMBER: the bit of sealm_guard_number_shapes that is window_ok's answer, or -1 */
+    /* rule->anchor's bytes as indices into PII_PRESENT_BYTES (bit j), when all of them are
+     * there: the first pass then knows where they occur */
+    unsigned anchor_special;
+    bool anchor_masked;
+    /* rule->need's bytes the same way, when all of them are there (need_special_ok) */
+    unsigned need_special;
+    bool need_special_ok;
 } compiled_rule;
 
 /* One literal prefix of a START_PREFIX rule (pii_rule.prefixes). */
@@ -41,29 +49,21 @@ struct sealm_guard_pii {
     prefix_entry *prefixes;
     size_t n_prefixes;
     uint64_t bigram_bits[65536 / 64];
+    /* The prefixes' first and second bytes, for the first pass's chunk classifier; a prefix
+     * byte above 0x7f, which the sets cannot hold, makes every byte pair a candidate. */
+    pii_class_sets prefix_sets;
+    bool prefix_any_byte;
+    pii_classify_fn classify;
     /* The rules by where they start (bit i: rules[i]; START_ANYWHERE .. START_PREFIX), so a
      * scan visits only the rules whose starts occur; used when there are at most 64 rules. */
     uint64_t class_rules[START_PREFIX + 1];
     bool class_masks;
+    uint64_t number_shape_rules;   /* the START_NUMBER rules with a shape bit (bit i: rules[i]) */
+    /* the START_ANYWHERE rules whose required bytes are all PII_PRESENT_BYTES, per byte j of
+     * those (bit i: rules[i] needs PII_PRESENT_BYTES[j] among others) */
+    uint64_t rules_needing[PII_N_PRESENT];
+    uint64_t special_need_rules;   /* all of those */
 };
-
-/* Byte classes for the first pass (bits): a word byte for the rules' boundaries (\w: letter,
- * digit, '_'), a possible number start, an ASCII letter, an ASCII capital, a digit. */
-enum { B_WORD = 1, B_NUMBER = 2, B_LETTER = 4, B_CAPITAL = 8, B_DIGIT = 16 };
-static unsigned char g_byte_class[256];
-static pthread_once_t g_class_once = PTHREAD_ONCE_INIT;
-
-static void byte_class_init(void) {
-    for (int c = 0; c < 256; c++) {
-        unsigned char k = 0;
-        if (guard_is_alnum((unsigned char)c) || c == '_') k |= B_WORD;
-        if (guard_is_digit((unsigned char)c) || c == '+' || c == '(') k |= B_NUMBER;
-        if (guard_is_upper((unsigned char)c) || guard_is_lower((unsigned char)c)) k |= B_LETTER;
-        if (guard_is_upper((unsigned char)c)) k |= B_CAPITAL;
-        if (guard_is_digit((unsigned char)c)) k |= B_DIGIT;
-        g_byte_class[c] = k;
-    }
-}
 
 sealm_guard_pii_config sealm_guard_pii_config_default(void) {
     sealm_guard_pii_config c = {0, 0.5f};
@@ -113,16 +113,21 @@ static sealm_status prefix_index(sealm_guard_pii *d) {
                 e->bigram = (uint16_t)((unsigned char)p[0] | (unsigned char)p[1] << 8);
                 e->rule = (uint16_t)i;
                 d->bigram_bits[e->bigram / 64] |= 1ull << (e->bigram % 64);
+                pii_byte_set_add(&d->prefix_sets.first, (unsigned char)p[0]);
+                pii_byte_set_add(&d->prefix_sets.second, (unsigned char)p[1]);
+                if ((unsigned char)p[0] >= 0x80 || (unsigned char)p[1] >= 0x80) d->prefix_any_byte = true;
             }
             p += n + (p[n] == '|');
         }
     }
     if (d->n_prefixes) qsort(d->prefixes, d->n_prefixes, sizeof *d->prefixes, by_bigram);
+    sealm_guard_pii_class_sets_init(&d->prefix_sets);
     return SEALM_OK;
 }
 
-static sealm_status pii_new(const sealm_guard_pii_config *cfg, bool reference, sealm_guard_pii **out,
+static sealm_status pii_new(const sealm_guard_pii_config *cfg, pii_scan_mode mode, sealm_guard_pii **out,
                             sealm_error *err) {
+    bool reference = mode == PII_SCAN_REFERENCE;
     *out = NULL;
     sealm_guard_pii_config c = cfg ? *cfg : sealm_guard_pii_config_default();
     if (!(c.min_score >= 0.0f && c.min_score <= 1.0f))
@@ -135,7 +140,7 @@ static sealm_status pii_new(const sealm_guard_pii_config *cfg, bool reference, s
     }
     sealm_guard_pii_rules_init();
     sealm_guard_pii_names_init();
-    pthread_once(&g_class_once, byte_class_init);
+    d->classify = sealm_guard_pii_classify_choose(mode == PII_SCAN_FAST_SCALAR);
     d->cfg = c;
     d->persons = kind_on(&c, SEALM_GUARD_PERSON);
     d->reference = reference;
@@ -159,13 +164,34 @@ static sealm_status pii_new(const sealm_guard_pii_config *cfg, bool reference, s
         cr->code = re;
         cr->start = r->start;
         cr->need_digits = r->need && strcmp(r->need, "0123456789") == 0;
+        cr->shape_bit = r->start == START_NUMBER && r->window_ok ? sealm_guard_number_shape_bit(r->window_ok) : -1;
+        cr->need_special_ok = r->need && *r->need;
+        for (const char *b = r->need; b && *b; b++) {
+            const char *q = strchr(PII_PRESENT_BYTES, *b);
+            if (q) cr->need_special |= 1u << (q - PII_PRESENT_BYTES);
+            else cr->need_special_ok = false;
+        }
+        cr->anchor_masked = r->anchor && *r->anchor;
+        for (const char *b = r->anchor; b && *b; b++) {
+            const char *q = strchr(PII_PRESENT_BYTES, *b);
+            if (q) cr->anchor_special |= 1u << (q - PII_PRESENT_BYTES);
+            else cr->anchor_masked = false;
+        }
         /* JIT is an optimization: without it (unsupported CPU, no executable memory under a
          * strict seccomp profile) the interpreter gives the same matches. */
         uint32_t jit_modes = PCRE2_JIT_COMPLETE | (r->anchor && r->start == START_ANYWHERE ? PCRE2_JIT_PARTIAL_HARD : 0);
         cr->jit = pcre2_jit_compile(re, jit_modes) == 0;
     }
     d->class_masks = d->n_rules <= 64;
-    for (size_t i = 0; i < d->n_rules && d->class_masks; i++) d->class_rules[d->rules[i].start] |= 1ull << i;
+    for (size_t i = 0; i < d->n_rules && d->class_masks; i++) {
+        d->class_rules[d->rules[i].start] |= 1ull << i;
+        if (d->rules[i].shape_bit >= 0) d->number_shape_rules |= 1ull << i;
+        if (d->rules[i].start == START_ANYWHERE && d->rules[i].need_special_ok) {
+            d->special_need_rules |= 1ull << i;
+            for (int j = 0; j < PII_N_PRESENT; j++)
+                if (d->rules[i].need_special >> j & 1) d->rules_needing[j] |= 1ull << i;
+        }
+    }
     if (prefix_index(d) != SEALM_OK) {
         sealm_guard_pii_free(d);
         return sealm_error_set(err, SEALM_E_NOMEM, "out of memory creating the PII detector");
@@ -175,12 +201,17 @@ static sealm_status pii_new(const sealm_guard_pii_config *cfg, bool reference, s
 }
 
 sealm_status sealm_guard_pii_new(const sealm_guard_pii_config *cfg, sealm_guard_pii **out, sealm_error *err) {
-    return pii_new(cfg, false, out, err);
+    return pii_new(cfg, PII_SCAN_FAST, out, err);
 }
 
 sealm_status sealm_guard_pii_new_reference(const sealm_guard_pii_config *cfg, sealm_guard_pii **out,
                                            sealm_error *err) {
-    return pii_new(cfg, true, out, err);
+    return pii_new(cfg, PII_SCAN_REFERENCE, out, err);
+}
+
+sealm_status sealm_guard_pii_new_mode(const sealm_guard_pii_config *cfg, pii_scan_mode mode, sealm_guard_pii **out,
+                                      sealm_error *err) {
+    return pii_new(cfg, mode, out, err);
 }
 
 /* ---- match data ---------------------------------------------------------------------- */
@@ -318,8 +349,9 @@ static void start_list_free(start_list *l) {
     if (l->at != l->inline_at) free(l->at);
 }
 
-static sealm_status start_push(start_list *l, size_t p, sealm_error *err) {
-    if (l->n == l->cap) {
+/* Makes room for extra more offsets (at most START_INLINE). */
+static sealm_status start_reserve(start_list *l, size_t extra, sealm_error *err) {
+    if (l->cap - l->n < extra) {
         size_t want = l->cap * 2;
         size_t *q = l->at == l->inline_at ? malloc(want * sizeof *q) : realloc(l->at, want * sizeof *q);
         if (!q) return sealm_error_set(err, SEALM_E_NOMEM, "out of memory scanning for PII");
@@ -327,33 +359,44 @@ static sealm_status start_push(start_list *l, size_t p, sealm_error *err) {
         l->at = q;
         l->cap = want;
     }
-    l->at[l->n++] = p;
     return SEALM_OK;
 }
 
-/* Two letters, then a digit (optionally after one space), at p. */
-static bool two_letters_digit(const unsigned char *t, size_t len, size_t p) {
-    if (p + 3 >= len) return false;
-    if (!(g_byte_class[t[p]] & B_LETTER) || !(g_byte_class[t[p + 1]] & B_LETTER)) return false;
-    return guard_is_digit(t[p + 2]) || (t[p + 2] == ' ' && guard_is_digit(t[p + 3]));
-}
-
 /* What the first pass learns about a text. */
+enum { SPECIAL_CHUNKS = 64 };   /* texts of up to 4 KiB keep where the PII_PRESENT_BYTES are */
 typedef struct text_map {
     start_list starts[START_CLASSES];   /* START_NUMBER, START_TWO_LETTERS_DIGITS, START_CAPITAL */
     signed char present[256];           /* does the byte occur: -1 not asked yet, 0 no, 1 yes */
-    unsigned classes;                   /* B_* bits of every byte the first pass looked at */
+    bool digits;                        /* does the text hold a digit */
+    unsigned special_present;           /* bit j: PII_PRESENT_BYTES[j] occurs */
+    /* [j][c]: the chunk classes' special[j] of chunk c, when the text has at most
+     * SPECIAL_CHUNKS chunks (special_kept); the anchored rules find their anchors there */
+    bool special_kept;
+    uint64_t special[PII_N_PRESENT][SPECIAL_CHUNKS];
+    /* sealm_guard_number_shapes of each number start, computed when a rule first asks */
+    uint16_t *shapes;                   /* NULL until then; shapes_inline or allocated */
+    uint16_t shapes_inline[START_INLINE];
 } text_map;
 
 static start_list *starts_of(text_map *m, int start) { return &m->starts[start - START_NUMBER]; }
 
-/* Does one of the bytes of the rule's need occur in the text? Each byte is looked up (memchr)
- * once, when a rule first asks: a text without digits, '@' or ':' skips the rules that need
- * them. */
+/* The shape bits of every number start (see sealm_guard_number_shapes), once per scan: the
+ * eight number rules share one reading of each number instead of one each. */
+static sealm_status number_shapes(text_map *m, const char *text, size_t len, sealm_error *err) {
+    if (m->shapes) return SEALM_OK;
+    const start_list *l = &m->starts[0];
+    uint16_t *s = l->n <= START_INLINE ? m->shapes_inline : malloc(l->n * sizeof *s);
+    if (!s) return sealm_error_set(err, SEALM_E_NOMEM, "out of memory scanning for PII");
+    for (size_t i = 0; i < l->n; i++) s[i] = (uint16_t)sealm_guard_number_shapes(text, len, l->at[i]);
+    m->shapes = s;
+    return SEALM_OK;
+}
+
+/* Does one of the bytes of the rule's need occur in the text? The first pass answered for
+ * digits and the PII_PRESENT_BYTES; any other byte is looked up (memchr) once, when a rule
+ * first asks. */
 static bool any_present(text_map *m, const char *text, size_t len, const compiled_rule *cr) {
-    /* "any digit": the first pass saw every byte that can be a digit (it passes over eight
-     * bytes at once only when they hold none) */
-    if (cr->need_digits) return (m->classes & B_DIGIT) != 0;
+    if (cr->need_digits) return m->digits;
     const char *bytes = cr->rule->need;
     for (const char *b = bytes; *b; b++) {
         signed char *p = &m->present[(unsigned char)*b];
@@ -361,89 +404,6 @@ static bool any_present(text_map *m, const char *text, size_t len, const compile
         if (*p) return true;
     }
     return false;
-}
-
-/* Does any byte of x lie strictly between m and n (both below 128)? Bytes of 128 and above
- * never count. (The word-at-a-time range test, "Bit Twiddling Hacks", S. E. Anderson.) */
-static inline uint64_t has_between(uint64_t x, uint64_t m, uint64_t n) {
-    const uint64_t ones = ~0ull / 255, low7 = ones * 127;
-    return ((ones * (127 + n) - (x & low7)) & ~x & ((x & low7) + ones * (127 - m))) & (ones * 128);
-}
-
-/* t[0, 8) holds no digit, capital, '(', ')', '*' or '+', and t[3, 11) no digit: no start
- * of any class can be at t[0, 8) (a letter code needs a digit two or three bytes on). */
-static inline bool quiet_block(const unsigned char *t) {
-    uint64_t x, y;
-    memcpy(&x, t, 8);
-    memcpy(&y, t + 3, 8);
-    return !(has_between(x, 'A' - 1, 'Z' + 1) | has_between(x, '(' - 1, '+' + 1) | has_between(x, '0' - 1, '9' + 1) |
-             has_between(y, '0' - 1, '9' + 1));
-}
-
-/* Records the start classes that begin at p (the byte before is not a word byte). */
-static sealm_status push_starts(text_map *m, const unsigned char *t, size_t len, size_t p, sealm_error *err) {
-    unsigned char k = g_byte_class[t[p]];
-    sealm_status st = SEALM_OK;
-    if (k & B_NUMBER) {
-        /* '+' and '(' begin a number only with a byte after them */
-        if ((k & B_DIGIT) || p + 1 < len) st = start_push(&m->starts[0], p, err);
-        return st;
-    }
-    if (two_letters_digit(t, len, p)) st = start_push(&m->starts[1], p, err);
-    if (st == SEALM_OK && (k & B_CAPITAL)) st = start_push(&m->starts[2], p, err);
-    return st;
-}
-
-/* The one pass over the text before any regex runs: where each start class begins (after a
- * byte that is not a letter, digit or '_'). Every later step reads only around these
- * offsets. Most bytes begin nothing (lower-case words, unless a digit follows their second
- * letter), so the loop body is table lookups and bit operations with one branch, taken only
- * at a possible start; the exact tests are in push_starts. */
-static sealm_status first_pass(const char *text, size_t len, text_map *m, sealm_error *err) {
-    const unsigned char *t = (const unsigned char *)text;
-    const unsigned char *cls = g_byte_class;
-    unsigned in_word = 0;   /* the byte before is a letter, digit or underscore */
-    unsigned seen = 0;      /* classes of the bytes looked at one by one */
-    size_t p = 0;
-    while (p + 3 < len) {
-        /* eight bytes that hold no digit, capital, '+' or '(' (and no digit in the three
-         * bytes after them) begin nothing: such blocks are passed over at once, the others
-         * byte by byte (then the next block is tested) */
-        if (p + 11 <= len && quiet_block(t + p)) {
-            p += 8;
-            in_word = cls[t[p - 1]] & B_WORD;
-            continue;
-        }
-        for (size_t block_end = p + 8; p < block_end && p + 3 < len; p++) {
-            unsigned k = cls[t[p]];
-            /* a letter with a digit two bytes on, or one space and a digit: maybe "DE89", "AB 12" */
-            unsigned code = (k >> 2) & ((cls[t[p + 2]] >> 4) | ((t[p + 2] == ' ') & (cls[t[p + 3]] >> 4))) & 1;
-            unsigned maybe = ((k & (B_NUMBER | B_CAPITAL)) != 0) | code;
-            seen |= k;
-            if (maybe & ~in_word) {
-                sealm_status st = push_starts(m, t, len, p, err);
-                if (st != SEALM_OK) return st;
-            } else if ((k & B_CAPITAL) && p > 0 && t[p - 1] == '_') {
-                sealm_status st = start_push(&m->starts[2], p, err);   /* "@Ms_Lopez": see START_CAPITAL */
-                if (st != SEALM_OK) return st;
-            }
-            in_word = k & B_WORD;
-        }
-    }
-    for (; p < len; p++) {   /* the last bytes, where the look-ahead above would run past the end */
-        unsigned k = cls[t[p]];
-        seen |= k;
-        if (!in_word && (k & (B_NUMBER | B_LETTER))) {
-            sealm_status st = push_starts(m, t, len, p, err);
-            if (st != SEALM_OK) return st;
-        } else if ((k & B_CAPITAL) && p > 0 && t[p - 1] == '_') {
-            sealm_status st = start_push(&m->starts[2], p, err);
-            if (st != SEALM_OK) return st;
-        }
-        in_word = k & B_WORD;
-    }
-    m->classes = seen;
-    return SEALM_OK;
 }
 
 /* Where START_PREFIX rules can match: (offset, rule) pairs in text order. */
@@ -474,30 +434,115 @@ static sealm_status prefix_hit_push(prefix_hits *h, size_t at, size_t rule, seal
     return SEALM_OK;
 }
 
-/* One pass for all provider-key prefixes (and the international phone prefixes) instead of
- * one regex search per rule: a byte pair whose bit is set in the detector's bitmap is rare in
- * text, and only there are the prefixes with that pair compared. */
-static sealm_status prefix_pass(const sealm_guard_pii *d, const char *text, size_t len, prefix_hits *h,
-                                sealm_error *err) {
-    const unsigned char *t = (const unsigned char *)text;
-    for (size_t p = 0; p + 1 < len; p++) {
-        unsigned bg = t[p] | (unsigned)t[p + 1] << 8;
-        if (!(d->bigram_bits[bg / 64] & (1ull << (bg % 64)))) continue;
-        size_t lo = 0, hi = d->n_prefixes;   /* first entry with this pair */
-        while (lo < hi) {
-            size_t mid = (lo + hi) / 2;
-            if (d->prefixes[mid].bigram < bg) lo = mid + 1;
-            else hi = mid;
-        }
-        for (size_t i = lo; i < d->n_prefixes && d->prefixes[i].bigram == bg; i++) {
-            const prefix_entry *e = &d->prefixes[i];
-            if (e->n <= len - p && memcmp(t + p, e->s, e->n) == 0) {
-                sealm_status st = prefix_hit_push(h, p, e->rule, err);
-                if (st != SEALM_OK) return st;
-            }
+/* The prefixes that begin at p, where the byte pair is a candidate of the classifier: a pair
+ * whose bit is set in the detector's bitmap, and there the prefixes with that pair. */
+static sealm_status prefixes_at(const sealm_guard_pii *d, const unsigned char *t, size_t len, size_t p,
+                                prefix_hits *h, sealm_error *err) {
+    unsigned bg = t[p] | (unsigned)t[p + 1] << 8;
+    if (!(d->bigram_bits[bg / 64] & (1ull << (bg % 64)))) return SEALM_OK;
+    size_t lo = 0, hi = d->n_prefixes;   /* first entry with this pair */
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (d->prefixes[mid].bigram < bg) lo = mid + 1;
+        else hi = mid;
+    }
+    for (size_t i = lo; i < d->n_prefixes && d->prefixes[i].bigram == bg; i++) {
+        const prefix_entry *e = &d->prefixes[i];
+        if (e->n > len - p) continue;
+        size_t k = 2;   /* the first two bytes are the pair */
+        while (k < e->n && t[p + k] == (unsigned char)e->s[k]) k++;
+        if (k == e->n) {
+            sealm_status st = prefix_hit_push(h, p, e->rule, err);
+            if (st != SEALM_OK) return st;
         }
     }
     return SEALM_OK;
+}
+
+/* The classes of the chunk text[base, base + 64); past the text's end the chunk reads as
+ * NUL bytes, which belong to no class. */
+static void classify_chunk(const sealm_guard_pii *d, const unsigned char *t, size_t len, size_t base,
+                           pii_chunk_classes *c) {
+    if (base >= len) {
+        memset(c, 0, sizeof *c);
+        return;
+    }
+    if (len - base >= 64) {
+        d->classify(t + base, &d->prefix_sets, c);
+        return;
+    }
+    unsigned char tail[64] = {0};
+    memcpy(tail, t + base, len - base);
+    d->classify(tail, &d->prefix_sets, c);
+}
+
+/* Bits [0, n) of a mask (n may exceed 64). */
+static inline uint64_t low_bits(size_t n) { return n >= 64 ? ~0ull : (1ull << n) - 1; }
+
+/* Pushes offset base + i for every set bit i of bits. */
+static sealm_status push_bits(start_list *l, size_t base, uint64_t bits, sealm_error *err) {
+    sealm_status st = start_reserve(l, 64, err);   /* room for any chunk's bits */
+    if (st != SEALM_OK) return st;
+    for (; bits; bits &= bits - 1) l->at[l->n++] = base + (size_t)__builtin_ctzll(bits);
+    return SEALM_OK;
+}
+
+/* The one pass over the text before any regex runs: where each start class begins, where
+ * the prefixes occur, whether digits and the PII_PRESENT_BYTES occur. It works on the
+ * chunk classifier's masks, 64 bytes at a time, and branches only where something begins.
+ * A start follows a byte that is not a word byte (a letter, digit or '_'):
+ *  - START_NUMBER: a digit, or '+' or '(' with a byte after it;
+ *  - START_TWO_LETTERS_DIGITS: two letters, then a digit or one space and a digit, with a
+ *    byte after those three;
+ *  - START_CAPITAL: an ASCII capital (also right after '_', see pii_rule.start).
+ * Bit i of a mask shifted right by k reads byte i + k: the next chunk supplies the bits that
+ * shift in, and the previous one the word bit shifted into bit 0. */
+static sealm_status first_pass(const sealm_guard_pii *d, const char *text, size_t len, text_map *m,
+                               prefix_hits *hits, sealm_error *err) {
+    const unsigned char *t = (const unsigned char *)text;
+    pii_chunk_classes cur, next;
+    classify_chunk(d, t, len, 0, &cur);
+    uint64_t word_carry = 0, underscore_carry = 0;   /* bit 0: the byte before the chunk */
+    unsigned present = 0;
+    uint64_t digits = 0;
+    sealm_status st = SEALM_OK;
+    m->special_kept = len <= 64 * (size_t)SPECIAL_CHUNKS;
+    for (size_t base = 0; base < len && st == SEALM_OK; base += 64) {
+        classify_chunk(d, t, len, base + 64, &next);
+        size_t left = len - base;
+        uint64_t word = cur.digit | cur.upper | cur.lower | cur.underscore;
+        uint64_t after_word = word << 1 | word_carry;
+        uint64_t after_underscore = cur.underscore << 1 | underscore_carry;
+        word_carry = word >> 63;
+        underscore_carry = cur.underscore >> 63;
+        uint64_t letter = cur.upper | cur.lower, next_letter = next.upper | next.lower;
+        uint64_t letter_1 = letter >> 1 | next_letter << 63;
+        uint64_t digit_2 = cur.digit >> 2 | next.digit << 62, digit_3 = cur.digit >> 3 | next.digit << 61;
+        uint64_t space_2 = cur.space >> 2 | next.space << 62;
+        uint64_t numbers = (cur.digit | (cur.plus_paren & low_bits(left > 1 ? left - 1 : 0))) & ~after_word;
+        uint64_t codes = letter & letter_1 & (digit_2 | (space_2 & digit_3)) & low_bits(left > 3 ? left - 3 : 0) &
+                         ~after_word;
+        uint64_t capitals = cur.upper & (~after_word | after_underscore);
+        if (numbers) st = push_bits(&m->starts[0], base, numbers, err);
+        if (codes && st == SEALM_OK) st = push_bits(&m->starts[1], base, codes, err);
+        if (capitals && st == SEALM_OK) st = push_bits(&m->starts[2], base, capitals, err);
+        if (d->n_prefixes && st == SEALM_OK) {
+            uint64_t pairs = d->prefix_any_byte ? ~0ull
+                                                : cur.prefix_first & (cur.prefix_second >> 1 | next.prefix_second << 63);
+            for (pairs &= low_bits(left > 1 ? left - 1 : 0); pairs && st == SEALM_OK; pairs &= pairs - 1)
+                st = prefixes_at(d, t, len, base + (size_t)__builtin_ctzll(pairs), hits, err);
+        }
+        for (int j = 0; j < PII_N_PRESENT; j++) {
+            present |= (unsigned)(cur.special[j] != 0) << j;
+            if (m->special_kept) m->special[j][base / 64] = cur.special[j];
+        }
+        digits |= cur.digit;
+        cur = next;
+    }
+    m->digits = digits != 0;
+    m->special_present = present;
+    for (int i = 0; i < PII_N_PRESENT; i++) m->present[(unsigned char)PII_PRESENT_BYTES[i]] = (present >> i) & 1;
+    return st;
 }
 
 /* START_PREFIX: one anchored attempt at each offset where one of the rule's prefixes occurs. */
@@ -522,10 +567,30 @@ static sealm_status run_rule_at_prefixes(const sealm_guard_pii *d, size_t rule, 
 /* The anchored form of run_rule: one attempt at each possible start that passes the rule's
  * shape test. A start inside a match already taken is skipped. */
 static sealm_status run_rule_at_starts(const sealm_guard_pii *d, const compiled_rule *cr, const char *text,
-                                       size_t len, const start_list *starts, pcre2_match_data *md,
-                                       sealm_guard_findings *out, sealm_error *err) {
+                                       size_t len, const start_list *starts, const uint16_t *shapes,
+                                       pcre2_match_data *md, sealm_guard_findings *out, sealm_error *err) {
     const pii_rule *r = cr->rule;
     size_t at = 0;
+    if (shapes) {
+        /* the starts whose shape bit is set, 64 at a time as a mask: the loop visits only
+         * those, without a branch per start */
+        for (size_t base = 0; base < starts->n; base += 64) {
+            size_t n = starts->n - base < 64 ? starts->n - base : 64;
+            uint64_t todo = 0;
+            for (size_t i = 0; i < n; i++) todo |= (uint64_t)(shapes[base + i] >> cr->shape_bit & 1) << i;
+            for (; todo; todo &= todo - 1) {
+                size_t p = starts->at[base + (size_t)__builtin_ctzll(todo)];
+                if (p < at) continue;
+                int rc = match_at(cr, text, len, p, 0, md);
+                if (rc < 0) continue;
+                bool taken;
+                sealm_status st = take_match(d, r, text, len, md, rc, out, &taken, err);
+                if (st != SEALM_OK) return st;
+                if (taken) at = pcre2_get_ovector_pointer(md)[1];
+            }
+        }
+        return SEALM_OK;
+    }
     for (size_t i = 0; i < starts->n; i++) {
         size_t p = starts->at[i];
         if (p < at || (r->window_ok && !r->window_ok(text, len, p))) continue;
@@ -539,24 +604,38 @@ static sealm_status run_rule_at_starts(const sealm_guard_pii *d, const compiled_
     return SEALM_OK;
 }
 
+/* The next offset >= from holding one of the PII_PRESENT_BYTES selected by bits sel (bit j:
+ * PII_PRESENT_BYTES[j]), from the first pass's masks; len when none. */
+static size_t next_special(const text_map *m, unsigned sel, size_t len, size_t from) {
+    for (size_t c = from / 64; c * 64 < len; c++) {
+        uint64_t w = 0;
+        for (unsigned j = 0; j < PII_N_PRESENT; j++)
+            if (sel >> j & 1) w |= m->special[j][c];
+        if (c == from / 64) w &= ~0ull << (from % 64);
+        if (w) return c * 64 + (size_t)__builtin_ctzll(w);
+    }
+    return len;
+}
+
 /* Runs one rule over the text; each candidate goes through the rule's validator. A rejected
  * candidate is retried one byte further on, so a failed long match cannot hide a valid
- * shorter one inside it. windows: search only around the rule's anchor bytes (off for the
- * reference scan, which searches the whole text); present: the byte-occurrence cache. */
+ * shorter one inside it. m: the first pass's map, to search only around the rule's anchor
+ * bytes (NULL for the reference scan, which searches the whole text). */
 static sealm_status run_rule(const sealm_guard_pii *d, const compiled_rule *cr, const char *text, size_t len,
-                             bool windows, signed char *present, pcre2_match_data *md, sealm_guard_findings *out,
-                             sealm_error *err) {
+                             text_map *m, pcre2_match_data *md, sealm_guard_findings *out, sealm_error *err) {
     const pii_rule *r = cr->rule;
-    bool anchored = windows && r->anchor;
+    bool anchored = m && r->anchor;
+    bool masked = anchored && cr->anchor_masked && m->special_kept;   /* anchors from the first pass's masks */
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
     anchor_cursor cursor;
-    anchor_init(&cursor, anchored ? r->anchor : "", present);
+    anchor_init(&cursor, anchored && !masked ? r->anchor : "", m ? m->present : NULL);
     size_t at = 0;      /* matches start at or after this */
     size_t scan = 0;    /* anchored rules: look for the next anchor from here */
     while (at <= len) {
         size_t limit = len, from = at, p = len;
         if (anchored) {
-            p = next_anchor(&cursor, text, len, scan > at ? scan : at);
+            size_t next = scan > at ? scan : at;
+            p = masked ? next_special(m, cr->anchor_special, len, next) : next_anchor(&cursor, text, len, next);
             if (p == len) break;
             if (p > (size_t)r->back && p - (size_t)r->back > at) from = p - (size_t)r->back;
             limit = len - p > (size_t)r->fwd ? p + (size_t)r->fwd + 1 : len;
@@ -590,12 +669,17 @@ static sealm_status scan_rule(const sealm_guard_pii *d, size_t i, const char *te
     if (start == START_PREFIX) return hits->n ? run_rule_at_prefixes(d, i, text, len, hits, md, found, err) : SEALM_OK;
     if (start != START_ANYWHERE) {
         const start_list *l = starts_of(m, start);
-        if (l->n && (start != START_CAPITAL || !cr->rule->need || any_present(m, text, len, cr)))
-            return run_rule_at_starts(d, cr, text, len, l, md, found, err);
-        return SEALM_OK;
+        if (!l->n || (start == START_CAPITAL && cr->rule->need && !any_present(m, text, len, cr))) return SEALM_OK;
+        const uint16_t *shapes = NULL;
+        if (start == START_NUMBER && cr->shape_bit >= 0) {
+            sealm_status st = number_shapes(m, text, len, err);
+            if (st != SEALM_OK) return st;
+            shapes = m->shapes;
+        }
+        return run_rule_at_starts(d, cr, text, len, l, shapes, md, found, err);
     }
     if (cr->rule->need && !any_present(m, text, len, cr)) return SEALM_OK;
-    return run_rule(d, cr, text, len, true, m->present, md, found, err);
+    return run_rule(d, cr, text, len, m, md, found, err);
 }
 
 /* Every rule and the person pass, with the prefilters of the first pass. */
@@ -603,20 +687,33 @@ static sealm_status scan_fast(const sealm_guard_pii *d, const char *text, size_t
                               sealm_guard_findings *found, sealm_error *err) {
     text_map map, *m = &map;   /* about 6 KiB: on the stack, so a short request allocates nothing */
     memset(m->present, -1, sizeof m->present);
-    m->classes = 0;
+    m->digits = false;
+    m->shapes = NULL;
     for (int i = 0; i < START_CLASSES; i++) start_list_init(&m->starts[i]);
     prefix_hits hits;   /* set field by field: an initializer would clear the inline buffer */
     hits.items = hits.inline_items;
     hits.n = 0;
     hits.rules = 0;
     hits.cap = sizeof hits.inline_items / sizeof hits.inline_items[0];
-    sealm_status st = first_pass(text, len, m, err);
-    if (st == SEALM_OK && d->n_prefixes) st = prefix_pass(d, text, len, &hits, err);
+    sealm_status st = first_pass(d, text, len, m, &hits, err);
     if (st == SEALM_OK && d->class_masks) {
         /* only the rules whose starts occur (and every START_ANYWHERE rule), still in rule order */
-        uint64_t todo = d->class_rules[START_ANYWHERE] | (d->class_rules[START_PREFIX] & hits.rules);
+        uint64_t anywhere = d->class_rules[START_ANYWHERE] & ~d->special_need_rules;
+        for (int j = 0; j < PII_N_PRESENT; j++)   /* those whose required bytes occur */
+            if (m->special_present >> j & 1) anywhere |= d->rules_needing[j];
+        uint64_t todo = anywhere | (d->class_rules[START_PREFIX] & hits.rules);
         for (int c = START_NUMBER; c <= START_CAPITAL; c++)
             if (starts_of(m, c)->n) todo |= d->class_rules[c];
+        if (m->starts[0].n && d->number_shape_rules) {
+            /* the number rules whose shape test no number passes have nothing to try */
+            st = number_shapes(m, text, len, err);
+            unsigned any = 0;
+            for (size_t i = 0; st == SEALM_OK && i < m->starts[0].n; i++) any |= m->shapes[i];
+            for (uint64_t r = d->number_shape_rules; r; r &= r - 1) {
+                size_t i = (size_t)__builtin_ctzll(r);
+                if (!(any >> d->rules[i].shape_bit & 1)) todo &= ~(1ull << i);
+            }
+        }
         for (; todo && st == SEALM_OK; todo &= todo - 1)
             st = scan_rule(d, (size_t)__builtin_ctzll(todo), text, len, m, &hits, md, found, err);
     } else {
@@ -629,6 +726,7 @@ static sealm_status scan_fast(const sealm_guard_pii *d, const char *text, size_t
         st = sealm_guard_find_persons(text, len, caps->at, caps->n, d->cfg.min_score, found, err);
     }
     for (int i = 0; i < START_CLASSES; i++) start_list_free(&m->starts[i]);
+    if (m->shapes != m->shapes_inline) free(m->shapes);
     return st;
 }
 
@@ -636,7 +734,7 @@ static sealm_status scan_fast(const sealm_guard_pii *d, const char *text, size_t
 static sealm_status scan_reference(const sealm_guard_pii *d, const char *text, size_t len, pcre2_match_data *md,
                                    sealm_guard_findings *found, sealm_error *err) {
     sealm_status st = SEALM_OK;
-    for (size_t i = 0; i < d->n_rules && st == SEALM_OK; i++) st = run_rule(d, &d->rules[i], text, len, false, NULL, md, found, err);
+    for (size_t i = 0; i < d->n_rules && st == SEALM_OK; i++) st = run_rule(d, &d->rules[i], text, len, NULL, md, found, err);
     if (st == SEALM_OK && d->persons) st = sealm_guard_find_persons(text, len, NULL, 0, d->cfg.min_score, found, err);
     return st;
 }

@@ -6,7 +6,6 @@
 #include "guard_internal.h"
 
 #include <sodium.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +14,7 @@ typedef struct vault_entry {
     size_t offset, len;        /* the value: arena[offset, offset + len) */
     char placeholder[40];      /* "[EMAIL_1]" */
     size_t placeholder_len;
+    uint64_t hash;             /* value_hash of (kind, value): the index grows without hashing again */
 } vault_entry;
 
 struct sealm_guard_vault {
@@ -29,6 +29,9 @@ struct sealm_guard_vault {
     uint32_t *index;           /* entry number + 1 per slot, 0 when empty; index_cap slots */
     size_t index_cap;          /* a power of two, at least twice n */
     unsigned char hash_key[crypto_shorthash_KEYBYTES];
+    /* sealm_guard_redact's findings, kept from call to call (a vault is used by one thread at
+     * a time), so a request allocates only its output; kinds, offsets and scores, no text */
+    sealm_guard_findings scratch;
 };
 
 sealm_status sealm_guard_vault_new(sealm_guard_vault **out, sealm_error *err) {
@@ -46,6 +49,7 @@ void sealm_guard_vault_free(sealm_guard_vault *v) {
     if (v->arena) sodium_free(v->arena);   /* wipes before unmapping */
     free(v->entries);
     free(v->index);
+    sealm_guard_findings_free(&v->scratch);
     sodium_memzero(v->hash_key, sizeof v->hash_key);
     free(v);
 }
@@ -97,14 +101,14 @@ static size_t format_placeholder(char *out, size_t cap, sealm_guard_kind k, unsi
     return n;
 }
 
-/* The index slot where a (kind, value) hash starts probing. */
-static size_t value_slot(const sealm_guard_vault *v, sealm_guard_kind k, const char *value, size_t len) {
+/* The keyed hash of a (kind, value) pair; its low bits pick the index slot where probing
+ * starts. */
+static uint64_t value_hash(const sealm_guard_vault *v, sealm_guard_kind k, const char *value, size_t len) {
     unsigned char h[crypto_shorthash_BYTES];
     crypto_shorthash(h, (const unsigned char *)value, len, v->hash_key);
     uint64_t x = 0;
     for (size_t i = 0; i < sizeof h; i++) x = x << 8 | h[i];
-    x ^= (uint64_t)k * 0x9E3779B97F4A7C15ull;   /* the same bytes of two kinds are two values */
-    return (size_t)(x & (v->index_cap - 1));
+    return x ^ (uint64_t)k * 0x9E3779B97F4A7C15ull;   /* the same bytes of two kinds are two values */
 }
 
 /* Rebuilds the index at twice the size when it is half full (always true for an empty one). */
@@ -120,25 +124,26 @@ static sealm_status index_grow(sealm_guard_vault *v, sealm_error *err) {
     v->index = index;
     v->index_cap = cap;
     for (size_t i = 0; i < v->n; i++) {
-        const vault_entry *e = &v->entries[i];
-        size_t s = value_slot(v, e->kind, (const char *)v->arena + e->offset, e->len);
+        size_t s = (size_t)(v->entries[i].hash & (cap - 1));
         while (v->index[s]) s = (s + 1) & (cap - 1);
         v->index[s] = (uint32_t)(i + 1);
     }
     return SEALM_OK;
 }
 
-sealm_status sealm_guard_vault_placeholder(sealm_guard_vault *v, sealm_guard_kind k, const char *value,
-                                           size_t len, const char **placeholder, sealm_error *err) {
+/* The entry of (k, value), added when new (sealm_guard_vault_placeholder's work). */
+static sealm_status vault_entry_of(sealm_guard_vault *v, sealm_guard_kind k, const char *value, size_t len,
+                                   const vault_entry **out, sealm_error *err) {
     if (!v || !value || len == 0 || !is_pii_kind(k))
         return sealm_error_set(err, SEALM_E_INVALID, "guard: a vault value needs a PII kind and a non-empty value");
     sealm_status st = index_grow(v, err);
     if (st != SEALM_OK) return st;
-    size_t slot = value_slot(v, k, value, len);
+    uint64_t hash = value_hash(v, k, value, len);
+    size_t slot = (size_t)(hash & (v->index_cap - 1));
     for (; v->index[slot]; slot = (slot + 1) & (v->index_cap - 1)) {
         const vault_entry *e = &v->entries[v->index[slot] - 1];
-        if (e->kind == k && e->len == len && sodium_memcmp(v->arena + e->offset, value, len) == 0) {
-            *placeholder = e->placeholder;
+        if (e->hash == hash && e->kind == k && e->len == len && sodium_memcmp(v->arena + e->offset, value, len) == 0) {
+            *out = e;
             return SEALM_OK;
         }
     }
@@ -152,6 +157,7 @@ sealm_status sealm_guard_vault_placeholder(sealm_guard_vault *v, sealm_guard_kin
     st = arena_reserve(v, len, err);
     if (st != SEALM_OK) return st;
     vault_entry *e = &v->entries[v->n];
+    e->hash = hash;
     e->kind = k;
     e->offset = v->arena_used;
     e->len = len;
@@ -160,60 +166,83 @@ sealm_status sealm_guard_vault_placeholder(sealm_guard_vault *v, sealm_guard_kin
     e->placeholder_len = format_placeholder(e->placeholder, sizeof e->placeholder, k, ++v->counters[k]);
     v->n++;
     v->index[slot] = (uint32_t)v->n;   /* the empty slot the probe above ended on */
-    *placeholder = e->placeholder;
+    *out = e;
     return SEALM_OK;
 }
 
+sealm_status sealm_guard_vault_placeholder(sealm_guard_vault *v, sealm_guard_kind k, const char *value,
+                                           size_t len, const char **placeholder, sealm_error *err) {
+    const vault_entry *e = NULL;
+    sealm_status st = vault_entry_of(v, k, value, len, &e, err);
+    if (st == SEALM_OK) *placeholder = e->placeholder;
+    return st;
+}
+
+
+/* The output is built in one buffer sized up front: the text plus, per finding, room for
+ * the longest placeholder (so it never grows, and no partial copy is left in freed memory). */
+enum { PLACEHOLDER_ROOM = 40 };
 
 sealm_status sealm_guard_redact_findings(sealm_guard_vault *v, const char *text, size_t len,
                                          const sealm_guard_findings *f, char **out, size_t *out_len,
                                          sealm_error *err) {
     *out = NULL;
-    guard_text b = {0};
-    size_t at = 0;
-    if (!guard_text_add(&b, "", 0)) return sealm_error_set(err, SEALM_E_NOMEM, "out of memory redacting text");
-    for (size_t i = 0; f && i < f->n; i++) {
+    size_t n_findings = f ? f->n : 0;
+    if (n_findings > (SIZE_MAX - len - 1) / PLACEHOLDER_ROOM)
+        return sealm_error_set(err, SEALM_E_NOMEM, "out of memory redacting text");
+    size_t cap = len + 1 + n_findings * PLACEHOLDER_ROOM;
+    char *b = malloc(cap);
+    if (!b) return sealm_error_set(err, SEALM_E_NOMEM, "out of memory redacting text");
+    size_t n = 0, at = 0;
+    for (size_t i = 0; i < n_findings; i++) {
         const sealm_guard_finding *x = &f->items[i];
         if (x->start < at || x->end > len || x->end <= x->start) {
-            guard_text_wipe(&b);
+            sodium_memzero(b, cap);
+            free(b);
             return sealm_error_set(err, SEALM_E_INVALID,
                                    "guard: finding %zu spans [%zu, %zu), outside the text or overlapping the one "
                                    "before; resolve findings first", i, x->start, x->end);
         }
-        const char *ph = NULL;
-        char plain[40];
+        memcpy(b + n, text + at, x->start - at);
+        n += x->start - at;
         if (is_pii_kind(x->kind)) {
-            sealm_status st = sealm_guard_vault_placeholder(v, x->kind, text + x->start, x->end - x->start, &ph, err);
+            const vault_entry *e = NULL;
+            sealm_status st = vault_entry_of(v, x->kind, text + x->start, x->end - x->start, &e, err);
             if (st != SEALM_OK) {
-                guard_text_wipe(&b);
+                sodium_memzero(b, cap);
+                free(b);
                 return st;
             }
+            memcpy(b + n, e->placeholder, e->placeholder_len);
+            n += e->placeholder_len;
         } else {
-            snprintf(plain, sizeof plain, "[%s]", sealm_guard_kind_name(x->kind));
-            ph = plain;
-        }
-        if (!guard_text_add(&b, text + at, x->start - at) || !guard_text_add(&b, ph, strlen(ph))) {
-            guard_text_wipe(&b);
-            return sealm_error_set(err, SEALM_E_NOMEM, "out of memory redacting text");
+            const char *name = sealm_guard_kind_name(x->kind);
+            size_t k = strlen(name);
+            if (k > PLACEHOLDER_ROOM - 2) k = PLACEHOLDER_ROOM - 2;
+            b[n++] = '[';
+            memcpy(b + n, name, k);
+            n += k;
+            b[n++] = ']';
         }
         at = x->end;
     }
-    if (!guard_text_add(&b, text + at, len - at)) {
-        guard_text_wipe(&b);
-        return sealm_error_set(err, SEALM_E_NOMEM, "out of memory redacting text");
-    }
-    *out = b.p;
-    *out_len = b.n;
+    memcpy(b + n, text + at, len - at);
+    n += len - at;
+    b[n] = 0;
+    *out = b;
+    *out_len = n;
     return SEALM_OK;
 }
 
 sealm_status sealm_guard_redact(const sealm_guard_pii *d, sealm_guard_vault *v, const char *text, size_t len,
                                 char **out, size_t *out_len, sealm_guard_findings *found, sealm_error *err) {
-    sealm_guard_findings f = {0};
-    sealm_status st = sealm_guard_pii_scan(d, text, len, &f, err);
-    if (st == SEALM_OK) st = sealm_guard_redact_findings(v, text, len, &f, out, out_len, err);
-    for (size_t i = 0; st == SEALM_OK && found && i < f.n; i++) st = sealm_guard_findings_push(found, f.items[i], err);
-    sealm_guard_findings_free(&f);
+    sealm_guard_findings local = {0}, *f = v ? &v->scratch : &local;
+    f->n = 0;
+    sealm_status st = sealm_guard_pii_scan(d, text, len, f, err);
+    if (st == SEALM_OK) st = sealm_guard_redact_findings(v, text, len, f, out, out_len, err);
+    for (size_t i = 0; st == SEALM_OK && found && i < f->n; i++) st = sealm_guard_findings_push(found, f->items[i], err);
+    f->n = 0;
+    sealm_guard_findings_free(&local);
     return st;
 }
 

@@ -753,14 +753,17 @@ static void test_prefilters_exact(void **state) {
     /* a lower threshold, so that candidates the default would drop are compared too */
     sealm_guard_pii_config cfg = sealm_guard_pii_config_default();
     cfg.min_score = 0.1f;
-    sealm_guard_pii *fast = NULL, *ref = NULL;
+    sealm_guard_pii *fast = NULL, *ref = NULL, *scalar = NULL;
     sealm_error err = {0};
     assert_int_equal(sealm_guard_pii_new(&cfg, &fast, &err), SEALM_OK);
     assert_int_equal(sealm_guard_pii_new_reference(&cfg, &ref, &err), SEALM_OK);
+    /* the same scan on the portable classifier (what CPUs without AVX2 run) */
+    assert_int_equal(sealm_guard_pii_new_mode(&cfg, PII_SCAN_FAST_SCALAR, &scalar, &err), SEALM_OK);
 
     size_t total = 0;
     for (size_t i = 0; i < t.n; i++) {
         assert_same_findings(t.items[i], strlen(t.items[i]), fast, ref);
+        assert_same_findings(t.items[i], strlen(t.items[i]), scalar, ref);
         total += strlen(t.items[i]) + 1;
     }
     char *doc = malloc(total);
@@ -774,10 +777,134 @@ static void test_prefilters_exact(void **state) {
     }
     for (size_t at = 0; at < n; at += 64 * 1024)
         assert_same_findings(doc + at, n - at < 64 * 1024 ? n - at : 64 * 1024, fast, ref);
+    /* the number rules' shape tests, all at once, against each one alone, at every byte */
+    size_t shaped = 0;
+    for (size_t p = 0; p < n; p++) {
+        if (!(doc[p] >= '0' && doc[p] <= '9') && doc[p] != '+' && doc[p] != '(') continue;
+        unsigned bits = sealm_guard_number_shapes(doc, n, p);
+        for (size_t r = 0; r < SEALM_GUARD_PII_N_RULES; r++) {
+            const pii_rule *rule = &SEALM_GUARD_PII_RULES[r];
+            if (rule->start != START_NUMBER || !rule->window_ok) continue;
+            int bit = sealm_guard_number_shape_bit(rule->window_ok);
+            assert_true(bit >= 0);   /* every number rule's test is in the shared set */
+            if ((bits >> bit & 1) != rule->window_ok(doc, n, p)) {
+                fprintf(stderr, "%s: shape bit %d is %u at \"%.24s\"\n", rule->name, bit, bits >> bit & 1, doc + p);
+                fail();
+            }
+            shaped += bits >> bit & 1;
+        }
+    }
+    assert_true(shaped > 1000);   /* the corpora exercise the tests, not only their rejections */
     free(doc);
     sealm_guard_pii_free(fast);
     sealm_guard_pii_free(ref);
+    sealm_guard_pii_free(scalar);
     texts_free(&t);
+}
+
+/* The same on pseudo-random texts made of the pieces the shape tests look at (digit groups,
+ * separators, brackets, street words and suffixes, cues, UTF-8), where the corpora have few
+ * near misses: every shape test must pass wherever its pattern can match. */
+static void test_prefilters_exact_random(void **state) {
+    (void)state;
+    static const char *const PIECES[] = {
+        "1", "0", "415", "555", "0134", "12", "078", "05", "1120", "4111", "1111", "99", "123456789", "2024",
+        " ", " ", " ", "-", ".", "(", ")", "+", "/", ":", ",", "_", "\n", "x", "ext.", "1 ", "(415)",
+        "Hauptstr", "Musterweg", "Ringstra\xc3\x9f\x65", "Rue", "Via", "de", "la", "Main", "Street", "St", "Ave",
+        "Apt", "lives at", "SSN", "phone", "call", "card", "Ms", "Anna", "Lopez", "\xc3\xa4", "DE", "GB", "AB",
+        "a", "b", "Z",
+    };
+    enum { N_PIECES = sizeof PIECES / sizeof PIECES[0] };
+    sealm_guard_pii_config cfg = sealm_guard_pii_config_default();
+    cfg.min_score = 0.1f;
+    sealm_guard_pii *fast = NULL, *ref = NULL, *scalar = NULL;
+    assert_int_equal(sealm_guard_pii_new(&cfg, &fast, NULL), SEALM_OK);
+    assert_int_equal(sealm_guard_pii_new_reference(&cfg, &ref, NULL), SEALM_OK);
+    assert_int_equal(sealm_guard_pii_new_mode(&cfg, PII_SCAN_FAST_SCALAR, &scalar, NULL), SEALM_OK);
+    uint64_t x = 0x2545F4914F6CDD1Dull;
+    char text[512];
+    for (int round = 0; round < 4000; round++) {
+        size_t n = 0;
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int pieces = 4 + (int)(x % 40);
+        for (int k = 0; k < pieces; k++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            const char *piece = PIECES[x % N_PIECES];
+            size_t m = strlen(piece);
+            if (n + m >= sizeof text) break;
+            memcpy(text + n, piece, m);
+            n += m;
+        }
+        assert_same_findings(text, n, fast, ref);
+        assert_same_findings(text, n, scalar, ref);
+    }
+    sealm_guard_pii_free(fast);
+    sealm_guard_pii_free(ref);
+    sealm_guard_pii_free(scalar);
+}
+
+/* The masks the classifiers must give, byte by byte from their definitions. */
+static void classes_by_definition(const unsigned char *c, const pii_class_sets *sets, pii_chunk_classes *o) {
+    memset(o, 0, sizeof *o);
+    for (unsigned i = 0; i < 64; i++) {
+        uint64_t bit = 1ull << i;
+        unsigned char b = c[i];
+        if (b >= '0' && b <= '9') o->digit |= bit;
+        if (b >= 'A' && b <= 'Z') o->upper |= bit;
+        if (b >= 'a' && b <= 'z') o->lower |= bit;
+        if (b == '_') o->underscore |= bit;
+        if (b == '+' || b == '(') o->plus_paren |= bit;
+        if (b == ' ') o->space |= bit;
+        if (pii_byte_set_has(&sets->first, b)) o->prefix_first |= bit;
+        if (pii_byte_set_has(&sets->second, b)) o->prefix_second |= bit;
+        const char *q = b ? strchr(PII_PRESENT_BYTES, b) : NULL;
+        if (q) o->special[q - PII_PRESENT_BYTES] |= bit;
+    }
+}
+
+static void assert_same_classes(const pii_chunk_classes *a, const pii_chunk_classes *b) {
+    assert_true(a->digit == b->digit && a->upper == b->upper && a->lower == b->lower);
+    assert_true(a->underscore == b->underscore && a->plus_paren == b->plus_paren && a->space == b->space);
+    assert_true(a->prefix_first == b->prefix_first && a->prefix_second == b->prefix_second);
+    for (int j = 0; j < PII_N_PRESENT; j++) assert_true(a->special[j] == b->special[j]);
+}
+
+/* The chunk classifiers (the portable one and the one this CPU picks) against the classes'
+ * definitions: every byte value at every position, and pseudo-random chunks of the bytes
+ * that matter. */
+static void test_classifiers_exact(void **state) {
+    (void)state;
+    pii_class_sets sets;
+    memset(&sets, 0, sizeof sets);
+    for (const char *b = "+0-AagxhsrpenSbBdD"; *b; b++) pii_byte_set_add(&sets.first, (unsigned char)*b);
+    for (const char *b = "123456789-KSGIRPNBCwWhlotfkyp.Oia"; *b; b++) pii_byte_set_add(&sets.second, (unsigned char)*b);
+    pii_byte_set_add(&sets.first, 0xC3);   /* above 0x7f: never in a set */
+    sealm_guard_pii_class_sets_init(&sets);
+    pii_classify_fn fns[] = {sealm_guard_pii_classify_scalar, sealm_guard_pii_classify_choose(false)};
+    unsigned char chunk[64];
+    pii_chunk_classes want, got;
+    for (unsigned v = 0; v < 256; v++)
+        for (unsigned pos = 0; pos < 64; pos++) {
+            for (unsigned i = 0; i < 64; i++) chunk[i] = (unsigned char)(i == pos ? v : (v * 7 + i * 13) & 0xff);
+            classes_by_definition(chunk, &sets, &want);
+            for (size_t f = 0; f < sizeof fns / sizeof fns[0]; f++) {
+                fns[f](chunk, &sets, &got);
+                assert_same_classes(&want, &got);
+            }
+        }
+    static const char ALPHABET[] = "09AZaz_+( (@:=-.`{[/\x7f\x80\xff\x01azAZ09";
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (int round = 0; round < 20000; round++) {
+        for (unsigned i = 0; i < 64; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;   /* xorshift64 */
+            chunk[i] = (x >> 8) % 4 ? (unsigned char)ALPHABET[(x >> 16) % (sizeof ALPHABET - 1)] : (unsigned char)(x >> 24);
+        }
+        classes_by_definition(chunk, &sets, &want);
+        for (size_t f = 0; f < sizeof fns / sizeof fns[0]; f++) {
+            fns[f](chunk, &sets, &got);
+            assert_same_classes(&want, &got);
+        }
+    }
 }
 
 int main(void) {
@@ -802,6 +929,8 @@ int main(void) {
         cmocka_unit_test(test_resolve_matches_plain_greedy),
         cmocka_unit_test(test_vault_many_values),
         cmocka_unit_test(test_prefilters_exact),
+        cmocka_unit_test(test_prefilters_exact_random),
+        cmocka_unit_test(test_classifiers_exact),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
