@@ -88,6 +88,19 @@ static ALWAYS_INLINE __m256i q4_unpack(const uint8_t *qs, int sub) {
     return _mm256_sub_epi8(q, _mm256_set1_epi8((char)sub));
 }
 
+/* Integer-to-float conversion off the vector port the VNNI products need. vpdpbusd and
+ * vcvtdq2ps both issue on one port of this CPU family (port 0), so a lane-8 tile spent two
+ * cycles there per vpdpbusd. Instead the integer accumulator starts at the bit pattern of
+ * 1.5·2^23 (MAGIC_BITS): for |s| < 2^22 the sum's bits then are those of the float
+ * 1.5·2^23 + s, exactly, and subtracting 1.5·2^23 (a float subtract, either FP port) leaves
+ * s exactly — the value vcvtdq2ps gives, so the results keep their bits. Every lane-8 group
+ * sum here is at most 4·127·128 in magnitude. */
+#define MAGIC_BITS 0x4B400000
+#define MAGIC_FLOAT 12582912.0f
+static ALWAYS_INLINE __m512 magic_to_float(__m512i s_plus_magic) {
+    return _mm512_sub_ps(_mm512_castsi512_ps(s_plus_magic), _mm512_set1_ps(MAGIC_FLOAT));
+}
+
 /* Writes result lanes (16 tokens of row r, plus the bias) to y for the tokens that exist. */
 static inline void store_tokens(float *y, int64_t y_stride, int64_t r, int32_t t0, int valid, __m512 s, float bias) {
     float out[T];
@@ -144,8 +157,8 @@ static inline void store_tile2(float *y, int64_t y_stride, int64_t r, int32_t t0
  * group: per block that leaves the tile loop one multiply per row besides its products.
  * (Recomputing it for every group of 16 tokens cost about a third of the kernels' time.) */
 
-/* Q8_0: per block, -128 · (sum of the 4 weight quants of lane k), and the scale. The
- * quants themselves are broadcast from the weight row. */
+/* Q8_0: per block, MAGIC_BITS - 128 · (sum of the 4 weight quants of lane k), and the
+ * scale. The quants themselves are broadcast from the weight row. */
 typedef struct q8_0_prep {
     int32_t corr[8];
     float d;
@@ -170,7 +183,8 @@ static void q8_0_prepare(const uint8_t *w, size_t w_row_bytes, int64_t rows, int
         for (int64_t i = 0; i < nb; i++, p++) {
             const __m256i s128 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), k128,
                                                      _mm256_loadu_si256((const __m256i *)wb[i].qs));
-            _mm256_storeu_si256((__m256i *)p->corr, _mm256_sub_epi32(_mm256_setzero_si256(), s128));
+            /* the tile's integer accumulator starts here: the correction plus MAGIC_BITS */
+            _mm256_storeu_si256((__m256i *)p->corr, _mm256_sub_epi32(_mm256_set1_epi32(MAGIC_BITS), s128));
             p->d = x86_fp16_to_f32(wb[i].d);
         }
     }
@@ -230,7 +244,7 @@ static ALWAYS_INLINE void q8_0_tile(const int RM, const uint8_t *w, size_t w_row
                 const block_q8_0 *wb = (const block_q8_0 *)(w + (size_t)r * w_row_bytes) + i;
                 const __m512i s = _mm512_dpbusd_epi32(broadcast_i32_from_memory(&pr[r * nb + i].corr[k]), xk,
                                                       _mm512_set1_epi32(load_i32(wb->qs + 4 * k)));
-                acc[r][k] = _mm512_fmadd_ps(scale[r], _mm512_cvtepi32_ps(s), acc[r][k]);
+                acc[r][k] = _mm512_fmadd_ps(scale[r], magic_to_float(s), acc[r][k]);
             }
         }
     }
@@ -266,9 +280,9 @@ static ALWAYS_INLINE void q4_1_tile(const int RM, const uint8_t *w, size_t w_row
             const __m512i xk = _mm512_loadu_si512((const void *)(pb + k * T * 4));
             UNROLL
             for (int r = 0; r < RM; r++) {
-                const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(),
+                const __m512i s = _mm512_dpbusd_epi32(_mm512_set1_epi32(MAGIC_BITS),
                                                       broadcast_i32_from_memory(&pr[r * nb + i].q[k]), xk);
-                acc[r][k] = _mm512_fmadd_ps(scale[r], _mm512_cvtepi32_ps(s), acc[r][k]);
+                acc[r][k] = _mm512_fmadd_ps(scale[r], magic_to_float(s), acc[r][k]);
             }
         }
     }
