@@ -22,21 +22,10 @@
 
 #include "engine/attention.h"
 #include "engine/mathfn.h"
+#include "support/test_rng.h"
 
 /* ---- helpers ---- */
 
-static uint64_t rng_state;
-
-static uint64_t rng_next(void) {   /* splitmix64 */
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static float rng_uniform(float lo, float hi) {   /* [lo, hi) */
-    return lo + (hi - lo) * (float)(rng_next() >> 40) * 0x1p-24f;
-}
 
 static const sealm_fp16 FP16_NAN = 0x7e00;
 
@@ -75,7 +64,7 @@ static sealm_context *new_ctx(const sealm_model *m, const attn_shape *s, int n_t
  * softmax is peaked and many weights round to zero or to F16 subnormals; an eighth of the
  * values are ±0. */
 static void fill(sealm_context *c, const attn_shape *s, uint64_t seed) {
-    rng_state = seed;
+    rng_seed(seed);
     const sealm_hparams *hp = &c->model->hp;
     const int64_t d = hp->n_embd, kv_dim = (int64_t)hp->n_head_kv * hp->head_dim;
     const int32_t n_keys = s->pos0 + s->n_tokens, n_ctx = c->kv.n_ctx;
@@ -243,7 +232,7 @@ static void test_softmax_levels(void **state) {
     const sealm_simd_level initial = sealm_kernels_init();
     static const int32_t lengths[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 100, 257};
     enum { MAX_N = 257, KINDS = 7 };
-    rng_state = 4242;
+    rng_seed(4242);
     int subnormal_weights = 0, flushed = 0;
     for (size_t li = 0; li < sizeof lengths / sizeof lengths[0]; li++)
         for (int kind = 0; kind < KINDS; kind++)

@@ -29,19 +29,8 @@
 #include "engine/gemm.h"
 #include "engine/quant.h"
 #include "engine/quant_ref.h"
+#include "support/test_rng.h"
 
-static uint64_t rng_state;
-
-static uint64_t rng_next(void) {   /* splitmix64 */
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static float rng_uniform(float lo, float hi) {   /* [lo, hi) */
-    return lo + (hi - lo) * (float)(rng_next() >> 40) * 0x1p-24f;
-}
 
 static void *xalloc(size_t n) {   /* 64-byte aligned, as the engine's activation buffers */
     void *p = aligned_alloc(64, (n + 63) & ~(size_t)63);
@@ -189,7 +178,7 @@ static void test_panel(void **state) {
     }
 
     /* two token ranges split at a group boundary = one range */
-    rng_state = 11;
+    rng_seed(11);
     const sealm_tensor_type acts[3] = {SEALM_TYPE_Q8_0, SEALM_TYPE_Q8_1, SEALM_TYPE_Q8_K};
     for (int a = 0; a < 3; a++) {
         const int64_t cols = acts[a] == SEALM_TYPE_Q8_K ? 512 : 96;
@@ -270,7 +259,7 @@ static void test_levels(void **state) {
     for (int l = SEALM_SIMD_SCALAR; l <= SEALM_SIMD_NEON; l++) {
         const sealm_simd_level got = sealm_kernels_set_level((sealm_simd_level)l);
         if (got != (sealm_simd_level)l) continue;
-        rng_state = 100 + (uint64_t)l;
+        rng_seed(100 + (uint64_t)l);
         for (size_t i = 0; i < N_GEMM_TYPES; i++) {
             const sealm_type_traits *tt = sealm_type_traits_get(gemm_types[i]);
             if (!tt->gemm) continue;

@@ -24,6 +24,7 @@
 
 #include "engine/mathfn.h"
 #include "engine/quant.h"
+#include "support/test_rng.h"
 #include "sealm/gguf.h"
 
 #if defined(__x86_64__)
@@ -33,20 +34,6 @@
 
 /* ---- helpers ---- */
 
-static uint64_t rng_state;
-
-static void rng_seed(uint64_t seed) { rng_state = seed; }
-
-static uint64_t rng_next(void) {   /* splitmix64 */
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static float rng_uniform(float lo, float hi) {   /* [lo, hi) */
-    return lo + (hi - lo) * (float)(rng_next() >> 40) * 0x1p-24f;
-}
 
 static uint32_t f2u(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 static float u2f(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
