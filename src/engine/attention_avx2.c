@@ -5,6 +5,7 @@
  * cpu.c installs the kernels after checking the CPU. Bit-identical to
  * sealm_attn_scores_ref / sealm_attn_pv_ref (tests/engine/test_attention.c). */
 #include "engine/attention.h"
+#include "engine/expf_x86.h"
 #include "engine/mathfn.h"
 #include "engine/quant_simd.h"
 #include "engine/simd_x86.h"
@@ -90,36 +91,6 @@ static void attn_pv_avx2(int nq, const float *p, int64_t p_stride, const float *
                     else for (int i = 0; i < 16; i++) _mm256_store_ps(state[k][half][i], m[i]);
                 }
             }
-}
-
-/* sealm_expf on 8 lanes, the same operations lane by lane. *e gets the result; the
- * return value has a bit set for each lane this does not handle (n > 125, or NaN input:
- * never for the x <= 0 of a softmax with finite scores), which the caller computes with
- * sealm_expf. Below the normal range (n < -125) the scalar code scales by scalbnf(p, n),
- * one correctly rounded scaling; here p · 2^(n+100) is exact and normal, and the one
- * rounding happens in the multiplication by 2^-100, so the result is the same. */
-static inline int expf_x8(__m256 x, __m256 *e) {
-    const __m256 shift = _mm256_set1_ps(0x1.8p23f);
-    const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), shift);
-    const __m256 n = _mm256_sub_ps(z, shift);
-    const __m256 minus_n = _mm256_xor_ps(n, _mm256_set1_ps(-0.0f));
-    const __m256 r = _mm256_fmadd_ps(minus_n, _mm256_set1_ps(0x1.7f7d1cp-20f),
-                                     _mm256_fmadd_ps(minus_n, _mm256_set1_ps(0x1.62e4p-1f), x));
-    const __m256 r2 = _mm256_mul_ps(r, r);
-    const __m256 hi = _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), r, _mm256_set1_ps(0x1.573e2ep-5f)), r2,
-                                      _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), r, _mm256_set1_ps(0x1.fffdb6p-2f)));
-    const __m256 p = _mm256_fmadd_ps(hi, r2, _mm256_fmadd_ps(_mm256_set1_ps(0x1.ffffecp-1f), r, _mm256_set1_ps(1.0f)));
-    const __m256 abs_n = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), n);
-    const __m256 normal = _mm256_cmp_ps(abs_n, _mm256_set1_ps(125.0f), _CMP_LE_OQ);
-    const __m256 flush = _mm256_cmp_ps(n, _mm256_set1_ps(-192.0f), _CMP_LT_OQ);
-    const __m256 low = _mm256_andnot_ps(flush, _mm256_cmp_ps(n, _mm256_set1_ps(-125.0f), _CMP_LT_OQ));
-    const __m256i ni = _mm256_cvttps_epi32(n);
-    const __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(ni, _mm256_set1_epi32(127)), 23));
-    const __m256 scale_low = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(ni, _mm256_set1_epi32(227)), 23));
-    const __m256 at_normal = _mm256_and_ps(normal, _mm256_mul_ps(p, scale));                 /* n < -192: 0 */
-    const __m256 at_low = _mm256_and_ps(low, _mm256_mul_ps(_mm256_mul_ps(p, scale_low), _mm256_set1_ps(0x1p-100f)));
-    *e = _mm256_or_ps(at_normal, at_low);
-    return ~_mm256_movemask_ps(_mm256_or_ps(_mm256_or_ps(normal, flush), low)) & 0xff;
 }
 
 /* Max, exps with their chunk sums, normalization and the F16 rounding, 16 scores a step

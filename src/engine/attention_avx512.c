@@ -5,6 +5,7 @@
  * after checking the CPU. Bit-identical to sealm_attn_scores_ref, sealm_attn_pv_ref and
  * sealm_attn_softmax_ref (tests/engine/test_attention.c). */
 #include "engine/attention.h"
+#include "engine/expf_x86.h"
 #include "engine/mathfn.h"
 #include "engine/quant_simd.h"
 
@@ -160,37 +161,6 @@ static void attn_pv_avx512(int nq, const float *p, int64_t p_stride, const float
             _mm512_storeu_ps(out[k] + eb * 16, lane16_tree(m));
         }
     }
-}
-
-/* sealm_expf on 16 lanes, the same operations lane by lane. *e gets the result; the
- * return value flags the lanes this does not handle (n > 125, or NaN input: never for the
- * x <= 0 of a softmax with finite scores), which the caller computes with sealm_expf.
- * Below the normal range (n < -125) the scalar code scales by scalbnf(p, n), one correctly
- * rounded scaling; here p · 2^(n+100) is exact and normal, and the one rounding happens in
- * the multiplication by 2^-100, so the result is the same. */
-static inline __mmask16 expf_x16(__m512 x, __m512 *e) {
-    const __m512 shift = _mm512_set1_ps(0x1.8p23f);
-    const __m512 z = _mm512_fmadd_ps(x, _mm512_set1_ps(0x1.715476p+0f), shift);
-    const __m512 n = _mm512_sub_ps(z, shift);
-    const __m512 minus_n = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(n), _mm512_set1_epi32(INT32_MIN)));
-    const __m512 r = _mm512_fmadd_ps(minus_n, _mm512_set1_ps(0x1.7f7d1cp-20f),
-                                     _mm512_fmadd_ps(minus_n, _mm512_set1_ps(0x1.62e4p-1f), x));
-    const __m512 r2 = _mm512_mul_ps(r, r);
-    const __m512 hi = _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_set1_ps(0x1.0e4020p-7f), r, _mm512_set1_ps(0x1.573e2ep-5f)), r2,
-                                      _mm512_fmadd_ps(_mm512_set1_ps(0x1.555e66p-3f), r, _mm512_set1_ps(0x1.fffdb6p-2f)));
-    const __m512 p = _mm512_fmadd_ps(hi, r2, _mm512_fmadd_ps(_mm512_set1_ps(0x1.ffffecp-1f), r, _mm512_set1_ps(1.0f)));
-    const __m512 abs_n = _mm512_abs_ps(n);
-    const __mmask16 normal = _mm512_cmp_ps_mask(abs_n, _mm512_set1_ps(125.0f), _CMP_LE_OQ);
-    const __mmask16 flush = _mm512_cmp_ps_mask(n, _mm512_set1_ps(-192.0f), _CMP_LT_OQ);
-    const __mmask16 low = _mm512_cmp_ps_mask(n, _mm512_set1_ps(-125.0f), _CMP_LT_OQ) & (__mmask16)~flush;
-    const __m512i ni = _mm512_cvttps_epi32(n);
-    const __m512 scale = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(ni, _mm512_set1_epi32(127)), 23));
-    const __m512 scale_low = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(ni, _mm512_set1_epi32(227)), 23));
-    __m512 out = _mm512_setzero_ps();                                          /* n < -192: 0 */
-    out = _mm512_mask_mul_ps(out, normal, p, scale);
-    out = _mm512_mask_mul_ps(out, low, _mm512_mul_ps(p, scale_low), _mm512_set1_ps(0x1p-100f));
-    *e = out;
-    return (__mmask16)~(normal | flush | low);
 }
 
 /* The pinned 16-lane tree of one register (sealm_lane16_sum): lanes 8..15 onto 0..7, then
