@@ -17,6 +17,7 @@
  * Gold offsets (Python code-point indices) are converted to byte offsets. */
 #include "sealm/guard.h"
 
+#include "bench_clock.h"
 #include "conll_persons.h"
 
 #include <jansson.h>
@@ -330,19 +331,11 @@ static void eval_wnut(const sealm_guard_pii *d, const char *path, counts *c, cor
     }
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+static double now_s(void) { return bench_seconds(CLOCK_MONOTONIC); }
 
 /* Throughput is timed in this thread's CPU time: the build host is shared, and wall time
  * would count other processes' turns on the core. */
-static double cpu_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+static double cpu_s(void) { return bench_seconds(CLOCK_THREAD_CPUTIME_ID); }
 
 static void corpus_append(corpus *dst, const corpus *src) {
     for (size_t r = 0; r < src->n_rec; r++) {

@@ -20,6 +20,8 @@
 #include "sealm/guard.h"
 #include "sealm/tokenizer.h"
 
+#include "bench_clock.h"
+
 typedef struct item {
     char *text;
     float rule_score;   /* rules only (no_model) */
@@ -45,19 +47,11 @@ static void add(dataset *d, const char *text) {
     d->items[d->n++] = (item){.text = strdup(text), .rule_score = 0, .p_yes = -1};
 }
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+static double now_s(void) { return bench_seconds(CLOCK_MONOTONIC); }
 
 /* CPU time of this thread: the rule stage's throughput and latency do not depend on what else
  * the (shared) machine runs. */
-static double cpu_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+static double cpu_s(void) { return bench_seconds(CLOCK_THREAD_CPUTIME_ID); }
 
 /* jsonl: calls take(row) per line */
 static void load_jsonl(const char *path, void (*take)(json_t *, void *), void *ctx) {

@@ -17,6 +17,7 @@
 #include "sealm/tokenizer.h"
 #include "guard/pii_slm_internal.h"
 
+#include "bench_clock.h"
 #include "conll_persons.h"
 
 #include <jansson.h>
@@ -165,19 +166,11 @@ static void score(const sentence *s, const sealm_guard_findings *f, const bool *
     }
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+static double now_s(void) { return bench_seconds(CLOCK_MONOTONIC); }
 
 /* CPU time of the process (all its threads): on the shared build host, wall time also counts
  * other processes' turns on the cores. */
-static double cpu_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+static double cpu_s(void) { return bench_seconds(CLOCK_PROCESS_CPUTIME_ID); }
 
 /* One question put to the model: a rule finding (confirm) or a cheap candidate (find). */
 typedef struct question {
