@@ -545,6 +545,19 @@ static sealm_status first_pass(const sealm_guard_pii *d, const char *text, size_
     return st;
 }
 
+/* One anchored attempt of rule cr at offset p; a match taken moves *at to its end (later
+ * starts inside it are skipped by the callers). */
+static sealm_status try_anchored(const sealm_guard_pii *d, const compiled_rule *cr, const char *text, size_t len,
+                                 size_t p, pcre2_match_data *md, sealm_guard_findings *out, size_t *at,
+                                 sealm_error *err) {
+    int rc = match_at(cr, text, len, p, 0, md);
+    if (rc < 0) return SEALM_OK;
+    bool taken;
+    sealm_status st = take_match(d, cr->rule, text, len, md, rc, out, &taken, err);
+    if (st == SEALM_OK && taken) *at = pcre2_get_ovector_pointer(md)[1];
+    return st;
+}
+
 /* START_PREFIX: one anchored attempt at each offset where one of the rule's prefixes occurs. */
 static sealm_status run_rule_at_prefixes(const sealm_guard_pii *d, size_t rule, const char *text, size_t len,
                                          const prefix_hits *h, pcre2_match_data *md, sealm_guard_findings *out,
@@ -554,12 +567,8 @@ static sealm_status run_rule_at_prefixes(const sealm_guard_pii *d, size_t rule, 
     for (size_t i = 0; i < h->n; i++) {
         size_t p = h->items[i].at;
         if (h->items[i].rule != rule || p < at || (cr->rule->window_ok && !cr->rule->window_ok(text, len, p))) continue;
-        int rc = match_at(cr, text, len, p, 0, md);
-        if (rc < 0) continue;
-        bool taken;
-        sealm_status st = take_match(d, cr->rule, text, len, md, rc, out, &taken, err);
+        sealm_status st = try_anchored(d, cr, text, len, p, md, out, &at, err);
         if (st != SEALM_OK) return st;
-        if (taken) at = pcre2_get_ovector_pointer(md)[1];
     }
     return SEALM_OK;
 }
@@ -581,12 +590,8 @@ static sealm_status run_rule_at_starts(const sealm_guard_pii *d, const compiled_
             for (; todo; todo &= todo - 1) {
                 size_t p = starts->at[base + (size_t)__builtin_ctzll(todo)];
                 if (p < at) continue;
-                int rc = match_at(cr, text, len, p, 0, md);
-                if (rc < 0) continue;
-                bool taken;
-                sealm_status st = take_match(d, r, text, len, md, rc, out, &taken, err);
+                sealm_status st = try_anchored(d, cr, text, len, p, md, out, &at, err);
                 if (st != SEALM_OK) return st;
-                if (taken) at = pcre2_get_ovector_pointer(md)[1];
             }
         }
         return SEALM_OK;
@@ -594,12 +599,8 @@ static sealm_status run_rule_at_starts(const sealm_guard_pii *d, const compiled_
     for (size_t i = 0; i < starts->n; i++) {
         size_t p = starts->at[i];
         if (p < at || (r->window_ok && !r->window_ok(text, len, p))) continue;
-        int rc = match_at(cr, text, len, p, 0, md);
-        if (rc < 0) continue;
-        bool taken;
-        sealm_status st = take_match(d, r, text, len, md, rc, out, &taken, err);
+        sealm_status st = try_anchored(d, cr, text, len, p, md, out, &at, err);
         if (st != SEALM_OK) return st;
-        if (taken) at = pcre2_get_ovector_pointer(md)[1];
     }
     return SEALM_OK;
 }
