@@ -106,6 +106,52 @@ static void per_pair_worker(void *arg, int ith, int nth) {
     }
 }
 
+/* ---- grouped: the heads of one token that share a KV head, straight from the F16 cache ---- */
+
+/* Heads h .. h + nq - 1 of token t, all on KV head h / group: their queries rounded to F16
+ * and widened back (the values the lane-16 dot multiplies), q·k for all of them, each
+ * head's softmax, then p·V for all of them. */
+static void attend_group(const sealm_context *c, int layer, int32_t t, int h, int nq, int32_t pos,
+                         sealm_attn_scratch *scr) {
+    const sealm_hparams *hp = &c->model->hp;
+    const int hd = hp->head_dim;
+    const int64_t kv_dim = (int64_t)hp->n_head_kv * hd, n_cap = c->attn_f32.n_cap;
+    const int g = h / (hp->n_head / hp->n_head_kv);
+    const sealm_fp16 *keys = layer_keys(c, layer) + (size_t)g * hd;                     /* [pos][kv_dim] */
+    const sealm_fp16 *values = layer_values(c, layer) + (size_t)g * hd * c->kv.n_ctx;   /* [kv_dim][pos] */
+    const int32_t n = pos + 1;
+
+    const sealm_vec_ops *ops = sealm_vec_ops_get();
+    ops->fp32_to_fp16_row(c->act.q + (int64_t)t * hp->n_embd + (int64_t)h * hd, scr->q16, (int64_t)nq * hd);
+    ops->fp16_to_fp32_row(scr->q16, scr->qf, (int64_t)nq * hd);
+    ops->attn_group_scores(nq, scr->qf, hd, keys, kv_dim, n, 1.0f / sqrtf((float)hd), scr->scores, n_cap);
+    float *out[SEALM_ATTN_MAX_QUERIES];
+    for (int k = 0; k < nq; k++) {
+        ops->attn_softmax(scr->scores + k * n_cap, n, scr->p16 + k * n_cap);   /* scores become the F16 weights */
+        out[k] = c->act.att + (int64_t)t * hp->n_embd + (int64_t)(h + k) * hd;
+    }
+    ops->attn_group_pv(nq, scr->scores, n_cap, values, c->kv.n_ctx, n, hd, out);
+}
+
+/* Thread ith takes the contiguous share [i0, i1) of the (token, head) pairs, numbered
+ * token-major, and walks it in runs of heads that share a token and a KV head. */
+static void grouped_worker(void *arg, int ith, int nth) {
+    const attention_task *task = arg;
+    const sealm_context *c = task->c;
+    const int n_head = c->model->hp.n_head, group = n_head / c->model->hp.n_head_kv;
+    const int64_t total = (int64_t)task->n_tokens * n_head;
+    const int64_t i0 = total * ith / nth, i1 = total * (ith + 1) / nth;
+    for (int64_t i = i0; i < i1;) {
+        const int32_t t = (int32_t)(i / n_head);
+        const int h = (int)(i % n_head);
+        int64_t end = (int64_t)t * n_head + (h / group + 1) * group;   /* past the KV head's last head */
+        if (end > i1) end = i1;
+        if (end - i > SEALM_ATTN_MAX_QUERIES) end = i + SEALM_ATTN_MAX_QUERIES;
+        attend_group(c, task->layer, t, h, (int)(end - i), task->pos0 + t, &c->attn[ith]);
+        i = end;
+    }
+}
+
 /* ---- blocked: the layer's keys and values widened once, 16 keys or elements a vector ---- */
 
 /* Value chunks are widened this many keys at a time (one conversion call per cache row piece). */
@@ -254,6 +300,15 @@ void sealm_attention_run_path(sealm_context *c, int layer, int32_t n_tokens, int
         ops->attn_scores != sealm_attn_scores_ref || ops->dot_f16_lane16 == sealm_vec_ops_ref()->dot_f16_lane16;
     const bool blocked = can_block && (path == SEALM_ATTN_BLOCKED ||
                                        (path == SEALM_ATTN_AUTO && worth_it && n_tokens >= SEALM_ATTN_BLOCKED_MIN_TOKENS));
+    /* Grouped where the level has its own kernels (the scalar ones would be slower than
+     * the per-pair path's SIMD dots), and for tests at any level. */
+    const bool can_group = c->model->hp.head_dim % 16 == 0;
+    const bool grouped = can_group && (path == SEALM_ATTN_GROUPED ||
+                                       (path == SEALM_ATTN_AUTO && !blocked && ops->attn_group_scores != sealm_attn_group_scores_ref));
+    if (grouped) {
+        sealm_threadpool_run(c->pool, grouped_worker, &task);
+        return;
+    }
     if (!blocked) {
         sealm_threadpool_run(c->pool, per_pair_worker, &task);
         return;
@@ -314,4 +369,28 @@ void sealm_attn_pv_ref(int nq, const float *p, int64_t p_stride, const float *vb
             for (int l = 0; l < 16; l++) out[k][eb * 16 + l] = lane_sum(chains, l);
         }
     }
+}
+
+/* One lane-16 chain set per (query, key) or (query, element), in element or key order:
+ * dot_f16_lane16_ref's arithmetic with the F16 side widened here. */
+void sealm_attn_group_scores_ref(int nq, const float *q, int hd, const sealm_fp16 *keys, int64_t key_stride,
+                                 int32_t n_keys, float scale, float *scores, int64_t scores_stride) {
+    for (int k = 0; k < nq; k++)
+        for (int32_t j = 0; j < n_keys; j++) {
+            float lanes[16] = {0};
+            for (int e = 0; e < hd; e++)
+                lanes[e % 16] = fmaf(q[k * hd + e], sealm_fp16_to_fp32(keys[j * key_stride + e]), lanes[e % 16]);
+            scores[k * scores_stride + j] = sealm_lane16_sum(lanes) * scale;
+        }
+}
+
+void sealm_attn_group_pv_ref(int nq, const float *p, int64_t p_stride, const sealm_fp16 *values, int64_t value_stride,
+                             int32_t n_keys, int hd, float *const *out) {
+    for (int k = 0; k < nq; k++)
+        for (int e = 0; e < hd; e++) {
+            float lanes[16] = {0};
+            for (int32_t j = 0; j < n_keys; j++)
+                lanes[j % 16] = fmaf(p[k * p_stride + j], sealm_fp16_to_fp32(values[e * value_stride + j]), lanes[j % 16]);
+            out[k][e] = sealm_lane16_sum(lanes);
+        }
 }

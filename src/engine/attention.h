@@ -10,11 +10,20 @@
  * over the indices ≡ i (mod 16) in index order, then sealm_lane16_sum's tree. Heads of
  * other sizes take scores as float products summed in double, in element order.
  *
- * Two loop structures compute those same bits:
+ * Three loop structures compute those same bits:
  *
- * - per pair (decode, and odd head sizes): each (token, head) calls a lane-16 dot per key
- *   and per output element. Each call widens two F16 vectors per FMA and ends in a
- *   horizontal reduction, which dominates for short heads (64 elements: 4 FMAs a call).
+ * - per pair (odd head sizes, and decode where no grouped kernel is installed): each
+ *   (token, head) calls a lane-16 dot per key and per output element. Each call widens two
+ *   F16 vectors per FMA and ends in a horizontal reduction, which dominates for short heads
+ *   (64 elements: 4 FMAs a call).
+ * - grouped (decode: batches shorter than SEALM_ATTN_BLOCKED_MIN_TOKENS, head size a
+ *   multiple of 16, where the level installs attn_group_* kernels: AVX-512 today): the
+ *   heads of one token that share a KV head run together, straight from the F16 cache.
+ *   Each key row (and each value row piece) is widened once for all of them in registers,
+ *   and the sixteen chains of sixteen keys (or output elements) are reduced together by a
+ *   transposing tree that adds in sealm_lane16_sum's order. Each thread takes a
+ *   contiguous share of the (token, head) pairs, so nine heads on two threads split 5:4
+ *   rather than by KV head (2:1).
  * - blocked (prefill of SEALM_ATTN_BLOCKED_MIN_TOKENS tokens or more, head size a multiple
  *   of 16; on x86 and at the scalar level, not yet on NEON): the layer's keys and values
  *   are first widened once to F32 copies laid out so that 16 keys (for q·k) or 16 output
@@ -61,6 +70,7 @@ typedef enum sealm_attn_path {
     SEALM_ATTN_AUTO = 0,      /* what sealm_attention_run picks */
     SEALM_ATTN_PER_PAIR = 1,
     SEALM_ATTN_BLOCKED = 2,   /* falls back to per pair where the head size is not a multiple of 16 */
+    SEALM_ATTN_GROUPED = 3,   /* likewise */
 } sealm_attn_path;
 
 /* Attention of one layer for n_tokens tokens at positions pos0 .. pos0 + n_tokens - 1:
@@ -78,7 +88,12 @@ void sealm_attn_scores_ref(int nq, const float *q, int hd, const float *kt, int3
                            float *scores, int64_t scores_stride);
 void sealm_attn_pv_ref(int nq, const float *p, int64_t p_stride, const float *vb, int64_t vb_stride,
                        const int32_t *n_keys, int hd, float *const *out);
-/* The scalar softmax of both paths (sealm_vec_ops.attn_softmax). */
+/* The scalar softmax of every path (sealm_vec_ops.attn_softmax). */
 void sealm_attn_softmax_ref(float *scores, int32_t n, sealm_fp16 *p16);
+/* The scalar grouped kernels (sealm_vec_ops.attn_group_scores / attn_group_pv). */
+void sealm_attn_group_scores_ref(int nq, const float *q, int hd, const sealm_fp16 *keys, int64_t key_stride,
+                                 int32_t n_keys, float scale, float *scores, int64_t scores_stride);
+void sealm_attn_group_pv_ref(int nq, const float *p, int64_t p_stride, const sealm_fp16 *values, int64_t value_stride,
+                             int32_t n_keys, int hd, float *const *out);
 
 #endif

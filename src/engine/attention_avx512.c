@@ -212,7 +212,119 @@ static void attn_softmax_avx512(float *scores, int32_t n, sealm_fp16 *p16) {
     }
 }
 
+/* ---- grouped kernels: straight from the F16 cache, one KV head's heads together ---- */
+
+/* Sixteen lane-16 chain registers acc[l] (l: a key or an output element) reduced to one
+ * register whose lane l is sealm_lane16_sum of acc[l]'s lanes. The tree's three folds
+ * (lanes k + 8 onto k, then k + 4 onto k, then (b0 + b2) + (b1 + b3)) are done on pairs of
+ * registers at once, each fold's shuffles gathering the halves that add, so that sixteen
+ * sums cost 15 adds and 30 shuffles instead of sixteen horizontal reductions. The adds are
+ * the tree's adds (only their operand order may be swapped, which IEEE addition ignores). */
+static inline __m512 transposed_tree16(const __m512 acc[16]) {
+    __m512 a[8], b[4], c[2];
+    /* a[m]: keys 2m | 2m+1, lanes k of a 256-bit half = their a_k = x_{k+8} + x_k */
+    for (int m = 0; m < 8; m++)
+        a[m] = _mm512_add_ps(_mm512_shuffle_f32x4(acc[2 * m], acc[2 * m + 1], 0x44),
+                             _mm512_shuffle_f32x4(acc[2 * m], acc[2 * m + 1], 0xEE));
+    /* b[n]: 128-bit lane r holds key 4n + r's b_0..b_3 (b_k = a_{k+4} + a_k) */
+    for (int n = 0; n < 4; n++)
+        b[n] = _mm512_add_ps(_mm512_shuffle_f32x4(a[2 * n], a[2 * n + 1], 0x88),
+                             _mm512_shuffle_f32x4(a[2 * n], a[2 * n + 1], 0xDD));
+    /* c[p]: 128-bit lane r holds (b0 + b2, b1 + b3) of keys 8p + r and 8p + 4 + r */
+    for (int p = 0; p < 2; p++)
+        c[p] = _mm512_add_ps(_mm512_shuffle_ps(b[2 * p], b[2 * p + 1], 0x44),
+                             _mm512_shuffle_ps(b[2 * p], b[2 * p + 1], 0xEE));
+    /* lane 4r + i holds key 4i + r's sum; the permute puts key l in lane l */
+    const __m512 sums = _mm512_add_ps(_mm512_shuffle_ps(c[0], c[1], 0x88), _mm512_shuffle_ps(c[0], c[1], 0xDD));
+    return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), sums);
+}
+
+/* Prefetches the cache lines of n F16 values at p into L1. */
+static inline void prefetch_row(const sealm_fp16 *p, int64_t n) {
+    const char *b = (const char *)p;
+    for (int64_t off = 0; off < n * (int64_t)sizeof(sealm_fp16); off += 64) _mm_prefetch(b + off, _MM_HINT_T0);
+}
+
+/* Values per row that p·V prefetches ahead (longer rows keep the hardware prefetchers busy). */
+enum { PREFETCH_MAX = 512 };
+
+static inline __m512 load_f16x16(const sealm_fp16 *p) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+}
+
+/* Up to four queries per pass: each key row is widened once for all of them, and the
+ * chains of sixteen keys wait in acc until the transposing tree reduces them. Keys past
+ * n_keys in the last block get zero chains and their lanes are not stored. */
+static void attn_group_scores_avx512(int nq, const float *q, int hd, const sealm_fp16 *keys, int64_t key_stride,
+                                     int32_t n_keys, float scale, float *scores, int64_t scores_stride) {
+    const __m512 vscale = _mm512_set1_ps(scale);
+    for (int k0 = 0; k0 < nq; k0 += 4) {
+        const int nqb = nq - k0 < 4 ? nq - k0 : 4;
+        const float *qb = q + (size_t)k0 * (size_t)hd;
+        for (int32_t j0 = 0; j0 < n_keys; j0 += 16) {
+            const int32_t nk = n_keys - j0 < 16 ? n_keys - j0 : 16;
+            __m512 acc[4][16];
+            for (int l = 0; l < 16; l++) {
+                __m512 m[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+                /* the key sixteen rows ahead: rows sit a cache stride apart, which the
+                 * hardware prefetchers do not follow within one short layer */
+                if (j0 + 16 + l < n_keys) prefetch_row(keys + (size_t)(j0 + 16 + l) * (size_t)key_stride, hd);
+                if (l < nk) {
+                    const sealm_fp16 *key = keys + (size_t)(j0 + l) * (size_t)key_stride;
+                    for (int e = 0; e < hd; e += 16) {
+                        const __m512 kv = load_f16x16(key + e);
+                        for (int qq = 0; qq < nqb; qq++)
+                            m[qq] = _mm512_fmadd_ps(_mm512_loadu_ps(qb + (size_t)qq * (size_t)hd + e), kv, m[qq]);
+                    }
+                }
+                for (int qq = 0; qq < nqb; qq++) acc[qq][l] = m[qq];
+            }
+            const __mmask16 keep = lanes_below(nk);
+            for (int qq = 0; qq < nqb; qq++)
+                _mm512_mask_storeu_ps(scores + (k0 + qq) * scores_stride + j0, keep,
+                                      _mm512_mul_ps(transposed_tree16(acc[qq]), vscale));
+        }
+    }
+}
+
+/* Per output element, each 16-key piece of its value row is widened once for up to four
+ * queries; a partial last piece is a masked FMA that leaves the lanes past the end as
+ * they are, as dot_f16_lane16 does. Sixteen elements' chains are then reduced together. */
+static void attn_group_pv_avx512(int nq, const float *p, int64_t p_stride, const sealm_fp16 *values, int64_t value_stride,
+                                 int32_t n_keys, int hd, float *const *out) {
+    const int32_t whole = n_keys & ~15;
+    const __mmask16 tail = lanes_below(n_keys - whole);
+    for (int k0 = 0; k0 < nq; k0 += 4) {
+        const int nqb = nq - k0 < 4 ? nq - k0 : 4;
+        const float *pb = p + k0 * p_stride;
+        for (int e0 = 0; e0 < hd; e0 += 16) {
+            __m512 acc[4][16];
+            for (int l = 0; l < 16; l++) {
+                const sealm_fp16 *v = values + (size_t)(e0 + l) * (size_t)value_stride;
+                /* the start of the row two ahead: decode's rows are a few lines each, too
+                 * short for the hardware prefetchers to pick up before they end */
+                if (e0 + l + 2 < hd) prefetch_row(v + 2 * value_stride, n_keys < PREFETCH_MAX ? n_keys : PREFETCH_MAX);
+                __m512 m[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+                for (int32_t j = 0; j < whole; j += 16) {
+                    const __m512 vv = load_f16x16(v + j);
+                    for (int qq = 0; qq < nqb; qq++)
+                        m[qq] = _mm512_fmadd_ps(_mm512_loadu_ps(pb + qq * p_stride + j), vv, m[qq]);
+                }
+                if (whole < n_keys) {
+                    const __m512 vv = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(tail, v + whole));
+                    for (int qq = 0; qq < nqb; qq++)
+                        m[qq] = _mm512_mask3_fmadd_ps(_mm512_maskz_loadu_ps(tail, pb + qq * p_stride + whole), vv, m[qq], tail);
+                }
+                for (int qq = 0; qq < nqb; qq++) acc[qq][l] = m[qq];
+            }
+            for (int qq = 0; qq < nqb; qq++) _mm512_storeu_ps(out[k0 + qq] + e0, transposed_tree16(acc[qq]));
+        }
+    }
+}
+
 void sealm_attention_install_avx512(sealm_vec_ops *ops) {
+    ops->attn_group_scores = attn_group_scores_avx512;
+    ops->attn_group_pv = attn_group_pv_avx512;
     ops->attn_scores = attn_scores_avx512;
     ops->attn_pv = attn_pv_avx512;
     ops->attn_softmax = attn_softmax_avx512;

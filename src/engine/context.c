@@ -80,13 +80,16 @@ static sealm_status alloc_buffers(sealm_context *c, sealm_error *err) {
 
     const int nth = c->params.n_threads;
     c->attn = calloc((size_t)nth, sizeof *c->attn);
+    c->share_cursors = aligned_alloc(alignof(sealm_share_cursor), (size_t)nth * sizeof *c->share_cursors);
     bool ok = a->x && a->xb && a->q && a->k && a->v && a->att && a->proj && a->gate && a->up && a->rope && a->xq &&
-              c->kv.k && c->kv.v && c->attn;
+              c->kv.k && c->kv.v && c->attn && c->share_cursors;
     /* attention scratch (attention.h): per thread, rows for the (token, head) pairs of one
-     * unit of the blocked path (one row where only the per-pair path can run), and one
+     * unit of the blocked path or the heads of one grouped run (one row where only the
+     * per-pair path can run), and one
      * layer's keys and values in F32 for the blocked path */
     const bool blocked = hp->head_dim % 16 == 0 && c->params.n_batch >= SEALM_ATTN_BLOCKED_MIN_TOKENS;
-    const size_t n_cap = ((size_t)c->kv.n_ctx + 15) & ~(size_t)15, rows = blocked ? SEALM_ATTN_MAX_QUERIES : 1;
+    const size_t n_cap = ((size_t)c->kv.n_ctx + 15) & ~(size_t)15;
+    const size_t rows = hp->head_dim % 16 == 0 ? SEALM_ATTN_MAX_QUERIES : 1;   /* blocked units or grouped heads */
     for (int i = 0; ok && i < nth; i++) {
         c->attn[i].scores = alloc_floats(rows * n_cap);
         c->attn[i].p16 = calloc(rows * n_cap, sizeof(sealm_fp16));
@@ -175,6 +178,7 @@ void sealm_context_free(sealm_context *c) {
     free(c->attn_f32.kt);
     free(c->attn_f32.vb);
     free(c->attn);
+    free(c->share_cursors);
     free(c->logits);
     free(c);
 }

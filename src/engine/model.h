@@ -7,6 +7,9 @@
 #include "engine/quant.h"
 #include "engine/threadpool.h"
 
+#include <stdalign.h>
+#include <stdatomic.h>
+
 /* A weight matrix used in place from the GGUF image: rows × cols, row-major blocks.
  * In ggml's shape order a matrix has ne[0] = cols (input width) and ne[1] = rows. */
 typedef struct sealm_weight {
@@ -84,6 +87,13 @@ typedef struct sealm_kv_cache {
     int32_t n_past;
 } sealm_kv_cache;
 
+/* Where one thread's share of a decode product has got to (forward.c: shares run in
+ * chunks, and a thread done with its own takes chunks of late ones). One cache line each,
+ * so an owner's claims do not disturb the other threads' lines. */
+typedef struct sealm_share_cursor {
+    alignas(64) atomic_int_fast64_t next;   /* the share's next unclaimed chunk */
+} sealm_share_cursor;
+
 struct sealm_context {
     const sealm_model *model;
     sealm_context_params params;
@@ -92,6 +102,7 @@ struct sealm_context {
     sealm_attn_scratch *attn;         /* [n_threads] */
     sealm_attn_f32 attn_f32;          /* the blocked attention path's copy of one layer's K and V */
     sealm_threadpool *pool;
+    sealm_share_cursor *share_cursors;   /* [n_threads] */
     bool owns_pool;           /* false: the pool belongs to another context (sealm_context_new_sharing) */
     float *logits;                    /* [n_logits][n_vocab] */
     size_t logits_cap;                /* floats allocated */

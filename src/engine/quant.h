@@ -184,6 +184,19 @@ typedef struct sealm_vec_ops {
      * added in double), the weight rounded to nearest even; scores[j] is overwritten with
      * p16[j] widened back to F32. Every level returns the scalar bits. */
     void (*attn_softmax)(float *scores, int32_t n, sealm_fp16 *p16);
+    /* Grouped attention (attention.h, decode: the heads of one token that share a KV head,
+     * straight from the F16 cache; hd % 16 == 0, n_keys >= 1, nq <= SEALM_ATTN_MAX_QUERIES).
+     * attn_group_scores: scores[k·scores_stride + j] = lane16(q_k, key j) · scale for
+     * j < n_keys (nothing else written), q_k the hd floats at q + k·hd (each exactly an
+     * F16), key j the hd F16 values at keys + j·key_stride.
+     * attn_group_pv: out[k][e] = lane16 over keys j < n_keys of p[k·p_stride + j]·v_e[j]
+     * for e < hd, v_e the F16 row at values + e·value_stride (the transposed V cache), p
+     * the softmax weights widened from F16.
+     * Both are dot_f16_lane16's bits on the same inputs; every level returns the scalar bits. */
+    void (*attn_group_scores)(int nq, const float *q, int hd, const sealm_fp16 *keys, int64_t key_stride,
+                              int32_t n_keys, float scale, float *scores, int64_t scores_stride);
+    void (*attn_group_pv)(int nq, const float *p, int64_t p_stride, const sealm_fp16 *values, int64_t value_stride,
+                          int32_t n_keys, int hd, float *const *out);
 } sealm_vec_ops;
 
 /* The installed vector operations (scalar ones before sealm_kernels_init). */

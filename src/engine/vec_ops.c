@@ -69,6 +69,8 @@ static const sealm_vec_ops ops_ref = {
     .attn_scores = sealm_attn_scores_ref,
     .attn_pv = sealm_attn_pv_ref,
     .attn_softmax = sealm_attn_softmax_ref,
+    .attn_group_scores = sealm_attn_group_scores_ref,
+    .attn_group_pv = sealm_attn_group_pv_ref,
 };
 
 /* What sealm_kernels_init / sealm_kernels_set_level install into (cpu.c). */
@@ -86,6 +88,8 @@ static sealm_vec_ops ops_installed = {
     .attn_scores = sealm_attn_scores_ref,
     .attn_pv = sealm_attn_pv_ref,
     .attn_softmax = sealm_attn_softmax_ref,
+    .attn_group_scores = sealm_attn_group_scores_ref,
+    .attn_group_pv = sealm_attn_group_pv_ref,
 };
 
 const sealm_vec_ops *sealm_vec_ops_get(void) { return &ops_installed; }

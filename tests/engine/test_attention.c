@@ -1,9 +1,11 @@
 /* Tests of attention (src/engine/attention.c and its kernels attention_avx2.c,
- * attention_avx512.c): the blocked prefill path must give exactly — memcmp — the bits of
- * the per-pair path (one lane-16 dot per key and per output element, as decode runs it),
+ * attention_avx512.c): the blocked prefill path and the grouped decode path must give
+ * exactly — memcmp — the bits of the per-pair path (one lane-16 dot per key and per output
+ * element),
  * at every SIMD level this CPU has, for 1 and 3 threads, on random queries, keys and
- * values, over shapes that cover GQA (groups of 1, 2, 3, 4, 8, 12 and 32 heads, so units of
- * one to sixteen tokens and heads split over units), head sizes 16 to 128, causal ends on
+ * values, over shapes that cover GQA (groups of 1, 2, 3, 4, 8, 12, 20 and 32 heads, so units
+ * of one to sixteen tokens and heads split over units, and grouped runs cut by the thread
+ * shares and by the 16-query limit), decode (one token) and short batches, head sizes 16 to 128, causal ends on
  * either side of the 256-key chunks of p·V, token counts and context sizes that are not
  * multiples of 16, and later batches (pos0 > 0). Cache positions past the batch and the
  * F32 value rows hold NaN before each run, so reading past a token's keys shows. One output
@@ -125,6 +127,10 @@ static const attn_shape SHAPES[] = {
     {6, 2, 32, 7, 600},     /* a later batch over more than two 256-key chunks */
     {32, 1, 16, 9, 0},      /* 32 heads on one KV head: more than one unit per token */
     {8, 4, 8, 12, 3},       /* stories260K's head size: no blocked path, the per-pair one runs */
+    {9, 3, 64, 1, 200},     /* decode: one token, 201 keys (a partial last block of 9) */
+    {32, 4, 64, 1, 16},     /* decode with groups of 8, exactly 17 keys */
+    {4, 4, 128, 2, 30},     /* two tokens, no GQA: runs of one head */
+    {40, 2, 32, 1, 0},      /* the first token; groups of 20 split into runs of 16 and 4 */
 };
 
 /* ---- tests ---- */
@@ -144,7 +150,8 @@ static void test_blocked_equals_per_pair(void **state) {
         for (int n_threads = 1; n_threads <= 3; n_threads += 2) {
             sealm_context *c = new_ctx(&m, s, n_threads);
             /* the blocked path must be set up wherever it can run */
-            assert_int_equal(c->attn_f32.kt != NULL, s->head_dim % 16 == 0);
+            assert_int_equal(c->attn_f32.kt != NULL,
+                             s->head_dim % 16 == 0 && s->n_tokens >= SEALM_ATTN_BLOCKED_MIN_TOKENS);
             fill(c, s, 1000 + si);
             assert_int_equal(sealm_kernels_set_level(SEALM_SIMD_SCALAR), SEALM_SIMD_SCALAR);
             if (!want) {
@@ -156,8 +163,9 @@ static void test_blocked_equals_per_pair(void **state) {
                 if (sealm_kernels_set_level((sealm_simd_level)l) != (sealm_simd_level)l) continue;
                 if (si == 0 && n_threads == 1) levels_run++;
                 char what[128];
-                const sealm_attn_path paths[3] = {SEALM_ATTN_PER_PAIR, SEALM_ATTN_BLOCKED, SEALM_ATTN_AUTO};
-                for (int pi = 0; pi < 3; pi++) {
+                const sealm_attn_path paths[4] = {SEALM_ATTN_PER_PAIR, SEALM_ATTN_BLOCKED, SEALM_ATTN_GROUPED,
+                                                  SEALM_ATTN_AUTO};
+                for (int pi = 0; pi < 4; pi++) {
                     float *got = run(c, s, paths[pi]);
                     snprintf(what, sizeof what, "shape %zu (%d heads, %d KV, d %d, %d tokens at %d), %s, path %d, %d threads",
                              si, s->n_head, s->n_head_kv, s->head_dim, s->n_tokens, s->pos0,
