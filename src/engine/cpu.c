@@ -155,6 +155,7 @@ static sealm_simd_level install(sealm_simd_level want) {
     if (level >= SEALM_SIMD_AVX2) {
         sealm_kernels_install_avx2(table, ops);
         sealm_attention_install_avx2(ops);
+        sealm_gemm_install_avx2(table);
     }
     if (level >= SEALM_SIMD_AVX512) {
         sealm_kernels_install_avx512(table, ops);

@@ -11,9 +11,13 @@
  *     sees the same bytes;
  *  3. enough rows of a long row that the kernels walk more than one row panel, rows so
  *     long that a panel of prepared rows is shorter than a tile, and the longest row;
- *  4. at the AVX-512 level (when the CPU has it) F32, Q8_0, Q4_0, Q4_1, Q4_K and Q6_K have a kernel
- *     (F32 rows not a multiple of 16 are compared with sealm_f32_vec_dot_untiled, the order
- *     the engine gives them).
+ *  4. which level has which kernels: the AVX2 level (reached whenever the CPU has AVX2,
+ *     FMA and F16C) exactly Q8_0, Q4_0 and Q4_1 (gemm_avx2.c), the AVX-512 level (when the
+ *     CPU has it) F32, Q8_0, Q4_0, Q4_1, Q4_K and Q6_K, scalar none, and going down a level
+ *     leaves no kernel of the higher one behind (F32 rows not a multiple of 16 are compared
+ *     with sealm_f32_vec_dot_untiled, the order the engine gives them);
+ *  5. odd shapes for the AVX2 tiles (8 tokens a register, 16 a group, 2-row Q4_0 tiles):
+ *     8, 9, 17, 33 and 41 tokens, row ranges that neither start nor end on a tile edge.
  * Data comes from a seeded PRNG, so failures reproduce. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -41,6 +45,11 @@ static void *xalloc(size_t n) {   /* 64-byte aligned, as the engine's activation
 static const sealm_tensor_type gemm_types[] = {SEALM_TYPE_F32, SEALM_TYPE_Q8_0, SEALM_TYPE_Q4_0, SEALM_TYPE_Q4_1, SEALM_TYPE_Q4_K,
                                                SEALM_TYPE_Q6_K};
 #define N_GEMM_TYPES (sizeof gemm_types / sizeof gemm_types[0])
+
+/* The types the AVX2 level has a kernel for (gemm_avx2.c). */
+static int has_avx2_kernel(sealm_tensor_type t) {
+    return t == SEALM_TYPE_Q8_0 || t == SEALM_TYPE_Q4_0 || t == SEALM_TYPE_Q4_1;
+}
 
 static size_t row_bytes(const sealm_type_traits *tt, int64_t cols) {
     return (size_t)(cols / tt->block_elems) * tt->block_bytes;
@@ -250,12 +259,28 @@ static void check_type(sealm_tensor_type t) {
     /* rows so long that a row panel holds fewer rows than a tile, and the longest row */
     check_case(t, 5, 1, 5, 12800, 3, 1);
     check_case(t, 2, 0, 2, SEALM_GEMM_MAX_COLS, 17, 1);
+    /* token counts around the AVX2 half-groups of 8 and the groups of 16, over row ranges
+     * that start and end off a tile edge (rows [3, 10) of 11: 7 rows) */
+    static const int32_t odd_tokens[] = {8, 9, 17, 33, 41};
+    for (size_t i = 0; i < sizeof odd_tokens / sizeof odd_tokens[0]; i++)
+        check_case(t, 11, 3, 10, be * (be == QK_K ? 2 : 7), odd_tokens[i], (int)(i % 2));
+}
+
+/* The kernels a level must have: exactly these types, NULL for the others. */
+static void check_kernel_set(sealm_simd_level level) {
+    for (size_t i = 0; i < N_GEMM_TYPES; i++) {
+        const sealm_type_traits *tt = sealm_type_traits_get(gemm_types[i]);
+        const int want = level == SEALM_SIMD_AVX512 || (level == SEALM_SIMD_AVX2 && has_avx2_kernel(gemm_types[i]));
+        if ((tt->gemm != NULL) != want)
+            fail_msg("%s at the %s level: gemm kernel %s, expected %s", tt->name, sealm_simd_level_name(level),
+                     tt->gemm ? "installed" : "missing", want ? "one" : "none");
+    }
 }
 
 static void test_levels(void **state) {
     (void)state;
     const sealm_simd_level initial = sealm_kernels_init();
-    int tested = 0;
+    int tested = 0, want_tested = 0, reached_avx2 = 0;
     for (int l = SEALM_SIMD_SCALAR; l <= SEALM_SIMD_NEON; l++) {
         const sealm_simd_level got = sealm_kernels_set_level((sealm_simd_level)l);
         if (got != (sealm_simd_level)l) continue;
@@ -267,22 +292,32 @@ static void test_levels(void **state) {
             check_type(gemm_types[i]);
             tested++;
         }
-        if (got == SEALM_SIMD_AVX512)
-            for (size_t i = 0; i < N_GEMM_TYPES; i++)
-                assert_non_null(sealm_type_traits_get(gemm_types[i])->gemm);
+        if (got == SEALM_SIMD_AVX2 || got == SEALM_SIMD_AVX512) check_kernel_set(got);
+        if (got == SEALM_SIMD_AVX2) reached_avx2 = 1, want_tested += 3;
+        if (got == SEALM_SIMD_AVX512) want_tested += (int)N_GEMM_TYPES;
     }
     assert_int_equal(sealm_kernels_set_level(initial), initial);
+    /* every kernel of every level reached was compared with the reference */
+    assert_int_equal(tested, want_tested);
 #if defined(__x86_64__)
-    /* with AVX-512 every covered type was compared; a CPU without it has no gemm kernels
-     * (the engine keeps the vec_dot_x4 path, which test_kernels covers) */
-    if (initial == SEALM_SIMD_AVX512) assert_true(tested == (int)N_GEMM_TYPES);
+    /* a CPU with AVX2 and FMA (every such CPU also has F16C, which gcc and clang cannot
+     * both name here) reaches the AVX2 level, so its kernels were compared; without them
+     * the engine keeps the vec_dot_x4 path, which test_kernels covers */
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) assert_true(reached_avx2);
+#else
+    (void)reached_avx2;
 #endif
 }
 
-/* Leaving the AVX-512 level removes the kernels (the engine then uses vec_dot_x4). */
+/* Going down a level removes the kernels of the higher one: scalar has none (the engine
+ * then uses vec_dot_x4), and AVX-512 -> AVX2 leaves only the AVX2 ones. */
 static void test_scalar_has_none(void **state) {
     (void)state;
     const sealm_simd_level initial = sealm_kernels_init();
+    if (sealm_kernels_set_level(SEALM_SIMD_AVX512) == SEALM_SIMD_AVX512 &&
+        sealm_kernels_set_level(SEALM_SIMD_AVX2) == SEALM_SIMD_AVX2)
+        check_kernel_set(SEALM_SIMD_AVX2);
     assert_int_equal(sealm_kernels_set_level(SEALM_SIMD_SCALAR), SEALM_SIMD_SCALAR);
     for (size_t i = 0; i < N_GEMM_TYPES; i++) assert_null(sealm_type_traits_get(gemm_types[i])->gemm);
     assert_int_equal(sealm_kernels_set_level(initial), initial);
