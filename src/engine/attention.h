@@ -17,7 +17,7 @@
  *   F16 vectors per FMA and ends in a horizontal reduction, which dominates for short heads
  *   (64 elements: 4 FMAs a call).
  * - grouped (decode: batches shorter than SEALM_ATTN_BLOCKED_MIN_TOKENS, head size a
- *   multiple of 16, where the level installs attn_group_* kernels: AVX-512 today): the
+ *   multiple of 16, where the level installs attn_group_* kernels: AVX2, AVX-512, NEON): the
  *   heads of one token that share a KV head run together, straight from the F16 cache.
  *   Each key row (and each value row piece) is widened once for all of them in registers,
  *   and the sixteen chains of sixteen keys (or output elements) are reduced together by a

@@ -163,8 +163,10 @@ static sealm_simd_level install(sealm_simd_level want) {
         sealm_gemm_install_avx512(table);
     }
 #elif defined(SEALM_ARM64)
-    if (level == SEALM_SIMD_NEON)
+    if (level == SEALM_SIMD_NEON) {
         sealm_kernels_install_neon(table, ops);
+        sealm_attention_install_neon(ops);
+    }
 #endif
     installed = level;
     return level;

@@ -13,12 +13,14 @@
 #if defined(__x86_64__) || defined(_M_X64)
 void sealm_kernels_install_avx2(sealm_type_traits table[SEALM_TYPE_COUNT], sealm_vec_ops *ops);
 void sealm_kernels_install_avx512(sealm_type_traits table[SEALM_TYPE_COUNT], sealm_vec_ops *ops);
-/* The blocked attention kernels (attention_avx2.c, attention_avx512.c). */
+/* The attention kernels, blocked and grouped (attention_avx2.c, attention_avx512.c). */
 void sealm_attention_install_avx2(sealm_vec_ops *ops);
 void sealm_attention_install_avx512(sealm_vec_ops *ops);
 #endif
 #if defined(__aarch64__)
 void sealm_kernels_install_neon(sealm_type_traits table[SEALM_TYPE_COUNT], sealm_vec_ops *ops);
+/* The grouped decode attention kernels (attention_neon.c). */
+void sealm_attention_install_neon(sealm_vec_ops *ops);
 #endif
 
 #endif

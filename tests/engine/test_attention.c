@@ -1,5 +1,5 @@
 /* Tests of attention (src/engine/attention.c and its kernels attention_avx2.c,
- * attention_avx512.c): the blocked prefill path and the grouped decode path must give
+ * attention_avx512.c, attention_neon.c): the blocked prefill path and the grouped decode path must give
  * exactly — memcmp — the bits of the per-pair path (one lane-16 dot per key and per output
  * element),
  * at every SIMD level this CPU has, for 1 and 3 threads, on random queries, keys and
@@ -10,7 +10,8 @@
  * multiples of 16, and later batches (pos0 > 0). Cache positions past the batch and the
  * F32 value rows hold NaN before each run, so reading past a token's keys shows. One output
  * is recomputed here from the F16 data in the pinned order, independently of both paths;
- * the softmax kernels are compared over rows that reach every branch of sealm_expf. */
+ * the softmax kernels are compared over rows that reach every branch of sealm_expf, and the
+ * grouped kernels directly against their scalar references over odd key counts. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -311,11 +312,116 @@ static void test_softmax_levels(void **state) {
     assert_int_equal(sealm_kernels_set_level(initial), initial);
 }
 
+/* An F16 value for the grouped kernels' data: uniform in [-amp, amp), with one in eight
+ * ±0 (a zero product, or a -0 one, must not change a chain's bits). */
+static sealm_fp16 f16_datum(float amp) {
+    const uint64_t r = rng_next() % 16;
+    if (r == 0) return sealm_fp32_to_fp16(0.0f);
+    if (r == 1) return sealm_fp32_to_fp16(-0.0f);
+    return sealm_fp32_to_fp16(rng_uniform(-amp, amp));
+}
+
+/* attn_group_scores and attn_group_pv at every level against the scalar references, for
+ * key counts on either side of the 8- and 16-key steps (1, 15, 16, 17, 33, 255), head
+ * sizes 16, 64 and 128, and 1 to 5 queries (so every size of a pass of four and a second
+ * pass), plus 8 and 16. The data holds ±0; key rows sit a stride apart with NaN between
+ * them, value rows hold NaN past n_keys, the weights too, so a read past what the contract
+ * names shows as a NaN; scores past n_keys and outputs past hd must stay untouched. */
+static void test_group_kernels_levels(void **state) {
+    (void)state;
+    const sealm_simd_level initial = sealm_kernels_init();
+    static const int32_t key_counts[] = {1, 15, 16, 17, 33, 255};
+    static const int head_sizes[] = {16, 64, 128};
+    static const int query_counts[] = {1, 2, 3, 4, 5, 8, 16};
+    enum { MAX_Q = 16, MAX_HD = 128, MAX_KEYS = 255, KEY_GAP = 8, ROW_GAP = 5, P_GAP = 3 };
+    const int64_t key_stride = MAX_HD + KEY_GAP, value_stride = MAX_KEYS + ROW_GAP, p_stride = MAX_KEYS + P_GAP;
+    const int64_t scores_stride = MAX_KEYS + 1;
+    sealm_fp16 *keys = malloc((size_t)MAX_KEYS * (size_t)key_stride * sizeof *keys);
+    sealm_fp16 *values = malloc((size_t)MAX_HD * (size_t)value_stride * sizeof *values);
+    float *q = malloc((size_t)MAX_Q * MAX_HD * sizeof *q), *p = malloc((size_t)MAX_Q * (size_t)p_stride * sizeof *p);
+    float *want_s = malloc((size_t)MAX_Q * (size_t)scores_stride * sizeof *want_s);
+    float *got_s = malloc((size_t)MAX_Q * (size_t)scores_stride * sizeof *got_s);
+    float *want_o = malloc((size_t)MAX_Q * (MAX_HD + 1) * sizeof *want_o), *got_o = malloc((size_t)MAX_Q * (MAX_HD + 1) * sizeof *got_o);
+    assert_true(keys && values && q && p && want_s && got_s && want_o && got_o);
+    float *want_rows[MAX_Q], *got_rows[MAX_Q];
+    for (int k = 0; k < MAX_Q; k++) {
+        want_rows[k] = want_o + (size_t)k * (MAX_HD + 1);
+        got_rows[k] = got_o + (size_t)k * (MAX_HD + 1);
+    }
+    rng_seed(5151);
+    int levels_run = 0, zero_outputs = 0;
+    for (size_t hi = 0; hi < sizeof head_sizes / sizeof head_sizes[0]; hi++)
+        for (size_t ki = 0; ki < sizeof key_counts / sizeof key_counts[0]; ki++)
+            for (size_t qi = 0; qi < sizeof query_counts / sizeof query_counts[0]; qi++) {
+                const int hd = head_sizes[hi], nq = query_counts[qi];
+                const int32_t n = key_counts[ki];
+                for (int32_t j = 0; j < MAX_KEYS; j++)
+                    for (int64_t e = 0; e < key_stride; e++)
+                        keys[j * key_stride + e] = j < n && e < hd ? f16_datum(2.0f) : FP16_NAN;
+                for (int e = 0; e < MAX_HD; e++)
+                    for (int64_t j = 0; j < value_stride; j++)
+                        values[e * value_stride + j] = j < n ? f16_datum(1.0f) : FP16_NAN;
+                for (int k = 0; k < nq; k++) {
+                    /* queries are exactly F16 values (the contract); one in four is large, so
+                     * that some weights below are peaked */
+                    const float amp = k % 4 == 3 ? 32.0f : 2.0f;
+                    for (int e = 0; e < hd; e++) q[k * hd + e] = sealm_fp16_to_fp32(f16_datum(amp));
+                    for (int64_t j = 0; j < p_stride; j++)
+                        p[k * p_stride + j] = j < n ? fabsf(sealm_fp16_to_fp32(f16_datum(1.0f))) : NAN;
+                }
+                /* a row of weights that are all zero but one, and a value row all -0: chains
+                 * and sums of zero products only (their signs are the references' too) */
+                if (nq >= 2) {
+                    for (int32_t j = 0; j < n; j++) p[p_stride + j] = j == n / 2 ? 0.5f : 0.0f;
+                    for (int32_t j = 0; j < n; j++) values[3 * value_stride + j] = sealm_fp32_to_fp16(-0.0f);
+                }
+                const float scale = 1.0f / sqrtf((float)hd);
+                memset(want_s, 0x7f, (size_t)MAX_Q * (size_t)scores_stride * sizeof *want_s);
+                memset(want_o, 0x7f, (size_t)MAX_Q * (MAX_HD + 1) * sizeof *want_o);
+                sealm_attn_group_scores_ref(nq, q, hd, keys, key_stride, n, scale, want_s, scores_stride);
+                sealm_attn_group_pv_ref(nq, p, p_stride, values, value_stride, n, hd, want_rows);
+                for (int k = 0; k < nq; k++)
+                    for (int e = 0; e < hd; e++) zero_outputs += want_rows[k][e] == 0.0f;
+                for (int l = SEALM_SIMD_SCALAR; l <= SEALM_SIMD_NEON; l++) {
+                    if (sealm_kernels_set_level((sealm_simd_level)l) != (sealm_simd_level)l) continue;
+                    const sealm_vec_ops *ops = sealm_vec_ops_get();
+                    if (hi == 0 && ki == 0 && qi == 0) {
+                        levels_run++;
+                        /* the SIMD levels must run their own kernels, not the references */
+                        if (l != SEALM_SIMD_SCALAR) {
+                            assert_true(ops->attn_group_scores != sealm_attn_group_scores_ref);
+                            assert_true(ops->attn_group_pv != sealm_attn_group_pv_ref);
+                        }
+                    }
+                    memset(got_s, 0x7f, (size_t)MAX_Q * (size_t)scores_stride * sizeof *got_s);
+                    memset(got_o, 0x7f, (size_t)MAX_Q * (MAX_HD + 1) * sizeof *got_o);
+                    ops->attn_group_scores(nq, q, hd, keys, key_stride, n, scale, got_s, scores_stride);
+                    ops->attn_group_pv(nq, p, p_stride, values, value_stride, n, hd, got_rows);
+                    if (memcmp(want_s, got_s, (size_t)MAX_Q * (size_t)scores_stride * sizeof *want_s) != 0)
+                        fail_msg("group scores differ at %s: hd %d, %d keys, %d queries",
+                                 sealm_simd_level_name((sealm_simd_level)l), hd, n, nq);
+                    if (memcmp(want_o, got_o, (size_t)MAX_Q * (MAX_HD + 1) * sizeof *want_o) != 0)
+                        fail_msg("group p·V differs at %s: hd %d, %d keys, %d queries",
+                                 sealm_simd_level_name((sealm_simd_level)l), hd, n, nq);
+                }
+                assert_int_equal(sealm_kernels_set_level(SEALM_SIMD_SCALAR), SEALM_SIMD_SCALAR);
+                /* the references themselves produced finite numbers where they wrote */
+                for (int k = 0; k < nq; k++)
+                    for (int32_t j = 0; j < n; j++) assert_true(isfinite(want_s[k * scores_stride + j]));
+            }
+    assert_true(levels_run >= 1);
+    assert_true(zero_outputs > 0);
+    fprintf(stderr, "grouped kernels: %d SIMD level(s) compared\n", levels_run);
+    free(keys); free(values); free(q); free(p); free(want_s); free(got_s); free(want_o); free(got_o);
+    assert_int_equal(sealm_kernels_set_level(initial), initial);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_blocked_equals_per_pair),
         cmocka_unit_test(test_one_output_by_hand),
         cmocka_unit_test(test_softmax_levels),
+        cmocka_unit_test(test_group_kernels_levels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
