@@ -4,6 +4,8 @@
  *   guard_eval SHARED_DIR OUT_DIR     writes OUT_DIR/guard_eval.md and OUT_DIR/guard_eval.json
  *   GUARD_EVAL_MISSES=1               prints every false positive and false negative
  *   GUARD_EVAL_DUMP=FILE              writes every finding of every evaluated text (for diff)
+ *   GUARD_EVAL_REDACT_DUMP=FILE       writes the redacted text of every record of the speed
+ *                                     corpora and of their first 1 MiB block (for diff)
  *
  * Throughput (thread CPU time, one core) is measured per corpus: presidio-research sentences
  * (dense PII), wnut17 sentences (noisy user text), a sparse corpus of ordinary English prompts
@@ -535,6 +537,70 @@ static speed measure(const sealm_guard_pii *d, const corpus *c, size_t min_bytes
     return s;
 }
 
+/* GUARD_EVAL_REDACT_DUMP=FILE: what redaction gives on each speed corpus, so two builds'
+ * outputs can be compared with cmp: every record redacted in turn through one vault (a
+ * conversation: the placeholders' numbering and reuse show in the text), each followed by
+ * whether restoring it gives the record back, then the vault's size; and the corpus repeated
+ * to 1 MiB, redacted as one text through a fresh vault. */
+static void write_redact_dump(const sealm_guard_pii *d, const char *name, const corpus *c) {
+    static FILE *f;
+    static bool opened;
+    if (!opened) {
+        opened = true;
+        const char *path = getenv("GUARD_EVAL_REDACT_DUMP");
+        if (path && !(f = fopen(path, "w"))) {
+            fprintf(stderr, "guard_eval: cannot write %s\n", path);
+            exit(1);
+        }
+    }
+    if (!f) return;
+    if (!c) {
+        fclose(f);
+        f = NULL;
+        return;
+    }
+    sealm_guard_vault *v = NULL;
+    if (sealm_guard_vault_new(&v, NULL) != SEALM_OK) exit(1);
+    fprintf(f, "## %s, per record\n", name);
+    for (size_t r = 0; r < c->n_rec; r++) {
+        char *out = NULL, *back = NULL;
+        size_t out_len = 0, back_len = 0, n = record_end(c, r) - c->rec_start[r];
+        const char *t = c->p + c->rec_start[r];
+        if (sealm_guard_redact(d, v, t, n, &out, &out_len, NULL, NULL) != SEALM_OK ||
+            sealm_guard_vault_restore(v, out, out_len, &back, &back_len, NULL) != SEALM_OK) {
+            fprintf(stderr, "guard_eval: redaction failed\n");
+            exit(1);
+        }
+        fprintf(f, "%zu %d ", r, back_len == n && memcmp(back, t, n) == 0);
+        fwrite(out, 1, out_len, f);
+        fputc('\n', f);
+        free(out);
+        free(back);
+    }
+    fprintf(f, "vault %zu\n", sealm_guard_vault_size(v));
+    sealm_guard_vault_free(v);
+    size_t big_n = 0, cap = (1u << 20) + c->n;
+    char *big = malloc(cap);
+    if (!big) exit(1);
+    while (big_n < (1u << 20)) {
+        memcpy(big + big_n, c->p, c->n);
+        big_n += c->n;
+    }
+    big_n = 1u << 20;
+    char *out = NULL;
+    size_t out_len = 0;
+    if (sealm_guard_vault_new(&v, NULL) != SEALM_OK || sealm_guard_redact(d, v, big, big_n, &out, &out_len, NULL, NULL) != SEALM_OK) {
+        fprintf(stderr, "guard_eval: redaction failed\n");
+        exit(1);
+    }
+    fprintf(f, "## %s, 1 MiB block: %zu bytes, vault %zu\n", name, out_len, sealm_guard_vault_size(v));
+    fwrite(out, 1, out_len, f);
+    fputc('\n', f);
+    free(out);
+    free(big);
+    sealm_guard_vault_free(v);
+}
+
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -582,6 +648,8 @@ int main(int argc, char **argv) {
         {"presidio-research", &cp_research}, {"wnut17", &cp_wnut}, {"sparse English prompts", &cp_sparse},
         {"all evaluated texts", &cp}};
     enum { N_SPEED = sizeof speed_sets / sizeof speed_sets[0] };
+    for (size_t i = 0; i < N_SPEED; i++) write_redact_dump(d, speed_sets[i].name, speed_sets[i].c);
+    write_redact_dump(d, NULL, NULL);
     speed speeds[N_SPEED];
     for (size_t i = 0; i < N_SPEED; i++) speeds[i] = measure(d, speed_sets[i].c, 30u * 1000 * 1000);
 

@@ -94,12 +94,39 @@ static void sort_by_start_runs(sealm_guard_finding *a, sealm_guard_finding *tmp,
     }
 }
 
+/* The greedy selection of a small cluster (most overlaps are two or three findings of one
+ * number or name): insertion sorts and a compare with each kept finding, instead of two
+ * qsort calls and a bitmap. Ties in priority (the same span and kind) keep their order, as
+ * glibc's merge sort does for the large path. */
+enum { SMALL_CLUSTER = 16 };
+static void insertion_sort(sealm_guard_finding *a, size_t n, int (*cmp)(const void *, const void *)) {
+    for (size_t i = 1; i < n; i++) {
+        sealm_guard_finding x = a[i];
+        size_t j = i;
+        for (; j > 0 && cmp(&a[j - 1], &x) > 0; j--) a[j] = a[j - 1];
+        a[j] = x;
+    }
+}
+
+static size_t select_greedy_small(sealm_guard_finding *a, size_t n) {
+    insertion_sort(a, n, by_priority);
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool free_span = true;
+        for (size_t k = 0; k < kept && free_span; k++) free_span = a[i].end <= a[k].start || a[k].end <= a[i].start;
+        if (free_span) a[kept++] = a[i];
+    }
+    insertion_sort(a, kept, by_start);
+    return kept;
+}
+
 /* Greedy selection in priority order over a[0, n): each candidate is kept when it overlaps
  * nothing kept before it. Kept bytes are marked in a bitmap over [lo, hi), so the cost is the
  * sort plus the total length of the spans; without memory for the bitmap, the kept set is
  * held sorted by start and searched instead (slower, same result). Returns the number kept,
  * moved to the front of a and sorted by start. */
 static size_t select_greedy(sealm_guard_finding *a, size_t n, size_t lo, size_t hi) {
+    if (n <= SMALL_CLUSTER) return select_greedy_small(a, n);
     qsort(a, n, sizeof a[0], by_priority);
     unsigned char *taken = calloc((hi - lo) / 8 + 1, 1);
     size_t kept = 0;   /* a[0, kept) are the kept findings */

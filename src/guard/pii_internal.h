@@ -45,7 +45,10 @@ typedef struct pii_rule {
      * window_ok. START_NUMBER: a digit, '+' or '(' after a non-word byte (not a letter, digit
      * or '_'); START_TWO_LETTERS_DIGITS: two letters and a digit (optionally after one space)
      * after a non-word byte; START_CAPITAL: an ASCII capital after a byte that is not a letter
-     * or digit ('_' included, since the person pass splits "@Ms_Lopez" there);
+     * or digit ('_' included, since the person pass splits "@Ms_Lopez" there); such a rule
+     * that needs a digit (need "0123456789") needs it as a number start (START_NUMBER, e.g.
+     * after a space) after the capital, so the scan tries only capitals before the text's last
+     * number start;
      * START_PREFIX: wherever one of the rule's prefixes occurs. */
     enum { START_ANYWHERE = 0, START_NUMBER, START_TWO_LETTERS_DIGITS, START_CAPITAL, START_PREFIX } start;
     /* START_PREFIX: the literal texts (at least two bytes each, '|' between them) one of which
@@ -154,9 +157,5 @@ void sealm_guard_pii_classify_neon(const unsigned char *chunk, const pii_class_s
  * on aarch64, else the scalar one); SEALM_SIMD=scalar in the environment, as for the engine's
  * kernels, or scalar_only picks the scalar one. */
 pii_classify_fn sealm_guard_pii_classify_choose(bool scalar_only);
-
-/* Is one of cues (lower-case, NULL-terminated list) within window bytes before text[pos]
- * (case-insensitive)? */
-bool sealm_guard_cue_before(const char *text, size_t pos, size_t window, const char *const *cues);
 
 #endif

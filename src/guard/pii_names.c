@@ -126,7 +126,12 @@ typedef struct cue_table {
     cue_entry items[64];
     size_t n;
     unsigned char first[256], count[256];   /* items[first[b], first[b] + count[b]) end in b */
+    /* the cues' last two bytes folded to five bits each (cue_pair_key): a word before a name
+     * that ends in no cue's pair is settled without a compare */
+    uint64_t last_pairs[1024 / 64];
 } cue_table;
+
+static inline unsigned cue_pair_key(unsigned char a, unsigned char b) { return (a & 31u) << 5 | (b & 31u); }
 
 static cue_table g_strong_cues, g_weak_cues;
 
@@ -136,7 +141,10 @@ static void cue_table_init(cue_table *t, const char *const *cues) {
         t->first[b] = (unsigned char)t->n;
         for (const char *const *c = cues; *c && t->n < 64; c++) {
             size_t n = strlen(*c);
-            if ((unsigned char)(*c)[n - 1] == b) t->items[t->n++] = (cue_entry){*c, n, (*c)[n - 1]};
+            if ((unsigned char)(*c)[n - 1] != b) continue;
+            t->items[t->n++] = (cue_entry){*c, n, (*c)[n - 1]};
+            unsigned k = cue_pair_key((unsigned char)(*c)[n - 2], (unsigned char)(*c)[n - 1]);   /* cues are >= 2 bytes */
+            t->last_pairs[k / 64] |= 1ull << (k % 64);
         }
         t->count[b] = (unsigned char)(t->n - t->first[b]);
     }
@@ -144,29 +152,41 @@ static void cue_table_init(cue_table *t, const char *const *cues) {
 
 /* The lexicon: every word of the three lists in one table of lower-case words, each with the
  * lists it is on, so that a capitalized word costs one lookup however many lists are asked
- * about. Open addressing over FNV-1a hashes: a lookup is one hash and usually one compare. */
+ * about. Open addressing over a hash of the word's length and its first, second and last
+ * bytes: it costs the same for any word length (a hash over every byte would be a chain of
+ * multiplies per byte of every capitalized word), and the table is fixed, so a text cannot
+ * choose words that collide with more than the few entries sharing those four values. */
 enum { LEX_FIRST_NAME = 1, LEX_COMMON = 2, LEX_TITLE = 4 };
 enum { LEXICON_SLOTS = 2048, LEXICON_MAX_WORD = 40 };
 typedef struct lexicon {
     const char *slot[LEXICON_SLOTS];
     unsigned char len[LEXICON_SLOTS];
     unsigned char flags[LEXICON_SLOTS];
+    /* bit n of by_first[b]: a word of n bytes begins with the lower-case byte b, so most
+     * words not in the lexicon are rejected before any probe */
+    uint64_t by_first[256];
+    uint64_t titles_by_first[256];   /* the same for the titles alone */
 } lexicon;
 
 static lexicon g_lexicon;
 static pthread_once_t g_lexicon_once = PTHREAD_ONCE_INIT;
 
 static char lower_ascii(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c; }
+static unsigned char g_lower[256];   /* lower_ascii as a table */
 
-static uint32_t fnv1a_lower(const char *w, size_t n) {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)lower_ascii(w[i])) * 16777619u;
-    return h;
+/* The slot where the probe for word[0, n) (1 <= n <= LEXICON_MAX_WORD, any case) begins. */
+static uint32_t lexicon_slot(const char *w, size_t n) {
+    uint32_t x = (uint32_t)g_lower[(unsigned char)w[0]] | (uint32_t)g_lower[(unsigned char)w[n > 1]] << 8 |
+                 (uint32_t)g_lower[(unsigned char)w[n - 1]] << 16 | (uint32_t)n << 24;
+    return (x * 2654435761u) >> (32 - 11);   /* Fibonacci hashing onto 2^11 = LEXICON_SLOTS */
 }
+_Static_assert(LEXICON_SLOTS == 1 << 11, "lexicon_slot yields 11 bits");
 
 static void lexicon_add(lexicon *lx, const char *w, unsigned char flag) {
     size_t n = strlen(w);
-    for (uint32_t i = fnv1a_lower(w, n) % LEXICON_SLOTS;; i = (i + 1) % LEXICON_SLOTS)
+    lx->by_first[(unsigned char)w[0]] |= 1ull << n;
+    if (flag == LEX_TITLE) lx->titles_by_first[(unsigned char)w[0]] |= 1ull << n;
+    for (uint32_t i = lexicon_slot(w, n);; i = (i + 1) % LEXICON_SLOTS)
         if (!lx->slot[i] || strcmp(lx->slot[i], w) == 0) {
             lx->slot[i] = w;
             lx->len[i] = (unsigned char)n;
@@ -175,27 +195,24 @@ static void lexicon_add(lexicon *lx, const char *w, unsigned char flag) {
         }
 }
 
-/* The lists word[0, n) (any case) is on: LEX_* bits, 0 when none. hash: fnv1a_lower(w, n). */
-static unsigned lexicon_flags_hashed(const char *w, size_t n, uint32_t hash) {
-    if (n == 0 || n > LEXICON_MAX_WORD) return 0;
-    for (uint32_t i = hash % LEXICON_SLOTS; g_lexicon.slot[i]; i = (i + 1) % LEXICON_SLOTS) {
+/* The lists word[0, n) (any case) is on: LEX_* bits, 0 when none. */
+static unsigned lexicon_flags(const char *w, size_t n) {
+    if (n == 0 || n > LEXICON_MAX_WORD || !(g_lexicon.by_first[g_lower[(unsigned char)w[0]]] >> n & 1)) return 0;
+    for (uint32_t i = lexicon_slot(w, n); g_lexicon.slot[i]; i = (i + 1) % LEXICON_SLOTS) {
         if (g_lexicon.len[i] != n) continue;
         const char *e = g_lexicon.slot[i];
         size_t k = 0;
-        while (k < n && e[k] == lower_ascii(w[k])) k++;
+        while (k < n && (unsigned char)e[k] == g_lower[(unsigned char)w[k]]) k++;
         if (k == n) return g_lexicon.flags[i];
     }
     return 0;
 }
 
-static unsigned lexicon_flags(const char *w, size_t n) { return lexicon_flags_hashed(w, n, fnv1a_lower(w, n)); }
-
 /* Bytes of a word for names: letters, digits, UTF-8 bytes, apostrophes and hyphens; and what
  * read_word needs to know of each (a table: it is asked for every byte of every capitalized
  * word). */
-enum { W_BYTE = 1, W_DIGIT = 2, W_LOWER = 4, W_TRAIL = 8 };   /* W_LOWER: a-z or a UTF-8 byte */
+enum { W_BYTE = 1, W_DIGIT = 2, W_LOWER = 4, W_TRAIL = 8, W_ALNUM = 16 };   /* W_LOWER: a-z or a UTF-8 byte */
 static unsigned char g_word_byte[256];
-static unsigned char g_lower[256];   /* lower_ascii as a table: read_word hashes every byte of a word */
 static inline bool word_byte(unsigned char c) { return g_word_byte[c] & W_BYTE; }
 
 static void lexicon_init(void) {
@@ -203,7 +220,8 @@ static void lexicon_init(void) {
         bool in_word = guard_is_alnum((unsigned char)c) || c >= 0x80 || c == '\'' || c == '-';
         g_word_byte[c] = (unsigned char)((in_word ? W_BYTE : 0) | (guard_is_digit((unsigned char)c) ? W_DIGIT : 0) |
                                          (guard_is_lower((unsigned char)c) || c >= 0x80 ? W_LOWER : 0) |
-                                         (c == '\'' || c == '-' ? W_TRAIL : 0));
+                                         (c == '\'' || c == '-' ? W_TRAIL : 0) |
+                                         (guard_is_alnum((unsigned char)c) ? W_ALNUM : 0));
         g_lower[c] = (unsigned char)lower_ascii((char)c);
     }
     cue_table_init(&g_strong_cues, STRONG_CUES);
@@ -231,22 +249,30 @@ bool sealm_guard_is_common_word(const char *word, size_t len) {
 static bool ends_with_lower(const char *text, size_t q, const char *w, size_t n) {
     const char *s = text + q - n;
     for (size_t i = 0; i < n; i++)
-        if (lower_ascii(s[i]) != w[i]) return false;
+        if (g_lower[(unsigned char)s[i]] != (unsigned char)w[i]) return false;
     return true;
 }
 
-/* Does text[0, pos) end with cue (case-insensitive), as whole words, allowing spaces, ':'
- * or ',' between the cue and pos? The byte before picks the cues that end in it. */
-static bool cue_right_before(const char *text, size_t pos, const cue_table *cues) {
+/* Where a cue before a name at pos would end: pos with the spaces, tabs and commas before it
+ * skipped (found once per name, for both cue tables). */
+static size_t cue_end_before(const char *text, size_t pos) {
     size_t p = pos;
     while (p > 0 && (text[p - 1] == ' ' || text[p - 1] == '\t' || text[p - 1] == ',')) p--;
+    return p;
+}
+
+/* Does text[0, p) end with cue (case-insensitive), as whole words, allowing a ':' between the
+ * cue and p? p: cue_end_before of the name. The byte before picks the cues that end in it. */
+static bool cue_right_before(const char *text, size_t p, const cue_table *cues) {
     if (p == 0) return false;
     for (int colon = 0; colon < 2; colon++) {
         /* a cue ending in ':' or ',' matches the punctuation itself; other cues skip a ':' */
         size_t q = p - (size_t)colon;
         if (colon && text[p - 1] != ':') break;
-        if (q == 0) break;
-        unsigned char last = (unsigned char)lower_ascii(text[q - 1]);
+        if (q < 2) break;   /* every cue has two bytes or more */
+        unsigned pair = cue_pair_key((unsigned char)text[q - 2], (unsigned char)text[q - 1]);
+        if (!(cues->last_pairs[pair / 64] >> (pair % 64) & 1)) continue;
+        unsigned char last = g_lower[(unsigned char)text[q - 1]];
         for (size_t i = cues->first[last]; i < (size_t)cues->first[last] + cues->count[last]; i++) {
             const cue_entry *c = &cues->items[i];
             if (c->n > q || !ends_with_lower(text, q, c->s, c->n)) continue;
@@ -259,38 +285,33 @@ static bool cue_right_before(const char *text, size_t pos, const cue_table *cues
 }
 
 /* One word read once: where it ends without trailing apostrophes and hyphens (end) and with
- * them (end_all), the lexicon hash of each, and whether it is name-shaped: an upper-case
- * letter, then at least one more letter, not all capitals (acronyms), no digits. */
+ * them (end_all), and whether it is name-shaped: an upper-case letter, then at least one more
+ * letter, not all capitals (acronyms), no digits. */
 typedef struct word_read {
     size_t end, end_all;
-    uint32_t hash, hash_all;
     bool shaped;
 } word_read;
 
 static word_read read_word(const char *t, size_t len, size_t ws) {
-    word_read w = {ws, ws, 2166136261u, 2166136261u, false};
+    word_read w = {ws, ws, false};
     if (ws >= len || !word_byte((unsigned char)t[ws])) return w;
     unsigned char c0 = (unsigned char)t[ws];
-    uint32_t h = (2166136261u ^ g_lower[c0]) * 16777619u;
-    if (!(g_word_byte[c0] & W_TRAIL)) {
-        w.end = ws + 1;
-        w.hash = h;
-    }
+    if (!(g_word_byte[c0] & W_TRAIL)) w.end = ws + 1;
     unsigned seen = 0;   /* W_* bits of the bytes after the first */
     size_t e = ws + 1;
+    /* most of a name is lower-case ASCII: that run needs one compare per byte */
+    while (e < len && (unsigned char)(t[e] - 'a') < 26) e++;
+    if (e > ws + 1) {
+        seen = W_BYTE | W_LOWER;
+        w.end = e;
+    }
     for (; e < len; e++) {
-        unsigned char c = (unsigned char)t[e];
-        unsigned k = g_word_byte[c];
+        unsigned k = g_word_byte[(unsigned char)t[e]];
         if (!(k & W_BYTE)) break;
-        h = (h ^ g_lower[c]) * 16777619u;
         seen |= k;
-        if (!(k & W_TRAIL)) {
-            w.end = e + 1;
-            w.hash = h;
-        }
+        if (!(k & W_TRAIL)) w.end = e + 1;
     }
     w.end_all = e;
-    w.hash_all = h;
     /* trailing apostrophes and hyphens are neither digits nor lower case: the test holds for
      * the trimmed word as for the whole */
     w.shaped = w.end - ws >= 2 && guard_is_upper((unsigned char)t[ws]) && !(seen & W_DIGIT) && (seen & W_LOWER);
@@ -303,8 +324,8 @@ static bool title_before(const char *text, size_t pos) {
     while (p > 0 && text[p - 1] == ' ') p--;
     if (p > 0 && text[p - 1] == '.') p--;
     size_t e = p;
-    while (p > 0 && guard_is_alnum((unsigned char)text[p - 1])) p--;
-    if (e == p || e - p > 9) return false;
+    while (p > 0 && (g_word_byte[(unsigned char)text[p - 1]] & W_ALNUM)) p--;
+    if (e == p || e - p > 9 || !(g_lexicon.titles_by_first[g_lower[(unsigned char)text[p]]] >> (e - p) & 1)) return false;
     return (lexicon_flags(text + p, e - p) & LEX_TITLE) != 0;
 }
 
@@ -352,7 +373,7 @@ sealm_status sealm_guard_find_persons(const char *text, size_t len, const size_t
         size_t ws = i;
         word_read w0 = read_word(text, len, ws);
         size_t we = w0.end;
-        unsigned first_word = w0.shaped ? lexicon_flags_hashed(text + ws, we - ws, w0.hash) : LEX_COMMON;
+        unsigned first_word = w0.shaped ? lexicon_flags(text + ws, we - ws) : LEX_COMMON;
         if (first_word & (LEX_COMMON | LEX_TITLE)) {
             i = we > i ? we : i + 1;
             continue;
@@ -370,7 +391,7 @@ sealm_status sealm_guard_find_persons(const char *text, size_t len, const size_t
                 size_t after = q + (text[q + 1] == '.' ? 3 : 2);
                 word_read w2 = read_word(text, len, after);
                 size_t e2 = w2.end_all;
-                if (e2 > after && w2.shaped && !(lexicon_flags_hashed(text + after, e2 - after, w2.hash_all) & LEX_COMMON)) {
+                if (e2 > after && w2.shaped && !(lexicon_flags(text + after, e2 - after) & LEX_COMMON)) {
                     initial = true;
                     p = after - 1;
                     continue;
@@ -381,23 +402,24 @@ sealm_status sealm_guard_find_persons(const char *text, size_t len, const size_t
             if (q >= len || !guard_is_upper((unsigned char)text[q])) break;
             word_read wq = read_word(text, len, q);
             size_t e = wq.end;
-            if (e == q || !wq.shaped || (lexicon_flags_hashed(text + q, e - q, wq.hash) & LEX_COMMON)) break;
+            if (e == q || !wq.shaped || (lexicon_flags(text + q, e - q) & LEX_COMMON)) break;
             end = p = e;
             words++;
         }
         float score = 0;
         const char *rule = NULL;
         bool lex = (first_word & LEX_FIRST_NAME) != 0;
+        size_t cue_end = cue_end_before(text, ws);
         if (title_before(text, ws)) {
             score = 0.85f;
             rule = "person.title";
-        } else if (cue_right_before(text, ws, &g_strong_cues)) {
+        } else if (cue_right_before(text, cue_end, &g_strong_cues)) {
             score = 0.8f;
             rule = "person.cue";
         } else if (lex) {
             score = words >= 2 ? 0.75f : (sentence_start(text, ws) ? 0.55f : 0.65f);
             rule = "person.lexicon";
-        } else if (cue_right_before(text, ws, &g_weak_cues) && !sentence_start(text, ws)) {
+        } else if (cue_right_before(text, cue_end, &g_weak_cues) && !sentence_start(text, ws)) {
             score = words >= 2 ? 0.65f : 0.5f;
             rule = "person.weak-cue";
         } else if (initial) {

@@ -13,38 +13,94 @@
 
 static char lower(char c) { return guard_is_upper((unsigned char)c) ? (char)(c - 'A' + 'a') : c; }
 
-/* The byte pair hash of sealm_guard_cue_before's filter. Bytes are folded with | 0x20, which
- * maps every upper-case letter to its lower case (and some punctuation onto other
- * punctuation: the filter only ever lets more windows through, the compare is exact). */
-static inline unsigned pair_hash(unsigned char a, unsigned char b) { return ((a | 0x20u) * 31u + (b | 0x20u)) & 255u; }
+/* A set of bytes between ' ' and '_' (punctuation, digits, capitals) as a 64-bit mask: the
+ * shape tests ask whether a byte is a separator for most numbers and capitals of a text, and
+ * a shift and a test answer that without a strchr call. */
+#define BYTE_BIT(c) (1ull << ((c) - ' '))
+static inline bool byte_in(char c, uint64_t set) {
+    unsigned k = (unsigned char)c - (unsigned)' ';
+    return k < 64 && (set >> k & 1);
+}
+/* What the street tests ask of each byte of the words after a number or capital, as one
+ * table lookup instead of several range compares per byte (built by rules_tables_init). */
+enum { B_WORD = 1, B_NAME = 2, B_LOWER_HIGH = 4, B_SPACE = 8 };
+static unsigned char g_byte_class[256];   /* B_WORD: alnum or '_'; B_NAME: that or "'.-";
+                                             B_LOWER_HIGH: a-z or a byte >= 0x80; B_SPACE: guard_is_space */
 
-bool sealm_guard_cue_before(const char *text, size_t pos, size_t window, const char *const *cues) {
-    /* which byte pairs the window holds (hashed to 256 bits): a cue whose first or last pair
-     * is missing is not searched, which settles most cues of most windows */
-    uint64_t pairs[4] = {0};
-    if (window > 128) window = 128;
-    size_t from = pos > window ? pos - window : 0, n = pos - from;
-    const unsigned char *w = (const unsigned char *)text + from;
-    for (size_t i = 1; i < n; i++) {
-        unsigned h = pair_hash(w[i - 1], w[i]);
-        pairs[h / 64] |= 1ull << (h % 64);
+static void byte_classes_init(void) {
+    for (int c = 0; c < 256; c++) {
+        bool word = guard_is_alnum((unsigned char)c) || c == '_';
+        g_byte_class[c] = (unsigned char)((word ? B_WORD : 0) | (word || c == '\'' || c == '.' || c == '-' ? B_NAME : 0) |
+                                          (guard_is_lower((unsigned char)c) || c >= 0x80 ? B_LOWER_HIGH : 0) |
+                                          (guard_is_space((unsigned char)c) ? B_SPACE : 0));
     }
-    for (const char *const *cue = cues; *cue; cue++) {
-        const unsigned char *c = (const unsigned char *)*cue;
-        size_t k = strlen(*cue);
-        if (k > n) continue;
-        if (k >= 2) {
-            unsigned h0 = pair_hash(c[0], c[1]), h1 = pair_hash(c[k - 2], c[k - 1]);
-            if (!(pairs[h0 / 64] >> (h0 % 64) & 1) || !(pairs[h1 / 64] >> (h1 % 64) & 1)) continue;
-        }
-        for (size_t i = 0; i + k <= n; i++) {
-            size_t j = 0;
-            while (j < k && (unsigned char)lower((char)w[i + j]) == c[j]) j++;
-            if (j == k) return true;
+}
+
+static inline bool byte_is(char c, unsigned cls) { return g_byte_class[(unsigned char)c] & cls; }
+
+enum {
+    SEP_SPACE_DOT_DASH = BYTE_BIT(' ') | BYTE_BIT('.') | BYTE_BIT('-'),
+    SEP_SPACE_DASH = BYTE_BIT(' ') | BYTE_BIT('-'),
+    SEP_DOT = BYTE_BIT('.'),
+};
+
+/* A list of cue words prepared for cue_before: each cue's length, and the pairs of bytes the
+ * cues begin with, folded to their low five bits (so 'C' and 'c' fold alike; the fold lets
+ * some other pairs through too, the compare after it is exact). */
+enum { CUE_SET_MAX = 16 };
+typedef struct cue_set {
+    const char *const *cues;          /* lower-case, at least two bytes each, NULL-terminated */
+    size_t n;
+    size_t len[CUE_SET_MAX];
+    uint16_t key[CUE_SET_MAX];        /* cue_key of the cue's first two bytes */
+    uint64_t keys[1024 / 64];         /* bit per key that some cue begins with */
+} cue_set;
+
+static inline unsigned cue_key(unsigned char a, unsigned char b) { return (a & 31u) << 5 | (b & 31u); }
+
+static void cue_set_init(cue_set *s, const char *const *cues) {
+    s->cues = cues;
+    for (s->n = 0; cues[s->n] && s->n < CUE_SET_MAX; s->n++) {
+        const unsigned char *c = (const unsigned char *)cues[s->n];
+        s->len[s->n] = strlen(cues[s->n]);
+        s->key[s->n] = (uint16_t)cue_key(c[0], c[1]);
+        s->keys[s->key[s->n] / 64] |= 1ull << (s->key[s->n] % 64);
+    }
+}
+
+/* Is one of the cues within window bytes before text[pos] (case-insensitive)? One pass over
+ * the window: a cue is compared only where a byte pair it begins with occurs. */
+static bool cue_before(const char *text, size_t pos, size_t window, const cue_set *s) {
+    if (window > 128) window = 128;
+    size_t from = pos > window ? pos - window : 0;
+    const unsigned char *t = (const unsigned char *)text;
+    for (size_t i = from; i + 1 < pos; i++) {
+        unsigned k = cue_key(t[i], t[i + 1]);
+        if (!(s->keys[k / 64] >> (k % 64) & 1)) continue;
+        for (size_t c = 0; c < s->n; c++) {
+            size_t n = s->len[c], j = 0;
+            if (s->key[c] != k || n > pos - i) continue;
+            const char *w = s->cues[c];
+            while (j < n && lower((char)t[i + j]) == w[j]) j++;
+            if (j == n) return true;
         }
     }
     return false;
 }
+
+/* The validators' cue words (cue_before), prepared by sealm_guard_pii_rules_init. */
+static const char *const CARD_CUES[] = {"card", "visa", "mastercard", "amex", "credit", "debit", "cc", "pan", NULL};
+static const char *const SSN_CUES[] = {"ssn", "social security", "ss#", "ss no", "ss number", "ssa", NULL};
+static const char *const NINO_CUES[] = {"nino", "national insurance", "ni number", "ni no", NULL};
+static const char *const PHONE_CUES[] = {"phone", "tel", "mobile", "cell", "fax", "call", "text me", "whatsapp",
+                                         "contact", "reach", "dial", "ring", "sms", "desk", NULL};
+static cue_set g_card_cues, g_ssn_cues, g_nino_cues, g_phone_cues;
+#define CUES_FIT(list) _Static_assert(sizeof list / sizeof list[0] - 1 <= CUE_SET_MAX, #list " fits a cue_set")
+CUES_FIT(CARD_CUES);
+CUES_FIT(SSN_CUES);
+CUES_FIT(NINO_CUES);
+CUES_FIT(PHONE_CUES);
+#undef CUES_FIT
 
 /* Copies the ASCII digits of s[0, len) into out (at most cap); returns how many there were. */
 static size_t digits_of(const char *s, size_t len, char *out, size_t cap) {
@@ -121,8 +177,7 @@ static float check_card(pii_candidate *c, float base) {
     }
     if (sep && (group < 3 || group > 6)) return 0;
     if (!sealm_guard_luhn_ok(d, n)) return 0;
-    static const char *const cues[] = {"card", "visa", "mastercard", "amex", "credit", "debit", "cc", "pan", NULL};
-    bool cue = sealm_guard_cue_before(c->text, c->start, 32, cues);
+    bool cue = cue_before(c->text, c->start, 32, &g_card_cues);
     if (!card_issuer_ok(d, (int)n)) {
         /* IIN tables lag the networks' reassignments: a Luhn-valid 16-digit number whose
          * major industry identifier (ISO/IEC 7812-1) is travel/entertainment or banking
@@ -155,12 +210,11 @@ static float check_iban(pii_candidate *c, float base) {
 
 /* ---- US SSN -------------------------------------------------------------------------- */
 
-static const char *const SSN_CUES[] = {"ssn", "social security", "ss#", "ss no", "ss number", "ssa", NULL};
 
 static float check_ssn(pii_candidate *c, float base) {
     char d[12];
     if (digits_of(c->text + c->start, c->end - c->start, d, sizeof d) != 9 || !sealm_guard_ssn_ok(d)) return 0;
-    bool cue = sealm_guard_cue_before(c->text, c->start, 40, SSN_CUES);
+    bool cue = cue_before(c->text, c->start, 40, &g_ssn_cues);
     size_t span = c->end - c->start;
     const char *t = c->text + c->start;
     /* one separator used twice (SSA's "AAA-GG-SSSS" or the same with spaces or dots) is the
@@ -177,15 +231,12 @@ static float check_nino(pii_candidate *c, float base) {
     char a = s[0], b = s[1];
     bool upper_case = guard_is_upper((unsigned char)a) && guard_is_upper((unsigned char)b);
     if (!sealm_guard_nino_prefix_ok(lower(a) - 'a' + 'A', lower(b) - 'a' + 'A')) return 0;
-    static const char *const cues[] = {"nino", "national insurance", "ni number", "ni no", NULL};
     float score = upper_case ? base : base - 0.3f;
-    return sealm_guard_cue_before(c->text, c->start, 40, cues) ? clamp01(score + 0.1f) : score;
+    return cue_before(c->text, c->start, 40, &g_nino_cues) ? clamp01(score + 0.1f) : score;
 }
 
 /* ---- phone numbers ------------------------------------------------------------------- */
 
-static const char *const PHONE_CUES[] = {"phone", "tel", "mobile", "cell", "fax", "call", "text me", "whatsapp",
-                                         "contact", "reach", "dial", "ring", "sms", "desk", NULL};
 
 /* Phone labels written after the number, as in contact lists: "555 0134 office",
  * "082 490 1693-Office", "(mobile)". */
@@ -206,7 +257,7 @@ static bool phone_label_after(const char *t, size_t len, size_t end) {
 }
 
 static bool phone_cue(const pii_candidate *c, size_t window) {
-    return sealm_guard_cue_before(c->text, c->start, window, PHONE_CUES) || phone_label_after(c->text, c->len, c->end);
+    return cue_before(c->text, c->start, window, &g_phone_cues) || phone_label_after(c->text, c->len, c->end);
 }
 
 /* Counts digits, leaving out a bracketed national trunk prefix "(0)". */
@@ -407,18 +458,25 @@ static float check_dob(pii_candidate *c, float base) {
 
 /* Is an address cue ("lives at", "ship to", …) right before start (spaces and ':' between)? */
 static bool address_cue_before(const char *text, size_t start) {
-    static const char *const cues[] = {"address", "address is", "live at", "lives at", "living at", "located at",
-                                       "reside at", "resides at", "resided at", "residing at", "ship to",
-                                       "shipped to", "deliver to", "delivered to", "send it to", NULL};
+#define CUE(s) {s, sizeof s - 1}
+    static const struct { const char *s; size_t n; } cues[] = {
+        CUE("address"), CUE("address is"), CUE("live at"), CUE("lives at"), CUE("living at"), CUE("located at"),
+        CUE("reside at"), CUE("resides at"), CUE("resided at"), CUE("residing at"), CUE("ship to"),
+        CUE("shipped to"), CUE("deliver to"), CUE("delivered to"), CUE("send it to"),
+    };
+#undef CUE
     size_t p = start;
     while (p > 0 && (guard_is_space((unsigned char)text[p - 1]) || text[p - 1] == ':')) p--;
     /* every cue ends in a letter of "s t o" (address, at, to): most candidates stop here */
     char last = p > 0 ? lower(text[p - 1]) : 0;
     if (last != 's' && last != 't' && last != 'o') return false;
-    for (const char *const *cue = cues; *cue; cue++) {
-        size_t n = strlen(*cue);
-        if ((*cue)[n - 1] != last) continue;
-        if (n <= p && strncasecmp(text + p - n, *cue, n) == 0 && (p == n || !guard_is_alnum((unsigned char)text[p - n - 1])))
+    /* and in "ss", "is", "at" or "to": the byte before settles most of the rest */
+    char before = p > 1 ? lower(text[p - 2]) : 0;
+    if (!(last == 's' ? before == 's' || before == 'i' : before == (last == 't' ? 'a' : 't'))) return false;
+    for (size_t k = 0; k < sizeof cues / sizeof cues[0]; k++) {
+        size_t n = cues[k].n;
+        if (cues[k].s[n - 1] != last || n > p) continue;
+        if (strncasecmp(text + p - n, cues[k].s, n) == 0 && (p == n || !guard_is_alnum((unsigned char)text[p - n - 1])))
             return true;
     }
     return false;
@@ -433,15 +491,24 @@ static float check_address_cue(pii_candidate *c, float base) {
 
 static bool is_hex(unsigned char c) { return guard_is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'); }
 
-/* A MAC separator sits between hex digits (and dotted Cisco groups between hex runs), and
- * the same separator recurs one group away on one side (every separator of "aa:bb:cc:dd:ee:ff"
- * or "aabb.ccdd.eeff" has a neighbour). */
+/* n hex digits at t[i, i + n) (within the text) */
+static bool hex_run(const char *t, size_t i, size_t n) {
+    for (size_t k = 0; k < n; k++)
+        if (!is_hex((unsigned char)t[i + k])) return false;
+    return true;
+}
+
+/* Every separator of a MAC is one of a chain of equal separators with hex groups between
+ * them: five of ':' or '-' two digits apart ("aa:bb:cc:dd:ee:ff"), or two dots four digits
+ * apart ("aabb.ccdd.eeff"). The chain through p is counted both ways; dates, phone numbers
+ * and dotted numbers have shorter chains. */
 static bool mac_window(const char *t, size_t len, size_t p) {
-    if (!(p >= 2 && p + 2 < len && is_hex((unsigned char)t[p - 1]) && is_hex((unsigned char)t[p - 2]) &&
-          is_hex((unsigned char)t[p + 1]) && is_hex((unsigned char)t[p + 2])))
-        return false;
-    size_t g = t[p] == '.' ? 5 : 3;
-    return (p + g < len && t[p + g] == t[p]) || (p >= g && t[p - g] == t[p]);
+    char sep = t[p];
+    size_t digits = sep == '.' ? 4 : 2, step = digits + 1, need = sep == '.' ? 2 : 5;
+    size_t n = 1;
+    for (size_t q = p; n < need && q >= step && t[q - step] == sep && hex_run(t, q - digits, digits); q -= step) n++;
+    for (size_t q = p; n < need && q + step < len && t[q + step] == sep && hex_run(t, q + 1, digits); q += step) n++;
+    return n >= need;
 }
 
 /* Every IPv6 text form (RFC 4291 §2.2) has two colons at most four hex digits apart; a colon
@@ -490,10 +557,11 @@ static bool assignment_window(const char *t, size_t len, size_t p) {
 /* An email's '@' has a local-part byte before it and, after it, a domain label (letters,
  * digits, '-', UTF-8 bytes) ended by a '.': a handle ("@name") or a lone '@' has none. */
 static bool email_window(const char *t, size_t len, size_t p) {
-    static const char LOCAL[] = "._%+'-";
+    static const uint64_t LOCAL = BYTE_BIT('.') | BYTE_BIT('_') | BYTE_BIT('%') | BYTE_BIT('+') | BYTE_BIT('\'') |
+                                  BYTE_BIT('-');   /* besides letters and digits */
     if (p == 0 || p + 2 >= len) return false;
     unsigned char b = (unsigned char)t[p - 1];
-    if (!(guard_is_alnum(b) || (b && strchr(LOCAL, b)))) return false;
+    if (!(guard_is_alnum(b) || byte_in((char)b, LOCAL))) return false;
     size_t i = p + 1;
     while (i < len && (guard_is_alnum((unsigned char)t[i]) || (unsigned char)t[i] >= 0x80 || t[i] == '-')) i++;
     return i > p + 1 && i < len && t[i] == '.';
@@ -583,7 +651,7 @@ static bool name_number_start(const char *t, size_t len, size_t p) {
         {"Ulica", 5}, {"Piazza", 6}, {"Carrer", 6}, {"Strada", 6}, {"Avenue", 6}, {"Avenida", 7}, {"Boulevard", 9},
     };
     size_t e = p + 1;
-    while (e < len && (guard_is_lower((unsigned char)t[e]) || (unsigned char)t[e] >= 0x80)) e++;
+    while (e < len && byte_is(t[e], B_LOWER_HIGH)) e++;
     if (e == p + 1 || e >= len) return false;
     size_t i = e + (t[e] == '.');
     size_t s = i;
@@ -598,7 +666,8 @@ static bool name_number_start(const char *t, size_t len, size_t p) {
     if (t[e] == '.') return false;
     /* a leading word is all of the run: its letters are lower case and a space follows (the
      * words are 3 to 9 bytes long and begin with one of "RVCPUSAB") */
-    if (e - p < 3 || e - p > 9 || !strchr("RVCPUSAB", t[p])) return false;
+    if (e - p < 3 || e - p > 9 || !byte_in(t[p], BYTE_BIT('R') | BYTE_BIT('V') | BYTE_BIT('C') | BYTE_BIT('P') | BYTE_BIT('U') | BYTE_BIT('S') | BYTE_BIT('A') |
+                                                   BYTE_BIT('B'))) return false;
     for (size_t k = 0; k < sizeof LEAD / sizeof LEAD[0]; k++)
         if (LEAD[k].n == e - p && memcmp(t + p, LEAD[k].w, LEAD[k].n) == 0) return true;
     return false;
@@ -633,8 +702,8 @@ static size_t digit_run(const char *t, size_t len, size_t p) {
     return i - p;
 }
 
-static bool sep_then_digit(const char *t, size_t len, size_t i, const char *seps) {
-    return i + 1 < len && t[i] && strchr(seps, t[i]) && guard_is_digit((unsigned char)t[i + 1]);
+static bool sep_then_digit(const char *t, size_t len, size_t i, uint64_t seps) {
+    return i + 1 < len && byte_in(t[i], seps) && guard_is_digit((unsigned char)t[i + 1]);
 }
 
 /* n digits at t[i, i + n) */
@@ -645,7 +714,7 @@ static bool digits_at(const char *t, size_t len, size_t i, size_t n) {
     return true;
 }
 
-static bool sep_at(const char *t, size_t len, size_t i, const char *seps) { return i < len && t[i] && strchr(seps, t[i]); }
+static bool sep_at(const char *t, size_t len, size_t i, uint64_t seps) { return i < len && byte_in(t[i], seps); }
 
 /* phone.nanp's pattern after its optional leading "1": "(ddd)" and an optional separator,
  * or "ddd" and a separator; then "ddd", a separator and "dddd". Each optional separator is
@@ -654,12 +723,12 @@ static bool nanp_body(const char *t, size_t len, size_t i) {
     if (i < len && t[i] == '(') {
         if (!(digits_at(t, len, i + 1, 3) && i + 4 < len && t[i + 4] == ')')) return false;
         i += 5;
-        if (sep_at(t, len, i, " .-")) i++;
+        if (sep_at(t, len, i, SEP_SPACE_DOT_DASH)) i++;
     } else {
-        if (!(digits_at(t, len, i, 3) && sep_at(t, len, i + 3, " .-"))) return false;
+        if (!(digits_at(t, len, i, 3) && sep_at(t, len, i + 3, SEP_SPACE_DOT_DASH))) return false;
         i += 4;
     }
-    return digits_at(t, len, i, 3) && sep_at(t, len, i + 3, " .-") && digits_at(t, len, i + 4, 4);
+    return digits_at(t, len, i, 3) && sep_at(t, len, i + 3, SEP_SPACE_DOT_DASH) && digits_at(t, len, i + 4, 4);
 }
 
 /* "(415) 555-0134", "1 415 555 0134", "415-555-0134", "1415 555 0134": the pattern's digits
@@ -670,7 +739,7 @@ static bool nanp_start(const char *t, size_t len, size_t p) {
     if (nanp_body(t, len, p)) return true;
     if (t[p] != '1') return false;
     size_t i = p + 1;
-    if (sep_at(t, len, i, " .-")) i++;
+    if (sep_at(t, len, i, SEP_SPACE_DOT_DASH)) i++;
     return nanp_body(t, len, i);
 }
 
@@ -678,7 +747,7 @@ static bool nanp_start(const char *t, size_t len, size_t p) {
 static bool grouped_start(const char *t, size_t len, size_t p) {
     if (t[p] == '(') return true;
     size_t r = digit_run(t, len, p);
-    return r >= 2 && r <= 5 && sep_then_digit(t, len, p + r, " .-");
+    return r >= 2 && r <= 5 && sep_then_digit(t, len, p + r, SEP_SPACE_DOT_DASH);
 }
 
 static bool bare_phone_start(const char *t, size_t len, size_t p) {
@@ -691,7 +760,7 @@ static bool card_start(const char *t, size_t len, size_t p) {
     size_t digits = 0, i = p;
     while (i < len && digits < 12) {
         if (guard_is_digit((unsigned char)t[i])) digits++;
-        else if (!((t[i] == ' ' || t[i] == '-') && sep_then_digit(t, len, i, " -"))) break;
+        else if (!((t[i] == ' ' || t[i] == '-') && sep_then_digit(t, len, i, SEP_SPACE_DASH))) break;
         i++;
     }
     return digits >= 12;
@@ -705,10 +774,10 @@ static bool ssn_start(const char *t, size_t len, size_t p) {
     size_t i = p;
     if (!digits_at(t, len, i, 3)) return false;
     i += 3;
-    if (sep_at(t, len, i, "- .")) i++;
+    if (sep_at(t, len, i, SEP_SPACE_DOT_DASH)) i++;
     if (!digits_at(t, len, i, 2)) return false;
     i += 2;
-    if (sep_at(t, len, i, "- .")) i++;
+    if (sep_at(t, len, i, SEP_SPACE_DOT_DASH)) i++;
     if (!digits_at(t, len, i, 4)) return false;
     i += 4;
     /* (?![\w-]|\.\d) */
@@ -718,7 +787,7 @@ static bool ssn_start(const char *t, size_t len, size_t p) {
 
 static bool ipv4_start(const char *t, size_t len, size_t p) {
     size_t r = digit_run(t, len, p);
-    return r >= 1 && r <= 3 && sep_then_digit(t, len, p + r, ".");
+    return r >= 1 && r <= 3 && sep_then_digit(t, len, p + r, SEP_DOT);
 }
 
 /* An IBAN starts with two letters and two check digits, no space between. */
@@ -782,8 +851,13 @@ static void suffixes_init(void) {
 }
 
 static void rules_tables_init(void) {
+    byte_classes_init();
     suffixes_init();
     continental_init();
+    cue_set_init(&g_card_cues, CARD_CUES);
+    cue_set_init(&g_ssn_cues, SSN_CUES);
+    cue_set_init(&g_nino_cues, NINO_CUES);
+    cue_set_init(&g_phone_cues, PHONE_CUES);
 }
 
 void sealm_guard_pii_rules_init(void) { pthread_once(&g_suffixes_once, rules_tables_init); }
@@ -806,16 +880,15 @@ static bool is_street_suffix(const char *w, size_t n) {
  * word: a capital or digit, then letters, digits or "_'.-". */
 static bool street_suffix_follows(const char *t, size_t len, size_t p) {
     size_t i = p;
-    while (i < len && !guard_is_space((unsigned char)t[i])) i++;   /* the house number */
+    while (i < len && !byte_is(t[i], B_SPACE)) i++;   /* the house number */
     for (int word = 0; word < 6; word++) {
-        while (i < len && guard_is_space((unsigned char)t[i])) i++;
+        while (i < len && byte_is(t[i], B_SPACE)) i++;
         size_t s = i;
-        while (i < len && (guard_is_alnum((unsigned char)t[i]) || t[i] == '_')) i++;
+        while (i < len && byte_is(t[i], B_WORD)) i++;
         if (is_street_suffix(t + s, i - s)) return true;
         if (i == s || !(guard_is_upper((unsigned char)t[s]) || guard_is_digit((unsigned char)t[s]))) return false;
-        while (i < len && (guard_is_alnum((unsigned char)t[i]) || t[i] == '_' || t[i] == '\'' || t[i] == '.' || t[i] == '-'))
-            i++;
-        if (i >= len || !guard_is_space((unsigned char)t[i])) return false;
+        while (i < len && byte_is(t[i], B_NAME)) i++;
+        if (i >= len || !byte_is(t[i], B_SPACE)) return false;
     }
     return false;
 }
@@ -845,7 +918,7 @@ int sealm_guard_number_shape_bit(bool (*window_ok)(const char *, size_t, size_t)
 }
 
 /* Is c one of the separators seps (c not NUL)? */
-static bool is_sep(char c, const char *seps) { return c && strchr(seps, c); }
+static bool is_sep(char c, uint64_t seps) { return byte_in(c, seps); }
 
 unsigned sealm_guard_number_shapes(const char *t, size_t len, size_t p) {
     /* the tests that take a bracket; the others need a digit */
@@ -856,11 +929,11 @@ unsigned sealm_guard_number_shapes(const char *t, size_t len, size_t p) {
     char after = e < len ? t[e] : 0;
     bool digit_after_sep = e + 1 < len && guard_is_digit((unsigned char)t[e + 1]);
     unsigned b = 0;
-    if ((r == 1 || r == 3 || r == 4) && e < len && is_sep(after, " .-(") && nanp_start(t, len, p)) b |= SHAPE_NANP;
-    if (r >= 2 && r <= 5 && digit_after_sep && is_sep(after, " .-")) b |= SHAPE_GROUPED;
+    if ((r == 1 || r == 3 || r == 4) && e < len && is_sep(after, SEP_SPACE_DOT_DASH | BYTE_BIT('(')) && nanp_start(t, len, p)) b |= SHAPE_NANP;
+    if (r >= 2 && r <= 5 && digit_after_sep && is_sep(after, SEP_SPACE_DOT_DASH)) b |= SHAPE_GROUPED;
     if (r >= 7 && r <= 15) b |= SHAPE_BARE;
     if (r >= 12 || (digit_after_sep && (after == ' ' || after == '-') && card_start(t, len, p))) b |= SHAPE_CARD;
-    if ((r == 9 || ((r == 3 || r == 5) && digit_after_sep && is_sep(after, "- ."))) && ssn_start(t, len, p)) b |= SHAPE_SSN;
+    if ((r == 9 || ((r == 3 || r == 5) && digit_after_sep && is_sep(after, SEP_SPACE_DOT_DASH))) && ssn_start(t, len, p)) b |= SHAPE_SSN;
     if (r <= 3 && digit_after_sep && after == '.') b |= SHAPE_IPV4;
     if (street_start(t, len, p)) {
         if (street_suffix_follows(t, len, p)) b |= SHAPE_STREET_SUFFIX;

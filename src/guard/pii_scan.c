@@ -49,6 +49,11 @@ struct sealm_guard_pii {
     prefix_entry *prefixes;
     size_t n_prefixes;
     uint64_t bigram_bits[65536 / 64];
+    /* The entries of the k-th set bit (in pair order) are prefixes[group_first[k],
+     * group_first[k + 1]); bigram_rank[w]: the set bits in words before word w. A pair's
+     * entries are then found by a popcount instead of a search. */
+    uint16_t bigram_rank[65536 / 64];
+    uint16_t *group_first;
     /* The prefixes' first and second bytes, for the first pass's chunk classifier; a prefix
      * byte above 0x7f, which the sets cannot hold, makes every byte pair a candidate. */
     pii_class_sets prefix_sets;
@@ -59,6 +64,7 @@ struct sealm_guard_pii {
     uint64_t class_rules[START_PREFIX + 1];
     bool class_masks;
     uint64_t number_shape_rules;   /* the START_NUMBER rules with a shape bit (bit i: rules[i]) */
+    uint64_t rules_of_shape[16];   /* [b]: those whose shape bit is b */
     /* the START_ANYWHERE rules whose required bytes are all PII_PRESENT_BYTES, per byte j of
      * those (bit i: rules[i] needs PII_PRESENT_BYTES[j] among others) */
     uint64_t rules_needing[PII_N_PRESENT];
@@ -79,6 +85,7 @@ void sealm_guard_pii_free(sealm_guard_pii *d) {
     for (size_t i = 0; i < d->n_rules; i++) pcre2_code_free(d->rules[i].code);
     free(d->rules);
     free(d->prefixes);
+    free(d->group_first);
     free(d);
 }
 
@@ -121,6 +128,17 @@ static sealm_status prefix_index(sealm_guard_pii *d) {
         }
     }
     if (d->n_prefixes) qsort(d->prefixes, d->n_prefixes, sizeof *d->prefixes, by_bigram);
+    d->group_first = malloc((d->n_prefixes + 1) * sizeof *d->group_first);
+    if (!d->group_first) return SEALM_E_NOMEM;
+    size_t groups = 0;
+    for (size_t i = 0; i < d->n_prefixes; i++)
+        if (i == 0 || d->prefixes[i].bigram != d->prefixes[i - 1].bigram) d->group_first[groups++] = (uint16_t)i;
+    d->group_first[groups] = (uint16_t)d->n_prefixes;
+    unsigned rank = 0;
+    for (size_t w = 0; w < 65536 / 64; w++) {
+        d->bigram_rank[w] = (uint16_t)rank;
+        rank += (unsigned)__builtin_popcountll(d->bigram_bits[w]);
+    }
     sealm_guard_pii_class_sets_init(&d->prefix_sets);
     return SEALM_OK;
 }
@@ -185,7 +203,10 @@ static sealm_status pii_new(const sealm_guard_pii_config *cfg, pii_scan_mode mod
     d->class_masks = d->n_rules <= 64;
     for (size_t i = 0; i < d->n_rules && d->class_masks; i++) {
         d->class_rules[d->rules[i].start] |= 1ull << i;
-        if (d->rules[i].shape_bit >= 0) d->number_shape_rules |= 1ull << i;
+        if (d->rules[i].shape_bit >= 0) {
+            d->number_shape_rules |= 1ull << i;
+            d->rules_of_shape[d->rules[i].shape_bit] |= 1ull << i;
+        }
         if (d->rules[i].start == START_ANYWHERE && d->rules[i].need_special_ok) {
             d->special_need_rules |= 1ull << i;
             for (int j = 0; j < PII_N_PRESENT; j++)
@@ -439,14 +460,10 @@ static sealm_status prefix_hit_push(prefix_hits *h, size_t at, size_t rule, seal
 static sealm_status prefixes_at(const sealm_guard_pii *d, const unsigned char *t, size_t len, size_t p,
                                 prefix_hits *h, sealm_error *err) {
     unsigned bg = t[p] | (unsigned)t[p + 1] << 8;
-    if (!(d->bigram_bits[bg / 64] & (1ull << (bg % 64)))) return SEALM_OK;
-    size_t lo = 0, hi = d->n_prefixes;   /* first entry with this pair */
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (d->prefixes[mid].bigram < bg) lo = mid + 1;
-        else hi = mid;
-    }
-    for (size_t i = lo; i < d->n_prefixes && d->prefixes[i].bigram == bg; i++) {
+    uint64_t word = d->bigram_bits[bg / 64], bit = 1ull << (bg % 64);
+    if (!(word & bit)) return SEALM_OK;
+    size_t group = d->bigram_rank[bg / 64] + (size_t)__builtin_popcountll(word & (bit - 1));
+    for (size_t i = d->group_first[group]; i < d->group_first[group + 1]; i++) {
         const prefix_entry *e = &d->prefixes[i];
         if (e->n > len - p) continue;
         size_t k = 2;   /* the first two bytes are the pair */
@@ -503,7 +520,7 @@ static sealm_status first_pass(const sealm_guard_pii *d, const char *text, size_
     pii_chunk_classes cur, next;
     classify_chunk(d, t, len, 0, &cur);
     uint64_t word_carry = 0, underscore_carry = 0;   /* bit 0: the byte before the chunk */
-    unsigned present = 0;
+    uint64_t seen[PII_N_PRESENT] = {0};   /* OR of each byte's masks */
     uint64_t digits = 0;
     sealm_status st = SEALM_OK;
     m->special_kept = len <= 64 * (size_t)SPECIAL_CHUNKS;
@@ -532,13 +549,14 @@ static sealm_status first_pass(const sealm_guard_pii *d, const char *text, size_
             for (pairs &= low_bits(left > 1 ? left - 1 : 0); pairs && st == SEALM_OK; pairs &= pairs - 1)
                 st = prefixes_at(d, t, len, base + (size_t)__builtin_ctzll(pairs), hits, err);
         }
-        for (int j = 0; j < PII_N_PRESENT; j++) {
-            present |= (unsigned)(cur.special[j] != 0) << j;
-            if (m->special_kept) m->special[j][base / 64] = cur.special[j];
-        }
+        for (int j = 0; j < PII_N_PRESENT; j++) seen[j] |= cur.special[j];
+        if (m->special_kept)
+            for (int j = 0; j < PII_N_PRESENT; j++) m->special[j][base / 64] = cur.special[j];
         digits |= cur.digit;
         cur = next;
     }
+    unsigned present = 0;
+    for (int j = 0; j < PII_N_PRESENT; j++) present |= (unsigned)(seen[j] != 0) << j;
     m->digits = digits != 0;
     m->special_present = present;
     for (int i = 0; i < PII_N_PRESENT; i++) m->present[(unsigned char)PII_PRESENT_BYTES[i]] = (present >> i) & 1;
@@ -573,10 +591,10 @@ static sealm_status run_rule_at_prefixes(const sealm_guard_pii *d, size_t rule, 
     return SEALM_OK;
 }
 
-/* The anchored form of run_rule: one attempt at each possible start that passes the rule's
- * shape test. A start inside a match already taken is skipped. */
+/* The anchored form of run_rule: one attempt at each possible start before offset before
+ * that passes the rule's shape test. A start inside a match already taken is skipped. */
 static sealm_status run_rule_at_starts(const sealm_guard_pii *d, const compiled_rule *cr, const char *text,
-                                       size_t len, const start_list *starts, const uint16_t *shapes,
+                                       size_t len, const start_list *starts, size_t before, const uint16_t *shapes,
                                        pcre2_match_data *md, sealm_guard_findings *out, sealm_error *err) {
     const pii_rule *r = cr->rule;
     size_t at = 0;
@@ -596,7 +614,7 @@ static sealm_status run_rule_at_starts(const sealm_guard_pii *d, const compiled_
         }
         return SEALM_OK;
     }
-    for (size_t i = 0; i < starts->n; i++) {
+    for (size_t i = 0; i < starts->n && starts->at[i] < before; i++) {
         size_t p = starts->at[i];
         if (p < at || (r->window_ok && !r->window_ok(text, len, p))) continue;
         sealm_status st = try_anchored(d, cr, text, len, p, md, out, &at, err);
@@ -605,17 +623,31 @@ static sealm_status run_rule_at_starts(const sealm_guard_pii *d, const compiled_
     return SEALM_OK;
 }
 
-/* The next offset >= from holding one of the PII_PRESENT_BYTES selected by bits sel (bit j:
- * PII_PRESENT_BYTES[j]), from the first pass's masks; len when none. */
-static size_t next_special(const text_map *m, unsigned sel, size_t len, size_t from) {
-    for (size_t c = from / 64; c * 64 < len; c++) {
+/* Where a rule's anchor bytes are, per 64-byte chunk, from the first pass's masks (texts of
+ * up to SPECIAL_CHUNKS chunks): the masks of the rule's bytes (bits sel of PII_PRESENT_BYTES)
+ * ORed once per rule and scan, not once per anchor. */
+typedef struct anchor_masks {
+    uint64_t at[SPECIAL_CHUNKS];
+    size_t chunks;
+} anchor_masks;
+
+static void anchor_masks_init(anchor_masks *a, const text_map *m, unsigned sel, size_t len) {
+    a->chunks = (len + 63) / 64;
+    for (size_t c = 0; c < a->chunks; c++) {
         uint64_t w = 0;
         for (unsigned j = 0; j < PII_N_PRESENT; j++)
             if (sel >> j & 1) w |= m->special[j][c];
-        if (c == from / 64) w &= ~0ull << (from % 64);
-        if (w) return c * 64 + (size_t)__builtin_ctzll(w);
+        a->at[c] = w;
     }
-    return len;
+}
+
+/* The next anchor at or after from; len when none. */
+static size_t next_masked_anchor(const anchor_masks *a, size_t len, size_t from) {
+    size_t c = from / 64;
+    if (c >= a->chunks) return len;
+    uint64_t w = a->at[c] & (~0ull << (from % 64));
+    while (!w && ++c < a->chunks) w = a->at[c];
+    return w ? c * 64 + (size_t)__builtin_ctzll(w) : len;
 }
 
 /* Runs one rule over the text; each candidate goes through the rule's validator. A rejected
@@ -627,6 +659,9 @@ static sealm_status run_rule(const sealm_guard_pii *d, const compiled_rule *cr, 
     const pii_rule *r = cr->rule;
     bool anchored = m && r->anchor;
     bool masked = anchored && cr->anchor_masked && m->special_kept;   /* anchors from the first pass's masks */
+    anchor_masks masks;
+    masks.chunks = 0;
+    if (masked) anchor_masks_init(&masks, m, cr->anchor_special, len);
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
     anchor_cursor cursor;
     anchor_init(&cursor, anchored && !masked ? r->anchor : "", m ? m->present : NULL);
@@ -636,7 +671,7 @@ static sealm_status run_rule(const sealm_guard_pii *d, const compiled_rule *cr, 
         size_t limit = len, from = at, p = len;
         if (anchored) {
             size_t next = scan > at ? scan : at;
-            p = masked ? next_special(m, cr->anchor_special, len, next) : next_anchor(&cursor, text, len, next);
+            p = masked ? next_masked_anchor(&masks, len, next) : next_anchor(&cursor, text, len, next);
             if (p == len) break;
             if (p > (size_t)r->back && p - (size_t)r->back > at) from = p - (size_t)r->back;
             limit = len - p > (size_t)r->fwd ? p + (size_t)r->fwd + 1 : len;
@@ -671,13 +706,20 @@ static sealm_status scan_rule(const sealm_guard_pii *d, size_t i, const char *te
     if (start != START_ANYWHERE) {
         const start_list *l = starts_of(m, start);
         if (!l->n || (start == START_CAPITAL && cr->rule->need && !any_present(m, text, len, cr))) return SEALM_OK;
+        /* a capital rule needing a digit needs a number after its start (pii_rule.start):
+         * capitals from the last number start on are not tried */
+        size_t before = len;
+        if (start == START_CAPITAL && cr->need_digits) {
+            const start_list *numbers = starts_of(m, START_NUMBER);
+            before = numbers->n ? numbers->at[numbers->n - 1] : 0;
+        }
         const uint16_t *shapes = NULL;
         if (start == START_NUMBER && cr->shape_bit >= 0) {
             sealm_status st = number_shapes(m, text, len, err);
             if (st != SEALM_OK) return st;
             shapes = m->shapes;
         }
-        return run_rule_at_starts(d, cr, text, len, l, shapes, md, found, err);
+        return run_rule_at_starts(d, cr, text, len, l, before, shapes, md, found, err);
     }
     if (cr->rule->need && !any_present(m, text, len, cr)) return SEALM_OK;
     return run_rule(d, cr, text, len, m, md, found, err);
@@ -710,10 +752,9 @@ static sealm_status scan_fast(const sealm_guard_pii *d, const char *text, size_t
             st = number_shapes(m, text, len, err);
             unsigned any = 0;
             for (size_t i = 0; st == SEALM_OK && i < m->starts[0].n; i++) any |= m->shapes[i];
-            for (uint64_t r = d->number_shape_rules; r; r &= r - 1) {
-                size_t i = (size_t)__builtin_ctzll(r);
-                if (!(any >> d->rules[i].shape_bit & 1)) todo &= ~(1ull << i);
-            }
+            uint64_t passing = 0;
+            for (unsigned b = any; b; b &= b - 1) passing |= d->rules_of_shape[__builtin_ctz(b)];
+            todo &= ~d->number_shape_rules | passing;
         }
         for (; todo && st == SEALM_OK; todo &= todo - 1)
             st = scan_rule(d, (size_t)__builtin_ctzll(todo), text, len, m, &hits, md, found, err);

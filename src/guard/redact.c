@@ -1,6 +1,6 @@
 /* Redaction with typed placeholders and the per-conversation vault that maps them back.
  *
- * The vault keeps the original values in one sodium_malloc'd arena (guard pages, no core
+ * The vault keeps the original values in sodium_malloc'd regions (guard pages, no core
  * dumps, wiped by sodium_free), so personal data removed from a prompt stays only in
  * protected memory on the device. Placeholders themselves carry no personal data. */
 #include "guard_internal.h"
@@ -11,17 +11,24 @@
 
 typedef struct vault_entry {
     sealm_guard_kind kind;
-    size_t offset, len;        /* the value: arena[offset, offset + len) */
+    const unsigned char *value;   /* in one of the arena's regions; len bytes */
+    size_t len;
     char placeholder[40];      /* "[EMAIL_1]" */
     size_t placeholder_len;
     uint64_t hash;             /* value_hash of (kind, value): the index grows without hashing again */
 } vault_entry;
 
+/* Entries and values are kept in blocks that are never moved: a block twice the size of the
+ * last one is added when it is full, so a long conversation never copies (and for values,
+ * re-wipes) what the vault already holds. Entry blocks hold 16, 32, 64, ... entries; value
+ * regions hold at least 4 KiB, then at least twice the last region. */
+enum { ENTRY_BLOCK0 = 16, ENTRY_BLOCKS = 28, ARENA_REGION0 = 4096, ARENA_REGIONS = 40 };
+
 struct sealm_guard_vault {
-    vault_entry *entries;
-    size_t n, cap;
-    unsigned char *arena;      /* sodium_malloc'd */
-    size_t arena_used, arena_cap;
+    vault_entry *blocks[ENTRY_BLOCKS];   /* block b: ENTRY_BLOCK0 << b entries */
+    size_t n;                            /* entries in use */
+    unsigned char *arena[ARENA_REGIONS]; /* sodium_malloc'd value regions, the last one filling */
+    size_t n_regions, arena_used, arena_cap;   /* of the last region */
     unsigned counters[SEALM_GUARD_KIND_COUNT];   /* last number given per kind */
     /* Lookup by value: open addressing over SipHash values (libsodium crypto_shorthash) under
      * a random per-vault key, so a long conversation costs one probe per finding instead of a
@@ -46,8 +53,8 @@ sealm_status sealm_guard_vault_new(sealm_guard_vault **out, sealm_error *err) {
 
 void sealm_guard_vault_free(sealm_guard_vault *v) {
     if (!v) return;
-    if (v->arena) sodium_free(v->arena);   /* wipes before unmapping */
-    free(v->entries);
+    for (size_t r = 0; r < v->n_regions; r++) sodium_free(v->arena[r]);   /* wipes before unmapping */
+    for (size_t b = 0; b < ENTRY_BLOCKS && v->blocks[b]; b++) free(v->blocks[b]);
     free(v->index);
     sealm_guard_findings_free(&v->scratch);
     sodium_memzero(v->hash_key, sizeof v->hash_key);
@@ -56,23 +63,40 @@ void sealm_guard_vault_free(sealm_guard_vault *v) {
 
 size_t sealm_guard_vault_size(const sealm_guard_vault *v) { return v ? v->n : 0; }
 
-/* Grows the protected arena so that extra more bytes fit: a new region, a copy, and the old
- * one wiped and released by sodium_free. */
-static sealm_status arena_reserve(sealm_guard_vault *v, size_t extra, sealm_error *err) {
-    if (v->arena_cap - v->arena_used >= extra) return SEALM_OK;
-    size_t cap = v->arena_cap ? v->arena_cap : 4096;
-    while (cap - v->arena_used < extra) {
+/* Entry i: block b holds entries [ENTRY_BLOCK0 * (2^b - 1), ENTRY_BLOCK0 * (2^(b+1) - 1)). */
+static vault_entry *entry_at(const sealm_guard_vault *v, size_t i) {
+    size_t j = i + ENTRY_BLOCK0;
+    int b = 63 - __builtin_clzll((unsigned long long)j) - 4;   /* floor(log2 j) - log2(ENTRY_BLOCK0) */
+    return &v->blocks[b][j - ((size_t)ENTRY_BLOCK0 << b)];
+}
+_Static_assert(ENTRY_BLOCK0 == 16, "entry_at computes log2(ENTRY_BLOCK0) as 4");
+
+/* Room for entry v->n: a new block when the last one is full. */
+static sealm_status entry_reserve(sealm_guard_vault *v, sealm_error *err) {
+    size_t j = v->n + ENTRY_BLOCK0;
+    if ((j & (j - 1)) != 0) return SEALM_OK;   /* block starts are where j is a power of two */
+    int b = 63 - __builtin_clzll((unsigned long long)j) - 4;
+    if (b < ENTRY_BLOCKS && v->blocks[b]) return SEALM_OK;   /* allocated by a call that failed later */
+    vault_entry *block = b < ENTRY_BLOCKS ? malloc(((size_t)ENTRY_BLOCK0 << b) * sizeof *block) : NULL;
+    if (!block) return sealm_error_set(err, SEALM_E_NOMEM, "out of memory growing the redaction vault");
+    v->blocks[b] = block;
+    return SEALM_OK;
+}
+
+/* Room for len more value bytes: a new protected region when the last one is short (the
+ * regions already filled stay where they are). */
+static sealm_status arena_reserve(sealm_guard_vault *v, size_t len, sealm_error *err) {
+    if (v->n_regions && v->arena_cap - v->arena_used >= len) return SEALM_OK;
+    size_t cap = v->n_regions ? v->arena_cap : ARENA_REGION0 / 2;
+    do {
         if (cap > SIZE_MAX / 2) return sealm_error_set(err, SEALM_E_NOMEM, "guard: vault too large");
         cap *= 2;
-    }
-    unsigned char *a = sodium_malloc(cap);
+    } while (cap < len);
+    unsigned char *a = v->n_regions < ARENA_REGIONS ? sodium_malloc(cap) : NULL;
     if (!a) return sealm_error_set(err, SEALM_E_NOMEM, "out of protected memory growing the redaction vault");
-    if (v->arena) {
-        memcpy(a, v->arena, v->arena_used);
-        sodium_free(v->arena);
-    }
-    v->arena = a;
+    v->arena[v->n_regions++] = a;
     v->arena_cap = cap;
+    v->arena_used = 0;
     return SEALM_OK;
 }
 
@@ -106,8 +130,9 @@ static size_t format_placeholder(char *out, size_t cap, sealm_guard_kind k, unsi
 static uint64_t value_hash(const sealm_guard_vault *v, sealm_guard_kind k, const char *value, size_t len) {
     unsigned char h[crypto_shorthash_BYTES];
     crypto_shorthash(h, (const unsigned char *)value, len, v->hash_key);
-    uint64_t x = 0;
-    for (size_t i = 0; i < sizeof h; i++) x = x << 8 | h[i];
+    uint64_t x;   /* the 8 bytes in the machine's order: any order spreads a keyed hash alike */
+    _Static_assert(sizeof x == sizeof h, "SipHash-2-4 gives 8 bytes");
+    memcpy(&x, h, sizeof x);
     return x ^ (uint64_t)k * 0x9E3779B97F4A7C15ull;   /* the same bytes of two kinds are two values */
 }
 
@@ -124,7 +149,7 @@ static sealm_status index_grow(sealm_guard_vault *v, sealm_error *err) {
     v->index = index;
     v->index_cap = cap;
     for (size_t i = 0; i < v->n; i++) {
-        size_t s = (size_t)(v->entries[i].hash & (cap - 1));
+        size_t s = (size_t)(entry_at(v, i)->hash & (cap - 1));
         while (v->index[s]) s = (s + 1) & (cap - 1);
         v->index[s] = (uint32_t)(i + 1);
     }
@@ -141,27 +166,22 @@ static sealm_status vault_entry_of(sealm_guard_vault *v, sealm_guard_kind k, con
     uint64_t hash = value_hash(v, k, value, len);
     size_t slot = (size_t)(hash & (v->index_cap - 1));
     for (; v->index[slot]; slot = (slot + 1) & (v->index_cap - 1)) {
-        const vault_entry *e = &v->entries[v->index[slot] - 1];
-        if (e->hash == hash && e->kind == k && e->len == len && sodium_memcmp(v->arena + e->offset, value, len) == 0) {
+        const vault_entry *e = entry_at(v, v->index[slot] - 1);
+        if (e->hash == hash && e->kind == k && e->len == len && sodium_memcmp(e->value, value, len) == 0) {
             *out = e;
             return SEALM_OK;
         }
     }
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 16;
-        vault_entry *p = realloc(v->entries, cap * sizeof *p);
-        if (!p) return sealm_error_set(err, SEALM_E_NOMEM, "out of memory growing the redaction vault");
-        v->entries = p;
-        v->cap = cap;
-    }
-    st = arena_reserve(v, len, err);
+    st = entry_reserve(v, err);
+    if (st == SEALM_OK) st = arena_reserve(v, len, err);
     if (st != SEALM_OK) return st;
-    vault_entry *e = &v->entries[v->n];
+    vault_entry *e = entry_at(v, v->n);
     e->hash = hash;
     e->kind = k;
-    e->offset = v->arena_used;
+    unsigned char *stored = v->arena[v->n_regions - 1] + v->arena_used;
+    memcpy(stored, value, len);
+    e->value = stored;
     e->len = len;
-    memcpy(v->arena + v->arena_used, value, len);
     v->arena_used += len;
     e->placeholder_len = format_placeholder(e->placeholder, sizeof e->placeholder, k, ++v->counters[k]);
     v->n++;
@@ -273,14 +293,15 @@ sealm_status sealm_guard_vault_restore(const sealm_guard_vault *v, const char *t
         i = (size_t)(open - text);
         size_t n = placeholder_len_at(text + i, len - i);
         const vault_entry *hit = NULL;
-        for (size_t k = 0; n && v && k < v->n && !hit; k++)
-            if (v->entries[k].placeholder_len == n && memcmp(v->entries[k].placeholder, text + i, n) == 0)
-                hit = &v->entries[k];
+        for (size_t k = 0; n && v && k < v->n && !hit; k++) {
+            const vault_entry *e = entry_at(v, k);
+            if (e->placeholder_len == n && memcmp(e->placeholder, text + i, n) == 0) hit = e;
+        }
         if (!hit) {
             i++;
             continue;
         }
-        ok = guard_text_add(&b, text + at, i - at) && guard_text_add(&b, (const char *)v->arena + hit->offset, hit->len);
+        ok = guard_text_add(&b, text + at, i - at) && guard_text_add(&b, (const char *)hit->value, hit->len);
         i += n;
         at = i;
     }

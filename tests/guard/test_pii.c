@@ -224,6 +224,57 @@ static void test_dob_address_person(void **state) {
     MISSES(SEALM_GUARD_PERSON, "The Quick Brown Fox jumps.");
 }
 
+/* Every cue of the cue lists, each before a value that needs it (the fast and the reference
+ * scans share the cue tests, so only tests like these catch a cue that a quick filter drops):
+ * address cues before a house number and words without a street suffix, phone cues before a
+ * bare digit run, SSN cues before nine bare digits, person cues before a surname that is not
+ * in the lexicon; each list with near misses. */
+static void test_every_cue(void **state) {
+    (void)state;
+    static const char *const ADDRESS_CUES[] = {"address", "address is", "live at", "lives at", "living at",
+        "located at", "reside at", "resides at", "resided at", "residing at", "ship to", "shipped to", "deliver to",
+        "delivered to", "send it to", "Lives At", "ADDRESS:"};
+    static const char *const PHONE_CUES[] = {"phone", "tel", "mobile", "cell", "fax", "call", "text me", "whatsapp",
+        "contact", "reach", "dial", "ring", "sms", "desk", "Phone:"};
+    static const char *const SSN_CUES[] = {"ssn", "social security", "ss#", "ss no", "ss number", "ssa", "SSN:"};
+    static const char *const STRONG_PERSON_CUES[] = {"my name is", "name is", "name:", "named", "called", "dear",
+        "full name", "signed", "contact person", "patient", "employee", "customer", "client", "applicant", "user",
+        "calls me", "call me", "last name", "first name", "surname", "Name:", "DEAR"};
+    static const char *const WEAK_PERSON_CUES[] = {"i am", "i'm", "this is", "meet", "hi", "hello", "thanks",
+        "thank you", "ask for", "talk to", "speak with", "speak to", "spoke with", "spoke to", "met with", "cc:",
+        "attn:", "attention", "mother", "father", "wife", "husband", "son", "daughter", "brother", "sister", "friend",
+        "colleague", "boss", "said", "says", "asked", "told", "according to", "sung by", "written by", "directed by",
+        "played by", "married", "kid", "child", "nephew", "niece", "uncle", "aunt"};
+    char text[128];
+    for (size_t i = 0; i < sizeof ADDRESS_CUES / sizeof ADDRESS_CUES[0]; i++) {
+        snprintf(text, sizeof text, "so, %s 12 Birch Hollow", ADDRESS_CUES[i]);
+        FINDS(SEALM_GUARD_ADDRESS, text, "12 Birch Hollow");
+    }
+    MISSES(SEALM_GUARD_ADDRESS, "so, lives near 12 Birch Hollow");
+    MISSES(SEALM_GUARD_ADDRESS, "so, meet at 12 Birch Hollow");
+    MISSES(SEALM_GUARD_ADDRESS, "so, the dress 12 Birch Hollow");
+    for (size_t i = 0; i < sizeof PHONE_CUES / sizeof PHONE_CUES[0]; i++) {
+        snprintf(text, sizeof text, "please %s 4155550134 now", PHONE_CUES[i]);
+        FINDS(SEALM_GUARD_PHONE, text, "4155550134");
+    }
+    MISSES(SEALM_GUARD_PHONE, "please order 4155550134 now");
+    for (size_t i = 0; i < sizeof SSN_CUES / sizeof SSN_CUES[0]; i++) {
+        snprintf(text, sizeof text, "my %s 123456789 ok", SSN_CUES[i]);
+        FINDS(SEALM_GUARD_SSN, text, "123456789");
+    }
+    MISSES(SEALM_GUARD_SSN, "my order 123456789 ok");
+    for (size_t i = 0; i < sizeof STRONG_PERSON_CUES / sizeof STRONG_PERSON_CUES[0]; i++) {
+        snprintf(text, sizeof text, "so %s Okafor", STRONG_PERSON_CUES[i]);
+        FINDS(SEALM_GUARD_PERSON, text, "Okafor");
+    }
+    for (size_t i = 0; i < sizeof WEAK_PERSON_CUES / sizeof WEAK_PERSON_CUES[0]; i++) {
+        snprintf(text, sizeof text, "so %s Okafor", WEAK_PERSON_CUES[i]);
+        FINDS(SEALM_GUARD_PERSON, text, "Okafor");
+    }
+    MISSES(SEALM_GUARD_PERSON, "so the Okafor");
+    MISSES(SEALM_GUARD_PERSON, "so friendly Okafor");   /* a cue is a whole word */
+}
+
 /* Formats from the specifications, each with a near miss that must not match. */
 static void test_spec_formats(void **state) {
     (void)state;
@@ -600,6 +651,62 @@ static void test_vault_many_values(void **state) {
     sealm_guard_vault_free(v);
 }
 
+/* Value i of test_vault_blocks_and_long_values: mostly short, every 37th a long one, and one
+ * of VAULT_LONGEST bytes; distinct (its number comes first). Returns its length. */
+enum { VAULT_VALUES = 300, VAULT_LONGEST = 20000 };
+static size_t vault_value(int i, char *out) {
+    size_t n = i == 150 ? VAULT_LONGEST : i % 37 == 0 ? 1000 + (size_t)i * 11 : 8 + (size_t)(i % 9);
+    for (size_t k = 0; k < n; k++) out[k] = (char)('a' + (i * 7 + (int)k) % 26);
+    char head[16];
+    int h = snprintf(head, sizeof head, "%d-", i);
+    memcpy(out, head, (size_t)h);
+    return n;
+}
+
+/* Values stored across the vault's entry blocks and protected regions (values longer than a
+ * region, a value larger than twice the last region): every value keeps its placeholder, and
+ * restoring a text of placeholders from every block gives every value back. */
+static void test_vault_blocks_and_long_values(void **state) {
+    (void)state;
+    sealm_guard_vault *v = NULL;
+    sealm_error err = {0};
+    assert_int_equal(sealm_guard_vault_new(&v, &err), SEALM_OK);
+    char *value = malloc(VAULT_LONGEST), want[48];
+    assert_non_null(value);
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < VAULT_VALUES; i++) {
+            size_t n = vault_value(i, value);
+            const char *ph = NULL;
+            assert_int_equal(sealm_guard_vault_placeholder(v, SEALM_GUARD_SECRET, value, n, &ph, &err), SEALM_OK);
+            snprintf(want, sizeof want, "[SECRET_%d]", i + 1);
+            assert_string_equal(ph, want);
+        }
+    assert_int_equal(sealm_guard_vault_size(v), VAULT_VALUES);
+    /* "[SECRET_1] [SECRET_2] ..." restored is the values joined by spaces */
+    size_t cap = (size_t)VAULT_VALUES * 16, tn = 0;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    for (int i = 0; i < VAULT_VALUES; i++) tn += (size_t)snprintf(text + tn, cap - tn, "%s[SECRET_%d]", i ? " " : "", i + 1);
+    char *back = NULL;
+    size_t back_len = 0, at = 0;
+    assert_int_equal(sealm_guard_vault_restore(v, text, tn, &back, &back_len, &err), SEALM_OK);
+    for (int i = 0; i < VAULT_VALUES; i++) {
+        if (i) {
+            assert_true(at < back_len);
+            assert_int_equal(back[at++], ' ');
+        }
+        size_t n = vault_value(i, value);
+        assert_true(back_len - at >= n);
+        assert_memory_equal(back + at, value, n);
+        at += n;
+    }
+    assert_int_equal(at, back_len);
+    free(back);
+    free(text);
+    free(value);
+    sealm_guard_vault_free(v);
+}
+
 /* ---- the prefilters are exact -------------------------------------------------------- */
 
 /* The evaluation texts, one record each: presidio-research sentences, the recognizer cases,
@@ -802,9 +909,32 @@ static void test_prefilters_exact(void **state) {
     texts_free(&t);
 }
 
-/* The same on pseudo-random texts made of the pieces the shape tests look at (digit groups,
- * separators, brackets, street words and suffixes, cues, UTF-8), where the corpora have few
- * near misses: every shape test must pass wherever its pattern can match. */
+/* Texts of pseudo-random pieces (xorshift64 from seed): the fast scans, with either
+ * classifier, give the reference scan's findings on each. */
+static void random_pieces_exact(const char *const *pieces, size_t n_pieces, int rounds, uint64_t seed,
+                                sealm_guard_pii *fast, sealm_guard_pii *scalar, sealm_guard_pii *ref) {
+    uint64_t x = seed;
+    char text[512];
+    for (int round = 0; round < rounds; round++) {
+        size_t n = 0;
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int count = 4 + (int)(x % 40);
+        for (int k = 0; k < count; k++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            const char *piece = pieces[x % n_pieces];
+            size_t m = strlen(piece);
+            if (n + m >= sizeof text) break;
+            memcpy(text + n, piece, m);
+            n += m;
+        }
+        assert_same_findings(text, n, fast, ref);
+        assert_same_findings(text, n, scalar, ref);
+    }
+}
+
+/* Pseudo-random texts of the pieces the shape tests, windows and cue tests look at: numbers,
+ * separators, street words and continental suffixes, cues; hex groups and separators (MAC
+ * chains, IPv6 colons, dotted groups); names after titles and cues, words ending like cues. */
 static void test_prefilters_exact_random(void **state) {
     (void)state;
     static const char *const PIECES[] = {
@@ -814,30 +944,28 @@ static void test_prefilters_exact_random(void **state) {
         "Apt", "lives at", "SSN", "phone", "call", "card", "Ms", "Anna", "Lopez", "\xc3\xa4", "DE", "GB", "AB",
         "a", "b", "Z",
     };
-    enum { N_PIECES = sizeof PIECES / sizeof PIECES[0] };
+    static const char *const HEX_PIECES[] = {
+        "00", "1A", "2b", "ff", "0a1b", "CD34", "fe80", "db8", "7", ":", ":", "-", "-", ".", "::", " ", " ",
+        "mac ", "x", "%eth0", "/64", "192.168.1.1", "12-05-1990", "10.0.0.1", "g", "\n",
+    };
+    static const char *const NAME_PIECES[] = {
+        " ", " ", " ", ", ", ". ", ":", "\n", "Dr", "Mr.", "Mrs", "Maria", "Anna", "Lopez", "Okafor", "Smith", "The",
+        "My", "name is", "my name is", "dear", "Dear", "thanks", "with", "and", "is", "said", "friend", "regards,",
+        "named", "tel", "contact", "address", "ship to", "resides at", "lives at", "sent to", "12", "4", "Street",
+        "Rue", "Via", "Calle", "Ringstra\xc3\x9f\x65", "Gartenweg", "J.", "R", "O'Neil", "Anne-Marie", "\xc3\xa9lo",
+        "MARIA", "maria", "McDonald", "Sgt", "Prof.",
+    };
     sealm_guard_pii_config cfg = sealm_guard_pii_config_default();
     cfg.min_score = 0.1f;
     sealm_guard_pii *fast = NULL, *ref = NULL, *scalar = NULL;
     assert_int_equal(sealm_guard_pii_new(&cfg, &fast, NULL), SEALM_OK);
     assert_int_equal(sealm_guard_pii_new_reference(&cfg, &ref, NULL), SEALM_OK);
     assert_int_equal(sealm_guard_pii_new_mode(&cfg, PII_SCAN_FAST_SCALAR, &scalar, NULL), SEALM_OK);
-    uint64_t x = 0x2545F4914F6CDD1Dull;
-    char text[512];
-    for (int round = 0; round < 4000; round++) {
-        size_t n = 0;
-        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        int pieces = 4 + (int)(x % 40);
-        for (int k = 0; k < pieces; k++) {
-            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-            const char *piece = PIECES[x % N_PIECES];
-            size_t m = strlen(piece);
-            if (n + m >= sizeof text) break;
-            memcpy(text + n, piece, m);
-            n += m;
-        }
-        assert_same_findings(text, n, fast, ref);
-        assert_same_findings(text, n, scalar, ref);
-    }
+    random_pieces_exact(PIECES, sizeof PIECES / sizeof PIECES[0], 4000, 0x2545F4914F6CDD1Dull, fast, scalar, ref);
+    random_pieces_exact(HEX_PIECES, sizeof HEX_PIECES / sizeof HEX_PIECES[0], 3000, 0x9E3779B97F4A7C15ull, fast,
+                        scalar, ref);
+    random_pieces_exact(NAME_PIECES, sizeof NAME_PIECES / sizeof NAME_PIECES[0], 3000, 0xD1B54A32D192ED03ull, fast,
+                        scalar, ref);
     sealm_guard_pii_free(fast);
     sealm_guard_pii_free(ref);
     sealm_guard_pii_free(scalar);
@@ -918,6 +1046,7 @@ int main(void) {
         cmocka_unit_test(test_email_phone_url),
         cmocka_unit_test(test_secrets),
         cmocka_unit_test(test_dob_address_person),
+        cmocka_unit_test(test_every_cue),
         cmocka_unit_test(test_spec_formats),
         cmocka_unit_test(test_resolve_overlaps),
         cmocka_unit_test(test_redaction_and_vault),
@@ -928,6 +1057,7 @@ int main(void) {
         cmocka_unit_test(test_config_and_errors),
         cmocka_unit_test(test_resolve_matches_plain_greedy),
         cmocka_unit_test(test_vault_many_values),
+        cmocka_unit_test(test_vault_blocks_and_long_values),
         cmocka_unit_test(test_prefilters_exact),
         cmocka_unit_test(test_prefilters_exact_random),
         cmocka_unit_test(test_classifiers_exact),
