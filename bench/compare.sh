@@ -3,7 +3,13 @@
 # files, the same thread count, the same prompt and generation lengths.
 #
 #   bench/compare.sh LLAMA_CPP_BUILD_DIR [--threads N] [--out DIR] [--sealm BIN] [--cache DIR]
-#                    [-p PROMPT_TOKENS] [-n GEN_TOKENS] [-r REPS] [--only NAME[,NAME...]]
+#                    [-p PROMPT_TOKENS] [-n GEN_TOKENS] [-r REPS] [--rounds N] [--only NAME[,NAME...]]
+#
+# Each model is measured in ROUNDS rounds (default 3), each a sealm bench of REPS repetitions
+# then a llama-bench of REPS repetitions, so that the two programs of one round ran within
+# seconds of each other; the table gives the median over rounds of each figure, and each
+# ratio as the median of the rounds' ratios with their range (a neighbour's burst on the
+# shared host hits one round, not the whole comparison).
 #
 # LLAMA_CPP_BUILD_DIR: a llama.cpp build made by whoever runs this (llama-bench, and for the
 # cold-start column llama-simple, in it or in its bin/). This script never builds or
@@ -17,7 +23,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
 [ $# -ge 1 ] || { usage >&2; exit 2; }
 case "$1" in -h|--help) usage; exit 0 ;; esac
 llama_dir="$1"; shift
@@ -25,7 +31,7 @@ threads="$(nproc)"
 out="$root/bench/results/compare"
 sealm="$root/build/sealm"
 cache="${SEALM_BENCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sealm-bench}"
-prompt=128 gen=64 reps=3 only=""
+prompt=128 gen=64 reps=3 rounds=3 only=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --threads) threads="$2"; shift 2 ;;
@@ -35,6 +41,7 @@ while [ $# -gt 0 ]; do
     -p) prompt="$2"; shift 2 ;;
     -n) gen="$2"; shift 2 ;;
     -r) reps="$2"; shift 2 ;;
+    --rounds) rounds="$2"; shift 2 ;;
     --only) only="$2"; shift 2 ;;
     *) echo "compare.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -88,10 +95,13 @@ for entry in "${models[@]}"; do
     # shellcheck disable=SC2086  # the recipe is a word list by construction
     "$sealm" synth -o "$file" $recipe >&2
   fi
-  echo "== $name: sealm bench" >&2
-  "$sealm" bench -m "$file" -t "$threads" -p "$prompt" -n "$gen" -r "$reps" --json > "$raw/$name.sealm.json"
-  echo "== $name: llama-bench" >&2
-  "$llama_bench" -m "$file" -t "$threads" -p "$prompt" -n "$gen" -r "$reps" -o json > "$raw/$name.llama.json" 2>"$raw/$name.llama.err"
+  for round in $(seq 1 "$rounds"); do
+    echo "== $name, round $round: sealm bench" >&2
+    "$sealm" bench -m "$file" -t "$threads" -p "$prompt" -n "$gen" -r "$reps" --json > "$raw/$name.sealm.$round.json"
+    echo "== $name, round $round: llama-bench" >&2
+    "$llama_bench" -m "$file" -t "$threads" -p "$prompt" -n "$gen" -r "$reps" -o json \
+      > "$raw/$name.llama.$round.json" 2>"$raw/$name.llama.$round.err"
+  done
   # cold start as a user sees it: a whole process that loads the model and prints one token
   sealm_cold="$(wall "$sealm" generate -m "$file" -t "$threads" -p "Hello" -n 1 --seed 1)"
   llama_cold=null
@@ -99,9 +109,10 @@ for entry in "${models[@]}"; do
   echo "$name|$file|$sealm_cold|$llama_cold" >> "$raw/runs.txt"
 done
 
-python3 - "$out" "$raw" "$threads" "$prompt" "$gen" "$reps" "$sealm" "$root" <<'PY'
-import json, os, platform, re, subprocess, sys, datetime
-out, raw, threads, prompt, gen, reps, sealm, root = sys.argv[1:9]
+python3 - "$out" "$raw" "$threads" "$prompt" "$gen" "$reps" "$sealm" "$root" "$rounds" <<'PY'
+import json, os, platform, re, statistics, subprocess, sys, datetime
+out, raw, threads, prompt, gen, reps, sealm, root, rounds = sys.argv[1:10]
+rounds = int(rounds)
 MiB = 1024 * 1024
 
 def sh(cmd):
@@ -126,42 +137,68 @@ machine = {
     "date_utc": datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M"),
     "sealm": sh(f"'{sealm}' --version"), "sealm_commit": sh("git -C '%s' rev-parse --short HEAD" % root),
 }
+def median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+def spread(xs):
+    xs = [x for x in xs if x is not None]
+    return [min(xs), max(xs)] if xs else None
+
 rows = []
 for line in open(os.path.join(raw, "runs.txt")):
     name, file, sealm_cold, llama_cold = line.strip().split("|")
-    s = json.load(open(os.path.join(raw, name + ".sealm.json")))
-    l = json.load(open(os.path.join(raw, name + ".llama.json")))
-    lp = next((t for t in l if t["n_prompt"] > 0 and t["n_gen"] == 0), None)
-    lg = next((t for t in l if t["n_gen"] > 0 and t["n_prompt"] == 0), None)
-    if l:
-        machine["llama_cpp_build"] = "%s (%s)" % (l[0].get("build_number"), l[0].get("build_commit"))
-    dec, pre = s["decode_tps"]["median"], s["prefill_tps"]["median"]
-    ldec = lg["avg_ts"] if lg else None
-    lpre = lp["avg_ts"] if lp else None
+    runs = []   # per round: sealm's bench JSON and llama-bench's prefill / decode entries
+    for k in range(1, rounds + 1):
+        s = json.load(open(os.path.join(raw, "%s.sealm.%d.json" % (name, k))))
+        l = json.load(open(os.path.join(raw, "%s.llama.%d.json" % (name, k))))
+        if l:
+            machine["llama_cpp_build"] = "%s (%s)" % (l[0].get("build_number"), l[0].get("build_commit"))
+        lp = next((t for t in l if t["n_prompt"] > 0 and t["n_gen"] == 0), None)
+        lg = next((t for t in l if t["n_gen"] > 0 and t["n_prompt"] == 0), None)
+        runs.append({"sealm": s, "llama_prefill": lp, "llama_decode": lg})
+    first = runs[0]["sealm"]
+    dec = [r["sealm"]["decode_tps"]["median"] for r in runs]
+    pre = [r["sealm"]["prefill_tps"]["median"] for r in runs]
+    ldec = [r["llama_decode"]["avg_ts"] if r["llama_decode"] else None for r in runs]
+    lpre = [r["llama_prefill"]["avg_ts"] if r["llama_prefill"] else None for r in runs]
+    dec_ratios = [a / b if b else None for a, b in zip(dec, ldec)]
+    pre_ratios = [a / b if b else None for a, b in zip(pre, lpre)]
+    rss = max(r["sealm"]["peak_rss_bytes"] for r in runs)
     rows.append({
-        "name": name, "file": os.path.basename(file), "model_bytes": s["model_bytes"],
-        "fits_in_llc": s["weight_read_bytes_per_token"] <= s["llc_bytes"],
-        "sealm": s, "llama_cpp": {"prefill_tps": lpre, "decode_tps": ldec,
-                                  "prefill_samples": lp and lp["samples_ts"], "decode_samples": lg and lg["samples_ts"]},
-        "decode_ratio": dec / ldec if ldec else None, "prefill_ratio": pre / lpre if lpre else None,
-        "pct_of_bound": s["decode_pct_of_bound"],
+        "name": name, "file": os.path.basename(file), "model_bytes": first["model_bytes"],
+        "fits_in_llc": first["weight_read_bytes_per_token"] <= first["llc_bytes"],
+        "rounds": runs,
+        "sealm": {"decode_tps": median(dec), "prefill_tps": median(pre),
+                  "ttft_s": median([r["sealm"]["ttft_s"]["median"] for r in runs]),
+                  "read_bandwidth_gbs": median([r["sealm"]["read_bandwidth_gbs"] for r in runs]),
+                  "peak_rss_bytes": rss, "rss_budget_bytes": first["rss_budget_bytes"]},
+        "llama_cpp": {"decode_tps": median(ldec), "prefill_tps": median(lpre)},
+        "decode_ratio": median(dec_ratios), "decode_ratio_range": spread(dec_ratios),
+        "prefill_ratio": median(pre_ratios), "prefill_ratio_range": spread(pre_ratios),
+        "pct_of_bound": median([r["sealm"]["decode_pct_of_bound"] for r in runs]),
         "sealm_cold_wall_s": None if sealm_cold == "null" else float(sealm_cold),
         "llama_cold_wall_s": None if llama_cold == "null" else float(llama_cold),
-        "rss_within_budget": s["peak_rss_bytes"] <= s["rss_budget_bytes"],
+        "rss_within_budget": rss <= first["rss_budget_bytes"],
     })
 doc = {"machine": machine, "threads": int(threads), "n_prompt": int(prompt), "n_gen": int(gen), "reps": int(reps),
-       "rows": rows}
+       "rounds": rounds, "rows": rows}
 json.dump(doc, open(os.path.join(out, "compare.json"), "w"), indent=2)
 
 def f(x, spec):
     return "–" if x is None else format(x, spec)
+
+def ratio(x, rng):
+    return f(x, ".2f") + ("" if rng is None or rounds < 2 else " (%.2f–%.2f)" % tuple(rng))
 md = []
 md.append("Machine: %s, %s CPUs (%s thread(s) per core), L2 %s, L3 %s, %s GiB RAM; flags: %s; kernel %s." % (
     machine["cpu"], machine["cpus"], machine["threads_per_core"], machine["l2"], machine["l3"], machine["memory_gib"],
     " ".join(machine["flags"]), machine["kernel"]))
-md.append("Run %s UTC: %s threads, prefill %s tokens, decode %s tokens, %s repetitions (medians); llama.cpp build %s; "
-          "load average at the end %s." % (machine["date_utc"], threads, prompt, gen, reps,
-                                           machine.get("llama_cpp_build", "?"), " ".join(machine["loadavg_at_end"])))
+md.append("Run %s UTC: %s threads, prefill %s tokens, decode %s tokens; %d rounds of %s repetitions per program "
+          "(figures: medians over rounds; ratios: median of the rounds' ratios, their range in brackets); "
+          "llama.cpp build %s; load average at the end %s." % (
+              machine["date_utc"], threads, prompt, gen, rounds, reps, machine.get("llama_cpp_build", "?"),
+              " ".join(machine["loadavg_at_end"])))
 md.append("")
 md.append("| model | MiB | decode sealm | decode llama.cpp | ratio | prefill sealm | prefill llama.cpp | ratio "
           "| % of BW bound | TTFT 32 tok (ms) | cold start sealm / llama.cpp (s) | peak RSS / budget (MiB) |")
@@ -170,9 +207,10 @@ for r in rows:
     s = r["sealm"]
     bound = f(r["pct_of_bound"], ".0f") + "%" + (" (in LLC)" if r["fits_in_llc"] else "")
     md.append("| %s | %.1f | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %.0f / %.0f |" % (
-        r["name"], r["model_bytes"] / MiB, f(s["decode_tps"]["median"], ".1f"), f(r["llama_cpp"]["decode_tps"], ".1f"),
-        f(r["decode_ratio"], ".2f"), f(s["prefill_tps"]["median"], ".1f"), f(r["llama_cpp"]["prefill_tps"], ".1f"),
-        f(r["prefill_ratio"], ".2f"), bound, f(s["ttft_s"]["median"] * 1e3, ".1f"),
+        r["name"], r["model_bytes"] / MiB, f(s["decode_tps"], ".1f"), f(r["llama_cpp"]["decode_tps"], ".1f"),
+        ratio(r["decode_ratio"], r["decode_ratio_range"]), f(s["prefill_tps"], ".1f"),
+        f(r["llama_cpp"]["prefill_tps"], ".1f"), ratio(r["prefill_ratio"], r["prefill_ratio_range"]), bound,
+        f(s["ttft_s"] * 1e3, ".1f"),
         f(r["sealm_cold_wall_s"], ".3f"), f(r["llama_cold_wall_s"], ".3f"),
         s["peak_rss_bytes"] / MiB, s["rss_budget_bytes"] / MiB))
 bw = [r["sealm"]["read_bandwidth_gbs"] for r in rows]
