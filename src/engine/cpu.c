@@ -19,6 +19,9 @@
 #include <sys/auxv.h>
 #include <asm/hwcap.h>
 #define SEALM_ARM64 1
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1 << 20)   /* SDOT/UDOT; Linux 4.15+ reports it (arch/arm64 uapi hwcap.h) */
+#endif
 #endif
 
 /* ---- the table ---- */
@@ -120,22 +123,32 @@ static sealm_simd_level cpu_max_level(void) {
     return SEALM_SIMD_AVX2;
 }
 #elif defined(SEALM_ARM64)
+/* The kernel's hwcaps rather than reading ID_AA64ISAR0_EL1 ourselves: it tells us what the
+ * CPU has and the OS allows. Dot product (SDOT) is optional in ARMv8.2, so the architecture
+ * version alone does not say (Cortex-A55/A75/A76+, Neoverse and Apple cores have it; the
+ * A53 and A72 do not). */
 static sealm_simd_level cpu_max_level(void) {
-    return (getauxval(AT_HWCAP) & HWCAP_ASIMD) ? SEALM_SIMD_NEON : SEALM_SIMD_SCALAR;
+    const unsigned long hwcap = getauxval(AT_HWCAP);
+    if (!(hwcap & HWCAP_ASIMD))
+        return SEALM_SIMD_SCALAR;
+    return (hwcap & HWCAP_ASIMDDP) ? SEALM_SIMD_NEON_DOTPROD : SEALM_SIMD_NEON;
 }
 #else
 static sealm_simd_level cpu_max_level(void) { return SEALM_SIMD_SCALAR; }
 #endif
 
+static bool level_is_arm(sealm_simd_level l) {
+    return l == SEALM_SIMD_NEON || l == SEALM_SIMD_NEON_DOTPROD;
+}
+
 /* The level to install for a request: the request itself when this CPU can run it, the
  * CPU's best when the request is higher on the same ladder (scalar < avx2 < avx512 on
- * x86-64), scalar when it names another architecture's ISA. */
+ * x86-64, scalar < neon < neon-dotprod on aarch64; each ladder's values increase), scalar
+ * when it names another architecture's ISA. */
 static sealm_simd_level clamp_level(sealm_simd_level want, sealm_simd_level max) {
     if (want == SEALM_SIMD_SCALAR || max == SEALM_SIMD_SCALAR)
         return SEALM_SIMD_SCALAR;
-    if (max == SEALM_SIMD_NEON)
-        return want == SEALM_SIMD_NEON ? SEALM_SIMD_NEON : SEALM_SIMD_SCALAR;
-    if (want == SEALM_SIMD_NEON)
+    if (level_is_arm(want) != level_is_arm(max))
         return SEALM_SIMD_SCALAR;
     return want < max ? want : max;
 }
@@ -163,22 +176,25 @@ static sealm_simd_level install(sealm_simd_level want) {
         sealm_gemm_install_avx512(table);
     }
 #elif defined(SEALM_ARM64)
-    if (level == SEALM_SIMD_NEON) {
+    if (level == SEALM_SIMD_NEON || level == SEALM_SIMD_NEON_DOTPROD) {
         sealm_kernels_install_neon(table, ops);
         sealm_attention_install_neon(ops);
     }
+    if (level == SEALM_SIMD_NEON_DOTPROD)
+        sealm_kernels_install_neon_dotprod(table);
 #endif
     installed = level;
     return level;
 }
 
-/* The level init installs: the CPU's best, unless SEALM_SIMD=scalar|avx2|avx512|neon asks
- * for another (clamped as above: a level this CPU lacks gives the nearest below it). An
- * unknown value is ignored rather than failing: init has no way to report an error. */
+/* The level init installs: the CPU's best, unless SEALM_SIMD=scalar|avx2|avx512|neon|
+ * neon-dotprod asks for another (clamped as above: a level this CPU lacks gives the nearest
+ * below it). An unknown value is ignored rather than failing: init has no way to report an
+ * error. */
 static sealm_simd_level requested_level(void) {
     const char *v = getenv("SEALM_SIMD");
     if (v != NULL) {
-        for (int l = SEALM_SIMD_SCALAR; l <= SEALM_SIMD_NEON; l++)
+        for (int l = SEALM_SIMD_SCALAR; l <= SEALM_SIMD_NEON_DOTPROD; l++)
             if (strcmp(v, sealm_simd_level_name((sealm_simd_level)l)) == 0)
                 return (sealm_simd_level)l;
     }
@@ -209,6 +225,7 @@ const char *sealm_simd_level_name(sealm_simd_level l) {
     case SEALM_SIMD_AVX2: return "avx2";
     case SEALM_SIMD_AVX512: return "avx512";
     case SEALM_SIMD_NEON: return "neon";
+    case SEALM_SIMD_NEON_DOTPROD: return "neon-dotprod";
     }
     return "unknown";
 }

@@ -133,14 +133,18 @@ typedef struct sealm_type_traits {
  * Activation types (vec_dot_type targets): F32, F16, BF16, Q8_0, Q8_1, Q8_K. */
 const sealm_type_traits *sealm_type_traits_get(sealm_tensor_type t);
 
-/* Which SIMD level the table uses. */
+/* Which SIMD level the table uses. Two ladders: scalar < avx2 < avx512 on x86-64, and
+ * scalar < neon < neon-dotprod on aarch64 (neon-dotprod: the NEON kernels with the quantized
+ * dot products built for SDOT, ARMv8.2 dot-product extension; the same bits as neon). */
 typedef enum sealm_simd_level {
     SEALM_SIMD_SCALAR = 0, SEALM_SIMD_AVX2 = 1, SEALM_SIMD_AVX512 = 2, SEALM_SIMD_NEON = 3,
+    SEALM_SIMD_NEON_DOTPROD = 4,
 } sealm_simd_level;
 
 /* Detects the CPU (cpuid on x86-64, hwcaps on aarch64) and installs the fastest kernels.
- * The environment variable SEALM_SIMD=scalar|avx2|avx512|neon caps the level (for tests and
- * for comparing paths). Idempotent and thread-safe (pthread_once). Returns the level chosen. */
+ * The environment variable SEALM_SIMD=scalar|avx2|avx512|neon|neon-dotprod caps the level
+ * (for tests and for comparing paths). Idempotent and thread-safe (pthread_once). Returns
+ * the level chosen. */
 sealm_simd_level sealm_kernels_init(void);
 /* Forces a level at most as high as the CPU supports (tests); returns the level installed. */
 sealm_simd_level sealm_kernels_set_level(sealm_simd_level want);

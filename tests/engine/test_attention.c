@@ -160,7 +160,7 @@ static void test_blocked_equals_per_pair(void **state) {
                 for (size_t i = 0; i < n_out; i++)
                     if (!isfinite(want[i])) fail_msg("shape %zu: per-pair output %zu is not finite", si, i);
             }
-            for (int l = SEALM_SIMD_SCALAR; l <= SEALM_SIMD_NEON; l++) {
+            for (int l = SEALM_SIMD_SCALAR; l <= SEALM_SIMD_NEON_DOTPROD; l++) {
                 if (sealm_kernels_set_level((sealm_simd_level)l) != (sealm_simd_level)l) continue;
                 if (si == 0 && n_threads == 1) levels_run++;
                 char what[128];
@@ -267,7 +267,7 @@ static void test_softmax_levels(void **state) {
                     subnormal_weights += want_p[j] != 0 && (want_p[j] & 0x7c00) == 0;
                     flushed += want_p[j] == 0;
                 }
-                for (int l = SEALM_SIMD_SCALAR; l <= SEALM_SIMD_NEON; l++) {
+                for (int l = SEALM_SIMD_SCALAR; l <= SEALM_SIMD_NEON_DOTPROD; l++) {
                     if (sealm_kernels_set_level((sealm_simd_level)l) != (sealm_simd_level)l) continue;
                     float got_s[MAX_N];
                     sealm_fp16 got_p[MAX_N];
@@ -297,7 +297,7 @@ static void test_softmax_levels(void **state) {
         const int32_t n = ROW_N - r % 23;   /* partial last chunks of every length */
         sealm_attn_softmax_ref(want_s + (size_t)r * ROW_N, n, want_p + (size_t)r * ROW_N);
     }
-    for (int l = SEALM_SIMD_SCALAR; l <= SEALM_SIMD_NEON; l++) {
+    for (int l = SEALM_SIMD_SCALAR; l <= SEALM_SIMD_NEON_DOTPROD; l++) {
         if (sealm_kernels_set_level((sealm_simd_level)l) != (sealm_simd_level)l) continue;
         memcpy(got_s, rows, (size_t)ROWS * ROW_N * sizeof *rows);
         for (int r = 0; r < ROWS; r++) {
@@ -382,7 +382,7 @@ static void test_group_kernels_levels(void **state) {
                 sealm_attn_group_pv_ref(nq, p, p_stride, values, value_stride, n, hd, want_rows);
                 for (int k = 0; k < nq; k++)
                     for (int e = 0; e < hd; e++) zero_outputs += want_rows[k][e] == 0.0f;
-                for (int l = SEALM_SIMD_SCALAR; l <= SEALM_SIMD_NEON; l++) {
+                for (int l = SEALM_SIMD_SCALAR; l <= SEALM_SIMD_NEON_DOTPROD; l++) {
                     if (sealm_kernels_set_level((sealm_simd_level)l) != (sealm_simd_level)l) continue;
                     const sealm_vec_ops *ops = sealm_vec_ops_get();
                     if (hi == 0 && ki == 0 && qi == 0) {

@@ -6,7 +6,8 @@
  *  3. every SIMD level this CPU supports: vec_dot == vec_dot_ref (bit for bit for the
  *     types whose accumulation order is pinned, quant_ref.h; within rounding for the
  *     others), from_float_fast ~ from_float, vector ops == reference ops (dot_f16_lane16
- *     bit for bit).
+ *     bit for bit). Where the CPU has the dot-product extension, the baseline and SDOT
+ *     builds of the NEON quantized dot products against each other, bit for bit.
  *  4. real tensors of the synth models (read with the gguf layer): through every level
  *     (bit for bit where pinned), and one tensor dequantized from differently quantized
  *     files must agree.
@@ -916,7 +917,7 @@ static void test_simd_levels(void **state) {
     assert_int_equal(sealm_kernels_set_level(SEALM_SIMD_SCALAR), SEALM_SIMD_SCALAR);
     for (size_t t = 0; t < N_WEIGHT_TYPES; t++)
         scalar_x4[t] = sealm_type_traits_get(weight_types[t])->vec_dot_x4;
-    for (int l = SEALM_SIMD_SCALAR; l <= SEALM_SIMD_NEON; l++) {
+    for (int l = SEALM_SIMD_SCALAR; l <= SEALM_SIMD_NEON_DOTPROD; l++) {
         const sealm_simd_level got = sealm_kernels_set_level((sealm_simd_level)l);
         if (got != (sealm_simd_level)l) {
             print_message("  %s: not supported here, not tested\n", sealm_simd_level_name((sealm_simd_level)l));
@@ -949,6 +950,72 @@ static void test_simd_levels(void **state) {
     assert_int_equal(sealm_kernels_set_level(SEALM_SIMD_SCALAR), SEALM_SIMD_SCALAR);
     for (size_t t = 0; t < N_WEIGHT_TYPES; t++)
         assert_true(sealm_type_traits_get(weight_types[t])->vec_dot_x4 == scalar_x4[t]);
+    assert_int_equal(sealm_kernels_set_level(initial), initial);
+}
+
+/* The two NEON builds of the quantized dot products (quant_neon_dots.h, compiled for
+ * baseline ARMv8 and with SDOT) against each other: the same bits for every quantized type,
+ * pinned or not, since SDOT and the widening path leave the same exact integer lanes. Both
+ * run where the CPU has the dot-product extension (neon can be forced there); elsewhere
+ * neon-dotprod must be refused: the nearest level below on aarch64, scalar on x86-64. */
+static void check_neon_builds_agree(sealm_tensor_type t, int64_t n, int random_bits) {
+    const sealm_type_traits *tt = sealm_type_traits_get(t);
+    const sealm_type_traits *at = sealm_type_traits_get(tt->vec_dot_type);
+    float *x = xmalloc((size_t)n * sizeof *x), *a = xmalloc((size_t)n * sizeof *a);
+    void *w = xmalloc(row_bytes(tt, n)), *aq = xmalloc(row_bytes(at, n));
+    if (random_bits) {
+        random_blocks(t, w, n);
+    } else {
+        random_row(x, n, 0.5f, 0.2f);
+        tt->from_float(x, w, n);
+    }
+    random_row(a, n, 2.0f, 0.0f);
+    at->from_float(a, aq, n);
+    float s_base = NAN, s_sdot = NAN;
+    assert_int_equal(sealm_kernels_set_level(SEALM_SIMD_NEON), SEALM_SIMD_NEON);
+    const sealm_vec_dot_fn base = tt->vec_dot;
+    base(n, &s_base, w, aq);
+    assert_int_equal(sealm_kernels_set_level(SEALM_SIMD_NEON_DOTPROD), SEALM_SIMD_NEON_DOTPROD);
+    assert_true(tt->vec_dot != base);   /* the SDOT build is what runs now */
+    tt->vec_dot(n, &s_sdot, w, aq);
+    if (memcmp(&s_base, &s_sdot, sizeof s_base) != 0)
+        fail_msg("%s n=%lld (%s): neon %a, neon-dotprod %a: the two builds must give the same bits",
+                 tt->name, (long long)n, random_bits ? "random blocks" : "quantized row", s_base, s_sdot);
+    free(x); free(a); free(w); free(aq);
+}
+
+static void test_neon_builds(void **state) {
+    (void)state;
+    const sealm_simd_level initial = sealm_kernels_init();
+    const sealm_simd_level got = sealm_kernels_set_level(SEALM_SIMD_NEON_DOTPROD);
+    if (got != SEALM_SIMD_NEON_DOTPROD) {
+#if defined(__aarch64__)
+        assert_true(got == SEALM_SIMD_NEON || got == SEALM_SIMD_SCALAR);
+#else
+        assert_int_equal(got, SEALM_SIMD_SCALAR);
+#endif
+        print_message("  neon-dotprod: not supported here (got %s), builds not compared\n",
+                      sealm_simd_level_name(got));
+        assert_int_equal(sealm_kernels_set_level(initial), initial);
+        return;
+    }
+    static const int64_t n32[] = {32, 96, 160, 576, 4096 + 32};
+    static const int64_t n256[] = {256, 768, 4096};
+    rng_seed(700);
+    int compared = 0;
+    for (size_t t = 0; t < N_WEIGHT_TYPES; t++) {
+        const sealm_type_traits *tt = sealm_type_traits_get(weight_types[t]);
+        if (tt->block_elems == 1)
+            continue;   /* float types: one build only (quant_neon.c) */
+        const int64_t *ns = tt->block_elems == QK_K ? n256 : n32;
+        const size_t count = tt->block_elems == QK_K ? sizeof n256 / sizeof n256[0] : sizeof n32 / sizeof n32[0];
+        for (size_t k = 0; k < count; k++) {
+            check_neon_builds_agree(weight_types[t], ns[k], 0);
+            check_neon_builds_agree(weight_types[t], ns[k], 1);
+            compared += 2;
+        }
+    }
+    assert_true(compared > 0);
     assert_int_equal(sealm_kernels_set_level(initial), initial);
 }
 
@@ -1015,7 +1082,7 @@ static void check_real_tensor(const char *file, const char *name, sealm_tensor_t
         tt->vec_dot_ref(n, &s_ref, w, aq);
         if (fabs(s_ref - dot_q) > 1e-5 * mag + s_term + 1e-30)
             fail_msg("%s %s row %lld: vec_dot_ref %.9g, dequantized dot %.9g", file, name, (long long)r, s_ref, dot_q);
-        for (int l = SEALM_SIMD_SCALAR; l <= SEALM_SIMD_NEON; l++) {
+        for (int l = SEALM_SIMD_SCALAR; l <= SEALM_SIMD_NEON_DOTPROD; l++) {
             if (sealm_kernels_set_level((sealm_simd_level)l) != (sealm_simd_level)l)
                 continue;
             float s_fast = 0;
@@ -1160,6 +1227,7 @@ static void test_table(void **state) {
     assert_string_equal(sealm_simd_level_name(SEALM_SIMD_AVX2), "avx2");
     assert_string_equal(sealm_simd_level_name(SEALM_SIMD_AVX512), "avx512");
     assert_string_equal(sealm_simd_level_name(SEALM_SIMD_NEON), "neon");
+    assert_string_equal(sealm_simd_level_name(SEALM_SIMD_NEON_DOTPROD), "neon-dotprod");
     /* init is idempotent and picks a level the CPU runs (set_level to it gives it back) */
     const sealm_simd_level l = sealm_kernels_init();
     assert_int_equal(sealm_kernels_init(), l);
@@ -1180,6 +1248,7 @@ int main(void) {
         cmocka_unit_test(test_dot_f16_lane16_ref),
         cmocka_unit_test(test_expf_range),
         cmocka_unit_test(test_simd_levels),
+        cmocka_unit_test(test_neon_builds),
         cmocka_unit_test(test_real_tensors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
