@@ -73,7 +73,7 @@ void sealm_gemm_pack(sealm_tensor_type act, const float *x, int64_t x_stride, in
 /* Installs the AVX-512 kernels (F32; VNNI: Q8_0, Q4_0, Q4_1, Q4_K, Q6_K) into table[t].gemm; cpu.c calls it
  * after checking the CPU (F, BW, VL, VNNI). */
 void sealm_gemm_install_avx512(sealm_type_traits table[SEALM_TYPE_COUNT]);
-/* Installs the AVX2 kernels (Q4_0, Q8_0, Q4_1; gemm_avx2.c) into table[t].gemm; cpu.c
+/* Installs the AVX2 kernels (Q4_0, Q8_0, Q4_1, Q4_K, Q6_K; gemm_avx2.c) into table[t].gemm; cpu.c
  * calls it at the AVX2 level and above, before the AVX-512 ones (which replace them). */
 void sealm_gemm_install_avx2(sealm_type_traits table[SEALM_TYPE_COUNT]);
 #endif

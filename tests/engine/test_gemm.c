@@ -12,12 +12,16 @@
  *  3. enough rows of a long row that the kernels walk more than one row panel, rows so
  *     long that a panel of prepared rows is shorter than a tile, and the longest row;
  *  4. which level has which kernels: the AVX2 level (reached whenever the CPU has AVX2,
- *     FMA and F16C) exactly Q8_0, Q4_0 and Q4_1 (gemm_avx2.c), the AVX-512 level (when the
+ *     FMA and F16C) exactly Q8_0, Q4_0, Q4_1, Q4_K and Q6_K (gemm_avx2.c), the AVX-512 level (when the
  *     CPU has it) F32, Q8_0, Q4_0, Q4_1, Q4_K and Q6_K, scalar none, and going down a level
  *     leaves no kernel of the higher one behind (F32 rows not a multiple of 16 are compared
  *     with sealm_f32_vec_dot_untiled, the order the engine gives them);
  *  5. odd shapes for the AVX2 tiles (8 tokens a register, 16 a group, 2-row Q4_0 tiles):
- *     8, 9, 17, 33 and 41 tokens, row ranges that neither start nor end on a tile edge.
+ *     8, 9, 17, 33 and 41 tokens, row ranges that neither start nor end on a tile edge;
+ *  6. the K-quants at the ends of their integer ranges (Q4_K: every nibble 15, every scale
+ *     and min 63; Q6_K: every quant -32, every scale -128; activation quants nearly all
+ *     +127, all -127, or alternating), where a kernel keeping sums in int16 too long would
+ *     saturate.
  * Data comes from a seeded PRNG, so failures reproduce. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -48,18 +52,42 @@ static const sealm_tensor_type gemm_types[] = {SEALM_TYPE_F32, SEALM_TYPE_Q8_0, 
 
 /* The types the AVX2 level has a kernel for (gemm_avx2.c). */
 static int has_avx2_kernel(sealm_tensor_type t) {
-    return t == SEALM_TYPE_Q8_0 || t == SEALM_TYPE_Q4_0 || t == SEALM_TYPE_Q4_1;
+    return t == SEALM_TYPE_Q8_0 || t == SEALM_TYPE_Q4_0 || t == SEALM_TYPE_Q4_1 || t == SEALM_TYPE_Q4_K ||
+           t == SEALM_TYPE_Q6_K;
 }
 
 static size_t row_bytes(const sealm_type_traits *tt, int64_t cols) {
     return (size_t)(cols / tt->block_elems) * tt->block_bytes;
 }
 
+/* Set by check_extremes: random_weights and random_activations then give K-quant rows and
+ * activations at the ends of their ranges instead. */
+static int fill_extremes;
+
 /* Weight rows: even rows quantized from floats (realistic scales), odd rows random bytes
  * with random fp16 scales of both signs (every quant bit pattern, negative mins). */
 static void random_weights(sealm_tensor_type t, uint8_t *w, int64_t rows, int64_t cols) {
     const sealm_type_traits *tt = sealm_type_traits_get(t);
     const size_t rb = row_bytes(tt, cols);
+    if (fill_extremes && t == SEALM_TYPE_Q4_K) {   /* nibbles 15, scales and mins 63 (all 12 bytes 0xFF) */
+        memset(w, 0xFF, rb * (size_t)rows);
+        for (int64_t b = 0; b < rows * (cols / QK_K); b++) {
+            block_q4_K *blk = (block_q4_K *)(w + (size_t)b * sizeof(block_q4_K));
+            blk->d = sealm_fp32_to_fp16(rng_uniform(0.001f, 0.01f));
+            blk->dmin = sealm_fp32_to_fp16(rng_uniform(0.001f, 0.01f));
+        }
+        return;
+    }
+    if (fill_extremes) {   /* Q6_K: quants 0 - 32 (ql, qh all zero), scales -128 */
+        assert_int_equal(t, SEALM_TYPE_Q6_K);
+        memset(w, 0, rb * (size_t)rows);
+        for (int64_t b = 0; b < rows * (cols / QK_K); b++) {
+            block_q6_K *blk = (block_q6_K *)(w + (size_t)b * sizeof(block_q6_K));
+            memset(blk->scales, 0x80, sizeof blk->scales);
+            blk->d = sealm_fp32_to_fp16(rng_uniform(0.001f, 0.01f));
+        }
+        return;
+    }
     if (t == SEALM_TYPE_F32) {   /* odd rows span many binades, so roundings differ by order */
         float *fw = (float *)w;
         for (int64_t i = 0; i < rows * cols; i++)
@@ -94,6 +122,16 @@ static void random_weights(sealm_tensor_type t, uint8_t *w, int64_t rows, int64_
 
 /* n_tokens activation rows of cols floats; a few rows get outliers, one is all zero. */
 static void random_activations(float *x, int32_t n_tokens, int64_t cols) {
+    if (fill_extremes) {
+        /* token t % 3: -1 but +1 at the start of each super-block (the first of the largest
+         * magnitude maps to -127, so the -1s to +127), all +1 (-127), alternating */
+        for (int32_t t = 0; t < n_tokens; t++)
+            for (int64_t i = 0; i < cols; i++)
+                x[(int64_t)t * cols + i] = t % 3 == 0 ? (i % QK_K == 0 ? 1.0f : -1.0f)
+                                           : t % 3 == 1 ? 1.0f
+                                                        : (i % 2 ? 1.0f : -1.0f);
+        return;
+    }
     for (int32_t t = 0; t < n_tokens; t++)
         for (int64_t i = 0; i < cols; i++) {
             float v = rng_uniform(-2.0f, 2.0f);
@@ -266,6 +304,15 @@ static void check_type(sealm_tensor_type t) {
         check_case(t, 11, 3, 10, be * (be == QK_K ? 2 : 7), odd_tokens[i], (int)(i % 2));
 }
 
+/* 6. a K-quant at the ends of its integer ranges, over one and several super-blocks (one
+ * part and several) and both halves of a token group. */
+static void check_extremes(sealm_tensor_type t) {
+    fill_extremes = 1;
+    check_case(t, 3, 0, 3, QK_K, 17, 0);
+    check_case(t, 2, 0, 2, 22 * QK_K, 9, 1);
+    fill_extremes = 0;
+}
+
 /* The kernels a level must have: exactly these types, NULL for the others. */
 static void check_kernel_set(sealm_simd_level level) {
     for (size_t i = 0; i < N_GEMM_TYPES; i++) {
@@ -281,7 +328,7 @@ static void test_levels(void **state) {
     (void)state;
     const sealm_simd_level initial = sealm_kernels_init();
     int tested = 0, want_tested = 0, reached_avx2 = 0;
-    for (int l = SEALM_SIMD_SCALAR; l <= SEALM_SIMD_NEON; l++) {
+    for (int l = SEALM_SIMD_SCALAR; l <= SEALM_SIMD_NEON_DOTPROD; l++) {
         const sealm_simd_level got = sealm_kernels_set_level((sealm_simd_level)l);
         if (got != (sealm_simd_level)l) continue;
         rng_seed(100 + (uint64_t)l);
@@ -290,10 +337,14 @@ static void test_levels(void **state) {
             if (!tt->gemm) continue;
             print_message("  %s %s: gemm against vec_dot_ref\n", sealm_simd_level_name(got), tt->name);
             check_type(gemm_types[i]);
+            if (gemm_types[i] == SEALM_TYPE_Q4_K || gemm_types[i] == SEALM_TYPE_Q6_K) check_extremes(gemm_types[i]);
             tested++;
         }
         if (got == SEALM_SIMD_AVX2 || got == SEALM_SIMD_AVX512) check_kernel_set(got);
-        if (got == SEALM_SIMD_AVX2) reached_avx2 = 1, want_tested += 3;
+        if (got == SEALM_SIMD_AVX2) {
+            reached_avx2 = 1;
+            for (size_t i = 0; i < N_GEMM_TYPES; i++) want_tested += has_avx2_kernel(gemm_types[i]);
+        }
         if (got == SEALM_SIMD_AVX512) want_tested += (int)N_GEMM_TYPES;
     }
     assert_int_equal(sealm_kernels_set_level(initial), initial);
