@@ -8,7 +8,8 @@
  * once per few rows.
  *
  * To make that possible the quantized activations are first repacked ("packed panel"):
- * tokens in groups of SEALM_GEMM_TOKENS (one 512-bit register of int32 or float lanes),
+ * tokens in groups of SEALM_GEMM_TOKENS (one 512-bit register of int32 or float lanes; the
+ * AVX2 kernels take a group as two 256-bit halves of 8 tokens),
  * and within a group, for every block of 32 elements, the 4-byte group k (elements
  * 4k..4k+3, k = 0..7) of all 16 tokens side by side. One integer dot-product instruction
  * then gives, for one weight row and group k, the 16 tokens' sums over that group: the
@@ -45,7 +46,7 @@
 
 #define SEALM_GEMM_TOKENS 16
 /* The longest row (in elements) the quantized kernels take: they prepare a row panel's
- * weights in a fixed buffer on the stack (gemm_avx512.c). Longer rows have no packed form
+ * weights in a fixed buffer on the stack (gemm_avx512.c, gemm_avx2.c). Longer rows have no packed form
  * (sealm_gemm_panel_bytes gives 0), so the engine uses the dot-product path for them. */
 #define SEALM_GEMM_MAX_COLS 32768
 
