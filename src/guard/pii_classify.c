@@ -13,7 +13,9 @@
 void sealm_guard_pii_class_sets_init(pii_class_sets *s) {
     for (int c = 0; c < 256; c++)
         s->bits[c] = (uint8_t)((pii_byte_set_has(&s->first, (unsigned char)c) ? PII_BYTE_FIRST : 0) |
-                               (pii_byte_set_has(&s->second, (unsigned char)c) ? PII_BYTE_SECOND : 0));
+                               (pii_byte_set_has(&s->second, (unsigned char)c) ? PII_BYTE_SECOND : 0) |
+                               (pii_byte_set_has(&s->first_mid, (unsigned char)c) ? PII_BYTE_FIRST_MID : 0) |
+                               (pii_byte_set_has(&s->second_mid, (unsigned char)c) ? PII_BYTE_SECOND_MID : 0));
 }
 
 /* ---- the scalar classifier: eight bytes per word ("SIMD within a register") ---- */
@@ -62,11 +64,19 @@ void sealm_guard_pii_classify_scalar(const unsigned char *chunk, const pii_class
             o.special[j] |= top_bits(bytes_in(x, b, b)) << at;
         }
     }
-    /* the byte sets are arbitrary: one table lookup per byte */
-    for (unsigned i = 0; i < 64; i++) {
-        unsigned k = sets->bits[chunk[i]];
-        o.prefix_first |= (uint64_t)(k & PII_BYTE_FIRST) << i;
-        o.prefix_second |= (uint64_t)((k >> 1) & 1) << i;
+    _Static_assert(PII_BYTE_FIRST == 1 && PII_BYTE_SECOND == 2 && PII_BYTE_FIRST_MID == 4 && PII_BYTE_SECOND_MID == 8,
+                   "the shifts below read bits 0 to 3");
+    /* the byte sets are arbitrary: one table lookup per byte, eight bytes' PII_BYTE_* bits
+     * gathered into a word, and each set's bit moved to the top of its byte for top_bits */
+    for (unsigned w = 0; w < 8; w++) {
+        unsigned char k[8];
+        for (unsigned i = 0; i < 8; i++) k[i] = sets->bits[chunk[8 * w + i]];
+        uint64_t y = load_le64(k);
+        unsigned at = 8 * w;
+        o.prefix_first |= top_bits(y << 7 & HIGH) << at;         /* PII_BYTE_FIRST: bit 0 */
+        o.prefix_second |= top_bits(y << 6 & HIGH) << at;        /* PII_BYTE_SECOND: bit 1 */
+        o.prefix_first_mid |= top_bits(y << 5 & HIGH) << at;     /* PII_BYTE_FIRST_MID: bit 2 */
+        o.prefix_second_mid |= top_bits(y << 4 & HIGH) << at;    /* PII_BYTE_SECOND_MID: bit 3 */
     }
     *out = o;
 }

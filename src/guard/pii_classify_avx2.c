@@ -30,7 +30,9 @@ void sealm_guard_pii_classify_avx2(const unsigned char *chunk, const pii_class_s
                                           1, 2, 4, 8, 16, 32, 64, (char)128, 0, 0, 0, 0, 0, 0, 0, 0);
     const __m256i row1 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)sets->first.row));
     const __m256i row2 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)sets->second.row));
-    __m256i digit[2], upper[2], lower[2], us[2], pp[2], sp[2], f[2], s[2], special[PII_N_PRESENT][2];
+    const __m256i row3 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)sets->first_mid.row));
+    const __m256i row4 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)sets->second_mid.row));
+    __m256i digit[2], upper[2], lower[2], us[2], pp[2], sp[2], f[2], s[2], fm[2], sm[2], special[PII_N_PRESENT][2];
     for (int h = 0; h < 2; h++) {
         __m256i x = _mm256_loadu_si256((const __m256i *)(chunk + 32 * h));
         digit[h] = in_range(x, '0', 10);
@@ -43,6 +45,8 @@ void sealm_guard_pii_classify_avx2(const unsigned char *chunk, const pii_class_s
         __m256i bit = _mm256_shuffle_epi8(bits, _mm256_and_si256(_mm256_srli_epi16(x, 4), nibble));
         f[h] = not_in_set(row1, lo, bit);
         s[h] = not_in_set(row2, lo, bit);
+        fm[h] = not_in_set(row3, lo, bit);
+        sm[h] = not_in_set(row4, lo, bit);
         for (int j = 0; j < PII_N_PRESENT; j++) special[j][h] = _mm256_cmpeq_epi8(x, _mm256_set1_epi8(PII_PRESENT_BYTES[j]));
     }
     out->digit = mask64(digit[0], digit[1]);
@@ -53,5 +57,7 @@ void sealm_guard_pii_classify_avx2(const unsigned char *chunk, const pii_class_s
     out->space = mask64(sp[0], sp[1]);
     out->prefix_first = ~mask64(f[0], f[1]);
     out->prefix_second = ~mask64(s[0], s[1]);
+    out->prefix_first_mid = ~mask64(fm[0], fm[1]);
+    out->prefix_second_mid = ~mask64(sm[0], sm[1]);
     for (int j = 0; j < PII_N_PRESENT; j++) out->special[j] = mask64(special[j][0], special[j][1]);
 }

@@ -28,7 +28,9 @@ void sealm_guard_pii_classify_neon(const unsigned char *chunk, const pii_class_s
     static const uint8_t HIGH_NIBBLE_BIT[16] = {1, 2, 4, 8, 16, 32, 64, 128, 0, 0, 0, 0, 0, 0, 0, 0};
     const uint8x16_t high_bit = vld1q_u8(HIGH_NIBBLE_BIT);
     const uint8x16_t row1 = vld1q_u8(sets->first.row), row2 = vld1q_u8(sets->second.row);
-    uint8x16_t digit[4], upper[4], lower[4], us[4], pp[4], sp[4], f[4], s[4], special[PII_N_PRESENT][4];
+    const uint8x16_t row3 = vld1q_u8(sets->first_mid.row), row4 = vld1q_u8(sets->second_mid.row);
+    uint8x16_t digit[4], upper[4], lower[4], us[4], pp[4], sp[4], f[4], s[4], fm[4], sm[4];
+    uint8x16_t special[PII_N_PRESENT][4];
     for (int q = 0; q < 4; q++) {
         uint8x16_t x = vld1q_u8(chunk + 16 * q);
         digit[q] = in_range(x, '0', 10);
@@ -41,6 +43,8 @@ void sealm_guard_pii_classify_neon(const unsigned char *chunk, const pii_class_s
         uint8x16_t bit = vqtbl1q_u8(high_bit, vshrq_n_u8(x, 4));   /* 0 for bytes of 0x80 and above */
         f[q] = vtstq_u8(vqtbl1q_u8(row1, lo), bit);
         s[q] = vtstq_u8(vqtbl1q_u8(row2, lo), bit);
+        fm[q] = vtstq_u8(vqtbl1q_u8(row3, lo), bit);
+        sm[q] = vtstq_u8(vqtbl1q_u8(row4, lo), bit);
         for (int j = 0; j < PII_N_PRESENT; j++) special[j][q] = vceqq_u8(x, vdupq_n_u8((uint8_t)PII_PRESENT_BYTES[j]));
     }
     out->digit = mask64(digit);
@@ -51,5 +55,7 @@ void sealm_guard_pii_classify_neon(const unsigned char *chunk, const pii_class_s
     out->space = mask64(sp);
     out->prefix_first = mask64(f);
     out->prefix_second = mask64(s);
+    out->prefix_first_mid = mask64(fm);
+    out->prefix_second_mid = mask64(sm);
     for (int j = 0; j < PII_N_PRESENT; j++) out->special[j] = mask64(special[j]);
 }

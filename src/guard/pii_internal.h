@@ -54,6 +54,11 @@ typedef struct pii_rule {
     /* START_PREFIX: the literal texts (at least two bytes each, '|' between them) one of which
      * begins every match. All rules' prefixes are found in one pass over the text. */
     const char *prefixes;
+    /* START_PREFIX: every match begins at the text's start or after a byte that is not a word
+     * byte (A-Z, a-z, 0-9, '_': PCRE2's \w in byte mode), as the pattern's look-behind
+     * ((?<![\w...]) or \b) demands; the first pass then does not look up this rule's
+     * prefixes inside words. */
+    bool after_nonword;
 } pii_rule;
 
 extern const pii_rule SEALM_GUARD_PII_RULES[];
@@ -128,16 +133,20 @@ typedef struct pii_chunk_classes {
     uint64_t space;           /* ' ' alone (a letter code allows one space before its digits) */
     uint64_t prefix_first;    /* in the first set passed (the prefixes' first bytes) */
     uint64_t prefix_second;   /* in the second set passed (the prefixes' second bytes) */
+    /* in the third and fourth sets passed: the first and second bytes of the prefixes that may
+     * begin inside a word (pii_rule.after_nonword false), the only pairs looked up there */
+    uint64_t prefix_first_mid, prefix_second_mid;
     uint64_t special[PII_N_PRESENT];   /* [j]: the byte PII_PRESENT_BYTES[j] */
 } pii_chunk_classes;
 
 /* The detector's byte sets in the forms the classifiers read: nibble tables for the SIMD
  * ones, and for the scalar one a table of every byte's bits (PII_BYTE_*). Built by
- * sealm_guard_pii_class_sets_init from the two sets. */
-enum { PII_BYTE_FIRST = 1, PII_BYTE_SECOND = 2 };
+ * sealm_guard_pii_class_sets_init from the four sets. */
+enum { PII_BYTE_FIRST = 1, PII_BYTE_SECOND = 2, PII_BYTE_FIRST_MID = 4, PII_BYTE_SECOND_MID = 8 };
 typedef struct pii_class_sets {
-    pii_byte_set first, second;   /* the prefixes' first and second bytes */
-    uint8_t bits[256];            /* PII_BYTE_FIRST | PII_BYTE_SECOND */
+    pii_byte_set first, second;           /* the prefixes' first and second bytes */
+    pii_byte_set first_mid, second_mid;   /* the same of the prefixes that may begin inside a word */
+    uint8_t bits[256];                    /* PII_BYTE_* */
 } pii_class_sets;
 
 void sealm_guard_pii_class_sets_init(pii_class_sets *s);

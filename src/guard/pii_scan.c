@@ -36,6 +36,7 @@ typedef struct prefix_entry {
     uint16_t n;
     uint16_t bigram;         /* s[0] | s[1] << 8 */
     uint16_t rule;           /* index into the detector's rules */
+    bool after_nonword;      /* the rule's pii_rule.after_nonword: not looked for inside words */
 } prefix_entry;
 
 struct sealm_guard_pii {
@@ -49,13 +50,18 @@ struct sealm_guard_pii {
     prefix_entry *prefixes;
     size_t n_prefixes;
     uint64_t bigram_bits[65536 / 64];
+    /* The pairs of the prefixes that may begin inside a word (after a letter, digit or '_'):
+     * a pair there is looked up in this smaller map, so the pair of a word-start prefix inside
+     * a word ("do" in "window", "da" in "Amanda") stops at one bit test. */
+    uint64_t bigram_mid_bits[65536 / 64];
     /* The entries of the k-th set bit (in pair order) are prefixes[group_first[k],
      * group_first[k + 1]); bigram_rank[w]: the set bits in words before word w. A pair's
      * entries are then found by a popcount instead of a search. */
     uint16_t bigram_rank[65536 / 64];
     uint16_t *group_first;
-    /* The prefixes' first and second bytes, for the first pass's chunk classifier; a prefix
-     * byte above 0x7f, which the sets cannot hold, makes every byte pair a candidate. */
+    /* The prefixes' first and second bytes, and those of the prefixes allowed inside words,
+     * for the first pass's chunk classifier; a prefix byte above 0x7f, which the sets cannot
+     * hold, makes every byte pair a candidate. */
     pii_class_sets prefix_sets;
     bool prefix_any_byte;
     pii_classify_fn classify;
@@ -119,7 +125,13 @@ static sealm_status prefix_index(sealm_guard_pii *d) {
                 e->n = (uint16_t)n;
                 e->bigram = (uint16_t)((unsigned char)p[0] | (unsigned char)p[1] << 8);
                 e->rule = (uint16_t)i;
+                e->after_nonword = d->rules[i].rule->after_nonword;
                 d->bigram_bits[e->bigram / 64] |= 1ull << (e->bigram % 64);
+                if (!e->after_nonword) {
+                    d->bigram_mid_bits[e->bigram / 64] |= 1ull << (e->bigram % 64);
+                    pii_byte_set_add(&d->prefix_sets.first_mid, (unsigned char)p[0]);
+                    pii_byte_set_add(&d->prefix_sets.second_mid, (unsigned char)p[1]);
+                }
                 pii_byte_set_add(&d->prefix_sets.first, (unsigned char)p[0]);
                 pii_byte_set_add(&d->prefix_sets.second, (unsigned char)p[1]);
                 if ((unsigned char)p[0] >= 0x80 || (unsigned char)p[1] >= 0x80) d->prefix_any_byte = true;
@@ -456,16 +468,17 @@ static sealm_status prefix_hit_push(prefix_hits *h, size_t at, size_t rule, seal
 }
 
 /* The prefixes that begin at p, where the byte pair is a candidate of the classifier: a pair
- * whose bit is set in the detector's bitmap, and there the prefixes with that pair. */
+ * whose bit is set in the detector's bitmap, and there the prefixes with that pair. in_word:
+ * the byte before p is a word byte, where only prefixes without after_nonword can begin. */
 static sealm_status prefixes_at(const sealm_guard_pii *d, const unsigned char *t, size_t len, size_t p,
-                                prefix_hits *h, sealm_error *err) {
+                                bool in_word, prefix_hits *h, sealm_error *err) {
     unsigned bg = t[p] | (unsigned)t[p + 1] << 8;
     uint64_t word = d->bigram_bits[bg / 64], bit = 1ull << (bg % 64);
-    if (!(word & bit)) return SEALM_OK;
+    if (!((in_word ? d->bigram_mid_bits[bg / 64] : word) & bit)) return SEALM_OK;
     size_t group = d->bigram_rank[bg / 64] + (size_t)__builtin_popcountll(word & (bit - 1));
     for (size_t i = d->group_first[group]; i < d->group_first[group + 1]; i++) {
         const prefix_entry *e = &d->prefixes[i];
-        if (e->n > len - p) continue;
+        if (e->n > len - p || (in_word && e->after_nonword)) continue;
         size_t k = 2;   /* the first two bytes are the pair */
         while (k < e->n && t[p + k] == (unsigned char)e->s[k]) k++;
         if (k == e->n) {
@@ -517,43 +530,52 @@ static sealm_status push_bits(start_list *l, size_t base, uint64_t bits, sealm_e
 static sealm_status first_pass(const sealm_guard_pii *d, const char *text, size_t len, text_map *m,
                                prefix_hits *hits, sealm_error *err) {
     const unsigned char *t = (const unsigned char *)text;
-    pii_chunk_classes cur, next;
-    classify_chunk(d, t, len, 0, &cur);
+    pii_chunk_classes chunks[2], *cur = &chunks[0], *next = &chunks[1];   /* swapped, not copied */
+    classify_chunk(d, t, len, 0, cur);
     uint64_t word_carry = 0, underscore_carry = 0;   /* bit 0: the byte before the chunk */
     uint64_t seen[PII_N_PRESENT] = {0};   /* OR of each byte's masks */
     uint64_t digits = 0;
     sealm_status st = SEALM_OK;
     m->special_kept = len <= 64 * (size_t)SPECIAL_CHUNKS;
     for (size_t base = 0; base < len && st == SEALM_OK; base += 64) {
-        classify_chunk(d, t, len, base + 64, &next);
+        classify_chunk(d, t, len, base + 64, next);
         size_t left = len - base;
-        uint64_t word = cur.digit | cur.upper | cur.lower | cur.underscore;
+        uint64_t word = cur->digit | cur->upper | cur->lower | cur->underscore;
         uint64_t after_word = word << 1 | word_carry;
-        uint64_t after_underscore = cur.underscore << 1 | underscore_carry;
+        uint64_t after_underscore = cur->underscore << 1 | underscore_carry;
         word_carry = word >> 63;
-        underscore_carry = cur.underscore >> 63;
-        uint64_t letter = cur.upper | cur.lower, next_letter = next.upper | next.lower;
+        underscore_carry = cur->underscore >> 63;
+        uint64_t letter = cur->upper | cur->lower, next_letter = next->upper | next->lower;
         uint64_t letter_1 = letter >> 1 | next_letter << 63;
-        uint64_t digit_2 = cur.digit >> 2 | next.digit << 62, digit_3 = cur.digit >> 3 | next.digit << 61;
-        uint64_t space_2 = cur.space >> 2 | next.space << 62;
-        uint64_t numbers = (cur.digit | (cur.plus_paren & low_bits(left > 1 ? left - 1 : 0))) & ~after_word;
+        uint64_t digit_2 = cur->digit >> 2 | next->digit << 62, digit_3 = cur->digit >> 3 | next->digit << 61;
+        uint64_t space_2 = cur->space >> 2 | next->space << 62;
+        uint64_t numbers = (cur->digit | (cur->plus_paren & low_bits(left > 1 ? left - 1 : 0))) & ~after_word;
         uint64_t codes = letter & letter_1 & (digit_2 | (space_2 & digit_3)) & low_bits(left > 3 ? left - 3 : 0) &
                          ~after_word;
-        uint64_t capitals = cur.upper & (~after_word | after_underscore);
+        uint64_t capitals = cur->upper & (~after_word | after_underscore);
         if (numbers) st = push_bits(&m->starts[0], base, numbers, err);
         if (codes && st == SEALM_OK) st = push_bits(&m->starts[1], base, codes, err);
         if (capitals && st == SEALM_OK) st = push_bits(&m->starts[2], base, capitals, err);
         if (d->n_prefixes && st == SEALM_OK) {
-            uint64_t pairs = d->prefix_any_byte ? ~0ull
-                                                : cur.prefix_first & (cur.prefix_second >> 1 | next.prefix_second << 63);
+            /* a pair after a word byte can only begin a prefix allowed inside words, whose
+             * bytes are the classifier's third and fourth sets */
+            uint64_t pairs =
+                d->prefix_any_byte
+                    ? ~0ull
+                    : (cur->prefix_first & (cur->prefix_second >> 1 | next->prefix_second << 63) & ~after_word) |
+                          (cur->prefix_first_mid & (cur->prefix_second_mid >> 1 | next->prefix_second_mid << 63) &
+                           after_word);
             for (pairs &= low_bits(left > 1 ? left - 1 : 0); pairs && st == SEALM_OK; pairs &= pairs - 1)
-                st = prefixes_at(d, t, len, base + (size_t)__builtin_ctzll(pairs), hits, err);
+                st = prefixes_at(d, t, len, base + (size_t)__builtin_ctzll(pairs),
+                                 after_word >> __builtin_ctzll(pairs) & 1, hits, err);
         }
-        for (int j = 0; j < PII_N_PRESENT; j++) seen[j] |= cur.special[j];
+        for (int j = 0; j < PII_N_PRESENT; j++) seen[j] |= cur->special[j];
         if (m->special_kept)
-            for (int j = 0; j < PII_N_PRESENT; j++) m->special[j][base / 64] = cur.special[j];
-        digits |= cur.digit;
+            for (int j = 0; j < PII_N_PRESENT; j++) m->special[j][base / 64] = cur->special[j];
+        digits |= cur->digit;
+        pii_chunk_classes *done = cur;
         cur = next;
+        next = done;
     }
     unsigned present = 0;
     for (int j = 0; j < PII_N_PRESENT; j++) present |= (unsigned)(seen[j] != 0) << j;

@@ -966,6 +966,20 @@ static void test_prefilters_exact_random(void **state) {
                         scalar, ref);
     random_pieces_exact(NAME_PIECES, sizeof NAME_PIECES / sizeof NAME_PIECES[0], 3000, 0xD1B54A32D192ED03ull, fast,
                         scalar, ref);
+    /* whole secrets and cues glued to word bytes and to other bytes: the first pass looks up
+     * inside words only the prefixes allowed there (pii_rule.after_nonword) */
+    static const char *const PREFIX_PIECES[] = {
+        "x", "x", "_", "_", "9", "-", " ", " ", "=", ".", "AKIAIOSFODNN7EXAMPLE", "aws_secret_access_key = ",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8", "xoxb-1234567890-abcdefghij",
+        "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv", "sk_live_4eC39HqLyjWDarjtT1zdp7dc", "glpat-Ab3dEf6hIj9kLm2nOp5q",
+        "AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q", "npm_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8",
+        "hf_abcdefghijklmnopqrstuvwxyzABCDEFGH", "+1 415 555 0134", "0044 20 7946 0958", "born on 12/05/1990",
+        "DOB: 1990-05-12", "d.o.b. 05.12.1990", "date of birth 12 May 1990", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.",
+        "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c", "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXXXXXXXXXX",
+        "-----BEGIN PRIVATE KEY-----", "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC", "AGE-SECRET-KEY-1", "pypi-AgEIcHlwaS5vcmc",
+    };
+    random_pieces_exact(PREFIX_PIECES, sizeof PREFIX_PIECES / sizeof PREFIX_PIECES[0], 3000, 0xA0761D6478BD642Full,
+                        fast, scalar, ref);
     sealm_guard_pii_free(fast);
     sealm_guard_pii_free(ref);
     sealm_guard_pii_free(scalar);
@@ -985,6 +999,8 @@ static void classes_by_definition(const unsigned char *c, const pii_class_sets *
         if (b == ' ') o->space |= bit;
         if (pii_byte_set_has(&sets->first, b)) o->prefix_first |= bit;
         if (pii_byte_set_has(&sets->second, b)) o->prefix_second |= bit;
+        if (pii_byte_set_has(&sets->first_mid, b)) o->prefix_first_mid |= bit;
+        if (pii_byte_set_has(&sets->second_mid, b)) o->prefix_second_mid |= bit;
         const char *q = b ? strchr(PII_PRESENT_BYTES, b) : NULL;
         if (q) o->special[q - PII_PRESENT_BYTES] |= bit;
     }
@@ -994,6 +1010,7 @@ static void assert_same_classes(const pii_chunk_classes *a, const pii_chunk_clas
     assert_true(a->digit == b->digit && a->upper == b->upper && a->lower == b->lower);
     assert_true(a->underscore == b->underscore && a->plus_paren == b->plus_paren && a->space == b->space);
     assert_true(a->prefix_first == b->prefix_first && a->prefix_second == b->prefix_second);
+    assert_true(a->prefix_first_mid == b->prefix_first_mid && a->prefix_second_mid == b->prefix_second_mid);
     for (int j = 0; j < PII_N_PRESENT; j++) assert_true(a->special[j] == b->special[j]);
 }
 
@@ -1006,7 +1023,10 @@ static void test_classifiers_exact(void **state) {
     memset(&sets, 0, sizeof sets);
     for (const char *b = "+0-AagxhsrpenSbBdD"; *b; b++) pii_byte_set_add(&sets.first, (unsigned char)*b);
     for (const char *b = "123456789-KSGIRPNBCwWhlotfkyp.Oia"; *b; b++) pii_byte_set_add(&sets.second, (unsigned char)*b);
+    for (const char *b = "aA-hp"; *b; b++) pii_byte_set_add(&sets.first_mid, (unsigned char)*b);
+    for (const char *b = "wW-tyKSGIRNBC"; *b; b++) pii_byte_set_add(&sets.second_mid, (unsigned char)*b);
     pii_byte_set_add(&sets.first, 0xC3);   /* above 0x7f: never in a set */
+    pii_byte_set_add(&sets.second_mid, 0xE2);
     sealm_guard_pii_class_sets_init(&sets);
     pii_classify_fn fns[] = {sealm_guard_pii_classify_scalar, sealm_guard_pii_classify_choose(false)};
     unsigned char chunk[64];
