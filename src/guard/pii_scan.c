@@ -75,6 +75,14 @@ struct sealm_guard_pii {
      * those (bit i: rules[i] needs PII_PRESENT_BYTES[j] among others) */
     uint64_t rules_needing[PII_N_PRESENT];
     uint64_t special_need_rules;   /* all of those */
+    /* [set]: the START_ANYWHERE rules a text holding the PII_PRESENT_BYTES of set (bit j) can
+     * match: those without such needs and those needing a byte of the set; one load per
+     * scan instead of a test per byte */
+    uint64_t anywhere_rules[1u << PII_N_PRESENT];
+    /* the START_ANYWHERE and START_CAPITAL rules whose need is the digits: scan_rule would
+     * return at once for each of them when the text has no digit, so such a scan does not
+     * visit them */
+    uint64_t digit_need_rules;
 };
 
 sealm_guard_pii_config sealm_guard_pii_config_default(void) {
@@ -219,11 +227,19 @@ static sealm_status pii_new(const sealm_guard_pii_config *cfg, pii_scan_mode mod
             d->number_shape_rules |= 1ull << i;
             d->rules_of_shape[d->rules[i].shape_bit] |= 1ull << i;
         }
+        if (d->rules[i].need_digits && (d->rules[i].start == START_ANYWHERE || d->rules[i].start == START_CAPITAL))
+            d->digit_need_rules |= 1ull << i;
         if (d->rules[i].start == START_ANYWHERE && d->rules[i].need_special_ok) {
             d->special_need_rules |= 1ull << i;
             for (int j = 0; j < PII_N_PRESENT; j++)
                 if (d->rules[i].need_special >> j & 1) d->rules_needing[j] |= 1ull << i;
         }
+    }
+    for (unsigned set = 0; set < 1u << PII_N_PRESENT && d->class_masks; set++) {
+        uint64_t rules = d->class_rules[START_ANYWHERE] & ~d->special_need_rules;
+        for (int j = 0; j < PII_N_PRESENT; j++)
+            if (set >> j & 1) rules |= d->rules_needing[j];
+        d->anywhere_rules[set] = rules;
     }
     if (prefix_index(d) != SEALM_OK) {
         sealm_guard_pii_free(d);
@@ -257,17 +273,31 @@ static pthread_key_t g_md_key;
 static pthread_once_t g_md_once = PTHREAD_ONCE_INIT;
 static bool g_md_key_ok;
 
-static void md_free(void *md) { pcre2_match_data_free(md); }
+static _Thread_local pcre2_match_data *t_md;   /* see thread_match_data */
+
+/* Runs in the exiting thread; a scan from a later destructor of that thread makes a new block. */
+static void md_free(void *md) {
+    t_md = NULL;
+    pcre2_match_data_free(md);
+}
 static void md_key_init(void) { g_md_key_ok = pthread_key_create(&g_md_key, md_free) == 0; }
 
-/* The calling thread's match data; *owned: the caller frees it (no thread key). */
+/* The calling thread's match data; *owned: the caller frees it (no thread key). After the
+ * first call a thread finds its block in a thread-local pointer instead of through
+ * pthread_once and pthread_getspecific (about 30 instructions of every call); the key still
+ * frees the block when the thread exits. */
 static pcre2_match_data *thread_match_data(bool *owned) {
+    if (t_md) {
+        *owned = false;
+        return t_md;
+    }
     pthread_once(&g_md_once, md_key_init);
     *owned = !g_md_key_ok;
     pcre2_match_data *md = g_md_key_ok ? pthread_getspecific(g_md_key) : NULL;
-    if (md) return md;
+    if (md) return t_md = md;
     md = pcre2_match_data_create(MATCH_PAIRS, NULL);
     if (md && g_md_key_ok && pthread_setspecific(g_md_key, md) != 0) *owned = true;
+    if (md && !*owned) t_md = md;
     return md;
 }
 
@@ -382,16 +412,15 @@ static void start_list_free(start_list *l) {
     if (l->at != l->inline_at) free(l->at);
 }
 
-/* Makes room for extra more offsets (at most START_INLINE). */
-static sealm_status start_reserve(start_list *l, size_t extra, sealm_error *err) {
-    if (l->cap - l->n < extra) {
-        size_t want = l->cap * 2;
-        size_t *q = l->at == l->inline_at ? malloc(want * sizeof *q) : realloc(l->at, want * sizeof *q);
-        if (!q) return sealm_error_set(err, SEALM_E_NOMEM, "out of memory scanning for PII");
-        if (l->at == l->inline_at) memcpy(q, l->inline_at, sizeof l->inline_at);
-        l->at = q;
-        l->cap = want;
-    }
+/* Doubles the list's room (at most START_INLINE more offsets); kept out of push_bits, which
+ * runs for every chunk with a start and rarely needs it, so that push_bits can be inlined. */
+static sealm_status start_grow(start_list *l, sealm_error *err) {
+    size_t want = l->cap * 2;
+    size_t *q = l->at == l->inline_at ? malloc(want * sizeof *q) : realloc(l->at, want * sizeof *q);
+    if (!q) return sealm_error_set(err, SEALM_E_NOMEM, "out of memory scanning for PII");
+    if (l->at == l->inline_at) memcpy(q, l->inline_at, sizeof l->inline_at);
+    l->at = q;
+    l->cap = want;
     return SEALM_OK;
 }
 
@@ -430,6 +459,7 @@ static sealm_status number_shapes(text_map *m, const char *text, size_t len, sea
  * first asks. */
 static bool any_present(text_map *m, const char *text, size_t len, const compiled_rule *cr) {
     if (cr->need_digits) return m->digits;
+    if (cr->need_special_ok) return (m->special_present & cr->need_special) != 0;
     const char *bytes = cr->rule->need;
     for (const char *b = bytes; *b; b++) {
         signed char *p = &m->present[(unsigned char)*b];
@@ -510,9 +540,11 @@ static void classify_chunk(const sealm_guard_pii *d, const unsigned char *t, siz
 static inline uint64_t low_bits(size_t n) { return n >= 64 ? ~0ull : (1ull << n) - 1; }
 
 /* Pushes offset base + i for every set bit i of bits. */
-static sealm_status push_bits(start_list *l, size_t base, uint64_t bits, sealm_error *err) {
-    sealm_status st = start_reserve(l, 64, err);   /* room for any chunk's bits */
-    if (st != SEALM_OK) return st;
+static inline sealm_status push_bits(start_list *l, size_t base, uint64_t bits, sealm_error *err) {
+    if (l->cap - l->n < 64) {   /* room for any chunk's bits */
+        sealm_status st = start_grow(l, err);
+        if (st != SEALM_OK) return st;
+    }
     for (; bits; bits &= bits - 1) l->at[l->n++] = base + (size_t)__builtin_ctzll(bits);
     return SEALM_OK;
 }
@@ -530,7 +562,12 @@ static sealm_status push_bits(start_list *l, size_t base, uint64_t bits, sealm_e
 static sealm_status first_pass(const sealm_guard_pii *d, const char *text, size_t len, text_map *m,
                                prefix_hits *hits, sealm_error *err) {
     const unsigned char *t = (const unsigned char *)text;
-    pii_chunk_classes chunks[2], *cur = &chunks[0], *next = &chunks[1];   /* swapped, not copied */
+    /* the classes of the current and the next chunk, swapped, not copied; past the text's
+     * last chunk the next one is NUL bytes, in no class, read from a constant instead of
+     * cleared on every call */
+    static const pii_chunk_classes no_chunk;
+    pii_chunk_classes chunks[2], *cur = &chunks[0];
+    const pii_chunk_classes *next = &no_chunk;
     classify_chunk(d, t, len, 0, cur);
     uint64_t word_carry = 0, underscore_carry = 0;   /* bit 0: the byte before the chunk */
     uint64_t seen[PII_N_PRESENT] = {0};   /* OR of each byte's masks */
@@ -538,8 +575,13 @@ static sealm_status first_pass(const sealm_guard_pii *d, const char *text, size_
     sealm_status st = SEALM_OK;
     m->special_kept = len <= 64 * (size_t)SPECIAL_CHUNKS;
     for (size_t base = 0; base < len && st == SEALM_OK; base += 64) {
-        classify_chunk(d, t, len, base + 64, next);
         size_t left = len - base;
+        pii_chunk_classes *spare = cur == &chunks[0] ? &chunks[1] : &chunks[0];
+        next = &no_chunk;
+        if (left > 64) {
+            classify_chunk(d, t, len, base + 64, spare);
+            next = spare;
+        }
         uint64_t word = cur->digit | cur->upper | cur->lower | cur->underscore;
         uint64_t after_word = word << 1 | word_carry;
         uint64_t after_underscore = cur->underscore << 1 | underscore_carry;
@@ -573,15 +615,17 @@ static sealm_status first_pass(const sealm_guard_pii *d, const char *text, size_
         if (m->special_kept)
             for (int j = 0; j < PII_N_PRESENT; j++) m->special[j][base / 64] = cur->special[j];
         digits |= cur->digit;
-        pii_chunk_classes *done = cur;
-        cur = next;
-        next = done;
+        cur = spare;   /* the next chunk's classes, when there is one */
     }
     unsigned present = 0;
     for (int j = 0; j < PII_N_PRESENT; j++) present |= (unsigned)(seen[j] != 0) << j;
     m->digits = digits != 0;
     m->special_present = present;
-    for (int i = 0; i < PII_N_PRESENT; i++) m->present[(unsigned char)PII_PRESENT_BYTES[i]] = (present >> i) & 1;
+    /* the byte-occurrence cache learns these bytes only for the texts whose anchored rules
+     * read it (next_anchor, texts longer than SPECIAL_CHUNKS chunks); any_present answers
+     * from special_present, and a byte left unasked is looked up, with the same answer */
+    if (!m->special_kept)
+        for (int i = 0; i < PII_N_PRESENT; i++) m->present[(unsigned char)PII_PRESENT_BYTES[i]] = (present >> i) & 1;
     return st;
 }
 
@@ -763,12 +807,10 @@ static sealm_status scan_fast(const sealm_guard_pii *d, const char *text, size_t
     sealm_status st = first_pass(d, text, len, m, &hits, err);
     if (st == SEALM_OK && d->class_masks) {
         /* only the rules whose starts occur (and every START_ANYWHERE rule), still in rule order */
-        uint64_t anywhere = d->class_rules[START_ANYWHERE] & ~d->special_need_rules;
-        for (int j = 0; j < PII_N_PRESENT; j++)   /* those whose required bytes occur */
-            if (m->special_present >> j & 1) anywhere |= d->rules_needing[j];
-        uint64_t todo = anywhere | (d->class_rules[START_PREFIX] & hits.rules);
+        uint64_t todo = d->anywhere_rules[m->special_present] | (d->class_rules[START_PREFIX] & hits.rules);
         for (int c = START_NUMBER; c <= START_CAPITAL; c++)
             if (starts_of(m, c)->n) todo |= d->class_rules[c];
+        if (!m->digits) todo &= ~d->digit_need_rules;
         if (m->starts[0].n && d->number_shape_rules) {
             /* the number rules whose shape test no number passes have nothing to try */
             st = number_shapes(m, text, len, err);
@@ -789,8 +831,12 @@ static sealm_status scan_fast(const sealm_guard_pii *d, const char *text, size_t
         const start_list *caps = starts_of(m, START_CAPITAL);
         st = sealm_guard_find_persons(text, len, caps->at, caps->n, d->cfg.min_score, found, err);
     }
-    for (int i = 0; i < START_CLASSES; i++) start_list_free(&m->starts[i]);
-    if (m->shapes != m->shapes_inline) free(m->shapes);
+    /* a list that grew has doubled its room, and the shapes are allocated only for more number
+     * starts than fit inline: one test settles that most scans have nothing to free */
+    if ((m->starts[0].cap | m->starts[1].cap | m->starts[2].cap) != START_INLINE) {
+        for (int i = 0; i < START_CLASSES; i++) start_list_free(&m->starts[i]);
+        if (m->shapes != m->shapes_inline) free(m->shapes);
+    }
     return st;
 }
 

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <pthread.h>
 
 #include "sealm/guard.h"
 #include "../../src/guard/pii_internal.h"
@@ -836,6 +837,77 @@ static void assert_same_findings(const char *text, size_t len, sealm_guard_pii *
     sealm_guard_findings_free(&b);
 }
 
+/* The scan keeps its PCRE2 match data per thread (a thread-local pointer to a block the
+ * thread key frees at exit): threads scanning with one detector at once, and threads started
+ * after others have exited, find what the main thread finds. A block shared between threads
+ * would mix their matches' offsets. */
+typedef struct scan_thread_job {
+    const sealm_guard_pii *d;
+    const char *const *texts;
+    size_t n_texts;
+    const sealm_guard_findings *expected;   /* [n_texts] */
+    int rounds;
+    size_t mismatches, failures;
+} scan_thread_job;
+
+static bool same_findings(const sealm_guard_findings *a, const sealm_guard_findings *b) {
+    bool same = a->n == b->n;
+    for (size_t i = 0; same && i < a->n; i++)
+        same = a->items[i].kind == b->items[i].kind && a->items[i].start == b->items[i].start &&
+               a->items[i].end == b->items[i].end && a->items[i].score == b->items[i].score &&
+               strcmp(a->items[i].rule, b->items[i].rule) == 0;
+    return same;
+}
+
+static void *scan_thread(void *arg) {
+    scan_thread_job *j = arg;
+    sealm_guard_findings f = {0};
+    for (int r = 0; r < j->rounds; r++)
+        for (size_t i = 0; i < j->n_texts; i++) {
+            f.n = 0;
+            if (sealm_guard_pii_scan(j->d, j->texts[i], strlen(j->texts[i]), &f, NULL) != SEALM_OK) j->failures++;
+            else if (!same_findings(&f, &j->expected[i])) j->mismatches++;
+        }
+    sealm_guard_findings_free(&f);
+    return NULL;
+}
+
+static void test_scan_threads(void **state) {
+    (void)state;
+    static const char *const texts[] = {
+        "Call Ms. Jane Doe at +1 415-555-0134 or mail jane.doe@example.com today.",
+        "card 4111 1111 1111 1111, SSN 078-05-1120, IBAN GB82 WEST 1234 5698 7654 32",
+        "from 10.0.0.1 and fe80::1ff:fe23:4567:890a, MAC 00:1A:2B:3C:4D:5E",
+        "token=ghp_0123456789abcdefghijABCDEFGHIJ012345 at 221B Baker Street",
+        "Hello, how are you today?",
+    };
+    enum { N_TEXTS = sizeof texts / sizeof texts[0], N_THREADS = 4 };
+    sealm_guard_pii *d = NULL;
+    assert_int_equal(sealm_guard_pii_new(NULL, &d, NULL), SEALM_OK);
+    sealm_guard_findings expected[N_TEXTS] = {{0}};
+    size_t total = 0;
+    for (size_t i = 0; i < N_TEXTS; i++) {
+        assert_int_equal(sealm_guard_pii_scan(d, texts[i], strlen(texts[i]), &expected[i], NULL), SEALM_OK);
+        total += expected[i].n;
+    }
+    assert_true(total >= 10);   /* the texts hold findings whose offsets a shared block would mix up */
+    for (int wave = 0; wave < 2; wave++) {   /* the second wave's threads start after the first's exited */
+        pthread_t th[N_THREADS];
+        scan_thread_job jobs[N_THREADS];
+        for (int t = 0; t < N_THREADS; t++) {
+            jobs[t] = (scan_thread_job){d, texts, N_TEXTS, expected, 200, 0, 0};
+            assert_int_equal(pthread_create(&th[t], NULL, scan_thread, &jobs[t]), 0);
+        }
+        for (int t = 0; t < N_THREADS; t++) {
+            assert_int_equal(pthread_join(th[t], NULL), 0);
+            assert_int_equal(jobs[t].failures, 0);
+            assert_int_equal(jobs[t].mismatches, 0);
+        }
+    }
+    for (size_t i = 0; i < N_TEXTS; i++) sealm_guard_findings_free(&expected[i]);
+    sealm_guard_pii_free(d);
+}
+
 /* Every prefilter of the scan (required bytes, start lists and their shape tests, anchor
  * windows, the person pass's capital list) only skips places where no match can be: on the
  * evaluation corpora the scan finds exactly what the reference scan finds, which runs every
@@ -1078,6 +1150,7 @@ int main(void) {
         cmocka_unit_test(test_resolve_matches_plain_greedy),
         cmocka_unit_test(test_vault_many_values),
         cmocka_unit_test(test_vault_blocks_and_long_values),
+        cmocka_unit_test(test_scan_threads),
         cmocka_unit_test(test_prefilters_exact),
         cmocka_unit_test(test_prefilters_exact_random),
         cmocka_unit_test(test_classifiers_exact),
