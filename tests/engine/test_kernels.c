@@ -527,22 +527,38 @@ static int order_is_pinned(sealm_tensor_type t) {
     }
 }
 
+/* The inputs of one dot product of type t over n elements: a weight row (random blocks, or
+ * a quantized random row) and an activation row quantized by the reference quantizer, so
+ * every kernel sees the same bytes. Both malloc'd. */
+typedef struct dot_inputs {
+    void *w, *aq;
+} dot_inputs;
+
+static dot_inputs make_dot_inputs(sealm_tensor_type t, int64_t n, int random_bits) {
+    const sealm_type_traits *tt = sealm_type_traits_get(t);
+    const sealm_type_traits *at = sealm_type_traits_get(tt->vec_dot_type);
+    dot_inputs in = {xmalloc(row_bytes(tt, n)), xmalloc(row_bytes(at, n))};
+    float *x = xmalloc((size_t)n * sizeof *x);
+    if (random_bits) {
+        random_blocks(t, in.w, n);
+    } else {
+        random_row(x, n, 0.5f, 0.2f);
+        tt->from_float(x, in.w, n);
+    }
+    random_row(x, n, 2.0f, 0.0f);
+    at->from_float(x, in.aq, n);
+    free(x);
+    return in;
+}
+
 /* Pinned types: vec_dot and vec_dot_ref give the same bits (memcmp, so -0/+0 count too).
  * Others: |fast - ref| within 1e-5 of the sum of |terms| (accumulation order differs). */
 static void check_vec_dot_level(sealm_tensor_type t, int64_t n, int random_bits) {
     const sealm_type_traits *tt = sealm_type_traits_get(t);
     const sealm_type_traits *at = sealm_type_traits_get(tt->vec_dot_type);
-    float *x = xmalloc((size_t)n * sizeof *x), *xr = xmalloc((size_t)n * sizeof *xr);
-    float *a = xmalloc((size_t)n * sizeof *a), *ar = xmalloc((size_t)n * sizeof *ar);
-    void *w = xmalloc(row_bytes(tt, n)), *aq = xmalloc(row_bytes(at, n));
-    if (random_bits) {
-        random_blocks(t, w, n);
-    } else {
-        random_row(x, n, 0.5f, 0.2f);
-        tt->from_float(x, w, n);
-    }
-    random_row(a, n, 2.0f, 0.0f);
-    at->from_float(a, aq, n);   /* the reference quantizer: the same input for both dots */
+    float *xr = xmalloc((size_t)n * sizeof *xr), *ar = xmalloc((size_t)n * sizeof *ar);
+    const dot_inputs in = make_dot_inputs(t, n, random_bits);
+    void *w = in.w, *aq = in.aq;
     tt->to_float(w, xr, n);
     at->to_float(aq, ar, n);
     double mag = 0;
@@ -559,7 +575,7 @@ static void check_vec_dot_level(sealm_tensor_type t, int64_t n, int random_bits)
         fail_msg("%s n=%lld (%s): vec_dot %.9g, vec_dot_ref %.9g, tolerance %g",
                  tt->name, (long long)n, random_bits ? "random blocks" : "quantized row",
                  s_fast, s_ref, tol);
-    free(x); free(xr); free(a); free(ar); free(w); free(aq);
+    free(xr); free(ar); free(w); free(aq);
 }
 
 /* A pinned type at lengths that exercise every path of the SIMD kernels: a single block,
@@ -960,17 +976,8 @@ static void test_simd_levels(void **state) {
  * neon-dotprod must be refused: the nearest level below on aarch64, scalar on x86-64. */
 static void check_neon_builds_agree(sealm_tensor_type t, int64_t n, int random_bits) {
     const sealm_type_traits *tt = sealm_type_traits_get(t);
-    const sealm_type_traits *at = sealm_type_traits_get(tt->vec_dot_type);
-    float *x = xmalloc((size_t)n * sizeof *x), *a = xmalloc((size_t)n * sizeof *a);
-    void *w = xmalloc(row_bytes(tt, n)), *aq = xmalloc(row_bytes(at, n));
-    if (random_bits) {
-        random_blocks(t, w, n);
-    } else {
-        random_row(x, n, 0.5f, 0.2f);
-        tt->from_float(x, w, n);
-    }
-    random_row(a, n, 2.0f, 0.0f);
-    at->from_float(a, aq, n);
+    const dot_inputs in = make_dot_inputs(t, n, random_bits);
+    void *w = in.w, *aq = in.aq;
     float s_base = NAN, s_sdot = NAN;
     assert_int_equal(sealm_kernels_set_level(SEALM_SIMD_NEON), SEALM_SIMD_NEON);
     const sealm_vec_dot_fn base = tt->vec_dot;
@@ -981,7 +988,7 @@ static void check_neon_builds_agree(sealm_tensor_type t, int64_t n, int random_b
     if (memcmp(&s_base, &s_sdot, sizeof s_base) != 0)
         fail_msg("%s n=%lld (%s): neon %a, neon-dotprod %a: the two builds must give the same bits",
                  tt->name, (long long)n, random_bits ? "random blocks" : "quantized row", s_base, s_sdot);
-    free(x); free(a); free(w); free(aq);
+    free(w); free(aq);
 }
 
 static void test_neon_builds(void **state) {
