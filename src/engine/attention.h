@@ -65,6 +65,19 @@ enum { SEALM_ATTN_BLOCKED_MIN_TOKENS = 4 };
  * (fewer when the batch is short, so that every thread gets several units). */
 enum { SEALM_ATTN_MAX_QUERIES = 16 };
 
+/* The grouped kernels' software prefetch (attention_avx2.c, attention_avx512.c): the cache
+ * lines of n F16 values at p, into L1 for reading. Decode's key rows sit a cache stride
+ * apart and its value rows are a few lines each, too short for the hardware prefetchers to
+ * pick up before they end. A hint only: no effect on any result. */
+static inline void sealm_attn_prefetch_f16(const sealm_fp16 *p, int64_t n) {
+    const char *b = (const char *)p;
+    for (int64_t off = 0; off < n * (int64_t)sizeof(sealm_fp16); off += 64) __builtin_prefetch(b + off, 0, 3);
+}
+
+/* Values of a value row that p·V prefetches ahead (longer rows keep the hardware
+ * prefetchers busy on their own). */
+enum { SEALM_ATTN_PREFETCH_MAX = 512 };
+
 /* Which loop structure sealm_attention_run_path uses (tests compare them). */
 typedef enum sealm_attn_path {
     SEALM_ATTN_AUTO = 0,      /* what sealm_attention_run picks */

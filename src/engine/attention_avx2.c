@@ -171,15 +171,6 @@ static inline __m256 load_f16x8(const sealm_fp16 *p) {
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
 }
 
-/* Prefetches the cache lines of n F16 values at p into L1. */
-static inline void prefetch_row(const sealm_fp16 *p, int64_t n) {
-    const char *b = (const char *)p;
-    for (int64_t off = 0; off < n * (int64_t)sizeof(sealm_fp16); off += 64) _mm_prefetch(b + off, _MM_HINT_T0);
-}
-
-/* Values per row that p·V prefetches ahead (longer rows keep the hardware prefetchers busy). */
-enum { PREFETCH_MAX = 512 };
-
 /* Stores the first n (1..8) lanes of v. */
 static inline void store_first(float *dst, __m256 v, int n) {
     if (n == 8) {
@@ -205,7 +196,7 @@ static inline __attribute__((always_inline)) void group_scores_keys8(int nqb, co
         for (int qq = 0; qq < nqb; qq++) lo[qq] = hi[qq] = _mm256_setzero_ps();
         /* the key eight rows ahead: rows sit a cache stride apart, which the hardware
          * prefetchers do not follow within one short layer */
-        if (j0 + 8 + l < n_keys) prefetch_row(keys + (size_t)(j0 + 8 + l) * (size_t)key_stride, hd);
+        if (j0 + 8 + l < n_keys) sealm_attn_prefetch_f16(keys + (size_t)(j0 + 8 + l) * (size_t)key_stride, hd);
         if (l < nk) {
             const sealm_fp16 *key = keys + (size_t)(j0 + l) * (size_t)key_stride;
             for (int e = 0; e < hd; e += 16) {
@@ -263,7 +254,8 @@ static inline __attribute__((always_inline)) void group_pv_elems8(int nqb, const
         const sealm_fp16 *v = values + (size_t)(e0 + l) * (size_t)value_stride;
         /* the start of the row two ahead: decode's rows are a few lines each, too short
          * for the hardware prefetchers to pick up before they end */
-        if (e0 + l + 2 < hd) prefetch_row(v + 2 * value_stride, n_keys < PREFETCH_MAX ? n_keys : PREFETCH_MAX);
+        if (e0 + l + 2 < hd) sealm_attn_prefetch_f16(v + 2 * value_stride,
+                                    n_keys < SEALM_ATTN_PREFETCH_MAX ? n_keys : SEALM_ATTN_PREFETCH_MAX);
         __m256 lo[4], hi[4];
         for (int qq = 0; qq < nqb; qq++) lo[qq] = hi[qq] = _mm256_setzero_ps();
         for (int32_t j = 0; j < tail->whole; j += 16) {

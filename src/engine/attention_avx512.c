@@ -239,15 +239,6 @@ static inline __m512 transposed_tree16(const __m512 acc[16]) {
     return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), sums);
 }
 
-/* Prefetches the cache lines of n F16 values at p into L1. */
-static inline void prefetch_row(const sealm_fp16 *p, int64_t n) {
-    const char *b = (const char *)p;
-    for (int64_t off = 0; off < n * (int64_t)sizeof(sealm_fp16); off += 64) _mm_prefetch(b + off, _MM_HINT_T0);
-}
-
-/* Values per row that p·V prefetches ahead (longer rows keep the hardware prefetchers busy). */
-enum { PREFETCH_MAX = 512 };
-
 static inline __m512 load_f16x16(const sealm_fp16 *p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
 }
@@ -268,7 +259,7 @@ static void attn_group_scores_avx512(int nq, const float *q, int hd, const sealm
                 __m512 m[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
                 /* the key sixteen rows ahead: rows sit a cache stride apart, which the
                  * hardware prefetchers do not follow within one short layer */
-                if (j0 + 16 + l < n_keys) prefetch_row(keys + (size_t)(j0 + 16 + l) * (size_t)key_stride, hd);
+                if (j0 + 16 + l < n_keys) sealm_attn_prefetch_f16(keys + (size_t)(j0 + 16 + l) * (size_t)key_stride, hd);
                 if (l < nk) {
                     const sealm_fp16 *key = keys + (size_t)(j0 + l) * (size_t)key_stride;
                     for (int e = 0; e < hd; e += 16) {
@@ -303,7 +294,8 @@ static void attn_group_pv_avx512(int nq, const float *p, int64_t p_stride, const
                 const sealm_fp16 *v = values + (size_t)(e0 + l) * (size_t)value_stride;
                 /* the start of the row two ahead: decode's rows are a few lines each, too
                  * short for the hardware prefetchers to pick up before they end */
-                if (e0 + l + 2 < hd) prefetch_row(v + 2 * value_stride, n_keys < PREFETCH_MAX ? n_keys : PREFETCH_MAX);
+                if (e0 + l + 2 < hd) sealm_attn_prefetch_f16(v + 2 * value_stride,
+                                    n_keys < SEALM_ATTN_PREFETCH_MAX ? n_keys : SEALM_ATTN_PREFETCH_MAX);
                 __m512 m[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
                 for (int32_t j = 0; j < whole; j += 16) {
                     const __m512 vv = load_f16x16(v + j);
