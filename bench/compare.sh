@@ -47,6 +47,15 @@ while [ $# -gt 0 ]; do
   esac
 done
 
+# every count must be a whole number from 1: both programs need something to time
+for pair in "--threads:$threads" "-p:$prompt" "-n:$gen" "-r:$reps" "--rounds:$rounds"; do
+  opt="${pair%%:*}" val="${pair#*:}"
+  if ! [[ "$val" =~ ^[1-9][0-9]{0,5}$ ]]; then
+    echo "compare.sh: $opt must be a whole number from 1 to 999999, not '$val'" >&2
+    exit 2
+  fi
+done
+
 find_tool() {   # a llama.cpp executable in the build folder or its bin/
   for p in "$llama_dir/bin/$1" "$llama_dir/$1"; do [ -x "$p" ] && { echo "$p"; return 0; }; done
   return 1
@@ -82,6 +91,18 @@ t = time.monotonic()
 ok = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
 print("%.4f" % (time.monotonic() - t) if ok else "null")' "$@"
 }
+
+if [ -n "$only" ]; then   # a misspelt name would otherwise give an empty table
+  for want in ${only//,/ }; do
+    known=no
+    for entry in "${models[@]}"; do [ "${entry%%|*}" = "$want" ] && known=yes; done
+    if [ "$known" = no ]; then
+      names=""; for entry in "${models[@]}"; do names="$names ${entry%%|*}"; done
+      echo "compare.sh: --only: no model named '$want'; the models are:$names" >&2
+      exit 2
+    fi
+  done
+fi
 
 raw="$out/raw"
 mkdir -p "$raw"
