@@ -55,42 +55,28 @@ static void rope_ref(float *x, int n_heads, int head_dim, int n_rot, bool neox, 
     sealm_ew_rope(x, n_heads, head_dim, n_rot, neox, c, s);
 }
 
-static const sealm_vec_ops ops_ref = {
-    .dot_f32 = dot_f32_ref,
-    .dot_f16 = dot_f16_ref,
-    .dot_f16_lane16 = dot_f16_lane16_ref,
-    .axpy_f16 = axpy_f16_ref,
-    .fp32_to_fp16_row = fp32_to_fp16_row_ref,
-    .fp16_to_fp32_row = fp16_to_fp32_row_ref,
-    .swiglu = swiglu_ref,
-    .softmax_exp = softmax_exp_ref,
-    .rope = rope_ref,
-    .dot_f32_untiled = dot_f32_untiled_ref,
-    .attn_scores = sealm_attn_scores_ref,
-    .attn_pv = sealm_attn_pv_ref,
-    .attn_softmax = sealm_attn_softmax_ref,
-    .attn_group_scores = sealm_attn_group_scores_ref,
-    .attn_group_pv = sealm_attn_group_pv_ref,
-};
-
-/* What sealm_kernels_init / sealm_kernels_set_level install into (cpu.c). */
-static sealm_vec_ops ops_installed = {
-    .dot_f32 = dot_f32_ref,
-    .dot_f16 = dot_f16_ref,
-    .dot_f16_lane16 = dot_f16_lane16_ref,
-    .axpy_f16 = axpy_f16_ref,
-    .fp32_to_fp16_row = fp32_to_fp16_row_ref,
-    .fp16_to_fp32_row = fp16_to_fp32_row_ref,
-    .swiglu = swiglu_ref,
-    .softmax_exp = softmax_exp_ref,
-    .rope = rope_ref,
-    .dot_f32_untiled = dot_f32_untiled_ref,
-    .attn_scores = sealm_attn_scores_ref,
-    .attn_pv = sealm_attn_pv_ref,
-    .attn_softmax = sealm_attn_softmax_ref,
-    .attn_group_scores = sealm_attn_group_scores_ref,
-    .attn_group_pv = sealm_attn_group_pv_ref,
-};
+/* The scalar reference ops: the pristine set, and the one sealm_kernels_init /
+ * sealm_kernels_set_level install into (cpu.c), which starts out the same. */
+#define REF_OPS { \
+    .dot_f32 = dot_f32_ref, \
+    .dot_f16 = dot_f16_ref, \
+    .dot_f16_lane16 = dot_f16_lane16_ref, \
+    .axpy_f16 = axpy_f16_ref, \
+    .fp32_to_fp16_row = fp32_to_fp16_row_ref, \
+    .fp16_to_fp32_row = fp16_to_fp32_row_ref, \
+    .swiglu = swiglu_ref, \
+    .softmax_exp = softmax_exp_ref, \
+    .rope = rope_ref, \
+    .dot_f32_untiled = dot_f32_untiled_ref, \
+    .attn_scores = sealm_attn_scores_ref, \
+    .attn_pv = sealm_attn_pv_ref, \
+    .attn_softmax = sealm_attn_softmax_ref, \
+    .attn_group_scores = sealm_attn_group_scores_ref, \
+    .attn_group_pv = sealm_attn_group_pv_ref, \
+}
+static const sealm_vec_ops ops_ref = REF_OPS;
+static sealm_vec_ops ops_installed = REF_OPS;
+#undef REF_OPS
 
 const sealm_vec_ops *sealm_vec_ops_get(void) { return &ops_installed; }
 const sealm_vec_ops *sealm_vec_ops_ref(void) { return &ops_ref; }
