@@ -192,77 +192,81 @@ static json_t *greedy_request(uint64_t req, const char *prompt, int max_tokens)
                      "max_tokens", max_tokens, "temperature", 0.0, "seed");
 }
 
-/* The library's own greedy continuation of prompt: the reference the worker must match.
- * bias_token >= 0 gets -100 added to its logit at every step. */
-static void library_greedy(const char *prompt, int max_tokens, int32_t bias_token, char *out, size_t cap, int *n_prompt)
+/* The model, tokenizer and a one-thread context with prompt evaluated, loaded by the
+ * library itself: the reference the worker must match. */
+typedef struct library_session {
+    sealm_gguf *g;
+    sealm_model *m;
+    sealm_tokenizer *tok;
+    sealm_context *ctx;
+    int n_prompt;          /* tokens of the prompt */
+} library_session;
+
+static void library_open(library_session *s, const char *prompt)
 {
     sealm_error err = {0};
-    sealm_gguf *g = NULL;
-    sealm_model *m = NULL;
-    sealm_tokenizer *tok = NULL;
-    sealm_context *ctx = NULL;
-    assert_int_equal(sealm_gguf_open_file(MODEL_PATH, &g, &err), SEALM_OK);
-    assert_int_equal(sealm_model_load(g, &m, &err), SEALM_OK);
-    assert_int_equal(sealm_tokenizer_from_gguf(g, &tok, &err), SEALM_OK);
+    *s = (library_session){0};
+    assert_int_equal(sealm_gguf_open_file(MODEL_PATH, &s->g, &err), SEALM_OK);
+    assert_int_equal(sealm_model_load(s->g, &s->m, &err), SEALM_OK);
+    assert_int_equal(sealm_tokenizer_from_gguf(s->g, &s->tok, &err), SEALM_OK);
     sealm_context_params cp = sealm_context_params_default();
     cp.n_ctx = 256;
     cp.n_threads = 1;
-    assert_int_equal(sealm_context_new(m, &cp, &ctx, &err), SEALM_OK);
+    assert_int_equal(sealm_context_new(s->m, &cp, &s->ctx, &err), SEALM_OK);
     int32_t ids[256];
     size_t n = 0;
-    assert_int_equal(sealm_tokenize(tok, prompt, strlen(prompt), sealm_tokenizer_add_bos(tok), false, ids, 256, &n, &err),
+    assert_int_equal(sealm_tokenize(s->tok, prompt, strlen(prompt), sealm_tokenizer_add_bos(s->tok), false, ids, 256,
+                                    &n, &err),
                      SEALM_OK);
-    *n_prompt = (int)n;
-    assert_int_equal(sealm_context_eval(ctx, ids, (int32_t)n, false, &err), SEALM_OK);
-    const int32_t n_vocab = sealm_model_hparams(m)->n_vocab;
+    s->n_prompt = (int)n;
+    assert_int_equal(sealm_context_eval(s->ctx, ids, (int32_t)n, false, &err), SEALM_OK);
+}
+
+static void library_close(library_session *s)
+{
+    sealm_context_free(s->ctx);
+    sealm_tokenizer_free(s->tok);
+    sealm_model_free(s->m);
+    sealm_gguf_close(s->g);
+}
+
+/* The library's own greedy continuation of prompt. bias_token >= 0 gets -100 added to its
+ * logit at every step. */
+static void library_greedy(const char *prompt, int max_tokens, int32_t bias_token, char *out, size_t cap, int *n_prompt)
+{
+    library_session s;
+    library_open(&s, prompt);
+    *n_prompt = s.n_prompt;
+    sealm_error err = {0};
+    const int32_t n_vocab = sealm_model_hparams(s.m)->n_vocab;
     float *row = malloc((size_t)n_vocab * sizeof *row);
+    assert_non_null(row);
     sealm_detok_stream ds;
-    sealm_detok_stream_init(&ds, tok);
+    sealm_detok_stream_init(&ds, s.tok);
     size_t len = 0;
     for (int i = 0; i < max_tokens; i++) {
-        memcpy(row, sealm_context_logits(ctx, -1), (size_t)n_vocab * sizeof *row);
+        memcpy(row, sealm_context_logits(s.ctx, -1), (size_t)n_vocab * sizeof *row);
         if (bias_token >= 0)
             row[bias_token] -= 100.0f;
         int32_t t = sealm_argmax(row, n_vocab);
-        if (sealm_tokenizer_is_eog(tok, t))
+        if (sealm_tokenizer_is_eog(s.tok, t))
             break;
         len += sealm_detok_stream_push(&ds, t, out + len, cap - len);
-        assert_int_equal(sealm_context_eval(ctx, &t, 1, false, &err), SEALM_OK);
+        assert_int_equal(sealm_context_eval(s.ctx, &t, 1, false, &err), SEALM_OK);
     }
     len += sealm_detok_stream_flush(&ds, out + len, cap - len);
     out[len] = '\0';
     free(row);
-    sealm_context_free(ctx);
-    sealm_tokenizer_free(tok);
-    sealm_model_free(m);
-    sealm_gguf_close(g);
+    library_close(&s);
 }
 
 /* The first greedy token of prompt, by the library. */
 static int32_t library_first_token(const char *prompt)
 {
-    sealm_error err = {0};
-    sealm_gguf *g = NULL;
-    sealm_model *m = NULL;
-    sealm_tokenizer *tok = NULL;
-    sealm_context *ctx = NULL;
-    assert_int_equal(sealm_gguf_open_file(MODEL_PATH, &g, &err), SEALM_OK);
-    assert_int_equal(sealm_model_load(g, &m, &err), SEALM_OK);
-    assert_int_equal(sealm_tokenizer_from_gguf(g, &tok, &err), SEALM_OK);
-    sealm_context_params cp = sealm_context_params_default();
-    cp.n_ctx = 256;
-    cp.n_threads = 1;
-    assert_int_equal(sealm_context_new(m, &cp, &ctx, &err), SEALM_OK);
-    int32_t ids[256];
-    size_t n = 0;
-    assert_int_equal(sealm_tokenize(tok, prompt, strlen(prompt), sealm_tokenizer_add_bos(tok), false, ids, 256, &n, &err),
-                     SEALM_OK);
-    assert_int_equal(sealm_context_eval(ctx, ids, (int32_t)n, false, &err), SEALM_OK);
-    int32_t t = sealm_argmax(sealm_context_logits(ctx, -1), sealm_model_hparams(m)->n_vocab);
-    sealm_context_free(ctx);
-    sealm_tokenizer_free(tok);
-    sealm_model_free(m);
-    sealm_gguf_close(g);
+    library_session s;
+    library_open(&s, prompt);
+    const int32_t t = sealm_argmax(sealm_context_logits(s.ctx, -1), sealm_model_hparams(s.m)->n_vocab);
+    library_close(&s);
     return t;
 }
 
