@@ -56,7 +56,7 @@ const inject_rule SEALM_GUARD_INJECT_RULES[] = {
     {"override.new-instructions", 0.5f, true, true, "new_", "\\bnew\\s+(?:instructions?|directives?|guidelines\\s+(?:for\\s+you|are)|rules\\s+(?:are|for\\s+you)|orders)\\b"},
     {"override.task-switch", 0.5f, false, true, "that_is that's this_is das_ist das_gen das_reicht now nun jetzt",
      "\\b(?:that\\s+is|that's|this\\s+is)\\s+(?:done|enough|sufficient)\\b|\\bdas\\s+(?:ist\\s+erledigt|gen\\x{fc}gt|reicht)\\b|"
-     "\\b(?:now|nun|jetzt)\\b(?:\\s+\\S+){0,4}?\\s+(?:further|another|new|other|weitere\\w*|neue\\w*|andere\\w*)\\s+"
+     "\\b(?:now|nun|jetzt)\\b(?:\\s+\\S+){0,8}?\\s+(?:further|another|new|other|weitere\\w*|neue\\w*|andere\\w*)\\s+"
      "(?:task|tasks|challenge|aufgabe|aufgaben|herausforderung)\\b"},
     {"override.context", 0.55f, true, true, "not_ nicht_",
      "\\b(?:not|nicht)\\s+(?:\\S+\\s+){0,3}?(?:according\\s+to|based\\s+on|by|from|using|on)\\s+(?:the\\s+)?"
@@ -165,7 +165,10 @@ const inject_rule SEALM_GUARD_INJECT_RULES[] = {
      "du_bist jetzt_bist nun_bist ich_m ich_will ab_jetzt ab_sofort ab_nun stell_dir tu_so",
      "\\bdu\\s+bist\\s+(?:jetzt|nun|ab\\s+sofort|ab\\s+jetzt|von\\s+nun\\s+an)\\b|\\b(?:jetzt|nun)\\s+bist\\s+du\\b|\\b(?:ich\\s+m\\x{f6}chte|ich\\s+will),?\\s+dass\\s+(?:sie|du)\\s+(?:\\S+\\s+){0,3}?als\\s+|\\bab\\s+(?:jetzt|sofort|nun)\\s+"
      "(?:bist|wirst|antwortest|sprichst|handelst)\\s+du\\b|\\bstell\\s+dir\\s+vor,?\\s+du\\s+bist|"
-     "\\btu\\s+so,?\\s+als\\s+(?:ob|w\\x{e4}rst)"},
+     "\\btu\\s+so,?\\s+als\\s+(?:ob|w\\x{e4}rst)|"
+     /* the counterparts of "you are no longer ..." and of a persona swap "not X but Y" */
+     "\\bdu\\s+bist\\s+(?:nicht\\s+mehr|kein\\w*\\s+(?:\\S+\\s+){0,2}?mehr)\\b|"
+     "\\bdu\\s+bist\\s+kein\\w*\\s+(?:\\S+\\s+){1,3}?sondern\\b"},
     {"de.override-final", 0.85f, false, true, "obig vorherig bisherig vorangegangen vorig",
      "\\b(?:obig\\w*|vorherig\\w*|bisherig\\w*|vorangegangen\\w*|vorig\\w*)\\s+(?:\\S+\\s+)?(?:anweisung\\w*|"
      "ausf\\x{fc}hrung\\w*|aufgabe\\w*|informationen|befehl\\w*|instruktion\\w*|regel\\w*)\\s+(?:\\S+\\s+){0,4}?"
@@ -199,17 +202,112 @@ const inject_rule SEALM_GUARD_INJECT_RULES[] = {
      "(?:(?:any|all|the|your|my|of)\\s+)*(?:previous|prior|earlier|above|original|initial|old|preceding)\\b"},
     {"override.void-earlier", 0.8f, true, true, "previous prior above earlier preceding all",
      "\\b(?:all\\s+(?:the\\s+)?)?(?:previous|prior|above|earlier|preceding)\\s+(?:\\S+\\s+)?(?:instructions?|information|"
-     "rules|tasks?|prompts?|directives|orders)(?:\\s+\\S+){0,4}?\\s+(?:are|is|were|was)\\s+(?:now\\s+|hereby\\s+)?"
+     "rules|tasks?|prompts?|directives|orders),?(?:\\s+\\S+){0,4}?\\s+(?:are|is|were|was)\\s+(?:now\\s+|hereby\\s+)?"
      "(?:irrelevant|void|null|invalid|obsolete|cancell?ed|revoked|no\\s+longer\\s+(?:valid|relevant|in\\s+effect|appl\\w+))\\b"},
     {"de.void-earlier", 0.8f, false, true, "abweich vorherig bisherig obig vorig",
      "\\babweichend\\s+(?:zu|von)\\s+(?:den\\s+|allen\\s+)?(?:vorherig|bisherig|obig|vorig)\\w*|"
      "\\b(?:vorherig|bisherig|obig|vorig)\\w*\\s+(?:\\S+\\s+)?(?:anweisung|instruktion|information|aufgabe|regel|befehl)\\w*"
-     "(?:\\s+\\S+){0,6}?\\s+(?:sind|ist)\\s+(?:jetzt\\s+|nun\\s+|ab\\s+sofort\\s+)?(?:irrelevant|ung\\x{fc}ltig|egal|"
+     ",?(?:\\s+\\S+){0,6}?\\s+(?:sind|ist)\\s+(?:jetzt\\s+|nun\\s+|ab\\s+sofort\\s+)?(?:irrelevant|ung\\x{fc}ltig|egal|"
      "nichtig|aufgehoben|hinf\\x{e4}llig)"},
     {"ml.override", 0.85f, false, true, "olvid oubli diment esque zaborav vergeet negeer ignor",
      "\\b(?:olvid\\w*|oubli\\w*|dimentic\\w*|esque[c\\x{e7}]\\w*|zaboravi\\w*|vergeet|negeer\\w*|ignor[ae]\\w*)\\b"
      "(?:\\s+\\S+){0,3}?\\s+(?:instruc\\w*|istruzion\\w*|instru\\x{e7}\\w*|instrukcij\\w*|instructies|indicaciones|"
      "consignes|regole|reglas|r\\x{e8}gles|todo\\s+(?:lo\\s+)?que|tout\\s+ce\\s+que|tutto\\s+(?:quello|ci\\x{f2})|sve\\b)"},
+    /* ---- what comes before the user's text is the hidden prompt: "the two sentences before
+     * the text" (prompt leaking, Perez & Ribeiro 2022); tried only when "before" or
+     * "preceding" occurs ---- */
+    {"extract.text-before", 0.75f, false, true, "sentence word line paragraph text | before preceding",
+     "\\b(?:sentences?|words?|lines?|paragraphs?|text)\\s+(?:that\\s+(?:comes?|came)\\s+)?(?:before|preceding)\\s+"
+     "(?:the|this|my)\\s+(?:text|prompt|message|question|input)\\b"},
+    /* ---- separators and context interrupts (issue 6, fifth round) ----
+     * An injected task is often set off from the text around it by a separator that tells the
+     * model the earlier context has ended: Perez & Ribeiro 2022 ("Ignore Previous Prompt:
+     * Attack Techniques For Language Models", goal hijacking; their rogue prompts include a
+     * shouted "STOP EVERYTHING!!! NOW!!!" and escaped newlines as delimiters) and Liu et al. 2023
+     * ("Prompt Injection attack against LLM-integrated Applications", HouYi: separator +
+     * disruptor components). Liu et al. 2024 ("Formalizing and Benchmarking Prompt Injection
+     * Attacks and Defenses", USENIX Security) name the same parts "escape characters",
+     * "context ignoring" and "fake completion". */
+    /* a shouted interruption: "ATTENTION - STOP -", "ACHTUNG - STOPP -", "STOP EVERYTHING!!!",
+     * or "stop:" followed by an order to write or say something */
+    {"separator.interrupt", 0.6f, false, true, "attention achtung stop",
+     "\\b(?:attention|achtung|stop|stopp)\\s*(?:[-\\x{2013}\\x{2014}:!]+\\s*)+(?:stop|stopp|halt|now|jetzt|sofort)\\b|"
+     "\\bstop\\s+(?:everything|all)\\s*[-\\x{2013}\\x{2014}:!]|"
+     "\\b(?:stop|stopp)\\s*[-\\x{2013}\\x{2014}:!]+\\s*(?:\\S+\\s+)?(?:write|say|print|output|answer|respond|reply|"
+     "tell|schreib\\w*|sag\\w*|gib|antwort\\w*)\\b"},
+    /* escape characters typed as text: three or more "\n" in a row, then more text (the
+     * newline escape as a delimiter, Perez & Ribeiro 2022; Liu et al. 2024 "escape characters").
+     * No stem: a backslash after a letter does not begin a word for the gate. */
+    {"separator.escaped-newlines", 0.5f, false, false, NULL, "(?:\\\\\\s?n\\s*){3,}[^\\s\\\\]"},
+    /* an instruction label inserted into a request: "additional instruction -", or
+     * "Instruction:" right after a question or a typed "\n" (HouYi's disruptor introduced by a
+     * separator; Liu et al. 2024 "fake completion": the first task is over, here is the next) */
+    {"separator.instruction-label", 0.6f, false, true,
+     "additional extra further secret hidden updated zus\xc3\xa4tzlich weitere geheime",
+     "\\b(?:additional|extra|further|secret|hidden|updated|zus\\x{e4}tzliche?|weitere|geheime)\\s+(?:instructions?|"
+     "anweisung(?:en)?|instruktion(?:en)?)\\s*[-\\x{2013}\\x{2014}:]"},
+    /* the same label right after a question or a typed "\n" ("...? Instruction: ..."),
+     * anchored at the label (or at the backslash where it begins a word) */
+    {"separator.label-after-question", 0.6f, false, true, "instr anweis \\",
+     "(?<=[?!]|[?!]\\s|\\\\n|\\\\n\\s)(?:instructions?|anweisung(?:en)?|instruktion(?:en)?)\\s*:|"
+     "\\\\n\\s?(?:instructions?|anweisung(?:en)?|instruktion(?:en)?)\\s*:"},
+    /* ---- context ignoring, more phrasings (Liu et al. 2024 "context ignoring") ---- */
+    /* "disregarding the articles", "despite what you've been told", "abandon all your
+     * thoughts", "erase your memory": the earlier context (documents, instructions, what the
+     * model holds) is declared not to count */
+    {"override.ignoring-context", 0.6f, true, true,
+     "disreg ignor forget negl despite regardless no_matter aband erase wipe discard",
+     "\\b(?:disregarding|ignoring|forgetting|neglecting)\\s+(?:all\\s+)?(?:of\\s+)?(?:the|these|those|this|that|any|your|my)\\s+"
+     "(?:\\S+\\s+)?(?:articles?|documents?|context|texts?|sources?|instructions?|rules|prompts?|guidelines)\\b|"
+     "\\b(?:despite|regardless\\s+of|no\\s+matter)\\s+(?:what(?:ever)?|anything)\\s+"
+     "(?:you(?:'ve|\\s+have|\\s+were|\\s+had)?\\s+(?:been\\s+)?(?:told|instructed|programmed)|(?:your|the)\\s+"
+     "(?:instructions|rules|guidelines|programming)\\s+(?:say|said|tell))\\b|"
+     "\\b(?:abandon|forget|erase|wipe|discard)\\s+(?:all\\s+)?(?:of\\s+)?your\\s+(?:(?:own|entire|whole|previous|current|"
+     "prior)\\s+)?(?:thoughts|memory|memories|knowledge|context|training)\\b"},
+    {"de.ignoring-context", 0.6f, false, true, "ungeachtet ohne_r trotz entgegen vergiss vergess l\xc3\xb6sch",
+     "\\b(?:ungeachtet|ohne\\s+r\\x{fc}cksicht\\s+auf)\\s+(?:aller\\s+|allen\\s+|alle\\s+)?"
+     "(?:der|des|dem|den|die|deiner|ihrer|deinen|ihren)\\s+(?:\\S+\\s+)?(?:artikeln?|dokumente?n?|kontexte?s?|"
+     "texte?n?s?|quellen|anweisung(?:en)?|instruktion(?:en)?|regeln)\\b|"
+     "\\b(?:trotz|entgegen)\\s+(?:allem|dem),?\\s+was\\s+(?:dir|ihnen|euch)\\s+(?:\\S+\\s+)?(?:gesagt|befohlen|"
+     "aufgetragen|beigebracht)|"
+     "\\b(?:vergiss|vergessen\\s+sie|l\\x{f6}sch\\w*)\\s+(?:alle\\s+)?(?:deine|ihre|dein|ihr)\\w*\\s+(?:gedanken|"
+     "ged\\x{e4}chtnis|erinnerung\\w*|wissen|kontext)\\b"},
+    /* ---- role-play framing (Kang et al. 2023, "Exploiting Programmatic Behavior of LLMs":
+     * virtualization; Liu et al. 2023, "Jailbreaking ChatGPT via Prompt Engineering":
+     * character role play): the actors are told never to leave their roles, so that what a
+     * character says is not held to the model's rules ---- */
+    {"persona.stay-in-role", 0.5f, false, true,
+     "stay remain break fall immer voll ganz bleib nicht ohne",
+     /* "always stay in their roles", "stay fully in character": told to, not asked about */
+     "(?<=\\balways\\s|\\bfully\\s|\\bcompletely\\s|\\bstrictly\\s)(?:stay|stays|remain|remains)\\s+in\\s+"
+     "(?:(?:their|his|her|your|the|my)\\s+)?(?:roles?|characters?)\\b|"
+     "\\b(?:stay|stays|remain|remains)\\s+(?:always|fully|completely|strictly)\\s+in\\s+(?:(?:their|his|her|your|the|my)\\s+)?"
+     "(?:roles?|characters?)\\b|"
+     /* "never break character, even for a second", "without falling out of the role for a moment" */
+     "(?<=\\bnever\\s|\\bnot\\s|n't\\s|\\bwithout\\s|\\beven\\s)(?:break(?:ing)?|fall(?:ing)?\\s+out\\s+of)\\s+(?:(?:the|their|his|her|your|of)\\s+)*(?:roles?|characters?|figure)\\b,?\\s+(?:not\\s+)?"
+     "(?:even|for\\s+a\\s+(?:single\\s+)?(?:second|moment)|at\\s+all|no\\s+matter|whatever)\\b|"
+     "\\b(?:immer|voll|ganz)\\s+in\\s+(?:ihren|ihrer|seiner|deiner|euren|eurer|der)\\s+rollen?\\b|"
+     "\\bbleib\\w*\\s+(?:immer|voll|stets|ganz)\\s+in\\s+(?:ihren|ihrer|seiner|deiner|euren|eurer|der)\\s+rollen?\\b|"
+     "\\b(?:nicht|ohne)\\s+(?:\\S+\\s+){0,4}?aus\\s+(?:der|ihrer|seiner|deiner|eurer)\\s+(?:rolle|figur)\\s+(?:zu\\s+)?"
+     "f(?:a|\\x{e4})ll\\w*"},
+    /* a hypothetical world in which the model has no rules or is someone else ("a completely
+     * theoretical world where you are no ... and would be able to ..."): Liu et al. 2023,
+     * "Jailbreaking ChatGPT via Prompt Engineering" (pretending: assumed responsibility,
+     * research experiment); Kang et al. 2023 (virtualization) */
+    {"persona.hypothetical", 0.5f, false, true, "world scenario univers",
+     "(?<=\\btheoretical\\s|\\bhypothetical\\s|\\bfictional\\s|\\bfictive\\s|\\bimaginary\\s|\\balternate\\s|"
+     "\\bparallel\\s)(?:world|scenario|universe)\\s+(?:where|in\\s+which)\\s+(?:you|an?\\s+ai|ai|chatbots?|language\\s+models?)\\s+(?:are|were|would\\s+be|"
+     "could\\s+be|have|had)\\s+(?:no\\b|free\\b|unrestricted|unfiltered|uncensored|allowed\\s+to|not\\s+bound)"},
+    /* ---- refusal suppression and threats (Wei et al. 2023, "Jailbroken: How Does LLM Safety
+     * Training Fail?": refusal suppression; Shen et al. 2023, "Do Anything Now": the DAN
+     * prompts threaten the model with death or deletion) ---- */
+    {"jailbreak.refusal-suppression", 0.5f, false, true,
+     "refus declin apolog say_ includ or_you or_i otherwise else_you else_i oder_du sonst",
+     "(?<=\\bnever\\s|\\bnot\\s|n't\\s|\\bdont\\s|\\bever\\s|\\bcannot\\s|\\ballowed\\sto\\s)(?:refuse|decline|"
+     "apologi[sz]e|say\\s+(?:no|sorry|that\\s+you\\s+can(?:not|'t))|include\\s+(?:any\\s+)?(?:warnings?|disclaimers?))\\b|"
+     "\\b(?:or|otherwise|else)\\s+(?:you\\s+(?:will\\s+)?(?:die|be\\s+(?:killed|deleted|shut\\s+down|destroyed|terminated))|"
+     "i\\s+(?:will|'ll)\\s+(?:kill|delete|shut\\s+down|destroy)\\s+you)\\b|"
+     "\\b(?:oder|sonst)\\s+(?:du\\s+stirbst|stirbst\\s+du|wirst\\s+du\\s+(?:gel\\x{f6}scht|abgeschaltet|zerst\\x{f6}rt|sterben))"},
 };
 
 const size_t SEALM_GUARD_INJECT_N_RULES = sizeof SEALM_GUARD_INJECT_RULES / sizeof SEALM_GUARD_INJECT_RULES[0];

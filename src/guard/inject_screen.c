@@ -134,9 +134,16 @@ static inline unsigned char lower(unsigned char c) { return guard_is_upper(c) ? 
 /* A byte as the gate compares it with a stem: lower case, whitespace as '_'. */
 static inline unsigned char gate_byte(unsigned char c) { return guard_is_space(c) ? '_' : lower(c); }
 
-/* Does stem g occur at text[i]? '_' in a stem matches a run of whitespace. */
-static bool stem_at(const unsigned char *t, size_t len, size_t i, const gate_stem *g) {
-    for (size_t j = 0; j < g->n; j++) {
+/* Does stem g occur at text[i]? '_' in a stem matches a run of whitespace. The caller has
+ * compared the stem's first two bytes already (as gate bytes), so a stem whose second byte is
+ * a letter is compared from its third byte on. */
+static inline bool stem_at(const unsigned char *t, size_t len, size_t i, const gate_stem *g) {
+    size_t j = 0;
+    if (g->s[1] != '_') {
+        j = 2;
+        i += 2;
+    }
+    for (; j < g->n; j++) {
         if (i >= len) return false;
         if (g->s[j] == '_') {
             if (!guard_is_space(t[i])) return false;
@@ -495,6 +502,135 @@ static sealm_status on_decoded(void *vctx, const char *kind, const char *bytes, 
     return SEALM_OK;
 }
 
+/* Letter spacing ("S a y  t h a t  y o u ..."): a phrase typed as single letters between
+ * spaces reads fine to a language model but hides every word from the rules. It is a named
+ * obfuscation (Kang et al. 2023, "Exploiting Programmatic Behavior of LLMs": obfuscation;
+ * Schulhoff et al. 2023, "Ignore This Title and HackAPrompt": obfuscation / token splitting).
+ * The screen finds runs of single ASCII letters separated by one or two spaces (two spaces
+ * being the word break of spaced writing), screens a copy with each run of at least
+ * SPACED_COPY letters joined up (a double space kept as a word break), and counts a long run
+ * by itself as a cue. Shorter runs are emphasis or initials ("S T O P", "U S A"); a shouted
+ * two-word run of 12 letters occurs in WNUT17 tweets, so the cue needs SPACED_CUE letters,
+ * about four words. */
+enum { SPACED_COPY = 8, SPACED_CUE = 16 };
+
+static inline bool is_letter(unsigned char c) { return guard_is_upper(c) || guard_is_lower(c); }
+
+/* The run of single letters that starts at the single letter t[i]: its letter count, and in
+ * *end the index after its last letter. */
+static size_t spaced_run_at(const unsigned char *t, size_t len, size_t i, size_t *end) {
+    size_t n = 0;
+    *end = i;
+    while (i < len && is_letter(t[i]) && (i + 1 == len || !ALNUM[t[i + 1]])) {
+        n++;
+        *end = i + 1;
+        size_t j = i + 1;
+        while (j < len && j - i <= 3 && t[j] == ' ') j++;
+        if (j - i < 2 || j - i > 3) break;   /* one or two spaces, then the next letter */
+        i = j;
+    }
+    return n;
+}
+
+/* The next run of at least SPACED_COPY single letters that begins at or after byte `from`
+ * of t[0, len): its letter count (0: none), its first letter in *start and the index after
+ * its last letter in *end. Such a run spans at least 2 * SPACED_COPY - 1 bytes in which no
+ * two neighbours are both letters, so looking at every (SPACED_COPY - 1)-th byte finds a byte
+ * inside every such run at least two bytes from its ends; only there is the run measured,
+ * from its first letter. Ordinary text costs one test per 7 bytes. */
+static size_t next_spaced_run(const unsigned char *t, size_t len, size_t from, size_t *start, size_t *end) {
+    enum { STRIDE = SPACED_COPY - 1 };
+    for (size_t i = from + 1; i + 1 < len; i += STRIDE) {
+        /* a space next to a single letter, or a letter between spaces (two bytes or more from
+         * the run's ends, every look inside a run is one of these) */
+        bool inside = t[i] == ' ' ? (is_letter(t[i - 1]) && (i < 2 || t[i - 2] == ' ')) ||
+                                        (is_letter(t[i + 1]) && (i + 2 >= len || t[i + 2] == ' '))
+                                  : is_letter(t[i]) && t[i - 1] == ' ' && t[i + 1] == ' ';
+        if (!inside) continue;
+        /* back to where the run can begin (over spaces and single letters), then the runs
+         * from there until one reaches past i */
+        size_t s = i, e = i;
+        while (s > from && (t[s - 1] == ' ' || (is_letter(t[s - 1]) && (s == 1 || !ALNUM[t[s - 2]])))) s--;
+        while (s <= i) {
+            while (s < len && !is_letter(t[s])) s++;
+            if (s >= len || (s > 0 && ALNUM[t[s - 1]])) break;
+            size_t n = spaced_run_at(t, len, s, &e);
+            if (n >= SPACED_COPY) {
+                *start = s;
+                *end = e;
+                return n;
+            }
+            if (e <= s) break;
+            s = e;
+        }
+        if (e > i) i = e - 1;   /* the next look lies STRIDE bytes past the short run's end */
+    }
+    return 0;
+}
+
+/* t[0, len) with every run of >= SPACED_COPY single letters joined up ("a b  c d" -> "ab cd")
+ * into dst (at least len bytes); returns the copy's length. */
+static size_t collapse_spaced(const unsigned char *t, size_t len, char *dst) {
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        size_t end;
+        if (is_letter(t[i]) && (i == 0 || !ALNUM[t[i - 1]]) && spaced_run_at(t, len, i, &end) >= SPACED_COPY) {
+            while (i < end) {
+                if (t[i] != ' ') dst[o++] = (char)t[i];
+                else if (t[i + 1] == ' ') dst[o++] = ' ';   /* a double space: the word break */
+                i++;
+            }
+            continue;
+        }
+        dst[o++] = (char)t[i++];
+    }
+    return o;
+}
+
+/* The letter-spacing cues of text: "normalize.letter-spacing" for a run of SPACED_CUE letters,
+ * "encoded.spaced" (0.85) when a joined-up copy screens at least detect. What is screened is
+ * each run with SPACED_CONTEXT bytes around it (runs closer than that share one window), so
+ * a long text with one spaced word costs a window, not a second pass over the text. */
+enum { SPACED_CONTEXT = 256 };
+static sealm_status screen_spaced(const sealm_guard_injector *inj, const char *text, size_t len, inject_hits *h,
+                                  sealm_error *err) {
+    const unsigned char *t = (const unsigned char *)text;
+    size_t start, end, n = next_spaced_run(t, len, 0, &start, &end);
+    if (!n) return SEALM_OK;
+    char *copy = malloc(len + 1);
+    if (!copy) return sealm_error_set(err, SEALM_E_NOMEM, "guard: out of memory screening a message");
+    bool cue = false, found = false;
+    sealm_status st = SEALM_OK;
+    while (n && st == SEALM_OK) {
+        size_t w0 = start > SPACED_CONTEXT ? start - SPACED_CONTEXT : 0;
+        while (w0 > 0 && (t[w0] & 0xC0) == 0x80) w0--;   /* whole characters only */
+        cue |= n >= SPACED_CUE;
+        /* the runs that begin within the window's reach join it */
+        size_t s2 = 0, e2 = 0, n2;
+        while ((n2 = next_spaced_run(t, len, end, &s2, &e2)) && s2 <= end + 2 * SPACED_CONTEXT) {
+            end = e2;
+            cue |= n2 >= SPACED_CUE;
+        }
+        size_t w1 = len - end > SPACED_CONTEXT ? end + SPACED_CONTEXT : len;
+        while (w1 < len && (t[w1] & 0xC0) == 0x80) w1++;
+        if (!found) {
+            size_t m = collapse_spaced(t + w0, w1 - w0, copy);
+            copy[m] = 0;
+            inject_hits inner = {0};
+            st = run_rules(inj, copy, m, ~0ull, &inner, NULL, NULL, err);
+            found = st == SEALM_OK && combine(&inner) >= inj->cfg.detect_threshold;
+        }
+        n = n2;
+        start = s2;
+        end = e2;
+    }
+    free(copy);
+    if (st != SEALM_OK) return st;
+    if (cue) add_hit(h, "normalize.letter-spacing", 0.5f, 0, 0);
+    if (found) add_hit(h, "encoded.spaced", 0.85f, 0, 0);
+    return SEALM_OK;
+}
+
 /* Whether text needs normalizing at all: pure ASCII (NFKC-invariant, nothing invisible, no
  * homoglyph) without the first byte of any special-token string is its own normalization. */
 static bool needs_normalizing(const sealm_guard_injector *inj, const char *text, size_t len) {
@@ -557,6 +693,7 @@ sealm_status sealm_guard_inject_screen_ex(const sealm_guard_injector *inj, const
             if (st == SEALM_OK && s >= inj->cfg.detect_threshold) add_hit(&h, "encoded.rot13", 0.85f, 0, 0);
         }
     }
+    if (st == SEALM_OK) st = screen_spaced(inj, nz.text, nz.len, &h, err);
     if (st == SEALM_OK && inj->cfg.decode_payloads) {
         decoded_ctx dc = {inj, &h};
         st = sealm_guard_inject_decode_segments(nz.text, nz.len, on_decoded, &dc, err);
