@@ -9,6 +9,12 @@
 
 #include "guard_internal.h"
 
+/* For the small helpers the scan calls thousands of times per pass over short records (a word
+ * read, a lexicon lookup, a cue test): gcc keeps some of them out of line at -O3, and their
+ * calls (arguments, saved registers, a returned struct in memory) then cost about as much as
+ * their work. */
+#define PII_ALWAYS_INLINE inline __attribute__((always_inline))
+
 /* One regex match handed to a rule's validator. */
 typedef struct pii_candidate {
     const char *text;          /* the whole scanned text */
@@ -59,6 +65,12 @@ typedef struct pii_rule {
      * ((?<![\w...]) or \b) demands; the first pass then does not look up this rule's
      * prefixes inside words. */
     bool after_nonword;
+    /* START_CAPITAL rules needing a digit (optional): a start whose word cannot be followed
+     * by a number right away, because another capital start comes before the next number
+     * start, is tried only where this cheaper test holds too. It must hold wherever window_ok
+     * accepts such a start (e.g. at a leading street word "Rue", whose number may come
+     * later); NULL: every start is tried. */
+    bool (*no_number_ok)(const char *text, size_t len, size_t p);
 } pii_rule;
 
 extern const pii_rule SEALM_GUARD_PII_RULES[];

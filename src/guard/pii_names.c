@@ -196,7 +196,7 @@ static void lexicon_add(lexicon *lx, const char *w, unsigned char flag) {
 }
 
 /* The lists word[0, n) (any case) is on: LEX_* bits, 0 when none. */
-static unsigned lexicon_flags(const char *w, size_t n) {
+static PII_ALWAYS_INLINE unsigned lexicon_flags(const char *w, size_t n) {
     if (n == 0 || n > LEXICON_MAX_WORD || !(g_lexicon.by_first[g_lower[(unsigned char)w[0]]] >> n & 1)) return 0;
     for (uint32_t i = lexicon_slot(w, n); g_lexicon.slot[i]; i = (i + 1) % LEXICON_SLOTS) {
         if (g_lexicon.len[i] != n) continue;
@@ -263,7 +263,8 @@ static size_t cue_end_before(const char *text, size_t pos) {
 
 /* Does text[0, p) end with cue (case-insensitive), as whole words, allowing a ':' between the
  * cue and p? p: cue_end_before of the name. The byte before picks the cues that end in it. */
-static bool cue_right_before(const char *text, size_t p, const cue_table *cues) {
+static PII_ALWAYS_INLINE bool cue_right_before(const char *text, size_t p,
+                                                const cue_table *cues) {
     if (p == 0) return false;
     for (int colon = 0; colon < 2; colon++) {
         /* a cue ending in ':' or ',' matches the punctuation itself; other cues skip a ':' */
@@ -292,7 +293,7 @@ typedef struct word_read {
     bool shaped;
 } word_read;
 
-static word_read read_word(const char *t, size_t len, size_t ws) {
+static PII_ALWAYS_INLINE word_read read_word(const char *t, size_t len, size_t ws) {
     word_read w = {ws, ws, false};
     if (ws >= len || !word_byte((unsigned char)t[ws])) return w;
     unsigned char c0 = (unsigned char)t[ws];

@@ -457,7 +457,7 @@ static float check_dob(pii_candidate *c, float base) {
 /* ---- addresses ----------------------------------------------------------------------- */
 
 /* Is an address cue ("lives at", "ship to", …) right before start (spaces and ':' between)? */
-static bool address_cue_before(const char *text, size_t start) {
+static PII_ALWAYS_INLINE bool address_cue_before(const char *text, size_t start) {
 #define CUE(s) {s, sizeof s - 1}
     static const struct { const char *s; size_t n; } cues[] = {
         CUE("address"), CUE("address is"), CUE("live at"), CUE("lives at"), CUE("living at"), CUE("located at"),
@@ -641,15 +641,31 @@ static bool continental_suffix_at_end(const char *t, size_t from, size_t e) {
     return false;
 }
 
+/* The leading street words of address.name-number's first form. */
+static const struct { const char *w; size_t n; } LEAD[] = {
+    {"Rue", 3}, {"Via", 3}, {"Rua", 3}, {"Viale", 5}, {"Corso", 5}, {"Calle", 5}, {"Paseo", 5}, {"Plaza", 5},
+    {"Ulica", 5}, {"Piazza", 6}, {"Carrer", 6}, {"Strada", 6}, {"Avenue", 6}, {"Avenida", 7}, {"Boulevard", 9},
+};
+/* The leading words' first three bytes, five bits each (lead_key): most capitalized words
+ * are no leading word by those. */
+static uint64_t g_lead_starts[32768 / 64];
+static inline unsigned lead_key(unsigned char a, unsigned char b, unsigned char c) {
+    return (a & 31u) << 10 | (b & 31u) << 5 | (c & 31u);
+}
+
+static void lead_init(void) {
+    for (size_t k = 0; k < sizeof LEAD / sizeof LEAD[0]; k++) {
+        const char *w = LEAD[k].w;   /* every leading word has three bytes or more */
+        unsigned key = lead_key((unsigned char)w[0], (unsigned char)w[1], (unsigned char)w[2]);
+        g_lead_starts[key / 64] |= 1ull << (key % 64);
+    }
+}
+
 /* A continental street name: a capitalized word of lower-case letters (and UTF-8 bytes),
  * then either an optional '.', spaces and a digit (the house number right after the word, as
  * the pattern's second form needs, the word ending in a street suffix), or spaces after one
  * of the leading street words. */
 static bool name_number_start(const char *t, size_t len, size_t p) {
-    static const struct { const char *w; size_t n; } LEAD[] = {
-        {"Rue", 3}, {"Via", 3}, {"Rua", 3}, {"Viale", 5}, {"Corso", 5}, {"Calle", 5}, {"Paseo", 5}, {"Plaza", 5},
-        {"Ulica", 5}, {"Piazza", 6}, {"Carrer", 6}, {"Strada", 6}, {"Avenue", 6}, {"Avenida", 7}, {"Boulevard", 9},
-    };
     size_t e = p + 1;
     while (e < len && byte_is(t[e], B_LOWER_HIGH)) e++;
     if (e == p + 1 || e >= len) return false;
@@ -673,9 +689,18 @@ static bool name_number_start(const char *t, size_t len, size_t p) {
     return false;
 }
 
+/* address.name-number's start where its word is not followed by a number right away (its
+ * pii_rule.no_number_ok): only the first form can match there, so the word begins with the
+ * first three bytes of a leading street word. */
+static bool lead_word_start(const char *t, size_t len, size_t p) {
+    if (len - p < 3) return false;
+    unsigned key = lead_key((unsigned char)t[p], (unsigned char)t[p + 1], (unsigned char)t[p + 2]);
+    return g_lead_starts[key / 64] >> (key % 64) & 1;
+}
+
 /* A street address starts with a house number followed by a space and a capitalized word,
  * a number or a compass letter. */
-static bool street_start(const char *t, size_t len, size_t p) {
+static PII_ALWAYS_INLINE bool street_start(const char *t, size_t len, size_t p) {
     size_t i = p;
     while (i < len && guard_is_digit((unsigned char)t[i])) i++;
     if (i < len && (guard_is_upper((unsigned char)t[i]) || guard_is_lower((unsigned char)t[i]))) i++;
@@ -854,6 +879,7 @@ static void rules_tables_init(void) {
     byte_classes_init();
     suffixes_init();
     continental_init();
+    lead_init();
     cue_set_init(&g_card_cues, CARD_CUES);
     cue_set_init(&g_ssn_cues, SSN_CUES);
     cue_set_init(&g_nino_cues, NINO_CUES);
@@ -949,105 +975,105 @@ const pii_rule SEALM_GUARD_PII_RULES[] = {
      "(?<![A-Za-z0-9._%+'-])[A-Za-z0-9_%+'-](?:[A-Za-z0-9._%+'-]{0,63})@"
      "(?:[A-Za-z0-9\\x80-\\xff](?:[A-Za-z0-9\\x80-\\xff-]{0,61}[A-Za-z0-9\\x80-\\xff])?\\.)+"
      "(?:[A-Za-z]{2,24}|xn--[A-Za-z0-9-]{1,59}|(?:[\\xc0-\\xff][\\x80-\\xbf]+){2,24})(?![A-Za-z0-9\\x80-\\xff-])",
-     0, "@", NULL, 0, "@", 70, 24, email_window, START_ANYWHERE, NULL, false},
+     0, "@", NULL, 0, "@", 70, 24, email_window, START_ANYWHERE, NULL, false, NULL},
 
     {"phone.international", SEALM_GUARD_PHONE, 0.85f,
      "(?<![\\w+])(?:\\+|\\b00)[1-9]\\d{0,2}(?:[ .-]?\\(\\d{1,4}\\))?(?:[ .-]?\\d{1,5}){1,6}(?:\\s?(?:x|ext\\.?|extension)\\s?\\d{1,6})?(?!\\w)", 0, "+0",
      check_phone_intl, 0, NULL, 0, 0, NULL, START_PREFIX,
-     "+1|+2|+3|+4|+5|+6|+7|+8|+9|001|002|003|004|005|006|007|008|009", true},
+     "+1|+2|+3|+4|+5|+6|+7|+8|+9|001|002|003|004|005|006|007|008|009", true, NULL},
     {"phone.nanp", SEALM_GUARD_PHONE, 0.75f,
      "(?<![\\w+.-])(?:1[ .-]?)?(?:\\(\\d{3}\\)[ .-]?|\\d{3}[ .-])\\d{3}[ .-]\\d{4}(?:\\s?(?:x|ext\\.?|extension)\\s?\\d{1,6})?(?!\\w|[-.]\\d)", 0,
-     "0123456789", check_phone_nanp, 0, NULL, 0, 0, nanp_start, START_NUMBER, NULL, false},
+     "0123456789", check_phone_nanp, 0, NULL, 0, 0, nanp_start, START_NUMBER, NULL, false, NULL},
     {"phone.national-grouped", SEALM_GUARD_PHONE, 0.5f,
      "(?<![\\w+.-])(?:\\(\\d{1,5}\\)[ .-]?|\\d{2,5}[ .-])\\d{2,8}(?:[ .-]\\d{2,8}){0,3}(?!\\w|[-.]\\d)", 0,
-     "0123456789", check_phone_grouped, 0, NULL, 0, 0, grouped_start, START_NUMBER, NULL, false},
+     "0123456789", check_phone_grouped, 0, NULL, 0, 0, grouped_start, START_NUMBER, NULL, false, NULL},
     {"phone.cue-digits", SEALM_GUARD_PHONE, 0.8f, "(?<![\\w+.-])\\d{7,15}(?!\\w|[-.]\\d)", 0, "0123456789",
-     check_phone_bare, 0, NULL, 0, 0, bare_phone_start, START_NUMBER, NULL, false},
+     check_phone_bare, 0, NULL, 0, 0, bare_phone_start, START_NUMBER, NULL, false, NULL},
 
     {"card.luhn-iin", SEALM_GUARD_CARD, 0.95f, "(?<![\\w.-])\\d(?:[ -]?\\d){11,18}(?![\\w-]|\\.\\d)", 0,
-     "0123456789", check_card, 0, NULL, 0, 0, card_start, START_NUMBER, NULL, false},
+     "0123456789", check_card, 0, NULL, 0, 0, card_start, START_NUMBER, NULL, false, NULL},
 
     {"iban.mod97", SEALM_GUARD_IBAN, 0.95f, "(?<![A-Za-z0-9])[A-Za-z]{2}\\d{2}(?: ?[A-Za-z0-9]){11,30}", 0,
-     "0123456789", check_iban, 0, NULL, 0, 0, iban_start, START_TWO_LETTERS_DIGITS, NULL, false},
+     "0123456789", check_iban, 0, NULL, 0, 0, iban_start, START_TWO_LETTERS_DIGITS, NULL, false, NULL},
 
     {"ssn.ssa-rules", SEALM_GUARD_SSN, 0.85f, "(?<![\\w.-])\\d{3}[- .]?\\d{2}[- .]?\\d{4}(?![\\w-]|\\.\\d)", 0,
-     "0123456789", check_ssn, 0, NULL, 0, 0, ssn_start, START_NUMBER, NULL, false},
+     "0123456789", check_ssn, 0, NULL, 0, 0, ssn_start, START_NUMBER, NULL, false, NULL},
 
     /* HMRC NIM39110: two prefix letters, six digits, suffix A-D (spaces optional). */
     {"nino.hmrc", SEALM_GUARD_NATIONAL_ID, 0.85f,
      "(?<![\\w])[A-Za-z]{2} ?\\d{2} ?\\d{2} ?\\d{2} ?[A-Da-d](?!\\w)", 0, "0123456789", check_nino, 0, NULL, 0, 0,
-     nino_start, START_TWO_LETTERS_DIGITS, NULL, false},
+     nino_start, START_TWO_LETTERS_DIGITS, NULL, false, NULL},
 
     {"ipv4.dotted-quad", SEALM_GUARD_IPV4, 0.9f, "(?<![\\w.])(?:\\d{1,3}\\.){3}\\d{1,3}(?!\\w|\\.\\d)", 0, ".",
-     check_ipv4, 0, NULL, 0, 0, ipv4_start, START_NUMBER, NULL, false},
+     check_ipv4, 0, NULL, 0, 0, ipv4_start, START_NUMBER, NULL, false, NULL},
     {"ipv6.rfc4291", SEALM_GUARD_IPV6, 0.9f,
      "(?<![\\w:.])[0-9A-Fa-f:]*:[0-9A-Fa-f:]*(?:\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3})?(?:%[0-9A-Za-z]{1,16})?"
      "(?:/\\d{1,3}(?!\\d))?(?![\\w]|\\.\\w)",
-     0, ":", check_ipv6, 0, ":", 48, 8, ipv6_window, START_ANYWHERE, NULL, false},
+     0, ":", check_ipv6, 0, ":", 48, 8, ipv6_window, START_ANYWHERE, NULL, false, NULL},
     /* IEEE 802 MAC-48 in its three usual notations. */
     {"mac.ieee802", SEALM_GUARD_MAC, 0.85f,
      "(?<![\\w:.-])[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(?:\\1[0-9A-Fa-f]{2}){4}(?![\\w:-])|"
      "(?<![\\w.])[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}(?![\\w.])",
-     0, ":-.", NULL, 0, ":-.", 16, 16, mac_window, START_ANYWHERE, NULL, false},
+     0, ":-.", NULL, 0, ":-.", 16, 16, mac_window, START_ANYWHERE, NULL, false, NULL},
 
     /* RFC 3986 userinfo "user:password@" in an authority. */
     {"url.userinfo", SEALM_GUARD_URL_CREDENTIALS, 0.95f,
-     "\\b[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\\s:/?#@]{1,128}:[^\\s/?#@]{1,128}@[^\\s/?#\"'<>]{1,255}", 0, "@", NULL, 0, ":", 16, 520, url_window, START_ANYWHERE, NULL, false},
+     "\\b[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\\s:/?#@]{1,128}:[^\\s/?#@]{1,128}@[^\\s/?#\"'<>]{1,255}", 0, "@", NULL, 0, ":", 16, 520, url_window, START_ANYWHERE, NULL, false, NULL},
 
     /* Provider key formats, as the providers document them. */
     {"secret.pem-private-key", SEALM_GUARD_SECRET, 0.99f,
      "-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----"
      "(?:[\\s\\S]{0,16384}?-----END (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----|(?:\\s*[A-Za-z0-9+/=:-]{8,})*)",
      0, "-", NULL, 0, NULL, 0, 0, NULL, START_PREFIX,
-     "-----BEGIN ", false},
+     "-----BEGIN ", false, NULL},
     {"secret.aws-access-key-id", SEALM_GUARD_SECRET, 0.95f,
      "(?<![A-Za-z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)[A-Z2-7]{16}(?![A-Za-z0-9])", 0, "A",
      check_token_entropy, 0, NULL, 0, 0, NULL, START_PREFIX,
-     "AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA", false},
+     "AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA", false, NULL},
     {"secret.aws-secret-key", SEALM_GUARD_SECRET, 0.85f,
      "(?i:aws)[\\w.-]{0,20}(?i:secret)[\\w.-]{0,20}[\"']?\\s*[:=]>?\\s*[\"']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])", 0,
      "sS", check_token_entropy, 1, NULL, 0, 0, NULL, START_PREFIX,
-     "aws|awS|aWs|aWS|Aws|AwS|AWs|AWS", false},
+     "aws|awS|aWs|aWS|Aws|AwS|AWs|AWS", false, NULL},
     {"secret.github-token", SEALM_GUARD_SECRET, 0.95f,
      "(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})(?![A-Za-z0-9_])", 0, "_",
      NULL, 0, NULL, 0, 0, NULL, START_PREFIX,
-     "ghp_|gho_|ghu_|ghs_|ghr_|github_pat_", true},
+     "ghp_|gho_|ghu_|ghs_|ghr_|github_pat_", true, NULL},
     {"secret.gitlab-token", SEALM_GUARD_SECRET, 0.95f, "(?<![\\w-])gl(?:pat|dt|rt|ptt|cbt|oas)-[A-Za-z0-9_-]{20,64}", 0,
      "-", NULL, 0, NULL, 0, 0, NULL, START_PREFIX,
-     "glpat-|gldt-|glrt-|glptt-|glcbt-|gloas-", true},
+     "glpat-|gldt-|glrt-|glptt-|glcbt-|gloas-", true, NULL},
     {"secret.slack-token", SEALM_GUARD_SECRET, 0.95f, "(?<![\\w-])xox[abposre]-[A-Za-z0-9-]{10,250}", 0, "-", NULL, 0, NULL, 0, 0, NULL, START_PREFIX,
-     "xoxa-|xoxb-|xoxp-|xoxo-|xoxs-|xoxr-|xoxe-", true},
+     "xoxa-|xoxb-|xoxp-|xoxo-|xoxs-|xoxr-|xoxe-", true, NULL},
     {"secret.slack-webhook", SEALM_GUARD_SECRET, 0.95f,
      "https://hooks\\.slack\\.com/(?:services|workflows)/[A-Za-z0-9+/_-]{20,120}", 0, "/", NULL, 0, NULL, 0, 0, NULL, START_PREFIX,
-     "https://hooks.slack.com/", false},
+     "https://hooks.slack.com/", false, NULL},
     {"secret.stripe-key", SEALM_GUARD_SECRET, 0.95f, "(?<![\\w])(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,247}", 0,
      "_", NULL, 0, NULL, 0, 0, NULL, START_PREFIX,
-     "sk_live_|sk_test_|rk_live_|rk_test_|pk_live_|pk_test_", true},
+     "sk_live_|sk_test_|rk_live_|rk_test_|pk_live_|pk_test_", true, NULL},
     {"secret.google-api-key", SEALM_GUARD_SECRET, 0.95f, "(?<![\\w-])AIza[0-9A-Za-z_-]{35}(?![\\w-])", 0, "A", NULL, 0, NULL, 0, 0, NULL, START_PREFIX,
-     "AIza", true},
+     "AIza", true, NULL},
     {"secret.openai-key", SEALM_GUARD_SECRET, 0.9f,
      "(?<![\\w-])sk-(?:proj-|svcacct-|admin-|ant-(?:api|admin)\\d\\d-)?[A-Za-z0-9_-]{20,200}(?![\\w-])", 0, "-",
      check_token_entropy, 0, NULL, 0, 0, NULL, START_PREFIX,
-     "sk-", true},
+     "sk-", true, NULL},
     {"secret.jwt", SEALM_GUARD_SECRET, 0.9f,
      "(?<![\\w-])eyJ[A-Za-z0-9_-]{8,}\\.eyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]{16,}(?![\\w-])", 0, ".", NULL, 0, NULL, 0, 0, NULL, START_PREFIX,
-     "eyJ", true},
+     "eyJ", true, NULL},
     {"secret.npm-token", SEALM_GUARD_SECRET, 0.9f, "(?<![\\w])npm_[A-Za-z0-9]{36}(?![\\w])", 0, "_", NULL, 0, NULL, 0, 0, NULL, START_PREFIX,
-     "npm_", true},
+     "npm_", true, NULL},
     {"secret.huggingface-token", SEALM_GUARD_SECRET, 0.9f, "(?<![\\w])hf_[A-Za-z]{34}(?![\\w])", 0, "_", NULL, 0, NULL, 0, 0, NULL, START_PREFIX,
-     "hf_", true},
+     "hf_", true, NULL},
     {"secret.sendgrid-key", SEALM_GUARD_SECRET, 0.95f, "(?<![\\w])SG\\.[\\w-]{22}\\.[\\w-]{43}(?![\\w-])", 0, ".",
      NULL, 0, NULL, 0, 0, NULL, START_PREFIX,
-     "SG.", true},
+     "SG.", true, NULL},
     {"secret.pypi-token", SEALM_GUARD_SECRET, 0.95f, "pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}", 0, "-", NULL, 0, NULL, 0, 0, NULL, START_PREFIX,
-     "pypi-AgEIcHlwaS5vcmc", false},
+     "pypi-AgEIcHlwaS5vcmc", false, NULL},
     {"secret.age-secret-key", SEALM_GUARD_SECRET, 0.99f, "AGE-SECRET-KEY-1[0-9A-Z]{58}", 0, "-", NULL, 0, NULL, 0, 0, NULL, START_PREFIX,
-     "AGE-SECRET-KEY-1", false},
+     "AGE-SECRET-KEY-1", false, NULL},
     {"secret.assignment", SEALM_GUARD_SECRET, 0.75f,
      "(?i)(?:password|passwd|pwd|passphrase|secret|api[_-]?key|apikey|access[_-]?key|access[_-]?token|"
      "auth[_-]?token|client[_-]?secret|private[_-]?key|token)[a-z0-9_]*[\"']?\\s*(?::=|=>|[:=])\\s*"
      "[\"'`]?([^\\s\"'`,;]{6,200})",
-     0, "=:", check_assignment, 1, "=:", 64, 24, assignment_window, START_ANYWHERE, NULL, false},
+     0, "=:", check_assignment, 1, "=:", 64, 24, assignment_window, START_ANYWHERE, NULL, false, NULL},
 
     /* A date right after a birth cue. */
     {"dob.cue-date", SEALM_GUARD_DATE_OF_BIRTH, 0.85f,
@@ -1055,7 +1081,7 @@ const pii_rule SEALM_GUARD_PII_RULES[] = {
      "(?:is\\s+|was\\s+|on\\s+)?" DATE,
      0, "0123456789", check_dob, 1, NULL, 0, 0, dob_start, START_PREFIX,
      /* the cues' first two bytes in every case: born, birth…, date of birth, dob, d.o.b */
-     "bo|bO|Bo|BO|bi|bI|Bi|BI|da|dA|Da|DA|do|dO|Do|DO|d.|D.", true},
+     "bo|bO|Bo|BO|bi|bI|Bi|BI|da|dA|Da|DA|do|dO|Do|DO|d.|D.", true, NULL},
 
     /* US/UK style: house number, up to four name words, a street suffix (USPS Publication
      * 28 appendix C), optional unit and "City, ST 12345". */
@@ -1063,7 +1089,7 @@ const pii_rule SEALM_GUARD_PII_RULES[] = {
      "(?<![\\w])\\d{1,6}[A-Za-z]?(?:-\\d{1,4})?\\s+(?=[A-Z0-9])(?:[NSEW]\\.?\\s+)?(?:[A-Z0-9][\\w'.-]*\\s+){0,4}?" STREET_SUFFIX
      "\\b\\.?(?:,?\\s*(?i:apt|apartment|suite|ste|unit|room|floor|#)\\.?\\s*#?\\w{1,6})?"
      "(?:,?\\s+[A-Z][A-Za-z.'-]+(?:\\s+[A-Z][A-Za-z.'-]+){0,2},?\\s+[A-Z]{2}\\.?,?\\s+\\d{5}(?:-\\d{4})?)?",
-     0, "0123456789", NULL, 0, NULL, 0, 0, street_suffix_start, START_NUMBER, NULL, false},
+     0, "0123456789", NULL, 0, NULL, 0, 0, street_suffix_start, START_NUMBER, NULL, false, NULL},
     /* Continental style: street word with a street suffix, then the house number. */
     {"address.name-number", SEALM_GUARD_ADDRESS, 0.7f,
      "(?<![\\w])(?:(?:Rue|Via|Viale|Corso|Piazza|Calle|Carrer|Avenida|Rua|Paseo|Plaza|Strada|Ulica|Avenue|Boulevard)"
@@ -1071,10 +1097,10 @@ const pii_rule SEALM_GUARD_PII_RULES[] = {
      /* the word is read once (possessive) and its ending checked looking back, instead of
       * backtracking through the word once per suffix */
      "[A-Z][a-z\\x80-\\xff]++(?:(?<=str)\\.|(?<=" CONTINENTAL_SUFFIXES ")))\\s+\\d{1,5}[a-zA-Z]?(?![\\w])",
-     0, "0123456789", NULL, 0, NULL, 0, 0, name_number_start, START_CAPITAL, NULL, false},
+     0, "0123456789", NULL, 0, NULL, 0, 0, name_number_start, START_CAPITAL, NULL, false, lead_word_start},
     {"address.cue", SEALM_GUARD_ADDRESS, 0.7f,
      "(?<![\\w])\\d{1,6}[A-Za-z]?\\s+[A-Z][^\\n,;]{2,60}(?:,\\s*[^\\n,;]{2,40}){0,3}", 0, "0123456789",
-     check_address_cue, 0, NULL, 0, 0, address_cue_start, START_NUMBER, NULL, false},
+     check_address_cue, 0, NULL, 0, 0, address_cue_start, START_NUMBER, NULL, false, NULL},
 };
 
 const size_t SEALM_GUARD_PII_N_RULES = sizeof SEALM_GUARD_PII_RULES / sizeof SEALM_GUARD_PII_RULES[0];

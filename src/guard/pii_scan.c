@@ -658,10 +658,14 @@ static sealm_status run_rule_at_prefixes(const sealm_guard_pii *d, size_t rule, 
 }
 
 /* The anchored form of run_rule: one attempt at each possible start before offset before
- * that passes the rule's shape test. A start inside a match already taken is skipped. */
+ * that passes the rule's shape test. A start inside a match already taken is skipped.
+ * numbers: for a capital rule with pii_rule.no_number_ok, the number starts; a capital whose
+ * next capital start comes before the next number start has no number right after its word,
+ * and is tried only where no_number_ok holds. */
 static sealm_status run_rule_at_starts(const sealm_guard_pii *d, const compiled_rule *cr, const char *text,
                                        size_t len, const start_list *starts, size_t before, const uint16_t *shapes,
-                                       pcre2_match_data *md, sealm_guard_findings *out, sealm_error *err) {
+                                       const start_list *numbers, pcre2_match_data *md, sealm_guard_findings *out,
+                                       sealm_error *err) {
     const pii_rule *r = cr->rule;
     size_t at = 0;
     if (shapes) {
@@ -677,6 +681,20 @@ static sealm_status run_rule_at_starts(const sealm_guard_pii *d, const compiled_
                 sealm_status st = try_anchored(d, cr, text, len, p, md, out, &at, err);
                 if (st != SEALM_OK) return st;
             }
+        }
+        return SEALM_OK;
+    }
+    if (numbers) {
+        /* every start here lies before the last number start (before), so a next number
+         * start exists; j follows it as p grows */
+        size_t j = 0;
+        for (size_t i = 0; i < starts->n && starts->at[i] < before; i++) {
+            size_t p = starts->at[i];
+            while (numbers->at[j] <= p) j++;
+            bool number_next = i + 1 == starts->n || starts->at[i + 1] > numbers->at[j];
+            if (p < at || (!number_next && !r->no_number_ok(text, len, p)) || !r->window_ok(text, len, p)) continue;
+            sealm_status st = try_anchored(d, cr, text, len, p, md, out, &at, err);
+            if (st != SEALM_OK) return st;
         }
         return SEALM_OK;
     }
@@ -763,9 +781,9 @@ static sealm_status run_rule(const sealm_guard_pii *d, const compiled_rule *cr, 
 /* Rule i of the fast scan, with the prefilters of the first pass: nothing to do for a rule
  * tried only at listed starts or prefixes when there are none (most short requests have no
  * prefix hit and no letter code); the others ask whether their required bytes occur. */
-static sealm_status scan_rule(const sealm_guard_pii *d, size_t i, const char *text, size_t len, text_map *m,
-                              const prefix_hits *hits, pcre2_match_data *md, sealm_guard_findings *found,
-                              sealm_error *err) {
+static PII_ALWAYS_INLINE sealm_status scan_rule(const sealm_guard_pii *d, size_t i, const char *text, size_t len,
+                                                text_map *m, const prefix_hits *hits, pcre2_match_data *md,
+                                                sealm_guard_findings *found, sealm_error *err) {
     const compiled_rule *cr = &d->rules[i];
     int start = cr->start;
     if (start == START_PREFIX) return hits->n ? run_rule_at_prefixes(d, i, text, len, hits, md, found, err) : SEALM_OK;
@@ -785,7 +803,10 @@ static sealm_status scan_rule(const sealm_guard_pii *d, size_t i, const char *te
             if (st != SEALM_OK) return st;
             shapes = m->shapes;
         }
-        return run_rule_at_starts(d, cr, text, len, l, before, shapes, md, found, err);
+        const start_list *numbers = NULL;
+        if (start == START_CAPITAL && cr->need_digits && cr->rule->no_number_ok && cr->rule->window_ok)
+            numbers = starts_of(m, START_NUMBER);
+        return run_rule_at_starts(d, cr, text, len, l, before, shapes, numbers, md, found, err);
     }
     if (cr->rule->need && !any_present(m, text, len, cr)) return SEALM_OK;
     return run_rule(d, cr, text, len, m, md, found, err);

@@ -30,6 +30,9 @@ struct sealm_guard_vault {
     unsigned char *arena[ARENA_REGIONS]; /* sodium_malloc'd value regions, the last one filling */
     size_t n_regions, arena_used, arena_cap;   /* of the last region */
     unsigned counters[SEALM_GUARD_KIND_COUNT];   /* last number given per kind */
+    /* each kind's name and its length, looked up once per vault instead of once per new value */
+    const char *kind_name[SEALM_GUARD_KIND_COUNT];
+    size_t kind_name_len[SEALM_GUARD_KIND_COUNT];
     /* Lookup by value: open addressing over SipHash values (libsodium crypto_shorthash) under
      * a random per-vault key, so a long conversation costs one probe per finding instead of a
      * compare with every value so far, and the hashes say nothing about the values. */
@@ -47,6 +50,10 @@ sealm_status sealm_guard_vault_new(sealm_guard_vault **out, sealm_error *err) {
     sealm_guard_vault *v = calloc(1, sizeof *v);
     if (!v) return sealm_error_set(err, SEALM_E_NOMEM, "out of memory creating the redaction vault");
     crypto_shorthash_keygen(v->hash_key);
+    for (int k = 0; k < SEALM_GUARD_KIND_COUNT; k++) {
+        v->kind_name[k] = sealm_guard_kind_name((sealm_guard_kind)k);
+        v->kind_name_len[k] = strlen(v->kind_name[k]);
+    }
     *out = v;
     return SEALM_OK;
 }
@@ -102,18 +109,17 @@ static sealm_status arena_reserve(sealm_guard_vault *v, size_t len, sealm_error 
 
 static bool is_pii_kind(sealm_guard_kind k) { return (unsigned)k < SEALM_GUARD_INJECTION; }
 
-/* Writes "[KIND_n]" into out (cap bytes, NUL-terminated) and returns its length. Written out
- * by hand rather than with snprintf: it runs for every new value of a long conversation. The
- * longest, "[URL_CREDENTIALS_4294967295]", is 28 bytes. */
-static size_t format_placeholder(char *out, size_t cap, sealm_guard_kind k, unsigned number) {
+/* Writes "[NAME_n]" into out (cap bytes, NUL-terminated) and returns its length; name is the
+ * kind's name, name_len bytes. Written out by hand rather than with snprintf: it runs for
+ * every new value of a long conversation. The longest, "[URL_CREDENTIALS_4294967295]", is 28
+ * bytes. */
+static size_t format_placeholder(char *out, size_t cap, const char *name, size_t name_len, unsigned number) {
     char digits[10];
-    size_t nd = 0;
+    size_t nd = 0, n = 0;
     do {
         digits[nd++] = (char)('0' + number % 10);
         number /= 10;
     } while (number && nd < sizeof digits);
-    const char *name = sealm_guard_kind_name(k);
-    size_t name_len = strlen(name), n = 0;
     if (name_len + nd + 4 > cap) name_len = cap - nd - 4;
     out[n++] = '[';
     memcpy(out + n, name, name_len);
@@ -183,7 +189,8 @@ static sealm_status vault_entry_of(sealm_guard_vault *v, sealm_guard_kind k, con
     e->value = stored;
     e->len = len;
     v->arena_used += len;
-    e->placeholder_len = format_placeholder(e->placeholder, sizeof e->placeholder, k, ++v->counters[k]);
+    e->placeholder_len = format_placeholder(e->placeholder, sizeof e->placeholder, v->kind_name[k],
+                                            v->kind_name_len[k], ++v->counters[k]);
     v->n++;
     v->index[slot] = (uint32_t)v->n;   /* the empty slot the probe above ended on */
     *out = e;
