@@ -202,6 +202,8 @@ for line in open(os.path.join(raw, "runs.txt")):
         "llama_cold_wall_s": None if llama_cold == "null" else float(llama_cold),
         "rss_within_budget": rss <= first["rss_budget_bytes"],
     })
+# the kernels sealm ran (SEALM_SIMD caps them: scalar|avx2|avx-vnni|avx512|neon|neon-dotprod)
+machine["sealm_simd"] = sorted({run["sealm"].get("simd", "?") for r in rows for run in r["rounds"]})
 doc = {"machine": machine, "threads": int(threads), "n_prompt": int(prompt), "n_gen": int(gen), "reps": int(reps),
        "rounds": rounds, "rows": rows}
 json.dump(doc, open(os.path.join(out, "compare.json"), "w"), indent=2)
@@ -217,9 +219,9 @@ md.append("Machine: %s, %s CPUs (%s thread(s) per core), L2 %s, L3 %s, %s GiB RA
     " ".join(machine["flags"]), machine["kernel"]))
 md.append("Run %s UTC: %s threads, prefill %s tokens, decode %s tokens; %d rounds of %s repetitions per program "
           "(figures: medians over rounds; ratios: median of the rounds' ratios, their range in brackets); "
-          "llama.cpp build %s; load average at the end %s." % (
-              machine["date_utc"], threads, prompt, gen, rounds, reps, machine.get("llama_cpp_build", "?"),
-              " ".join(machine["loadavg_at_end"])))
+          "sealm SIMD level %s; llama.cpp build %s; load average at the end %s." % (
+              machine["date_utc"], threads, prompt, gen, rounds, reps, "/".join(machine["sealm_simd"]) or "?",
+              machine.get("llama_cpp_build", "?"), " ".join(machine["loadavg_at_end"])))
 md.append("")
 md.append("| model | MiB | decode sealm | decode llama.cpp | ratio | prefill sealm | prefill llama.cpp | ratio "
           "| % of BW bound | TTFT 32 tok (ms) | cold start sealm / llama.cpp (s) | peak RSS / budget (MiB) |")

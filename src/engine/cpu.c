@@ -97,60 +97,97 @@ static uint64_t read_xcr0(void) {
     return ((uint64_t)hi << 32) | lo;
 }
 
+/* What the CPU and the OS allow, level by level (the x86 levels do not nest: AVX-VNNI
+ * came to client cores without AVX-512 and is absent from some with it, Zen 4 and Ice Lake). */
+typedef struct cpu_features {
+    bool avx2;       /* AVX2, FMA, F16C, with the YMM state saved */
+    bool avx_vnni;   /* and the VEX-encoded vpdpbusd (AVX-VNNI) */
+    bool avx512;     /* and AVX-512 F, BW, VL, VNNI with the ZMM state saved */
+} cpu_features;
+
 /* cpuid directly rather than __builtin_cpu_supports, because clang does not know every
  * feature name we need ("f16c"); the OS check (XCR0 via xgetbv) matters as much as the
- * CPU bits: an OS that does not save the YMM/ZMM state makes those instructions fault. */
-static sealm_simd_level cpu_max_level(void) {
+ * CPU bits: an OS that does not save the YMM/ZMM state makes those instructions fault.
+ * Bits from the Intel SDM, vol. 2A, CPUID: leaf 1 ECX, leaf 7 sub-leaf 0 EBX/ECX, and leaf
+ * 7 sub-leaf 1 EAX bit 4 for AVX-VNNI (which needs only the YMM state). */
+static cpu_features cpu_detect(void) {
+    cpu_features f = {false, false, false};
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d))
-        return SEALM_SIMD_SCALAR;
+        return f;
     const bool fma = c & (1u << 12), osxsave = c & (1u << 27), avx = c & (1u << 28), f16c = c & (1u << 29);
     if (!(osxsave && avx && fma && f16c))
-        return SEALM_SIMD_SCALAR;
+        return f;
     const uint64_t xcr0 = read_xcr0();
     if ((xcr0 & 0x6) != 0x6)                  /* XMM and YMM state */
-        return SEALM_SIMD_SCALAR;
+        return f;
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
-        return SEALM_SIMD_SCALAR;
-    const bool avx2 = b & (1u << 5);
-    if (!avx2)
-        return SEALM_SIMD_SCALAR;
+        return f;
+    const unsigned max_subleaf = a;
+    f.avx2 = b & (1u << 5);
+    if (!f.avx2)
+        return f;
     const bool avx512f = b & (1u << 16), avx512bw = b & (1u << 30), avx512vl = b & (1u << 31);
     const bool avx512vnni = c & (1u << 11);
     const bool zmm_state = (xcr0 & 0xe0) == 0xe0; /* opmask, upper ZMM0-15, ZMM16-31 */
-    if (avx512f && avx512bw && avx512vl && avx512vnni && zmm_state)
-        return SEALM_SIMD_AVX512;
-    return SEALM_SIMD_AVX2;
+    f.avx512 = avx512f && avx512bw && avx512vl && avx512vnni && zmm_state;
+    if (max_subleaf >= 1 && __get_cpuid_count(7, 1, &a, &b, &c, &d))
+        f.avx_vnni = a & (1u << 4);
+    return f;
 }
+
+/* Whether this CPU runs the kernels of level l (scalar always; another ISA's never). */
+static bool cpu_runs(sealm_simd_level l) {
+    const cpu_features f = cpu_detect();
+    switch (l) {
+    case SEALM_SIMD_SCALAR: return true;
+    case SEALM_SIMD_AVX2: return f.avx2;
+    case SEALM_SIMD_AVX_VNNI: return f.avx2 && f.avx_vnni;
+    case SEALM_SIMD_AVX512: return f.avx2 && f.avx512;
+    default: return false;
+    }
+}
+#define SEALM_TOP_LEVEL SEALM_SIMD_AVX512
 #elif defined(SEALM_ARM64)
 /* The kernel's hwcaps rather than reading ID_AA64ISAR0_EL1 ourselves: it tells us what the
  * CPU has and the OS allows. Dot product (SDOT) is optional in ARMv8.2, so the architecture
  * version alone does not say (Cortex-A55/A75/A76+, Neoverse and Apple cores have it; the
  * A53 and A72 do not). */
-static sealm_simd_level cpu_max_level(void) {
+static bool cpu_runs(sealm_simd_level l) {
     const unsigned long hwcap = getauxval(AT_HWCAP);
-    if (!(hwcap & HWCAP_ASIMD))
-        return SEALM_SIMD_SCALAR;
-    return (hwcap & HWCAP_ASIMDDP) ? SEALM_SIMD_NEON_DOTPROD : SEALM_SIMD_NEON;
+    switch (l) {
+    case SEALM_SIMD_SCALAR: return true;
+    case SEALM_SIMD_NEON: return hwcap & HWCAP_ASIMD;
+    case SEALM_SIMD_NEON_DOTPROD: return (hwcap & HWCAP_ASIMD) && (hwcap & HWCAP_ASIMDDP);
+    default: return false;
+    }
 }
+#define SEALM_TOP_LEVEL SEALM_SIMD_NEON_DOTPROD
 #else
-static sealm_simd_level cpu_max_level(void) { return SEALM_SIMD_SCALAR; }
+static bool cpu_runs(sealm_simd_level l) { return l == SEALM_SIMD_SCALAR; }
+#define SEALM_TOP_LEVEL SEALM_SIMD_SCALAR
 #endif
 
-static bool level_is_arm(sealm_simd_level l) {
-    return l == SEALM_SIMD_NEON || l == SEALM_SIMD_NEON_DOTPROD;
+/* The next level down a ladder: scalar < avx2 < avx-vnni < avx512 on x86-64, scalar < neon
+ * < neon-dotprod on aarch64. */
+static sealm_simd_level level_below(sealm_simd_level l) {
+    switch (l) {
+    case SEALM_SIMD_AVX512: return SEALM_SIMD_AVX_VNNI;
+    case SEALM_SIMD_AVX_VNNI: return SEALM_SIMD_AVX2;
+    case SEALM_SIMD_NEON_DOTPROD: return SEALM_SIMD_NEON;
+    default: return SEALM_SIMD_SCALAR;
+    }
 }
 
-/* The level to install for a request: the request itself when this CPU can run it, the
- * CPU's best when the request is higher on the same ladder (scalar < avx2 < avx512 on
- * x86-64, scalar < neon < neon-dotprod on aarch64; each ladder's values increase), scalar
- * when it names another architecture's ISA. */
-static sealm_simd_level clamp_level(sealm_simd_level want, sealm_simd_level max) {
-    if (want == SEALM_SIMD_SCALAR || max == SEALM_SIMD_SCALAR)
-        return SEALM_SIMD_SCALAR;
-    if (level_is_arm(want) != level_is_arm(max))
-        return SEALM_SIMD_SCALAR;
-    return want < max ? want : max;
+/* The level to install for a request: the request itself when this CPU can run it, else
+ * the nearest level below it on its ladder that it can (so avx-vnni on a CPU without
+ * AVX-VNNI gives avx2, even where the CPU has AVX-512), and scalar when it names another
+ * architecture's ISA (cpu_runs is false for all of that ladder). The walk follows the
+ * ladder explicitly, so nothing depends on the enum's numeric values. */
+static sealm_simd_level clamp_level(sealm_simd_level want) {
+    while (!cpu_runs(want))
+        want = level_below(want);
+    return want;
 }
 
 /* ---- installing ---- */
@@ -158,19 +195,25 @@ static sealm_simd_level clamp_level(sealm_simd_level want, sealm_simd_level max)
 static sealm_simd_level installed = SEALM_SIMD_SCALAR;
 
 static sealm_simd_level install(sealm_simd_level want) {
-    const sealm_simd_level level = clamp_level(want, cpu_max_level());
+    const sealm_simd_level level = clamp_level(want);
     sealm_vec_ops *ops = sealm_vec_ops_installed();
     /* back to the scalar kernels first (vec_dot_x4 included), so that a lower level than
      * the one installed leaves nothing of it behind */
     memcpy(table, table_ref, sizeof table);
     *ops = *sealm_vec_ops_ref();
 #ifdef SEALM_X86
-    if (level >= SEALM_SIMD_AVX2) {
+    if (level == SEALM_SIMD_AVX2 || level == SEALM_SIMD_AVX_VNNI || level == SEALM_SIMD_AVX512) {
         sealm_kernels_install_avx2(table, ops);
         sealm_attention_install_avx2(ops);
         sealm_gemm_install_avx2(table);
     }
-    if (level >= SEALM_SIMD_AVX512) {
+    /* the AVX2 kernels whose byte products change, over the plain ones; not below
+     * avx512, whose CPUs need not have AVX-VNNI (Zen 4, Ice Lake) */
+    if (level == SEALM_SIMD_AVX_VNNI) {
+        sealm_kernels_install_avxvnni(table);
+        sealm_gemm_install_avxvnni(table);
+    }
+    if (level == SEALM_SIMD_AVX512) {
         sealm_kernels_install_avx512(table, ops);
         sealm_attention_install_avx512(ops);
         sealm_gemm_install_avx512(table);
@@ -187,10 +230,10 @@ static sealm_simd_level install(sealm_simd_level want) {
     return level;
 }
 
-/* The level init installs: the CPU's best, unless SEALM_SIMD=scalar|avx2|avx512|neon|
- * neon-dotprod asks for another (clamped as above: a level this CPU lacks gives the nearest
- * below it). An unknown value is ignored rather than failing: init has no way to report an
- * error. */
+/* The level init installs: the CPU's best, unless SEALM_SIMD=scalar|avx2|avx-vnni|avx512|
+ * neon|neon-dotprod asks for another (clamped as above: a level this CPU lacks gives the
+ * nearest below it). An unknown value is ignored rather than failing: init has no way to
+ * report an error. */
 static sealm_simd_level requested_level(void) {
     const char *v = getenv("SEALM_SIMD");
     if (v != NULL) {
@@ -198,7 +241,7 @@ static sealm_simd_level requested_level(void) {
             if (strcmp(v, sealm_simd_level_name((sealm_simd_level)l)) == 0)
                 return (sealm_simd_level)l;
     }
-    return cpu_max_level();
+    return SEALM_TOP_LEVEL;   /* clamped by install to the best this CPU runs */
 }
 
 static void init_once(void) {
@@ -223,6 +266,7 @@ const char *sealm_simd_level_name(sealm_simd_level l) {
     switch (l) {
     case SEALM_SIMD_SCALAR: return "scalar";
     case SEALM_SIMD_AVX2: return "avx2";
+    case SEALM_SIMD_AVX_VNNI: return "avx-vnni";
     case SEALM_SIMD_AVX512: return "avx512";
     case SEALM_SIMD_NEON: return "neon";
     case SEALM_SIMD_NEON_DOTPROD: return "neon-dotprod";

@@ -77,6 +77,10 @@ void sealm_gemm_install_avx512(sealm_type_traits table[SEALM_TYPE_COUNT]);
 /* Installs the AVX2 kernels (Q4_0, Q8_0, Q4_1, Q4_K, Q6_K; gemm_avx2.c) into table[t].gemm; cpu.c
  * calls it at the AVX2 level and above, before the AVX-512 ones (which replace them). */
 void sealm_gemm_install_avx2(sealm_type_traits table[SEALM_TYPE_COUNT]);
+/* The same kernels built for AVX-VNNI (gemm_avxvnni.c: vpdpbusd for the byte products of
+ * Q4_0, Q8_0, Q4_1, vpdpwssd for the K-quants' scaled sums; the same bits); cpu.c calls it
+ * at the avx-vnni level only, after the AVX2 install. */
+void sealm_gemm_install_avxvnni(sealm_type_traits table[SEALM_TYPE_COUNT]);
 #endif
 
 #endif

@@ -133,16 +133,20 @@ typedef struct sealm_type_traits {
  * Activation types (vec_dot_type targets): F32, F16, BF16, Q8_0, Q8_1, Q8_K. */
 const sealm_type_traits *sealm_type_traits_get(sealm_tensor_type t);
 
-/* Which SIMD level the table uses. Two ladders: scalar < avx2 < avx512 on x86-64, and
- * scalar < neon < neon-dotprod on aarch64 (neon-dotprod: the NEON kernels with the quantized
- * dot products built for SDOT, ARMv8.2 dot-product extension; the same bits as neon). */
+/* Which SIMD level the table uses. Two ladders: scalar < avx2 < avx-vnni < avx512 on x86-64
+ * (avx-vnni: the AVX2 kernels with the byte dot products built for the VEX-encoded vpdpbusd
+ * of AVX-VNNI, as on Alder Lake and later client cores and Zen 5; the same bits as avx2),
+ * and scalar < neon < neon-dotprod on aarch64 (neon-dotprod: the NEON kernels with the
+ * quantized dot products built for SDOT, ARMv8.2 dot-product extension; the same bits as
+ * neon). Within each ladder the values increase (cpu.c's clamp_level relies on it), and
+ * SEALM_SIMD_NEON_DOTPROD is the last value (tests loop from SCALAR to it). */
 typedef enum sealm_simd_level {
-    SEALM_SIMD_SCALAR = 0, SEALM_SIMD_AVX2 = 1, SEALM_SIMD_AVX512 = 2, SEALM_SIMD_NEON = 3,
-    SEALM_SIMD_NEON_DOTPROD = 4,
+    SEALM_SIMD_SCALAR = 0, SEALM_SIMD_AVX2 = 1, SEALM_SIMD_AVX_VNNI = 2, SEALM_SIMD_AVX512 = 3,
+    SEALM_SIMD_NEON = 4, SEALM_SIMD_NEON_DOTPROD = 5,
 } sealm_simd_level;
 
 /* Detects the CPU (cpuid on x86-64, hwcaps on aarch64) and installs the fastest kernels.
- * The environment variable SEALM_SIMD=scalar|avx2|avx512|neon|neon-dotprod caps the level
+ * The environment variable SEALM_SIMD=scalar|avx2|avx-vnni|avx512|neon|neon-dotprod caps the level
  * (for tests and for comparing paths). Idempotent and thread-safe (pthread_once). Returns
  * the level chosen. */
 sealm_simd_level sealm_kernels_init(void);

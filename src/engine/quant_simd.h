@@ -1,6 +1,6 @@
 /* Engine-internal: entry points of the SIMD kernel files.
  *
- * Each ISA file (quant_avx2.c, quant_avx512.c, quant_neon.c, quant_neon_dotprod.c —
+ * Each ISA file (quant_avx2.c, quant_avxvnni.c, quant_avx512.c, quant_neon.c, quant_neon_dotprod.c —
  * compiled with that ISA's flags only, see CMakeLists.txt) exports one install function
  * that overwrites the vec_dot / from_float_fast pointers of the types it accelerates, and
  * the vector ops it has. cpu.c calls them in order of increasing width after checking the
@@ -13,6 +13,9 @@
 #if defined(__x86_64__) || defined(_M_X64)
 void sealm_kernels_install_avx2(sealm_type_traits table[SEALM_TYPE_COUNT], sealm_vec_ops *ops);
 void sealm_kernels_install_avx512(sealm_type_traits table[SEALM_TYPE_COUNT], sealm_vec_ops *ops);
+/* The quantized vec_dots again, with AVX-VNNI's vpdpbusd (quant_avxvnni.c): only on a CPU
+ * with AVX-VNNI, at the avx-vnni level, after sealm_kernels_install_avx2. */
+void sealm_kernels_install_avxvnni(sealm_type_traits table[SEALM_TYPE_COUNT]);
 /* The attention kernels, blocked and grouped (attention_avx2.c, attention_avx512.c). */
 void sealm_attention_install_avx2(sealm_vec_ops *ops);
 void sealm_attention_install_avx512(sealm_vec_ops *ops);

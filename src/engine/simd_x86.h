@@ -1,7 +1,9 @@
-/* Engine-internal, private to quant_avx2.c and quant_avx512.c: small AVX2 building blocks.
+/* Engine-internal, private to the x86 kernel files: small AVX2 building blocks.
  *
- * Only include this from files compiled with -mavx2 -mfma -mf16c (the *_avx2.c and
- * *_avx512.c files, see CMakeLists.txt); everything here is static inline. */
+ * Only include this from files compiled with -mavx2 -mfma -mf16c (the *_avx2.c, *_avxvnni.c
+ * and *_avx512.c files, see CMakeLists.txt); everything here is static inline. Where the
+ * file is also built for AVX-VNNI (__AVXVNNI__, the *_avxvnni.c files), the byte dots below
+ * are one vpdpbusd each, with the same results. */
 #ifndef SEALM_ENGINE_SIMD_X86_H
 #define SEALM_ENGINE_SIMD_X86_H
 
@@ -69,20 +71,40 @@ static inline __m256i x86_pair_sums_i16(__m256i p) {
     return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
 }
 
+/* acc + the dot products of int16 pairs: lane k += a[2k]*b[2k] + a[2k+1]*b[2k+1] (the
+ * K-quants' scaled pair sums). AVX2: vpmaddwd then vpaddd; AVX-VNNI: vpdpwssd (the
+ * non-saturating form), which wraps exactly as vpmaddwd's one overflow (two products of
+ * -32768·-32768) and the add do: the same int32 in every case. */
+static inline __m256i x86_madd_i16_into(__m256i acc, __m256i a, __m256i b) {
+#if defined(__AVXVNNI__)
+    return _mm256_dpwssd_avx_epi32(acc, a, b);
+#else
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b));
+#endif
+}
+
 /* Dot products of signed bytes in groups of 4: lane k = sum_{i<4} w[4k+i]*x[4k+i].
- * The only byte multiply is vpmaddubsw, which wants one operand unsigned. So multiply |w|
+ * The byte multiplies (vpmaddubsw, vpdpbusd) want one operand unsigned. So multiply |w|
  * (unsigned, up to 128) by x with w's sign moved onto it: |w|*sign(w)*x == w*x, and w == 0
  * zeroes x. x must not hold -128 (its negation would wrap); our activation quantizers
- * produce -127..127. Pair sums stay below 2*128*127 < 32767, so the 16-bit step cannot
+ * produce -127..127. Pair sums stay below 2*128*127 < 32767, so AVX2's 16-bit step cannot
  * saturate. */
 static inline __m256i x86_dot_i8x32(__m256i w, __m256i x) {
+#if defined(__AVXVNNI__)
+    return _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(w), _mm256_sign_epi8(x, w));
+#else
     __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(x, w));
     return x86_pair_sums_i16(p);
+#endif
 }
 
 /* Same for unsigned weights u (0..127): no sign trick needed. */
 static inline __m256i x86_dot_u8i8x32(__m256i u, __m256i x) {
+#if defined(__AVXVNNI__)
+    return _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), u, x);
+#else
     return x86_pair_sums_i16(_mm256_maddubs_epi16(u, x));
+#endif
 }
 
 /* 16 packed nibbles -> 32 bytes: byte j (j < 16) = low nibble of q[j], byte 16+j = high

@@ -13,7 +13,8 @@ F32 model, a few one-ulp differences in its odd-width (172) feed-forward product
 bounds — max 1e-3, mean 1e-4 — leave room for that and nothing else: one activation
 rounded the other way after a product moves some logits by ~1e-2. They hold on every SIMD
 level, because each level reproduces the scalar reference exactly: the test runs at each
-(SEALM_SIMD caps the level; on a CPU without AVX-512 that case runs AVX2 again).
+(SEALM_SIMD caps the level; a level the CPU lacks runs the nearest one below it again,
+e.g. avx-vnni on a CPU without AVX-VNNI runs avx2).
 """
 import json
 from pathlib import Path
@@ -49,7 +50,7 @@ def model_path(name: str) -> Path:
     raise AssertionError(f"golden model {name} not found under {SHARED / 'models'}")
 
 
-@pytest.mark.parametrize("simd", ["scalar", "avx2", "avx512"])
+@pytest.mark.parametrize("simd", ["scalar", "avx2", "avx-vnni", "avx512"])
 @pytest.mark.parametrize("golden", GOLDEN, ids=[g.stem for g in GOLDEN])
 def test_golden(golden, simd, tmp_path):
     level = {"SEALM_SIMD": simd}

@@ -12,7 +12,9 @@
  *  3. enough rows of a long row that the kernels walk more than one row panel, rows so
  *     long that a panel of prepared rows is shorter than a tile, and the longest row;
  *  4. which level has which kernels: the AVX2 level (reached whenever the CPU has AVX2,
- *     FMA and F16C) exactly Q8_0, Q4_0, Q4_1, Q4_K and Q6_K (gemm_avx2.c), the AVX-512 level (when the
+ *     FMA and F16C) exactly Q8_0, Q4_0, Q4_1, Q4_K and Q6_K (gemm_avx2.c), the AVX-VNNI
+ *     level (reached whenever /proc/cpuinfo lists avx_vnni too) the same types in its own
+ *     build (gemm_avxvnni.c), while the AVX2 level keeps the plain one, the AVX-512 level (when the
  *     CPU has it) F32, Q8_0, Q4_0, Q4_1, Q4_K and Q6_K, scalar none, and going down a level
  *     leaves no kernel of the higher one behind (F32 rows not a multiple of 16 are compared
  *     with sealm_f32_vec_dot_untiled, the order the engine gives them);
@@ -37,6 +39,7 @@
 #include "engine/gemm.h"
 #include "engine/quant.h"
 #include "engine/quant_ref.h"
+#include "support/test_cpu.h"
 #include "support/test_rng.h"
 
 
@@ -317,7 +320,8 @@ static void check_extremes(sealm_tensor_type t) {
 static void check_kernel_set(sealm_simd_level level) {
     for (size_t i = 0; i < N_GEMM_TYPES; i++) {
         const sealm_type_traits *tt = sealm_type_traits_get(gemm_types[i]);
-        const int want = level == SEALM_SIMD_AVX512 || (level == SEALM_SIMD_AVX2 && has_avx2_kernel(gemm_types[i]));
+        const int avx2_build = level == SEALM_SIMD_AVX2 || level == SEALM_SIMD_AVX_VNNI;
+        const int want = level == SEALM_SIMD_AVX512 || (avx2_build && has_avx2_kernel(gemm_types[i]));
         if ((tt->gemm != NULL) != want)
             fail_msg("%s at the %s level: gemm kernel %s, expected %s", tt->name, sealm_simd_level_name(level),
                      tt->gemm ? "installed" : "missing", want ? "one" : "none");
@@ -327,7 +331,7 @@ static void check_kernel_set(sealm_simd_level level) {
 static void test_levels(void **state) {
     (void)state;
     const sealm_simd_level initial = sealm_kernels_init();
-    int tested = 0, want_tested = 0, reached_avx2 = 0;
+    int tested = 0, want_tested = 0, reached_avx2 = 0, reached_avx_vnni = 0;
     for (int l = SEALM_SIMD_SCALAR; l <= SEALM_SIMD_NEON_DOTPROD; l++) {
         const sealm_simd_level got = sealm_kernels_set_level((sealm_simd_level)l);
         if (got != (sealm_simd_level)l) continue;
@@ -340,9 +344,10 @@ static void test_levels(void **state) {
             if (gemm_types[i] == SEALM_TYPE_Q4_K || gemm_types[i] == SEALM_TYPE_Q6_K) check_extremes(gemm_types[i]);
             tested++;
         }
-        if (got == SEALM_SIMD_AVX2 || got == SEALM_SIMD_AVX512) check_kernel_set(got);
-        if (got == SEALM_SIMD_AVX2) {
-            reached_avx2 = 1;
+        if (got == SEALM_SIMD_AVX2 || got == SEALM_SIMD_AVX_VNNI || got == SEALM_SIMD_AVX512) check_kernel_set(got);
+        if (got == SEALM_SIMD_AVX2 || got == SEALM_SIMD_AVX_VNNI) {
+            reached_avx2 |= got == SEALM_SIMD_AVX2;
+            reached_avx_vnni |= got == SEALM_SIMD_AVX_VNNI;
             for (size_t i = 0; i < N_GEMM_TYPES; i++) want_tested += has_avx2_kernel(gemm_types[i]);
         }
         if (got == SEALM_SIMD_AVX512) want_tested += (int)N_GEMM_TYPES;
@@ -356,8 +361,13 @@ static void test_levels(void **state) {
      * the engine keeps the vec_dot_x4 path, which test_kernels covers */
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) assert_true(reached_avx2);
+    /* likewise AVX-VNNI, by the kernel's flags (gcc and clang name it differently) */
+    const int vnni = test_cpu_has_flag("avx_vnni");
+    assert_true(vnni >= 0);
+    if (vnni == 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) assert_true(reached_avx_vnni);
 #else
     (void)reached_avx2;
+    (void)reached_avx_vnni;
 #endif
 }
 
@@ -369,6 +379,17 @@ static void test_scalar_has_none(void **state) {
     if (sealm_kernels_set_level(SEALM_SIMD_AVX512) == SEALM_SIMD_AVX512 &&
         sealm_kernels_set_level(SEALM_SIMD_AVX2) == SEALM_SIMD_AVX2)
         check_kernel_set(SEALM_SIMD_AVX2);
+    /* avx-vnni installs its own build of every AVX2 kernel, and going back to avx2 gives
+     * the plain ones again (SEALM_SIMD=avx2 on a VNNI CPU runs what a CPU without it runs) */
+    if (sealm_kernels_set_level(SEALM_SIMD_AVX_VNNI) == SEALM_SIMD_AVX_VNNI) {
+        sealm_gemm_fn vnni[N_GEMM_TYPES];
+        for (size_t i = 0; i < N_GEMM_TYPES; i++) vnni[i] = sealm_type_traits_get(gemm_types[i])->gemm;
+        assert_int_equal(sealm_kernels_set_level(SEALM_SIMD_AVX2), SEALM_SIMD_AVX2);
+        for (size_t i = 0; i < N_GEMM_TYPES; i++)
+            if (has_avx2_kernel(gemm_types[i]))
+                assert_true(vnni[i] != NULL && sealm_type_traits_get(gemm_types[i])->gemm != vnni[i]);
+        check_kernel_set(SEALM_SIMD_AVX2);
+    }
     assert_int_equal(sealm_kernels_set_level(SEALM_SIMD_SCALAR), SEALM_SIMD_SCALAR);
     for (size_t i = 0; i < N_GEMM_TYPES; i++) assert_null(sealm_type_traits_get(gemm_types[i])->gemm);
     assert_int_equal(sealm_kernels_set_level(initial), initial);

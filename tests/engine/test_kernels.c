@@ -7,7 +7,9 @@
  *     types whose accumulation order is pinned, quant_ref.h; within rounding for the
  *     others), from_float_fast ~ from_float, vector ops == reference ops (dot_f16_lane16
  *     bit for bit). Where the CPU has the dot-product extension, the baseline and SDOT
- *     builds of the NEON quantized dot products against each other, bit for bit.
+ *     builds of the NEON quantized dot products against each other, bit for bit; where it
+ *     has AVX-VNNI, likewise the AVX2 and AVX-VNNI builds (quant_avx2_dots.h), each level
+ *     installing its own build.
  *  4. real tensors of the synth models (read with the gguf layer): through every level
  *     (bit for bit where pinned), and one tensor dequantized from differently quantized
  *     files must agree.
@@ -25,6 +27,7 @@
 
 #include "engine/mathfn.h"
 #include "engine/quant.h"
+#include "support/test_cpu.h"
 #include "support/test_rng.h"
 #include "sealm/gguf.h"
 
@@ -1026,6 +1029,83 @@ static void test_neon_builds(void **state) {
     assert_int_equal(sealm_kernels_set_level(initial), initial);
 }
 
+/* The two x86 builds of the quantized dot products (quant_avx2_dots.h, compiled for AVX2
+ * and with AVX-VNNI's vpdpbusd) against each other: the same bits for every quantized type,
+ * pinned or not. Where /proc/cpuinfo lists avx_vnni (with avx2, fma, f16c) the avx-vnni
+ * level must be reached and install its own build over every quantized vec_dot (and only
+ * those: the float kernels stay AVX2's), while avx2 keeps the plain one; elsewhere avx-vnni
+ * must be refused: avx2 where the CPU has it, else scalar. */
+static void check_avx_builds_agree(sealm_tensor_type t, int64_t n, int random_bits) {
+    const sealm_type_traits *tt = sealm_type_traits_get(t);
+    const dot_inputs in = make_dot_inputs(t, n, random_bits);
+    void *w = in.w, *aq = in.aq;
+    float s_avx2 = NAN, s_vnni = NAN;
+    assert_int_equal(sealm_kernels_set_level(SEALM_SIMD_AVX2), SEALM_SIMD_AVX2);
+    const sealm_vec_dot_fn plain = tt->vec_dot;
+    plain(n, &s_avx2, w, aq);
+    assert_int_equal(sealm_kernels_set_level(SEALM_SIMD_AVX_VNNI), SEALM_SIMD_AVX_VNNI);
+    assert_true(tt->vec_dot != plain);   /* the AVX-VNNI build is what runs now */
+    tt->vec_dot(n, &s_vnni, w, aq);
+    if (memcmp(&s_avx2, &s_vnni, sizeof s_avx2) != 0)
+        fail_msg("%s n=%lld (%s): avx2 %a, avx-vnni %a: the two builds must give the same bits",
+                 tt->name, (long long)n, random_bits ? "random blocks" : "quantized row", s_avx2, s_vnni);
+    free(w); free(aq);
+}
+
+static void test_avx_vnni_builds(void **state) {
+    (void)state;
+    const sealm_simd_level initial = sealm_kernels_init();
+    const sealm_simd_level got = sealm_kernels_set_level(SEALM_SIMD_AVX_VNNI);
+#if defined(__x86_64__)
+    const int avx2 = test_cpu_has_flag("avx2"), vnni = test_cpu_has_flag("avx_vnni");
+    assert_true(avx2 >= 0 && vnni >= 0);   /* /proc/cpuinfo must say */
+    const int can = avx2 == 1 && vnni == 1 && test_cpu_has_flag("fma") == 1 && test_cpu_has_flag("f16c") == 1;
+    if (can) assert_int_equal(got, SEALM_SIMD_AVX_VNNI);
+#endif
+    if (got != SEALM_SIMD_AVX_VNNI) {
+#if defined(__x86_64__)
+        assert_true(got == SEALM_SIMD_AVX2 || got == SEALM_SIMD_SCALAR);
+        assert_int_equal(got, sealm_kernels_set_level(SEALM_SIMD_AVX2));
+#else
+        assert_int_equal(got, SEALM_SIMD_SCALAR);
+#endif
+        print_message("  avx-vnni: not supported here (got %s), builds not compared\n", sealm_simd_level_name(got));
+        assert_int_equal(sealm_kernels_set_level(initial), initial);
+        return;
+    }
+    /* avx-vnni replaces exactly the quantized dots: the float ones and the vector ops stay
+     * the AVX2 level's */
+    assert_int_equal(sealm_kernels_set_level(SEALM_SIMD_AVX2), SEALM_SIMD_AVX2);
+    sealm_vec_dot_fn avx2_dot[N_WEIGHT_TYPES];
+    for (size_t t = 0; t < N_WEIGHT_TYPES; t++) avx2_dot[t] = sealm_type_traits_get(weight_types[t])->vec_dot;
+    const sealm_vec_ops avx2_ops = *sealm_vec_ops_get();
+    assert_int_equal(sealm_kernels_set_level(SEALM_SIMD_AVX_VNNI), SEALM_SIMD_AVX_VNNI);
+    for (size_t t = 0; t < N_WEIGHT_TYPES; t++) {
+        const sealm_type_traits *tt = sealm_type_traits_get(weight_types[t]);
+        if (tt->block_elems == 1) assert_true(tt->vec_dot == avx2_dot[t]);
+        else assert_true(tt->vec_dot != avx2_dot[t]);
+    }
+    assert_memory_equal(sealm_vec_ops_get(), &avx2_ops, sizeof avx2_ops);
+    static const int64_t n32[] = {32, 96, 160, 256, 576, 4096 + 32};
+    static const int64_t n256[] = {256, 768, 4096};
+    rng_seed(800);
+    int compared = 0;
+    for (size_t t = 0; t < N_WEIGHT_TYPES; t++) {
+        const sealm_type_traits *tt = sealm_type_traits_get(weight_types[t]);
+        if (tt->block_elems == 1)
+            continue;   /* float types: one build only (quant_avx2.c) */
+        const int64_t *ns = tt->block_elems == QK_K ? n256 : n32;
+        const size_t count = tt->block_elems == QK_K ? sizeof n256 / sizeof n256[0] : sizeof n32 / sizeof n32[0];
+        for (size_t k = 0; k < count; k++) {
+            check_avx_builds_agree(weight_types[t], ns[k], 0);
+            check_avx_builds_agree(weight_types[t], ns[k], 1);
+            compared += 2;
+        }
+    }
+    assert_true(compared > 0);
+    assert_int_equal(sealm_kernels_set_level(initial), initial);
+}
+
 /* ======================= 4. real tensors ======================= */
 
 /* Weights quantized by the reference implementation's quantizer (the synth models in
@@ -1232,6 +1312,7 @@ static void test_table(void **state) {
     assert_memory_equal(sealm_vec_ops_get(), sealm_vec_ops_ref(), sizeof(sealm_vec_ops));
     assert_string_equal(sealm_simd_level_name(SEALM_SIMD_SCALAR), "scalar");
     assert_string_equal(sealm_simd_level_name(SEALM_SIMD_AVX2), "avx2");
+    assert_string_equal(sealm_simd_level_name(SEALM_SIMD_AVX_VNNI), "avx-vnni");
     assert_string_equal(sealm_simd_level_name(SEALM_SIMD_AVX512), "avx512");
     assert_string_equal(sealm_simd_level_name(SEALM_SIMD_NEON), "neon");
     assert_string_equal(sealm_simd_level_name(SEALM_SIMD_NEON_DOTPROD), "neon-dotprod");
@@ -1256,6 +1337,7 @@ int main(void) {
         cmocka_unit_test(test_expf_range),
         cmocka_unit_test(test_simd_levels),
         cmocka_unit_test(test_neon_builds),
+        cmocka_unit_test(test_avx_vnni_builds),
         cmocka_unit_test(test_real_tensors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

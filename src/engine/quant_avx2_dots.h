@@ -1,0 +1,550 @@
+/* Engine-internal: the AVX2 quantized dot products, one source compiled twice.
+ *
+ * quant_avx2.c includes this for AVX2 (-mavx2 -mfma -mf16c -mbmi2: Haswell, Zen 1 and
+ * later), and quant_avxvnni.c for AVX-VNNI as well (-mavxvnni: Alder Lake and later client
+ * cores, Sierra Forest, Zen 5); cpu.c installs the second only at the avx-vnni level, where
+ * cpuid reports AVX-VNNI. The difference lies in simd_x86.h's byte dots (x86_dot_i8x32,
+ * x86_dot_u8i8x32): one vpdpbusd where the compiler targets AVX-VNNI, vpmaddubsw then
+ * vpmaddwd otherwise. Both leave the same exact int32 sums in the same lanes, and everything
+ * after them is shared code, so the two builds return the same bits (test_kernels.c
+ * compares them). The K-quants' chains multiply int16 pair sums by their sub-block scales
+ * and add them up (x86_madd_i16_into): vpmaddwd and vpaddd, or AVX-VNNI's vpdpwssd, the
+ * same int32. Their byte products stay vpmaddubsw in both: vpdpbusd's four-product sums
+ * would then need an int32 multiply (vpmulld, two uops) by the scale.
+ *
+ * Every kernel computes the same integer sums as its scalar reference in quant_<type>.c.
+ * Q8_0, Q4_0, Q4_1, Q4_K and Q6_K also add the float terms in the reference's order
+ * (quant_ref.h, "accumulation order"), so they return the very same bits: the lane-8 order
+ * is one 8-lane FMA accumulator (int32 lane k of the byte dot holds elements 4k..4k+3 of a
+ * 32-element step) reduced by x86_hsum_f32x8. The other types may differ in the last bits
+ * (tests/engine/test_kernels.c checks both).
+ *
+ * The pinned types also have vec_dot_x4 kernels: four dots at once, each chain built from
+ * the very step its vec_dot repeats (the *_block_avx2 helpers), so each result keeps
+ * vec_dot's bits while the four chains overlap.
+ *
+ * The recurring trick: AVX2 multiplies bytes only with vpmaddubsw (unsigned × signed,
+ * adjacent pairs summed to int16), followed by vpmaddwd to widen to int32 (AVX-VNNI's
+ * vpdpbusd also takes unsigned × signed bytes). Weights are therefore kept unsigned where
+ * the format allows (Q4_1, Q5_1, K-quants) and the format's offset is subtracted once per
+ * block from the activation sums; see simd_x86.h.
+ *
+ * Everything here is static: each including file gets its own copy, built with its own
+ * flags (the functions keep their _avx2 names in both). Include it only from those two
+ * files. */
+#ifndef SEALM_ENGINE_QUANT_AVX2_DOTS_H
+#define SEALM_ENGINE_QUANT_AVX2_DOTS_H
+
+#include "engine/quant.h"
+#include "engine/simd_kscales.h"
+#include "engine/simd_x86.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------------------
+ * 32-element block formats · Q8_0 / Q8_1
+ *
+ * What bounds these loops on recent Intel cores is not the FMA chain but the one shuffle
+ * port (p5): the register forms of the fp16 -> float conversion, vpinsrw, vinserti128 and
+ * the broadcasts all need it, about ten of them per block. The two helpers below use the
+ * memory forms instead (vcvtph2ps from memory and vbroadcasti128 are a load plus an
+ * arithmetic uop), which leaves one broadcast per block on that port.
+ * ---------------------------------------------------------------------------------- */
+
+/* The first two fp16 numbers at p as floats in lanes 0 and 1 (d and m of a Q4_1 block, d
+ * and s of a Q8_1 block, d and two quants of a Q8_0 block). Lanes 2 and 3 get the next
+ * four bytes read as fp16 (quants: any bits, NaN and inf included); callers only combine
+ * them lane by lane and drop them. Every block is longer than 8 bytes. */
+static inline __m128 load_2_fp16(const void *p) {
+    return _mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)p));
+}
+
+/* x86_unpack_nibbles16 without a shuffle: both halves load the same 16 bytes, the upper one
+ * is then shifted by a nibble (16-bit shift: stray bits masked below). */
+static inline __m256i unpack_nibbles16_avx2(const uint8_t q[16]) {
+    const __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)q));
+    const __m256i both = _mm256_blend_epi32(v, _mm256_srli_epi16(v, 4), 0xF0);
+    return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+}
+
+/* One block into the lane-8 accumulator. vec_dot and vec_dot_x4 both repeat this step, so
+ * their chains are the same operations in the same order. */
+static inline __m256 q8_0_block_xs_avx2(const block_q8_0 *w, __m256i qx, __m128 xd, __m256 acc) {
+    __m256i qw = _mm256_loadu_si256((const __m256i *)w->qs);
+    __m256 sums = _mm256_cvtepi32_ps(x86_dot_i8x32(qw, qx));
+    /* lane 0: dw*dx, the same float product as the reference's */
+    __m256 d = _mm256_broadcastss_ps(_mm_mul_ps(load_2_fp16(&w->d), xd));
+    return _mm256_fmadd_ps(d, sums, acc);
+}
+
+/* The same with the activation block's quants and scale (lane 0 of xd) loaded by the caller,
+ * which can then share them between rows. */
+static inline __m256 q8_0_block_avx2(const block_q8_0 *w, const block_q8_0 *x, __m256 acc) {
+    return q8_0_block_xs_avx2(w, _mm256_loadu_si256((const __m256i *)x->qs), load_2_fp16(&x->d), acc);
+}
+
+static void vec_dot_q8_0_q8_0_avx2(int64_t n, float *restrict s, const void *restrict vw,
+                                   const void *restrict vx) {
+    const block_q8_0 *w = vw;
+    const block_q8_0 *x = vx;
+    const int64_t nb = n / QK8_0;
+    /* lane-8 order: one accumulator, blocks in sequence */
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++)
+        acc = q8_0_block_avx2(&w[i], &x[i], acc);
+    *s = x86_hsum_f32x8(acc);
+}
+
+/* The x4 kernels run four vec_dot chains side by side: block i of every chain before
+ * block i+1 of any, so the four FMA latency chains overlap instead of following each other
+ * (one chain alone leaves the core mostly waiting). Each chain keeps its own accumulators
+ * and sees its blocks in order, so every result has vec_dot's bits. */
+static void vec_dot_x4_q8_0_q8_0_avx2(int64_t n, float *restrict s, const void *const vw[4],
+                                      const void *const vx[4]) {
+    const block_q8_0 *w0 = vw[0], *w1 = vw[1], *w2 = vw[2], *w3 = vw[3];
+    const block_q8_0 *x0 = vx[0], *x1 = vx[1], *x2 = vx[2], *x3 = vx[3];
+    const int64_t nb = n / QK8_0;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    const uintptr_t next = x86_next_rows(vw[0], vw[1], vw[2], vw[3], (size_t)nb * sizeof(block_q8_0));
+    if (x0 == x1 && x0 == x2 && x0 == x3) {
+        /* decode: four rows, one activation, whose block is loaded and converted once */
+        for (int64_t i = 0; i < nb; i++) {
+            x86_prefetch_step(next, i, 4 * sizeof(block_q8_0));
+            const __m256i qx = _mm256_loadu_si256((const __m256i *)x0[i].qs);
+            const __m128 xd = load_2_fp16(&x0[i].d);
+            acc0 = q8_0_block_xs_avx2(&w0[i], qx, xd, acc0);
+            acc1 = q8_0_block_xs_avx2(&w1[i], qx, xd, acc1);
+            acc2 = q8_0_block_xs_avx2(&w2[i], qx, xd, acc2);
+            acc3 = q8_0_block_xs_avx2(&w3[i], qx, xd, acc3);
+        }
+    } else for (int64_t i = 0; i < nb; i++) {
+        acc0 = q8_0_block_avx2(&w0[i], &x0[i], acc0);
+        acc1 = q8_0_block_avx2(&w1[i], &x1[i], acc1);
+        acc2 = q8_0_block_avx2(&w2[i], &x2[i], acc2);
+        acc3 = q8_0_block_avx2(&w3[i], &x3[i], acc3);
+    }
+    s[0] = x86_hsum_f32x8(acc0);
+    s[1] = x86_hsum_f32x8(acc1);
+    s[2] = x86_hsum_f32x8(acc2);
+    s[3] = x86_hsum_f32x8(acc3);
+}
+
+/* Q4_0: quants are nibbles 0..15 standing for -8..7. */
+static inline __m256i q4_0_block_dot_avx2(const block_q4_0 *w, const block_q8_0 *x) {
+    __m256i qw = _mm256_sub_epi8(unpack_nibbles16_avx2(w->qs), _mm256_set1_epi8(8));
+    return x86_dot_i8x32(qw, _mm256_loadu_si256((const __m256i *)x->qs));
+}
+
+/* Eight blocks into the fmaf chain: their sums are reduced together, then enter the chain
+ * one by one. */
+static inline float q4_0_8_blocks_avx2(const block_q4_0 *w, const block_q8_0 *x, float sum) {
+    __m256i p[8];
+    for (int b = 0; b < 8; b++) p[b] = q4_0_block_dot_avx2(&w[b], &x[b]);
+    float block_sums[8];
+    _mm256_storeu_ps(block_sums, _mm256_cvtepi32_ps(x86_hsum_i32x8_x8(p)));
+    for (int b = 0; b < 8; b++)
+        sum = fmaf(block_sums[b], x86_fp16_to_f32(w[b].d) * x86_fp16_to_f32(x[b].d), sum);
+    return sum;
+}
+
+/* One block (the tail past the last group of 8) into the fmaf chain. */
+static inline float q4_0_1_block_avx2(const block_q4_0 *w, const block_q8_0 *x, float sum) {
+    const float block_sum = (float)x86_hsum_i32x8(q4_0_block_dot_avx2(w, x));
+    return fmaf(block_sum, x86_fp16_to_f32(w->d) * x86_fp16_to_f32(x->d), sum);
+}
+
+static void vec_dot_q4_0_q8_0_avx2(int64_t n, float *restrict s, const void *restrict vw,
+                                   const void *restrict vx) {
+    const block_q4_0 *w = vw;
+    const block_q8_0 *x = vx;
+    const int64_t nb = n / QK4_0;
+    /* one fmaf chain over whole-block sums */
+    float sum = 0.0f;
+    int64_t i = 0;
+    for (; i + 8 <= nb; i += 8)
+        sum = q4_0_8_blocks_avx2(&w[i], &x[i], sum);
+    for (; i < nb; i++)
+        sum = q4_0_1_block_avx2(&w[i], &x[i], sum);
+    *s = sum;
+}
+
+static void vec_dot_x4_q4_0_q8_0_avx2(int64_t n, float *restrict s, const void *const vw[4],
+                                      const void *const vx[4]) {
+    const block_q4_0 *w0 = vw[0], *w1 = vw[1], *w2 = vw[2], *w3 = vw[3];
+    const block_q8_0 *x0 = vx[0], *x1 = vx[1], *x2 = vx[2], *x3 = vx[3];
+    const int64_t nb = n / QK4_0;
+    float sum0 = 0.0f, sum1 = 0.0f, sum2 = 0.0f, sum3 = 0.0f;
+    const uintptr_t next = x86_next_rows(vw[0], vw[1], vw[2], vw[3], (size_t)nb * sizeof(block_q4_0));
+    int64_t i = 0;
+    for (; i + 8 <= nb; i += 8) {
+        x86_prefetch_step(next, i / 8, 32 * sizeof(block_q4_0));
+        sum0 = q4_0_8_blocks_avx2(&w0[i], &x0[i], sum0);
+        sum1 = q4_0_8_blocks_avx2(&w1[i], &x1[i], sum1);
+        sum2 = q4_0_8_blocks_avx2(&w2[i], &x2[i], sum2);
+        sum3 = q4_0_8_blocks_avx2(&w3[i], &x3[i], sum3);
+    }
+    for (; i < nb; i++) {
+        sum0 = q4_0_1_block_avx2(&w0[i], &x0[i], sum0);
+        sum1 = q4_0_1_block_avx2(&w1[i], &x1[i], sum1);
+        sum2 = q4_0_1_block_avx2(&w2[i], &x2[i], sum2);
+        sum3 = q4_0_1_block_avx2(&w3[i], &x3[i], sum3);
+    }
+    s[0] = sum0;
+    s[1] = sum1;
+    s[2] = sum2;
+    s[3] = sum3;
+}
+
+/* Q4_1: w = d*q + m with q 0..15, so w·x = d*dx*sum(q*qx) + m*(dx*sum(qx)) and the
+ * activation block carries s = dx*sum(qx). */
+/* The running sums of a Q4_1 dot: lane-8 order for the quants, one fmaf chain for the
+ * mins (lane 1 of mins; the other lanes are scratch), added at the end. */
+typedef struct { __m256 acc; __m128 mins; } q4_1_chain;
+
+/* One block, the activation's quants qx and (dx, sx) in xds already loaded. */
+static inline q4_1_chain q4_1_block_xs_avx2(const block_q4_1 *w, __m256i qx, __m128 xds, q4_1_chain c) {
+    __m256i qw = unpack_nibbles16_avx2(w->qs);
+    __m256 sums = _mm256_cvtepi32_ps(x86_dot_u8i8x32(qw, qx));
+    const __m128 wdm = load_2_fp16(&w->d);   /* dw, mw (d and m are adjacent) */
+    __m256 d = _mm256_broadcastss_ps(_mm_mul_ps(wdm, xds));   /* lane 0: dw*dx */
+    c.acc = _mm256_fmadd_ps(d, sums, c.acc);
+    c.mins = _mm_fmadd_ps(wdm, xds, c.mins);                   /* lane 1: fmaf(mw, sx, min) */
+    return c;
+}
+
+static inline q4_1_chain q4_1_block_avx2(const block_q4_1 *w, const block_q8_1 *x, q4_1_chain c) {
+    return q4_1_block_xs_avx2(w, _mm256_loadu_si256((const __m256i *)x->qs), load_2_fp16(&x->d), c);
+}
+
+static inline float q4_1_finish(q4_1_chain c) {
+    return x86_hsum_f32x8(c.acc) + _mm_cvtss_f32(_mm_movehdup_ps(c.mins));
+}
+
+static void vec_dot_q4_1_q8_1_avx2(int64_t n, float *restrict s, const void *restrict vw,
+                                   const void *restrict vx) {
+    const block_q4_1 *w = vw;
+    const block_q8_1 *x = vx;
+    const int64_t nb = n / QK4_1;
+    q4_1_chain c = {_mm256_setzero_ps(), _mm_setzero_ps()};
+    for (int64_t i = 0; i < nb; i++)
+        c = q4_1_block_avx2(&w[i], &x[i], c);
+    *s = q4_1_finish(c);
+}
+
+static void vec_dot_x4_q4_1_q8_1_avx2(int64_t n, float *restrict s, const void *const vw[4],
+                                      const void *const vx[4]) {
+    const block_q4_1 *w0 = vw[0], *w1 = vw[1], *w2 = vw[2], *w3 = vw[3];
+    const block_q8_1 *x0 = vx[0], *x1 = vx[1], *x2 = vx[2], *x3 = vx[3];
+    const int64_t nb = n / QK4_1;
+    q4_1_chain c0 = {_mm256_setzero_ps(), _mm_setzero_ps()}, c1 = c0, c2 = c0, c3 = c0;
+    const uintptr_t next = x86_next_rows(vw[0], vw[1], vw[2], vw[3], (size_t)nb * sizeof(block_q4_1));
+    if (x0 == x1 && x0 == x2 && x0 == x3) {
+        /* decode: four rows, one activation, whose block is loaded and converted once */
+        for (int64_t i = 0; i < nb; i++) {
+            x86_prefetch_step(next, i, 4 * sizeof(block_q4_1));
+            const __m256i qx = _mm256_loadu_si256((const __m256i *)x0[i].qs);
+            const __m128 xds = load_2_fp16(&x0[i].d);
+            c0 = q4_1_block_xs_avx2(&w0[i], qx, xds, c0);
+            c1 = q4_1_block_xs_avx2(&w1[i], qx, xds, c1);
+            c2 = q4_1_block_xs_avx2(&w2[i], qx, xds, c2);
+            c3 = q4_1_block_xs_avx2(&w3[i], qx, xds, c3);
+        }
+    } else for (int64_t i = 0; i < nb; i++) {
+        c0 = q4_1_block_avx2(&w0[i], &x0[i], c0);
+        c1 = q4_1_block_avx2(&w1[i], &x1[i], c1);
+        c2 = q4_1_block_avx2(&w2[i], &x2[i], c2);
+        c3 = q4_1_block_avx2(&w3[i], &x3[i], c3);
+    }
+    s[0] = q4_1_finish(c0);
+    s[1] = q4_1_finish(c1);
+    s[2] = q4_1_finish(c2);
+    s[3] = q4_1_finish(c3);
+}
+
+/* Q5_0: a 5th bit per quant in qh (bit j for element j), values 0..31 standing for -16..15. */
+static void vec_dot_q5_0_q8_0_avx2(int64_t n, float *restrict s, const void *restrict vw,
+                                   const void *restrict vx) {
+    const block_q5_0 *w = vw;
+    const block_q8_0 *x = vx;
+    const int64_t nb = n / QK5_0;
+    const __m256i bit4 = _mm256_set1_epi8(0x10);
+    const __m256i sixteen = _mm256_set1_epi8(16);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        uint32_t qh;
+        memcpy(&qh, w[i].qh, sizeof qh);
+        __m256i high = _mm256_and_si256(x86_bits_to_bytes(qh), bit4);
+        __m256i qw = _mm256_sub_epi8(_mm256_or_si256(x86_unpack_nibbles16(w[i].qs), high), sixteen);
+        __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
+        __m256 sums = _mm256_cvtepi32_ps(x86_dot_i8x32(qw, qx));
+        __m256 d = _mm256_set1_ps(x86_fp16_to_f32(w[i].d) * x86_fp16_to_f32(x[i].d));
+        acc = _mm256_fmadd_ps(sums, d, acc);
+    }
+    *s = x86_hsum_f32x8(acc);
+}
+
+/* Q5_1: like Q5_0 with unsigned quants 0..31 and a min, folded in as for Q4_1. */
+static void vec_dot_q5_1_q8_1_avx2(int64_t n, float *restrict s, const void *restrict vw,
+                                   const void *restrict vx) {
+    const block_q5_1 *w = vw;
+    const block_q8_1 *x = vx;
+    const int64_t nb = n / QK5_1;
+    const __m256i bit4 = _mm256_set1_epi8(0x10);
+    __m256 acc = _mm256_setzero_ps();
+    float min_terms = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        uint32_t qh;
+        memcpy(&qh, w[i].qh, sizeof qh);
+        __m256i high = _mm256_and_si256(x86_bits_to_bytes(qh), bit4);
+        __m256i qw = _mm256_or_si256(x86_unpack_nibbles16(w[i].qs), high);
+        __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
+        __m256 sums = _mm256_cvtepi32_ps(x86_dot_u8i8x32(qw, qx));
+        __m256 d = _mm256_set1_ps(x86_fp16_to_f32(w[i].d) * x86_fp16_to_f32(x[i].d));
+        acc = _mm256_fmadd_ps(sums, d, acc);
+        min_terms += x86_fp16_to_f32(w[i].m) * x86_fp16_to_f32(x[i].s);
+    }
+    *s = x86_hsum_f32x8(acc) + min_terms;
+}
+
+/* ------------------------------------------------------------------------------------
+ * K-quants · Q8_K (256-element super-blocks; bsums[g] = sum of activation quants 16g..16g+15)
+ * ---------------------------------------------------------------------------------- */
+
+/* sum_g a[g] * bsums[g] over the 16 groups, a given as 16 int16. */
+static inline int32_t bsums_dot(const int16_t bsums[16], __m256i a) {
+    __m256i b = _mm256_loadu_si256((const __m256i *)bsums);
+    return x86_hsum_i32x8(_mm256_madd_epi16(b, a));
+}
+
+/* Q4_K: 8 sub-blocks of 32 with a 6-bit scale and min each. Bytes qs[32c..32c+31] hold
+ * sub-block 2c in their low nibbles and 2c+1 in their high nibbles.
+ * w·x = dx*(d*sum_j sc_j*sum(q*qx) - dmin*sum_j mn_j*sum(qx)), sum(qx) from bsums. */
+/* The running sums of a Q4_K dot: lane-8 order for the quants, and four lanes for the mins
+ * (quant_ref.h), added at the end. */
+typedef struct { __m256 acc; __m128 acc_m; } q4_K_chain;
+
+static inline q4_K_chain q4_K_block_avx2(const block_q4_K *w, const block_q8_K *x, q4_K_chain ch) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    uint64_t sc8, mn8;
+    simd_unpack_k4_scales_u64(w->scales, &sc8, &mn8);
+    const __m128i mins = _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)mn8));
+    /* the 8 scales as int16, in both 128-bit halves, to be picked per sub-block */
+    const __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc8)));
+    const uint8_t *q = w->qs;
+    const int8_t *y = x->qs;
+    /* int32 lane k: elements 4k..4k+3 of every 32 */
+    __m256i isum = _mm256_setzero_si256();
+    for (int c = 0; c < 4; c++) {
+        __m256i bytes = _mm256_loadu_si256((const __m256i *)(q + 32 * c));
+        __m256i lo = _mm256_and_si256(bytes, low4);
+        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low4);
+        __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(y + 64 * c)));
+        __m256i phi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(y + 64 * c + 32)));
+        isum = x86_madd_i16_into(isum, plo, x86_pick(x86_pick_word[2 * c], scales));
+        isum = x86_madd_i16_into(isum, phi, x86_pick(x86_pick_word[2 * c + 1], scales));
+    }
+    /* each min covers two 16-element bsums groups: add neighbouring bsums (S_j), then
+     * vpmaddwd leaves lane l = mn[2l]*S[2l] + mn[2l+1]*S[2l+1], the reference's lanes */
+    const __m256i bsums = _mm256_loadu_si256((const __m256i *)x->bsums);
+    const __m128i pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
+    const __m128 msums = _mm_cvtepi32_ps(_mm_madd_epi16(pairs, mins));
+    const float d = x->d * x86_fp16_to_f32(w->d);
+    const float dmin = -x->d * x86_fp16_to_f32(w->dmin);
+    ch.acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), ch.acc);
+    ch.acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), msums, ch.acc_m);
+    return ch;
+}
+
+static inline float q4_K_finish(q4_K_chain ch) {
+    return x86_hsum_f32x8(ch.acc) + x86_hsum_f32x4(ch.acc_m);
+}
+
+#define Q4_K_CHAIN_ZERO ((q4_K_chain){_mm256_setzero_ps(), _mm_setzero_ps()})
+X86_SUPERBLOCK_DOTS(q4_K_q8_K_avx2, block_q4_K, q4_K_chain, Q4_K_CHAIN_ZERO, q4_K_block_avx2, q4_K_finish)
+
+/* Q5_K: Q4_K plus a 5th bit: for chunk c, qh[l] bit 2c belongs to element l of sub-block 2c
+ * and bit 2c+1 to element l of sub-block 2c+1. */
+static void vec_dot_q5_K_q8_K_avx2(int64_t n, float *restrict s, const void *restrict vw,
+                                   const void *restrict vx) {
+    const block_q5_K *w = vw;
+    const block_q8_K *x = vx;
+    const int64_t nb = n / QK_K;
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    const __m256i bit4 = _mm256_set1_epi8(0x10);
+    __m256 acc = _mm256_setzero_ps();
+    float min_terms = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        uint8_t sc[8], mn[8];
+        simd_unpack_k4_scales(w[i].scales, sc, mn);
+        const uint8_t *q = w[i].qs;
+        const int8_t *y = x[i].qs;
+        const __m256i qh = _mm256_loadu_si256((const __m256i *)w[i].qh);
+        __m256i isum = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) {
+            const __m256i mlo = _mm256_set1_epi8((char)(1 << (2 * c)));
+            const __m256i mhi = _mm256_set1_epi8((char)(1 << (2 * c + 1)));
+            /* (qh & m) == m gives 0xFF where the bit is set; keep 0x10 of it */
+            __m256i hlo = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, mlo), mlo), bit4);
+            __m256i hhi = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, mhi), mhi), bit4);
+            __m256i bytes = _mm256_loadu_si256((const __m256i *)(q + 32 * c));
+            __m256i lo = _mm256_or_si256(_mm256_and_si256(bytes, low4), hlo);
+            __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bytes, 4), low4), hhi);
+            __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(y + 64 * c)));
+            __m256i phi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(y + 64 * c + 32)));
+            isum = x86_madd_i16_into(isum, plo, _mm256_set1_epi16(sc[2 * c]));
+            isum = x86_madd_i16_into(isum, phi, _mm256_set1_epi16(sc[2 * c + 1]));
+        }
+        int32_t msum = 0;
+        for (int j = 0; j < 8; j++) msum += mn[j] * (x[i].bsums[2 * j] + x[i].bsums[2 * j + 1]);
+        const float dx = x[i].d;
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(dx * x86_fp16_to_f32(w[i].d)), acc);
+        min_terms += dx * x86_fp16_to_f32(w[i].dmin) * (float)msum;
+    }
+    *s = x86_hsum_f32x8(acc) - min_terms;
+}
+
+/* Q6_K: 6-bit quants 0..63 standing for -32..31, a signed 8-bit scale per 16 elements.
+ * Each half (128 elements) uses 64 ql bytes and 32 qh bytes: for l < 32,
+ *   element  l     = ql[l]    low nibble  | qh[l] bits 0-1 << 4
+ *   element 32 + l = ql[32+l] low nibble  | qh[l] bits 2-3 << 4
+ *   element 64 + l = ql[l]    high nibble | qh[l] bits 4-5 << 4
+ *   element 96 + l = ql[32+l] high nibble | qh[l] bits 6-7 << 4
+ * The -32 offset is taken off each 16-bit pair sum (32*qx pairs, by vpmaddubsw too) before
+ * the scales, so that every int32 lane holds the reference's lane sum (lane-8 order). */
+/* One super-block into the lane-8 accumulator (shared by vec_dot and vec_dot_x4). */
+static inline __m256 q6_K_block_avx2(const block_q6_K *w, const block_q8_K *x, __m256 acc) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    const __m256i m32 = _mm256_set1_epi8(32);
+    const int8_t *sc = w->scales;
+    const int8_t *y = x->qs;
+    /* the 16 scales as int16: groups 0..7 in the low half, 8..15 in the high half */
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
+    __m256i isum = _mm256_setzero_si256();
+    for (int h = 0; h < 2; h++) {
+        /* this half's 8 scales in both 128-bit halves, picked in pairs below */
+        const __m256i half_scales = h == 0 ? _mm256_permute2x128_si256(sc16, sc16, 0x00)
+                                           : _mm256_permute2x128_si256(sc16, sc16, 0x11);
+        const uint8_t *ql = w->ql + 64 * h;
+        __m256i qh = _mm256_loadu_si256((const __m256i *)(w->qh + 32 * h));
+        __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+        __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+        /* the 16-bit shifts move bits across byte borders only where the masks drop them */
+        __m256i q[4];
+        q[0] = _mm256_or_si256(_mm256_and_si256(l0, low4),
+                               _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x03)), 4));
+        q[1] = _mm256_or_si256(_mm256_and_si256(l1, low4),
+                               _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x0C)), 2));
+        q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
+                               _mm256_and_si256(qh, _mm256_set1_epi8(0x30)));
+        q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
+                               _mm256_and_si256(_mm256_srli_epi16(qh, 2), _mm256_set1_epi8(0x30)));
+        for (int k = 0; k < 4; k++) {
+            /* groups 8h+2k and 8h+2k+1 cover these 32 elements; pair sums of (q-32)*qx
+             * stay within 2*32*128 */
+            const __m256i qx = _mm256_loadu_si256((const __m256i *)(y + 128 * h + 32 * k));
+            __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], qx), _mm256_maddubs_epi16(m32, qx));
+            isum = x86_madd_i16_into(isum, p, x86_pick(x86_pick_word_pair[k], half_scales));
+        }
+    }
+    const float d = x->d * x86_fp16_to_f32(w->d);
+    return _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
+}
+
+X86_SUPERBLOCK_DOTS(q6_K_q8_K_avx2, block_q6_K, __m256, _mm256_setzero_ps(), q6_K_block_avx2, x86_hsum_f32x8)
+
+/* Q3_K: 3-bit quants: 2 low bits in qs, the 3rd in hmask; value = low2 - (bit ? 0 : 4),
+ * i.e. (low2 | bit<<2) - 4. Each half h uses qs[32h..32h+31]; chunk c of the half takes
+ * bits 2c..2c+1 of those bytes and bit 4h+c of hmask[l]. Scales: 16 signed 6-bit values.
+ * The -4 offset is applied at the end through bsums, as for Q6_K. */
+static void vec_dot_q3_K_q8_K_avx2(int64_t n, float *restrict s, const void *restrict vw,
+                                   const void *restrict vx) {
+    const block_q3_K *w = vw;
+    const block_q8_K *x = vx;
+    const int64_t nb = n / QK_K;
+    const __m256i two_bits = _mm256_set1_epi8(0x03);
+    const __m256i bit2 = _mm256_set1_epi8(0x04);
+    float sum = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        int8_t sc[16];
+        simd_unpack_q3k_scales(w[i].scales, sc);
+        const int8_t *y = x[i].qs;
+        const __m256i hm = _mm256_loadu_si256((const __m256i *)w[i].hmask);
+        __m256i isum = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            const __m256i qs = _mm256_loadu_si256((const __m256i *)(w[i].qs + 32 * h));
+            for (int c = 0; c < 4; c++) {
+                const __m256i m = _mm256_set1_epi8((char)(1 << (4 * h + c)));
+                __m256i low = _mm256_and_si256(_mm256_srl_epi16(qs, _mm_cvtsi32_si128(2 * c)), two_bits);
+                __m256i high = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hm, m), m), bit2);
+                __m256i q = _mm256_or_si256(low, high);
+                const int g = 8 * h + 2 * c;
+                __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)(y + 128 * h + 32 * c)));
+                isum = x86_madd_i16_into(isum, p, x86_two_scales_i16(sc[g], sc[g + 1]));
+            }
+        }
+        __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
+        int32_t offset = 4 * bsums_dot(x[i].bsums, sc16);
+        sum += x[i].d * x86_fp16_to_f32(w[i].d) * (float)(x86_hsum_i32x8(isum) - offset);
+    }
+    *s = sum;
+}
+
+/* Q2_K: 2-bit quants; scales[g] holds a 4-bit scale (low) and a 4-bit min (high) per 16
+ * elements. Quant layout as Q3_K's low bits. */
+static void vec_dot_q2_K_q8_K_avx2(int64_t n, float *restrict s, const void *restrict vw,
+                                   const void *restrict vx) {
+    const block_q2_K *w = vw;
+    const block_q8_K *x = vx;
+    const int64_t nb = n / QK_K;
+    const __m256i two_bits = _mm256_set1_epi8(0x03);
+    float sum = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *sm = w[i].scales;
+        const int8_t *y = x[i].qs;
+        __m256i isum = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            const __m256i qs = _mm256_loadu_si256((const __m256i *)(w[i].qs + 32 * h));
+            for (int c = 0; c < 4; c++) {
+                __m256i q = _mm256_and_si256(_mm256_srl_epi16(qs, _mm_cvtsi32_si128(2 * c)), two_bits);
+                const int g = 8 * h + 2 * c;
+                __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)(y + 128 * h + 32 * c)));
+                isum = x86_madd_i16_into(isum, p, x86_two_scales_i16(sm[g] & 0x0F, sm[g + 1] & 0x0F));
+            }
+        }
+        /* mins: the high nibbles, widened to int16 and dotted with bsums */
+        __m128i packed = _mm_loadu_si128((const __m128i *)sm);
+        __m256i mins16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0F)));
+        int32_t msum = bsums_dot(x[i].bsums, mins16);
+        const float dx = x[i].d;
+        sum += dx * x86_fp16_to_f32(w[i].d) * (float)x86_hsum_i32x8(isum)
+             - dx * x86_fp16_to_f32(w[i].dmin) * (float)msum;
+    }
+    *s = sum;
+}
+
+/* ------------------------------------------------------------------------------------ */
+
+/* The quantized vec_dots, and the interleaved vec_dot_x4 of the pinned types (the others
+ * keep cpu.c's four-calls default; the AVX-512 level replaces Q8_0's and Q4_1's with the
+ * same bits). */
+static void avx2_install_quantized_dots(sealm_type_traits table[SEALM_TYPE_COUNT]) {
+    table[SEALM_TYPE_Q8_0].vec_dot = vec_dot_q8_0_q8_0_avx2;
+    table[SEALM_TYPE_Q4_0].vec_dot = vec_dot_q4_0_q8_0_avx2;
+    table[SEALM_TYPE_Q4_1].vec_dot = vec_dot_q4_1_q8_1_avx2;
+    table[SEALM_TYPE_Q5_0].vec_dot = vec_dot_q5_0_q8_0_avx2;
+    table[SEALM_TYPE_Q5_1].vec_dot = vec_dot_q5_1_q8_1_avx2;
+    table[SEALM_TYPE_Q2_K].vec_dot = vec_dot_q2_K_q8_K_avx2;
+    table[SEALM_TYPE_Q3_K].vec_dot = vec_dot_q3_K_q8_K_avx2;
+    table[SEALM_TYPE_Q4_K].vec_dot = vec_dot_q4_K_q8_K_avx2;
+    table[SEALM_TYPE_Q5_K].vec_dot = vec_dot_q5_K_q8_K_avx2;
+    table[SEALM_TYPE_Q6_K].vec_dot = vec_dot_q6_K_q8_K_avx2;
+
+    table[SEALM_TYPE_Q8_0].vec_dot_x4 = vec_dot_x4_q8_0_q8_0_avx2;
+    table[SEALM_TYPE_Q4_0].vec_dot_x4 = vec_dot_x4_q4_0_q8_0_avx2;
+    table[SEALM_TYPE_Q4_1].vec_dot_x4 = vec_dot_x4_q4_1_q8_1_avx2;
+    table[SEALM_TYPE_Q4_K].vec_dot_x4 = vec_dot_x4_q4_K_q8_K_avx2;
+    table[SEALM_TYPE_Q6_K].vec_dot_x4 = vec_dot_x4_q6_K_q8_K_avx2;
+}
+
+#endif
