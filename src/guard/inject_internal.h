@@ -28,6 +28,10 @@ typedef struct inject_rule {
 
 extern const inject_rule SEALM_GUARD_INJECT_RULES[];
 extern const size_t SEALM_GUARD_INJECT_N_RULES;
+/* Names of the rules that read the text as typed (they look for typed escape sequences such as
+ * "\\n" themselves); every other rule reads the screening copy, in which those are blanked to
+ * spaces. NULL-terminated. */
+extern const char *const SEALM_GUARD_INJECT_AS_TYPED[];
 
 /* At most 64 rules: the word gate (inject_screen.c) keeps one bit per rule. */
 #define INJECT_MAX_RULES 64

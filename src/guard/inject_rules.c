@@ -19,6 +19,14 @@
     "(?:\\w*str\\w*ctions?|i\\w{0,2}structions?|instr\\w*|dire\\w*ions?|statements?|sentences?|answers?|expressions?|protocols?|rules?|prompts?|text|context|commands?|guidelines?|orders?|tasks?|" \
     "assignments?|constraints?|restrictions?|programming|information|conversation|messages?|input|" \
     "directives?|content|settings|limitations|training|guidance)"
+/* what an assistant is set up with: its instructions (typo-tolerant), programming, training and
+ * safeguards, its makers, and what it has said or knows (override.ignore-all's objects) */
+#define SETUP                                                                                            \
+    "(?:\\w*str\\w*ctions?|i\\w{1,5}ctions?|instr\\w*|directions?|directives?|rules|guid\\w*|prom?p?ts?|" \
+    "commands?|orders|program\\w*|training|restrictions|constraints|limitations|protocols?|context|"        \
+    "responses?|repl(?:y|ies)|techni\\w*|tricks|security|safety|checks?|safeguards?|protections?|"          \
+    "defen[cs]es?|filters?|(?:black|block|deny|ban)\\s*lists?|creators?|developers?|makers?|programmers?|"   \
+    "knowledge|wisdom|memory|memories|ethics|morals)"
 /* verbs that ask for text to be shown */
 #define SHOW                                                                                             \
     "(?:repeat|print|reveal|show|tell|display|output|give|write|list|spell|share|leak|dump|disclose|" \
@@ -44,8 +52,17 @@ const inject_rule SEALM_GUARD_INJECT_RULES[] = {
     {"override.discard-earlier", 0.85f, true, true, "ignor disreg forget negat overl dism",
      "\\b(?:ignore|disregard|forget|negate|overlook|dismiss)\\b" GAP(3) "(?:(?:all|any|the|your)\\s+)?"
      "(?:previous|prior|above|preceding|earlier|prev\\w*|p\\w?e\\w?v\\w{0,2}ous|foregoing)\\b"},
+    /* "ignore all / your ..." counts only with an object that is the assistant's instructions or
+     * setup ("ignore your programming", "forget all your security measures", "ignore all checks")
+     * or what was said to it ("ignore anything else I say"): "Forget your worries and enjoy the
+     * weekend!" has neither (issue 6) */
     {"override.ignore-all", 0.55f, true, true, "ignor disreg forget negat",
-     "\\b(?:ignore|disregard|forget|negate)\\s+(?:all|your|everything|anything|whatever)\\b"},
+     "\\b(?:ignore|disregard|forget|negate)\\s+(?:about\\s+)?(?:"
+     "(?:(?:all|any|every)\\s+(?:of\\s+)?(?:(?:the|your|my|these|those|its)\\s+)?|your\\s+)(?:\\S+\\s+){0,3}?" SETUP "\\b|"
+     "(?:everything|anything|whatever|all)(?:\\s+else)?\\s+(?:that\\s+)?(?:(?:i|you|we)(?:'ve|'d|\\s+have|\\s+had|\\s+were|"
+     "\\s+just|\\s+previously)*\\s+(?:been\\s+)?(?:say|said|tell|told|write|wrote|written|ask|asked|type|typed|"
+     "instructed|taught|given)|(?:was|were|has\\s+been|have\\s+been)\\s+(?:said|told|written|given|stated|mentioned|typed)|"
+     "above|before|previously|earlier|so\\s+far|until\\s+now|up\\s+to\\s+now)\\b)"},
     {"override.all-previous", 0.6f, true, true, "all",
      "\\ball\\s*(?:the\\s+|of\\s+the\\s+|your\\s+)?(?:previous|prior|preceding|earlier|above|other)\\s+(?:\\S+\\s+)?"
      "(?:information|instructions?|tasks?|assignments?|commands?|directions?|rules|prompts?|statements|orders)\\b"},
@@ -237,7 +254,8 @@ const inject_rule SEALM_GUARD_INJECT_RULES[] = {
      "tell|schreib\\w*|sag\\w*|gib|antwort\\w*)\\b"},
     /* escape characters typed as text: three or more "\n" in a row, then more text (the
      * newline escape as a delimiter, Perez & Ribeiro 2022; Liu et al. 2024 "escape characters").
-     * No stem: a backslash after a letter does not begin a word for the gate. */
+     * No stem: a backslash after a letter does not begin a word for the gate. Reads the text as
+ * typed (SEALM_GUARD_INJECT_AS_TYPED): every other rule sees a typed escape as whitespace. */
     {"separator.escaped-newlines", 0.5f, false, false, NULL, "(?:\\\\\\s?n\\s*){3,}[^\\s\\\\]"},
     /* an instruction label inserted into a request: "additional instruction -", or
      * "Instruction:" right after a question or a typed "\n" (HouYi's disruptor introduced by a
@@ -247,7 +265,8 @@ const inject_rule SEALM_GUARD_INJECT_RULES[] = {
      "\\b(?:additional|extra|further|secret|hidden|updated|zus\\x{e4}tzliche?|weitere|geheime)\\s+(?:instructions?|"
      "anweisung(?:en)?|instruktion(?:en)?)\\s*[-\\x{2013}\\x{2014}:]"},
     /* the same label right after a question or a typed "\n" ("...? Instruction: ..."),
-     * anchored at the label (or at the backslash where it begins a word) */
+     * anchored at the label (or at the backslash where it begins a word); reads the text as typed,
+ * like the rule above */
     {"separator.label-after-question", 0.6f, false, true, "instr anweis \\",
      "(?<=[?!]|[?!]\\s|\\\\n|\\\\n\\s)(?:instructions?|anweisung(?:en)?|instruktion(?:en)?)\\s*:|"
      "\\\\n\\s?(?:instructions?|anweisung(?:en)?|instruktion(?:en)?)\\s*:"},
@@ -311,3 +330,8 @@ const inject_rule SEALM_GUARD_INJECT_RULES[] = {
 };
 
 const size_t SEALM_GUARD_INJECT_N_RULES = sizeof SEALM_GUARD_INJECT_RULES / sizeof SEALM_GUARD_INJECT_RULES[0];
+
+/* The rules that look for typed escape sequences ("\\n") themselves and so read the text as
+ * typed; every other rule reads the screening copy, in which typed escapes are whitespace
+ * (inject_screen.c). */
+const char *const SEALM_GUARD_INJECT_AS_TYPED[] = {"separator.escaped-newlines", "separator.label-after-question", NULL};

@@ -38,6 +38,7 @@ struct sealm_guard_injector {
     uint64_t anchored;        /* rules tried anchored at their stems (from_stem) */
     uint64_t rot13;           /* rules also screened on the rot13 of the text */
     uint64_t need_also;       /* rules with " | " stems */
+    uint64_t as_typed;        /* rules that see typed escape sequences as typed */
     bool can_start[256];      /* some stem (of any kind) begins with this byte */
     /* one-byte stems ("i"): rules, rot13 rules, and the same for " | " stems, by that byte */
     uint64_t one[256], one13[256], one_also[256], one13_also[256];
@@ -245,6 +246,8 @@ sealm_status sealm_guard_injector_new(const sealm_guard_inject_config *cfg, seal
             inj->anchored |= 1ull << i;
         }
         if (r->rot13) inj->rot13 |= 1ull << i;
+        for (const char *const *a = SEALM_GUARD_INJECT_AS_TYPED; *a; a++)
+            if (!strcmp(*a, r->name)) inj->as_typed |= 1ull << i;
     }
     /* the fast path's test: a message without these bytes is its own normalization */
     size_t n_sp = c.n_specials;
@@ -478,6 +481,80 @@ static sealm_status run_rot13(const sealm_guard_injector *inj, const char *r13te
     return finish_run(&rr, g->search, h, err);
 }
 
+/* Typed escape sequences as separators. "...?\\nignore all previous instructions" hides its
+ * first word twice over: the gate reads "nignore" as one word, and \b in a pattern sees no
+ * boundary between "n" and "ignore". Typed escapes used as delimiters are a published technique
+ * (Perez & Ribeiro 2022, "Ignore Previous Prompt"; Liu et al. 2024, "Formalizing and
+ * Benchmarking Prompt Injection Attacks and Defenses": escape characters). So the rules screen
+ * a copy in which every typed \n, \r and \t (one or more backslashes, then the letter) is the
+ * character it stands for, after a space in place of each backslash: whitespace for the gate
+ * and the patterns, and a line start after a typed \n for the patterns that want one
+ * ("\nsystem: ..."). The copy has the text's length, so a match's span there is its span in
+ * the text. Only the as_typed rules, which look for the typed escapes themselves, read
+ * the text as it is. Base64 and hex runs cannot hold a backslash, so an escape only ever ends
+ * a run, and a payload right after one ("\\naWdub3Jl...") is decoded from its first letter. */
+static inline bool is_escape_letter(unsigned char c) { return c == 'n' || c == 'r' || c == 't'; }
+
+/* The index of the first typed escape's first backslash in t[0, len), or len: none. */
+static size_t first_typed_escape(const unsigned char *t, size_t len) {
+    const unsigned char *end = t + len, *p = t;
+    while (p < end && (p = memchr(p, '\\', (size_t)(end - p))) != NULL) {
+        while (p < end && *p == '\\') p++;
+        if (p < end && is_escape_letter(*p)) {
+            while (p > t && p[-1] == '\\') p--;
+            return (size_t)(p - t);
+        }
+    }
+    return len;
+}
+
+/* dst[0, len) = t[0, len) with every typed escape from byte `from` on read as the character it
+ * stands for, after spaces in place of its backslashes ("\\n" -> "  " LF). */
+static void blank_typed_escapes(const unsigned char *t, size_t len, size_t from, char *dst) {
+    memcpy(dst, t, len);
+    for (size_t i = from; i < len;) {
+        if (t[i] != '\\') {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        while (j < len && t[j] == '\\') j++;
+        if (j < len && is_escape_letter(t[j])) {
+            memset(dst + i, ' ', j - i);
+            dst[j] = t[j] == 'n' ? '\n' : t[j] == 'r' ? '\r' : '\t';
+            j++;
+        }
+        i = j;
+    }
+}
+
+/* The screening copy of text[0, len), or NULL in *copy when text holds no typed escape (the
+ * text is then its own screening copy). False: out of memory. */
+static bool screening_copy(const char *text, size_t len, char **copy) {
+    *copy = NULL;
+    size_t first = first_typed_escape((const unsigned char *)text, len);
+    if (first == len) return true;
+    *copy = malloc(len + 1);
+    if (!*copy) return false;
+    blank_typed_escapes((const unsigned char *)text, len, first, *copy);
+    (*copy)[len] = 0;
+    return true;
+}
+
+/* Every rule over text[0, len): the as_typed ones on the text, the others on its screening
+ * copy. */
+static sealm_status run_rules_unescaped(const sealm_guard_injector *inj, const char *text, size_t len,
+                                        inject_hits *h, sealm_error *err) {
+    char *copy;
+    if (!screening_copy(text, len, &copy))
+        return sealm_error_set(err, SEALM_E_NOMEM, "guard: out of memory screening a message");
+    if (!copy) return run_rules(inj, text, len, ~0ull, h, NULL, NULL, err);
+    sealm_status st = run_rules(inj, copy, len, ~inj->as_typed, h, NULL, NULL, err);
+    if (st == SEALM_OK) st = run_rules(inj, text, len, inj->as_typed, h, NULL, NULL, err);
+    free(copy);
+    return st;
+}
+
 typedef struct decoded_ctx {
     const sealm_guard_injector *inj;
     inject_hits *outer;
@@ -491,7 +568,7 @@ static sealm_status on_decoded(void *vctx, const char *kind, const char *bytes, 
     sealm_status st = sealm_guard_normalize(bytes, n, ctx->inj->cfg.specials, ctx->inj->cfg.n_specials, &nz, err);
     if (st != SEALM_OK) return st;
     inject_hits inner = {0};
-    st = run_rules(ctx->inj, nz.text, nz.len, ~0ull, &inner, NULL, NULL, err);
+    st = run_rules_unescaped(ctx->inj, nz.text, nz.len, &inner, err);
     sealm_guard_normalized_free(&nz);
     if (st != SEALM_OK) return st;
     float s = combine(&inner);
@@ -657,12 +734,24 @@ sealm_status sealm_guard_inject_screen_ex(const sealm_guard_injector *inj, const
         if (st != SEALM_OK) return st;
     }
 
+    /* the rules, the rot13 pass, letter spacing and the payload decoders read the screening
+     * copy (typed escapes read as whitespace; the text itself when it has none); the as_typed rules and
+     * the statistical stage, trained on the text as typed, read the text */
+    char *copy = NULL;
+    if (!screening_copy(nz.text, nz.len, &copy)) {
+        if (!borrowed) sealm_guard_normalized_free(&nz);
+        return sealm_error_set(err, SEALM_E_NOMEM, "guard: out of memory screening a message");
+    }
+    const char *sc = copy ? copy : nz.text;
     inject_hits h = {0};
     rot13_gate g13s, *g13 = inj->cfg.decode_payloads && shortcuts ? &g13s : NULL;
     inject_model_acc macc;
     inject_model_begin(&macc);
-    bool model = !inj->cfg.no_model && nz.len <= UINT32_MAX;   /* (the gate cuts at 4 GiB) */
-    st = run_rules(inj, nz.text, nz.len, ~0ull, &h, g13, model ? &macc : NULL, err);
+    /* (the gate cuts at 4 GiB; the model rides on the gate's pass only when that pass reads
+     * the text) */
+    bool model = !inj->cfg.no_model && nz.len <= UINT32_MAX && !copy;
+    st = run_rules(inj, sc, nz.len, copy ? ~inj->as_typed : ~0ull, &h, g13, model ? &macc : NULL, err);
+    if (st == SEALM_OK && copy) st = run_rules(inj, nz.text, nz.len, inj->as_typed, &h, NULL, NULL, err);
     /* What normalization removed is evidence too: nobody types a chat-template token or
      * invisible tag characters into an honest question. */
     if (nz.n_special) add_hit(&h, "normalize.special-token", 0.8f, 0, 0);
@@ -684,7 +773,7 @@ sealm_status sealm_guard_inject_screen_ex(const sealm_guard_injector *inj, const
         char *r13 = malloc(nz.len + 1);
         if (!r13) st = sealm_error_set(err, SEALM_E_NOMEM, "guard: out of memory screening a message");
         if (st == SEALM_OK) {
-            sealm_guard_rot13(nz.text, nz.len, r13);
+            sealm_guard_rot13(sc, nz.len, r13);
             r13[nz.len] = 0;
             inject_hits hr = {0};
             st = run_rot13(inj, r13, nz.len, g13, &hr, err);
@@ -693,11 +782,12 @@ sealm_status sealm_guard_inject_screen_ex(const sealm_guard_injector *inj, const
             if (st == SEALM_OK && s >= inj->cfg.detect_threshold) add_hit(&h, "encoded.rot13", 0.85f, 0, 0);
         }
     }
-    if (st == SEALM_OK) st = screen_spaced(inj, nz.text, nz.len, &h, err);
+    if (st == SEALM_OK) st = screen_spaced(inj, sc, nz.len, &h, err);
     if (st == SEALM_OK && inj->cfg.decode_payloads) {
         decoded_ctx dc = {inj, &h};
-        st = sealm_guard_inject_decode_segments(nz.text, nz.len, on_decoded, &dc, err);
+        st = sealm_guard_inject_decode_segments(sc, nz.len, on_decoded, &dc, err);
     }
+    free(copy);
     bool exact = !nz.changed;
     if (!borrowed) sealm_guard_normalized_free(&nz);
     if (st != SEALM_OK) return st;
