@@ -539,26 +539,19 @@ typedef void (*tile_fn)(const uint8_t *w, size_t w_row_bytes, const void *prep, 
                         int h0, __m256 *out);
 typedef void (*prepare_fn)(const uint8_t *w, size_t w_row_bytes, int64_t rows, int64_t nb, void *out);
 
-static void q4_0_many2(const uint8_t *w, size_t wrb, const void *prep, int64_t nb, const uint8_t *group, int h0,
-                       __m256 *out) {
-    (void)w, (void)wrb;
-    q4_0_tile(Q4_0_RM, 2, prep, nb, group, h0, out);
-}
-static void q4_0_one2(const uint8_t *w, size_t wrb, const void *prep, int64_t nb, const uint8_t *group, int h0,
-                      __m256 *out) {
-    (void)w, (void)wrb;
-    q4_0_tile(1, 2, prep, nb, group, h0, out);
-}
-static void q4_0_many1(const uint8_t *w, size_t wrb, const void *prep, int64_t nb, const uint8_t *group, int h0,
-                       __m256 *out) {
-    (void)w, (void)wrb;
-    q4_0_tile(Q4_0_RM, 1, prep, nb, group, h0, out);
-}
-static void q4_0_one1(const uint8_t *w, size_t wrb, const void *prep, int64_t nb, const uint8_t *group, int h0,
-                      __m256 *out) {
-    (void)w, (void)wrb;
-    q4_0_tile(1, 1, prep, nb, group, h0, out);
-}
+/* Q4_0's four specializations (tile height Q4_0_RM or 1, both halves or one): q4_0_tile is
+ * inlined into each with its shape as constants, so each gets its own unrolled loops. */
+#define Q4_0_TILE_FN(name, rm, halves)                                                                   \
+    static void name(const uint8_t *w, size_t wrb, const void *prep, int64_t nb, const uint8_t *group, \
+                     int h0, __m256 *out) {                                                            \
+        (void)w, (void)wrb;                                                                            \
+        q4_0_tile(rm, halves, prep, nb, group, h0, out);                                               \
+    }
+Q4_0_TILE_FN(q4_0_many2, Q4_0_RM, 2)
+Q4_0_TILE_FN(q4_0_one2, 1, 2)
+Q4_0_TILE_FN(q4_0_many1, Q4_0_RM, 1)
+Q4_0_TILE_FN(q4_0_one1, 1, 1)
+#undef Q4_0_TILE_FN
 static void q8_0_one1(const uint8_t *w, size_t wrb, const void *prep, int64_t nb, const uint8_t *group, int h0,
                       __m256 *out) {
     (void)wrb;
