@@ -91,6 +91,29 @@ sealm_status sealm_context_new_sharing(const sealm_model *m, const sealm_context
 /* Stops the context's worker threads (if it owns them) and frees its buffers. NULL is a no-op. */
 void sealm_context_free(sealm_context *c);
 
+/* What a context of model m with parameters p would allocate, without allocating it: for
+ * sizing a device before loading (`sealm info`). The figures are the ones sealm_context_new
+ * allocates (one computation serves both). */
+typedef struct sealm_context_memory {
+    sealm_context_params params; /* p as sealm_context_new resolves it: defaults filled in (n_threads
+                                    <= 0: this machine's physical cores), n_batch capped at n_ctx */
+    uint64_t kv_bytes;           /* bytes of the KV cache: F16 keys and values of every layer for
+                                    n_ctx tokens (= sealm_model_kv_bytes(m, n_ctx)) */
+    uint64_t buffer_bytes;       /* bytes of everything else: activations for n_batch tokens and their
+                                    quantized rows, per-thread attention scratch, the blocked
+                                    attention path's F32 copy of one layer's K and V (when the head
+                                    size is a multiple of 16 and n_batch reaches the blocked path),
+                                    one position's logits. An eval that keeps all positions' logits
+                                    grows the logits to n × n_vocab floats. */
+} sealm_context_memory;
+
+/* Fills *out for model m and parameters p (NULL: the defaults). Thread-safe; allocates
+ * nothing. Returns SEALM_OK, or the errors sealm_context_new gives for the same parameters
+ * before allocating: SEALM_E_INVALID (a NULL argument, n_ctx, n_batch or n_threads larger
+ * than supported), SEALM_E_UNSUPPORTED (head size larger than supported). */
+sealm_status sealm_context_memory_plan(const sealm_model *m, const sealm_context_params *p, sealm_context_memory *out,
+                                       sealm_error *err);
+
 /* Runs tokens[0..n) through the model at positions n_past .. n_past+n-1, appending them to
  * the KV cache. n may exceed n_batch (it is split). all_logits: keep the logits of every
  * position (prefill comparisons); otherwise only the last position's.

@@ -46,21 +46,25 @@ int32_t sealm_physical_cores(void) {
 
 static void *alloc_floats(size_t n) { return calloc(n ? n : 1, sizeof(float)); }
 
-static sealm_status alloc_buffers(sealm_context *c, sealm_error *err) {
-    const sealm_hparams *hp = &c->model->hp;
-    const size_t nb = (size_t)c->params.n_batch;
-    const size_t d = (size_t)hp->n_embd, kv_dim = (size_t)hp->n_head_kv * (size_t)hp->head_dim, ff = (size_t)hp->n_ff;
-    sealm_activations *a = &c->act;
-    a->x = alloc_floats(nb * d);
-    a->xb = alloc_floats(nb * d);
-    a->q = alloc_floats(nb * d);
-    a->k = alloc_floats(nb * kv_dim);
-    a->v = alloc_floats(nb * kv_dim);
-    a->att = alloc_floats(nb * d);
-    a->proj = alloc_floats(nb * d);
-    a->gate = alloc_floats(nb * ff);
-    a->up = alloc_floats(nb * ff);
-    a->rope = alloc_floats(nb * (size_t)hp->n_rot);
+/* The sizes of a context's buffers for a model and resolved parameters: alloc_buffers
+ * allocates exactly these, and sealm_context_memory_plan reports them, so the figure a user
+ * sizes a device by is the one the context takes. */
+typedef struct buffer_plan {
+    size_t nb, d, kv_dim, ff, n_rot;   /* batch tokens; widths in elements */
+    size_t xq_row_cap;                 /* bytes per token row of quantized activations */
+    size_t kv_elems;                   /* F16 values of each of K and V, all layers */
+    size_t attn_rows, n_cap, head_dim; /* per-thread attention scratch: attn_rows × n_cap scores */
+    bool blocked;                      /* the blocked path's F32 copy of one layer's K and V */
+    size_t nth;                        /* threads (per-thread scratch) */
+    size_t n_vocab;                    /* logits of one position (all_logits evals grow them) */
+} buffer_plan;
+
+static buffer_plan plan_buffers(const sealm_hparams *hp, const sealm_context_params *p) {
+    buffer_plan b = {
+        .nb = (size_t)p->n_batch, .d = (size_t)hp->n_embd, .kv_dim = (size_t)hp->n_head_kv * (size_t)hp->head_dim,
+        .ff = (size_t)hp->n_ff, .n_rot = (size_t)hp->n_rot, .head_dim = (size_t)hp->head_dim,
+        .nth = (size_t)p->n_threads, .n_vocab = (size_t)hp->n_vocab,
+    };
     /* the widest activation row any weight type can ask for, at the widest input (n_ff or n_embd) */
     static const sealm_tensor_type act_types[] = {SEALM_TYPE_Q8_0, SEALM_TYPE_Q8_1, SEALM_TYPE_Q8_K,
                                                   SEALM_TYPE_F16, SEALM_TYPE_BF16};
@@ -68,42 +72,71 @@ static sealm_status alloc_buffers(sealm_context *c, sealm_error *err) {
     const int64_t widths[2] = {hp->n_embd, hp->n_ff};
     for (size_t i = 0; i < sizeof act_types / sizeof act_types[0]; i++)
         for (int w = 0; w < 2; w++) {
-            size_t b = sealm_row_bytes(act_types[i], widths[w]);
-            if (b > cap) cap = b;
+            size_t bytes = sealm_row_bytes(act_types[i], widths[w]);
+            if (bytes > cap) cap = bytes;
         }
-    a->xq_row_cap = (cap + 63) & ~(size_t)63;
+    b.xq_row_cap = (cap + 63) & ~(size_t)63;
+    b.kv_elems = (size_t)hp->n_layer * (size_t)p->n_ctx * b.kv_dim;
+    /* attention scratch (attention.h): per thread, rows for the (token, head) pairs of one
+     * unit of the blocked path or the heads of one grouped run (one row where only the
+     * per-pair path can run), and one layer's keys and values in F32 for the blocked path */
+    b.blocked = hp->head_dim % 16 == 0 && p->n_batch >= SEALM_ATTN_BLOCKED_MIN_TOKENS;
+    b.n_cap = ((size_t)p->n_ctx + 15) & ~(size_t)15;
+    b.attn_rows = hp->head_dim % 16 == 0 ? SEALM_ATTN_MAX_QUERIES : 1;   /* blocked units or grouped heads */
+    return b;
+}
+
+/* Bytes of everything but the KV cache: activations, quantized activation rows, attention
+ * scratch, share cursors, one position's logits. */
+static uint64_t plan_buffer_bytes(const buffer_plan *b) {
+    const uint64_t act_floats = b->nb * (5 * b->d + 2 * b->kv_dim + 2 * b->ff + b->n_rot);
+    const uint64_t per_thread = b->attn_rows * b->n_cap * (sizeof(float) + sizeof(sealm_fp16)) +
+                                b->attn_rows * b->head_dim * (sizeof(sealm_fp16) + sizeof(float)) +
+                                sizeof(sealm_attn_scratch) + sizeof(sealm_share_cursor);
+    const uint64_t f32_kv = b->blocked ? 2 * b->kv_dim * b->n_cap * sizeof(float) : 0;
+    return act_floats * sizeof(float) + 3 * b->nb * b->xq_row_cap + b->nth * per_thread + f32_kv +
+           b->n_vocab * sizeof(float);
+}
+
+static sealm_status alloc_buffers(sealm_context *c, sealm_error *err) {
+    const buffer_plan b = plan_buffers(&c->model->hp, &c->params);
+    const size_t nb = b.nb;
+    sealm_activations *a = &c->act;
+    a->x = alloc_floats(nb * b.d);
+    a->xb = alloc_floats(nb * b.d);
+    a->q = alloc_floats(nb * b.d);
+    a->k = alloc_floats(nb * b.kv_dim);
+    a->v = alloc_floats(nb * b.kv_dim);
+    a->att = alloc_floats(nb * b.d);
+    a->proj = alloc_floats(nb * b.d);
+    a->gate = alloc_floats(nb * b.ff);
+    a->up = alloc_floats(nb * b.ff);
+    a->rope = alloc_floats(nb * b.n_rot);
+    a->xq_row_cap = b.xq_row_cap;
     a->xq = aligned_alloc(64, 3 * nb * a->xq_row_cap);
 
-    const size_t kv_elems = (size_t)hp->n_layer * (size_t)c->kv.n_ctx * kv_dim;
-    c->kv.k = calloc(kv_elems, sizeof(sealm_fp16));
-    c->kv.v = calloc(kv_elems, sizeof(sealm_fp16));
+    c->kv.k = calloc(b.kv_elems, sizeof(sealm_fp16));
+    c->kv.v = calloc(b.kv_elems, sizeof(sealm_fp16));
 
     const int nth = c->params.n_threads;
     c->attn = calloc((size_t)nth, sizeof *c->attn);
     c->share_cursors = aligned_alloc(alignof(sealm_share_cursor), (size_t)nth * sizeof *c->share_cursors);
     bool ok = a->x && a->xb && a->q && a->k && a->v && a->att && a->proj && a->gate && a->up && a->rope && a->xq &&
               c->kv.k && c->kv.v && c->attn && c->share_cursors;
-    /* attention scratch (attention.h): per thread, rows for the (token, head) pairs of one
-     * unit of the blocked path or the heads of one grouped run (one row where only the
-     * per-pair path can run), and one
-     * layer's keys and values in F32 for the blocked path */
-    const bool blocked = hp->head_dim % 16 == 0 && c->params.n_batch >= SEALM_ATTN_BLOCKED_MIN_TOKENS;
-    const size_t n_cap = ((size_t)c->kv.n_ctx + 15) & ~(size_t)15;
-    const size_t rows = hp->head_dim % 16 == 0 ? SEALM_ATTN_MAX_QUERIES : 1;   /* blocked units or grouped heads */
     for (int i = 0; ok && i < nth; i++) {
-        c->attn[i].scores = alloc_floats(rows * n_cap);
-        c->attn[i].p16 = calloc(rows * n_cap, sizeof(sealm_fp16));
-        c->attn[i].q16 = calloc(rows * (size_t)hp->head_dim, sizeof(sealm_fp16));
-        c->attn[i].qf = alloc_floats(rows * (size_t)hp->head_dim);
+        c->attn[i].scores = alloc_floats(b.attn_rows * b.n_cap);
+        c->attn[i].p16 = calloc(b.attn_rows * b.n_cap, sizeof(sealm_fp16));
+        c->attn[i].q16 = calloc(b.attn_rows * b.head_dim, sizeof(sealm_fp16));
+        c->attn[i].qf = alloc_floats(b.attn_rows * b.head_dim);
         ok = c->attn[i].scores && c->attn[i].p16 && c->attn[i].q16 && c->attn[i].qf;
     }
-    c->attn_f32.n_cap = (int32_t)n_cap;
-    if (ok && blocked) {
-        c->attn_f32.kt = alloc_floats(kv_dim * n_cap);
-        c->attn_f32.vb = alloc_floats(kv_dim * n_cap);
+    c->attn_f32.n_cap = (int32_t)b.n_cap;
+    if (ok && b.blocked) {
+        c->attn_f32.kt = alloc_floats(b.kv_dim * b.n_cap);
+        c->attn_f32.vb = alloc_floats(b.kv_dim * b.n_cap);
         ok = c->attn_f32.kt && c->attn_f32.vb;
     }
-    c->logits_cap = (size_t)hp->n_vocab;
+    c->logits_cap = b.n_vocab;
     c->logits = alloc_floats(c->logits_cap);
     if (!ok || !c->logits)
         return sealm_error_set(err, SEALM_E_NOMEM, "out of memory allocating a context of %d tokens (KV cache %.1f MiB); "
@@ -112,14 +145,10 @@ static sealm_status alloc_buffers(sealm_context *c, sealm_error *err) {
     return SEALM_OK;
 }
 
-sealm_status sealm_context_new(const sealm_model *m, const sealm_context_params *p, sealm_context **out, sealm_error *err) {
-    return sealm_context_new_sharing(m, p, NULL, out, err);
-}
-
-sealm_status sealm_context_new_sharing(const sealm_model *m, const sealm_context_params *p, sealm_context *pool_from,
-                                       sealm_context **out, sealm_error *err) {
-    if (!m || !out) return sealm_error_set(err, SEALM_E_INVALID, "sealm_context_new: NULL argument");
-    *out = NULL;
+/* p with its defaults filled in and checked, as a context of model m would get them;
+ * pool_threads > 0: the thread count of a shared pool, which decides it. */
+static sealm_status resolve_params(const sealm_model *m, const sealm_context_params *p, int pool_threads,
+                                   sealm_context_params *out, sealm_error *err) {
     sealm_context_params params = p ? *p : sealm_context_params_default();
     const sealm_hparams *hp = &m->hp;
     if (params.n_ctx <= 0) params.n_ctx = hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096;
@@ -132,11 +161,40 @@ sealm_status sealm_context_new_sharing(const sealm_model *m, const sealm_context
     if (params.n_batch > params.n_ctx) params.n_batch = params.n_ctx;
     if (params.n_threads <= 0) params.n_threads = sealm_physical_cores();
     /* A shared pool decides the thread count (per-thread scratch is sized from it). */
-    if (pool_from) params.n_threads = sealm_threadpool_size(pool_from->pool);
+    if (pool_threads > 0) params.n_threads = pool_threads;
     if (params.n_threads > 256)
         return sealm_error_set(err, SEALM_E_INVALID, "thread count %d is larger than the supported 256", params.n_threads);
     if (hp->head_dim > MAX_HEAD_DIM)
         return sealm_error_set(err, SEALM_E_UNSUPPORTED, "head size %d is larger than the supported %d", hp->head_dim, MAX_HEAD_DIM);
+    *out = params;
+    return SEALM_OK;
+}
+
+sealm_status sealm_context_memory_plan(const sealm_model *m, const sealm_context_params *p, sealm_context_memory *out,
+                                       sealm_error *err) {
+    if (!m || !out) return sealm_error_set(err, SEALM_E_INVALID, "sealm_context_memory_plan: NULL argument");
+    *out = (sealm_context_memory){0};
+    sealm_context_params params;
+    sealm_status s = resolve_params(m, p, 0, &params, err);
+    if (s) return s;
+    const buffer_plan b = plan_buffers(&m->hp, &params);
+    out->params = params;
+    out->kv_bytes = 2 * (uint64_t)b.kv_elems * sizeof(sealm_fp16);
+    out->buffer_bytes = plan_buffer_bytes(&b);
+    return SEALM_OK;
+}
+
+sealm_status sealm_context_new(const sealm_model *m, const sealm_context_params *p, sealm_context **out, sealm_error *err) {
+    return sealm_context_new_sharing(m, p, NULL, out, err);
+}
+
+sealm_status sealm_context_new_sharing(const sealm_model *m, const sealm_context_params *p, sealm_context *pool_from,
+                                       sealm_context **out, sealm_error *err) {
+    if (!m || !out) return sealm_error_set(err, SEALM_E_INVALID, "sealm_context_new: NULL argument");
+    *out = NULL;
+    sealm_context_params params;
+    sealm_status rs = resolve_params(m, p, pool_from ? sealm_threadpool_size(pool_from->pool) : 0, &params, err);
+    if (rs) return rs;
 
     sealm_context *c = calloc(1, sizeof *c);
     if (!c) return sealm_error_set(err, SEALM_E_NOMEM, "out of memory creating a context");

@@ -4,8 +4,9 @@
 #include <string.h>
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: sealm info -m FILE [-c CTX] [--device-key KEY --trust FILE --state FILE]\n"
-               "  prints metadata, the tensor table, and the memory a context of CTX tokens needs;\n"
+    fprintf(f, "usage: sealm info -m FILE [-c CTX] [-t THREADS] [--device-key KEY --trust FILE --state FILE]\n"
+               "  prints metadata, the tensor table, and the memory a context of CTX tokens needs\n"
+               "  (per-thread scratch counted for THREADS, default the physical cores);\n"
                "  FILE may be a sealed bundle (decrypted in locked memory)\n");
 }
 
@@ -61,13 +62,20 @@ int cmd_info(int argc, char **argv) {
                hp->arch == SEALM_ARCH_QWEN2 ? "qwen2" : "llama", hp->n_layer, hp->n_embd, hp->n_ff, hp->n_head,
                hp->n_head_kv, hp->head_dim, hp->n_vocab, hp->n_ctx_train, (double)hp->rope_freq_base,
                hp->tied_output ? ", tied output" : "");
-        const double w = (double)sealm_model_weight_bytes(m), kv = (double)sealm_model_kv_bytes(m, n_ctx);
-        /* activations for a 512-token batch: residual, norm, q, att, proj (n_embd), k, v (kv dim), gate, up (n_ff) */
-        const double act = 512.0 * 4.0 * (5.0 * hp->n_embd + 2.0 * hp->n_head_kv * hp->head_dim + 2.0 * hp->n_ff)
-                           + 4.0 * hp->n_vocab;
-        printf("memory estimate for a context of %d tokens: weights %.1f MiB (mapped from the file) + KV cache "
-               "%.1f MiB (F16) + activations %.1f MiB = %.1f MiB\n", n_ctx, w / 1048576.0, kv / 1048576.0,
-               act / 1048576.0, (w + kv + act) / 1048576.0);
+        sealm_context_params cp = sealm_context_params_default();
+        cp.n_ctx = n_ctx;
+        cp.n_threads = o.n_threads;
+        sealm_context_memory mem;
+        if (sealm_context_memory_plan(m, &cp, &mem, &err)) {
+            fprintf(stderr, "sealm info: %s\n", err.message);
+            rc = 1;
+        } else {
+            const double w = (double)sealm_model_weight_bytes(m), kv = (double)mem.kv_bytes, buf = (double)mem.buffer_bytes;
+            printf("memory estimate for a context of %d tokens (batch %d, %d threads): weights %.1f MiB (mapped from "
+                   "the file) + KV cache %.1f MiB (F16) + buffers %.1f MiB (activations, attention scratch, logits) "
+                   "= %.1f MiB\n", mem.params.n_ctx, mem.params.n_batch, mem.params.n_threads, w / 1048576.0,
+                   kv / 1048576.0, buf / 1048576.0, (w + kv + buf) / 1048576.0);
+        }
     }
     sealm_model_free(m);
     cli_model_close(&cm);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/attention.h"
 #include "engine/quant.h"
 #include "sealm/engine.h"
 #include "sealm/gguf.h"
@@ -169,6 +170,66 @@ static void test_hparams_and_sizes(void **state) {
     assert_int_equal(sealm_model_kv_bytes(l.m, 100), 2ull * 5 * 100 * 4 * 8 * 2);
     /* all tensors are F32 weights here: the byte count is 4 × the parameter count */
     assert_true(sealm_model_weight_bytes(l.m) % 4 == 0 && sealm_model_weight_bytes(l.m) > 200000 * 4);
+    unload(&l);
+}
+
+/* sealm_context_memory_plan: resolves the parameters as sealm_context_new does, gives the KV
+ * cache of sealm_model_kv_bytes, counts per-thread scratch once per thread, counts the
+ * blocked attention path's F32 K and V copy exactly when that path can run, and refuses what
+ * sealm_context_new refuses. */
+static void plan(const sealm_model *m, int n_ctx, int n_batch, int n_threads, sealm_context_memory *out) {
+    sealm_context_params p = sealm_context_params_default();
+    p.n_ctx = n_ctx;
+    p.n_batch = n_batch;
+    p.n_threads = n_threads;
+    sealm_error err = {0};
+    if (sealm_context_memory_plan(m, &p, out, &err)) fail_msg("plan: %s", err.message);
+}
+
+static void test_memory_plan(void **state) {
+    (void)state;
+    loaded l = load(SYNTH_Q8);   /* head size 32: the blocked attention path exists */
+    const sealm_hparams *hp = sealm_model_hparams(l.m);
+    assert_int_equal(hp->head_dim % 16, 0);
+    sealm_context_memory a, b, c, d;
+    plan(l.m, 100, 0, 1, &a);
+    assert_int_equal(a.params.n_ctx, 100);
+    assert_int_equal(a.params.n_batch, 100);   /* the default 512, capped at n_ctx */
+    assert_int_equal(a.params.n_threads, 1);
+    assert_int_equal(a.kv_bytes, sealm_model_kv_bytes(l.m, 100));
+    /* per-thread scratch: the same amount for each added thread */
+    plan(l.m, 100, 0, 2, &b);
+    plan(l.m, 100, 0, 3, &c);
+    assert_true(b.buffer_bytes > a.buffer_bytes);
+    assert_int_equal(c.buffer_bytes - b.buffer_bytes, b.buffer_bytes - a.buffer_bytes);
+    /* with n_ctx (rounded up to 16: 112 -> 144 positions) grow the attention scores and softmax
+     * weights (SEALM_ATTN_MAX_QUERIES rows per thread) and the F32 copy of one layer's K and V */
+    plan(l.m, 132, 100, 1, &d);
+    const uint64_t kv_dim = (uint64_t)hp->n_head_kv * (uint64_t)hp->head_dim;
+    const uint64_t scores_growth = SEALM_ATTN_MAX_QUERIES * 32 * (sizeof(float) + sizeof(uint16_t));
+    const uint64_t f32_kv_growth = 2 * kv_dim * 32 * sizeof(float);
+    assert_int_equal(d.buffer_bytes - a.buffer_bytes, scores_growth + f32_kv_growth);
+    /* batches too short for the blocked path: no F32 copy */
+    sealm_context_memory e, f;
+    plan(l.m, 100, SEALM_ATTN_BLOCKED_MIN_TOKENS - 1, 1, &e);
+    plan(l.m, 132, SEALM_ATTN_BLOCKED_MIN_TOKENS - 1, 1, &f);
+    assert_int_equal(f.buffer_bytes - e.buffer_bytes, scores_growth);
+    /* a context built with these parameters gets them */
+    sealm_context *ctx = new_ctx(l.m, 100, 0, 2);
+    assert_int_equal(sealm_context_n_ctx(ctx), b.params.n_ctx);
+    assert_int_equal(sealm_context_n_threads(ctx), b.params.n_threads);
+    sealm_context_free(ctx);
+    /* refused as sealm_context_new refuses them, with *out zeroed */
+    sealm_context_params p = sealm_context_params_default();
+    p.n_ctx = (1 << 20) + 1;
+    sealm_error err = {0};
+    assert_int_equal(sealm_context_memory_plan(l.m, &p, &a, &err), SEALM_E_INVALID);
+    assert_int_equal(a.buffer_bytes, 0);
+    assert_non_null(strstr(err.message, "context size"));
+    p.n_ctx = 100;
+    p.n_threads = 257;
+    assert_int_equal(sealm_context_memory_plan(l.m, &p, &a, &err), SEALM_E_INVALID);
+    assert_int_equal(sealm_context_memory_plan(NULL, &p, &a, &err), SEALM_E_INVALID);
     unload(&l);
 }
 
@@ -458,6 +519,7 @@ static void test_shared_pool(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hparams_and_sizes),
+        cmocka_unit_test(test_memory_plan),
         cmocka_unit_test(test_invariances_llama_f32),
         cmocka_unit_test(test_invariances_llama_q8_0),
         cmocka_unit_test(test_invariances_qwen2),
