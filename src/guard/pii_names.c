@@ -166,6 +166,9 @@ typedef struct lexicon {
      * words not in the lexicon are rejected before any probe */
     uint64_t by_first[256];
     uint64_t titles_by_first[256];   /* the same for the titles alone */
+    /* the titles' last two bytes folded to five bits each (cue_pair_key): most words before a
+     * name end in no title's pair, and are settled before they are read back to their start */
+    uint64_t title_last_pairs[1024 / 64];
 } lexicon;
 
 static lexicon g_lexicon;
@@ -185,7 +188,11 @@ _Static_assert(LEXICON_SLOTS == 1 << 11, "lexicon_slot yields 11 bits");
 static void lexicon_add(lexicon *lx, const char *w, unsigned char flag) {
     size_t n = strlen(w);
     lx->by_first[(unsigned char)w[0]] |= 1ull << n;
-    if (flag == LEX_TITLE) lx->titles_by_first[(unsigned char)w[0]] |= 1ull << n;
+    if (flag == LEX_TITLE) {
+        lx->titles_by_first[(unsigned char)w[0]] |= 1ull << n;
+        unsigned k = cue_pair_key((unsigned char)w[n - 2], (unsigned char)w[n - 1]);   /* titles are >= 2 bytes */
+        lx->title_last_pairs[k / 64] |= 1ull << (k % 64);
+    }
     for (uint32_t i = lexicon_slot(w, n);; i = (i + 1) % LEXICON_SLOTS)
         if (!lx->slot[i] || strcmp(lx->slot[i], w) == 0) {
             lx->slot[i] = w;
@@ -325,6 +332,9 @@ static bool title_before(const char *text, size_t pos) {
     while (p > 0 && text[p - 1] == ' ') p--;
     if (p > 0 && text[p - 1] == '.') p--;
     size_t e = p;
+    if (e < 2) return false;   /* every title has two bytes or more */
+    unsigned pair = cue_pair_key((unsigned char)text[e - 2], (unsigned char)text[e - 1]);
+    if (!(g_lexicon.title_last_pairs[pair / 64] >> (pair % 64) & 1)) return false;
     while (p > 0 && (g_word_byte[(unsigned char)text[p - 1]] & W_ALNUM)) p--;
     if (e == p || e - p > 9 || !(g_lexicon.titles_by_first[g_lower[(unsigned char)text[p]]] >> (e - p) & 1)) return false;
     return (lexicon_flags(text + p, e - p) & LEX_TITLE) != 0;

@@ -11,8 +11,6 @@
 
 /* ---- helpers ------------------------------------------------------------------------- */
 
-static char lower(char c) { return guard_is_upper((unsigned char)c) ? (char)(c - 'A' + 'a') : c; }
-
 /* A set of bytes between ' ' and '_' (punctuation, digits, capitals) as a 64-bit mask: the
  * shape tests ask whether a byte is a separator for most numbers and capitals of a text, and
  * a shift and a test answer that without a strchr call. */
@@ -26,9 +24,14 @@ static inline bool byte_in(char c, uint64_t set) {
 enum { B_WORD = 1, B_NAME = 2, B_LOWER_HIGH = 4, B_SPACE = 8 };
 static unsigned char g_byte_class[256];   /* B_WORD: alnum or '_'; B_NAME: that or "'.-";
                                              B_LOWER_HIGH: a-z or a byte >= 0x80; B_SPACE: guard_is_space */
+static char g_lower_byte[256];            /* ASCII lower case as a table: one load instead of a
+                                             compare and a select per byte in the cue and suffix
+                                             tests (built by rules_tables_init, like the above) */
+static inline char lower(char c) { return g_lower_byte[(unsigned char)c]; }
 
 static void byte_classes_init(void) {
     for (int c = 0; c < 256; c++) {
+        g_lower_byte[c] = (char)(guard_is_upper((unsigned char)c) ? c - 'A' + 'a' : c);
         bool word = guard_is_alnum((unsigned char)c) || c == '_';
         g_byte_class[c] = (unsigned char)((word ? B_WORD : 0) | (word || c == '\'' || c == '.' || c == '-' ? B_NAME : 0) |
                                           (guard_is_lower((unsigned char)c) || c >= 0x80 ? B_LOWER_HIGH : 0) |
@@ -74,8 +77,11 @@ static bool cue_before(const char *text, size_t pos, size_t window, const cue_se
     if (window > 128) window = 128;
     size_t from = pos > window ? pos - window : 0;
     const unsigned char *t = (const unsigned char *)text;
+    if (from + 1 >= pos) return false;
+    /* the pair's key rolls along: each step reads one new byte */
+    unsigned k = t[from] & 31u;
     for (size_t i = from; i + 1 < pos; i++) {
-        unsigned k = cue_key(t[i], t[i + 1]);
+        k = (k & 31u) << 5 | (t[i + 1] & 31u);
         if (!(s->keys[k / 64] >> (k % 64) & 1)) continue;
         for (size_t c = 0; c < s->n; c++) {
             size_t n = s->len[c], j = 0;
@@ -466,7 +472,7 @@ static PII_ALWAYS_INLINE bool address_cue_before(const char *text, size_t start)
     };
 #undef CUE
     size_t p = start;
-    while (p > 0 && (guard_is_space((unsigned char)text[p - 1]) || text[p - 1] == ':')) p--;
+    while (p > 0 && (byte_is(text[p - 1], B_SPACE) || text[p - 1] == ':')) p--;
     /* every cue ends in a letter of "s t o" (address, at, to): most candidates stop here */
     char last = p > 0 ? lower(text[p - 1]) : 0;
     if (last != 's' && last != 't' && last != 'o') return false;
@@ -531,10 +537,10 @@ static bool assignment_window(const char *t, size_t len, size_t p) {
     (void)len;
     enum { NAME_MAX_BYTES = 64 };
     size_t e = p;
-    while (e > 0 && (guard_is_space((unsigned char)t[e - 1]) || t[e - 1] == '"' || t[e - 1] == '\'' || t[e - 1] == ':' ||
+    while (e > 0 && (byte_is(t[e - 1], B_SPACE) || t[e - 1] == '"' || t[e - 1] == '\'' || t[e - 1] == ':' ||
                      t[e - 1] == '=')) e--;
     size_t b = e;
-    while (b > 0 && e - b < NAME_MAX_BYTES && (guard_is_alnum((unsigned char)t[b - 1]) || t[b - 1] == '_' || t[b - 1] == '-'))
+    while (b > 0 && e - b < NAME_MAX_BYTES && (byte_is(t[b - 1], B_WORD) || t[b - 1] == '-'))   /* alnum, '_', '-' */
         b--;
     /* one of "pass", "pwd", "secret", "key", "token" anywhere in the name (any case): only
      * where the name holds one of their first letters are they compared */
@@ -671,7 +677,7 @@ static bool name_number_start(const char *t, size_t len, size_t p) {
     if (e == p + 1 || e >= len) return false;
     size_t i = e + (t[e] == '.');
     size_t s = i;
-    while (i < len && guard_is_space((unsigned char)t[i])) i++;
+    while (i < len && byte_is(t[i], B_SPACE)) i++;
     if (i == s) return false;   /* both forms need a space after the word (or its '.') */
     if (i < len && guard_is_digit((unsigned char)t[i])) {
         /* the second form: the word's lower-case part ends in "str" before a '.', or in a
@@ -699,18 +705,26 @@ static bool lead_word_start(const char *t, size_t len, size_t p) {
 }
 
 /* A street address starts with a house number followed by a space and a capitalized word,
- * a number or a compass letter. */
-static PII_ALWAYS_INLINE bool street_start(const char *t, size_t len, size_t p) {
-    size_t i = p;
-    while (i < len && guard_is_digit((unsigned char)t[i])) i++;
+ * a number or a compass letter. digits_end: the end of the digit run at p (the number shapes
+ * have read it already). Returns where the house number ends (at a space), 0 when p is no
+ * street start (a house number is never empty, so 0 is never its end). */
+static PII_ALWAYS_INLINE size_t street_start_at(const char *t, size_t len, size_t p, size_t digits_end) {
+    size_t i = digits_end;
     if (i < len && (guard_is_upper((unsigned char)t[i]) || guard_is_lower((unsigned char)t[i]))) i++;
     if (i + 1 < len && t[i] == '-' && guard_is_digit((unsigned char)t[i + 1])) {   /* "12-14" */
         i++;
         while (i < len && guard_is_digit((unsigned char)t[i])) i++;
     }
-    if (i == p || i >= len || !guard_is_space((unsigned char)t[i])) return false;
-    while (i < len && guard_is_space((unsigned char)t[i])) i++;
-    return i < len && (guard_is_upper((unsigned char)t[i]) || guard_is_digit((unsigned char)t[i]));
+    if (i == p || i >= len || !byte_is(t[i], B_SPACE)) return 0;
+    size_t end = i;
+    while (i < len && byte_is(t[i], B_SPACE)) i++;
+    return i < len && (guard_is_upper((unsigned char)t[i]) || guard_is_digit((unsigned char)t[i])) ? end : 0;
+}
+
+static PII_ALWAYS_INLINE bool street_start(const char *t, size_t len, size_t p) {
+    size_t i = p;
+    while (i < len && guard_is_digit((unsigned char)t[i])) i++;
+    return street_start_at(t, len, p, i) != 0;
 }
 
 /* An address after a cue: a street start with the cue right before it. */
@@ -768,9 +782,13 @@ static bool nanp_start(const char *t, size_t len, size_t p) {
     return nanp_body(t, len, i);
 }
 
-/* "(030) ...", "030 1234 ..." */
+/* "(030) ...", "030 1234 ...", not after '+', '.' or '-' (the pattern's look-behind; a number
+ * start is never after a word byte), and a bracket only before a digit (its "\(\d{1,5}\)"):
+ * dates and times ("2024-04-16 11:34"), the later groups of a number and brackets around words
+ * took a regex search each before. */
 static bool grouped_start(const char *t, size_t len, size_t p) {
-    if (t[p] == '(') return true;
+    if (p > 0 && byte_in(t[p - 1], BYTE_BIT('+') | BYTE_BIT('.') | BYTE_BIT('-'))) return false;
+    if (t[p] == '(') return p + 1 < len && guard_is_digit((unsigned char)t[p + 1]);
     size_t r = digit_run(t, len, p);
     return r >= 2 && r <= 5 && sep_then_digit(t, len, p + r, SEP_SPACE_DOT_DASH);
 }
@@ -780,9 +798,9 @@ static bool bare_phone_start(const char *t, size_t len, size_t p) {
     return r >= 7 && r <= 15;
 }
 
-/* 12-19 digits with at most one space or hyphen between two digits */
-static bool card_start(const char *t, size_t len, size_t p) {
-    size_t digits = 0, i = p;
+/* 12-19 digits with at most one space or hyphen between two digits: the first 12 counted
+ * from t[i] on, with digits of them already read (the number shapes have read the first run) */
+static PII_ALWAYS_INLINE bool card_digits_from(const char *t, size_t len, size_t i, size_t digits) {
     while (i < len && digits < 12) {
         if (guard_is_digit((unsigned char)t[i])) digits++;
         else if (!((t[i] == ' ' || t[i] == '-') && sep_then_digit(t, len, i, SEP_SPACE_DASH))) break;
@@ -790,6 +808,8 @@ static bool card_start(const char *t, size_t len, size_t p) {
     }
     return digits >= 12;
 }
+
+static bool card_start(const char *t, size_t len, size_t p) { return card_digits_from(t, len, p, 0); }
 
 /* "078-05-1120", "078 05 1120", "078051120", "07805-1120": the whole pattern, which is
  * fixed but for its optional separators (taken whenever they are there, since a digit must
@@ -844,10 +864,13 @@ static struct {
 } g_suffixes;
 static pthread_once_t g_suffixes_once = PTHREAD_ONCE_INIT;
 
+/* A word's slot from its length and its first, second and last bytes (lower case), not from
+ * every byte: the table is fixed, a probe compares lengths first, and the walk after a house
+ * number hashes every word that passes the first-byte-and-length test. */
 static uint32_t suffix_hash(const char *w, size_t n) {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)lower(w[i])) * 16777619u;
-    return h;
+    uint32_t x = (uint32_t)(unsigned char)lower(w[0]) | (uint32_t)(unsigned char)lower(w[n > 1]) << 8 |
+                 (uint32_t)(unsigned char)lower(w[n - 1]) << 16 | (uint32_t)n << 24;
+    return (x * 2654435761u) >> 24;
 }
 
 static void suffix_add(const char *w, size_t n) {
@@ -900,13 +923,12 @@ static bool is_street_suffix(const char *w, size_t n) {
     return false;
 }
 
-/* After the house number at p (a street start): among the six words that follow (a compass
- * letter, up to four name words, the suffix), a word whose letters and digits are exactly a
- * street suffix (the pattern's "suffix\b" after a space), every word before it being a name
- * word: a capital or digit, then letters, digits or "_'.-". */
-static bool street_suffix_follows(const char *t, size_t len, size_t p) {
-    size_t i = p;
-    while (i < len && !byte_is(t[i], B_SPACE)) i++;   /* the house number */
+/* After a house number that ends at i (the space after it, as street_start_at gives): among
+ * the six words that follow (a compass letter, up to four name words, the suffix), a word
+ * whose letters and digits are exactly a street suffix (the pattern's "suffix\b" after a
+ * space), every word before it being a name word: a capital or digit, then letters, digits or
+ * "_'.-". */
+static bool street_suffix_after(const char *t, size_t len, size_t i) {
     for (int word = 0; word < 6; word++) {
         while (i < len && byte_is(t[i], B_SPACE)) i++;
         size_t s = i;
@@ -921,7 +943,9 @@ static bool street_suffix_follows(const char *t, size_t len, size_t p) {
 
 /* A US/UK street address: a street start and a street suffix after it. */
 static bool street_suffix_start(const char *t, size_t len, size_t p) {
-    return street_start(t, len, p) && street_suffix_follows(t, len, p);
+    size_t i = p;
+    while (i < len && !byte_is(t[i], B_SPACE)) i++;   /* the house number */
+    return street_start(t, len, p) && street_suffix_after(t, len, i);
 }
 
 /* ---- the number starts' shape tests, together ------------------------------------------ */
@@ -948,7 +972,9 @@ static bool is_sep(char c, uint64_t seps) { return byte_in(c, seps); }
 
 unsigned sealm_guard_number_shapes(const char *t, size_t len, size_t p) {
     /* the tests that take a bracket; the others need a digit */
-    if (t[p] == '(') return SHAPE_GROUPED | (nanp_start(t, len, p) ? SHAPE_NANP : 0);
+    /* a bracket that grouped_start rejects fails nanp_start too (the same look-behind, and a
+     * digit after the bracket) */
+    if (t[p] == '(') return grouped_start(t, len, p) ? SHAPE_GROUPED | (nanp_start(t, len, p) ? SHAPE_NANP : 0) : 0;
     size_t r = digit_run(t, len, p);
     if (r == 0) return 0;   /* '+': no shape test passes */
     size_t e = p + r;       /* the byte after the digits */
@@ -956,13 +982,15 @@ unsigned sealm_guard_number_shapes(const char *t, size_t len, size_t p) {
     bool digit_after_sep = e + 1 < len && guard_is_digit((unsigned char)t[e + 1]);
     unsigned b = 0;
     if ((r == 1 || r == 3 || r == 4) && e < len && is_sep(after, SEP_SPACE_DOT_DASH | BYTE_BIT('(')) && nanp_start(t, len, p)) b |= SHAPE_NANP;
-    if (r >= 2 && r <= 5 && digit_after_sep && is_sep(after, SEP_SPACE_DOT_DASH)) b |= SHAPE_GROUPED;
+    bool after_sign = p > 0 && is_sep(t[p - 1], BYTE_BIT('+') | BYTE_BIT('.') | BYTE_BIT('-'));
+    if (r >= 2 && r <= 5 && digit_after_sep && is_sep(after, SEP_SPACE_DOT_DASH) && !after_sign) b |= SHAPE_GROUPED;
     if (r >= 7 && r <= 15) b |= SHAPE_BARE;
-    if (r >= 12 || (digit_after_sep && (after == ' ' || after == '-') && card_start(t, len, p))) b |= SHAPE_CARD;
+    if (r >= 12 || (digit_after_sep && (after == ' ' || after == '-') && card_digits_from(t, len, e, r))) b |= SHAPE_CARD;
     if ((r == 9 || ((r == 3 || r == 5) && digit_after_sep && is_sep(after, SEP_SPACE_DOT_DASH))) && ssn_start(t, len, p)) b |= SHAPE_SSN;
     if (r <= 3 && digit_after_sep && after == '.') b |= SHAPE_IPV4;
-    if (street_start(t, len, p)) {
-        if (street_suffix_follows(t, len, p)) b |= SHAPE_STREET_SUFFIX;
+    size_t house_end = street_start_at(t, len, p, e);   /* the digits are read once, here */
+    if (house_end) {
+        if (street_suffix_after(t, len, house_end)) b |= SHAPE_STREET_SUFFIX;
         if (address_cue_before(t, p)) b |= SHAPE_ADDRESS_CUE;
     }
     return b;
