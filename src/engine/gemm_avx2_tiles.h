@@ -54,6 +54,7 @@
 #include "engine/gemm.h"
 #include "engine/simd_kscales.h"
 #include "engine/simd_x86.h"
+#include "engine/gemm_q4_prep_x86.h"
 
 #include <immintrin.h>
 
@@ -91,12 +92,6 @@ static ALWAYS_INLINE void pin_register(__m256i *v) {
     __asm__("" : "+x"(*v));
 }
 
-/* The 32 quants of a Q4 block (16 bytes, element j in the low nibble of byte j, element
- * j+16 in the high nibble) as 32 bytes in element order, minus sub (0 or 8). */
-static ALWAYS_INLINE __m256i q4_unpack(const uint8_t *qs, int sub) {
-    return _mm256_sub_epi8(x86_unpack_nibbles16(qs), _mm256_set1_epi8((char)sub));
-}
-
 /* The lane-8 reduction of quant_ref.h, lane by lane over eight accumulators:
  * ((a0+a4) + (a2+a6)) + ((a1+a5) + (a3+a7)). */
 static ALWAYS_INLINE __m256 lane8_sum_vertical(const __m256 a[8]) {
@@ -106,17 +101,6 @@ static ALWAYS_INLINE __m256 lane8_sum_vertical(const __m256 a[8]) {
 }
 
 /* ---- prepared weight rows ---- */
-
-/* Q4_0 and Q4_1: per block the 32 quants as bytes in element order (Q4_0's minus 8), the
- * scale, and Q4_1's min or Q4_0's start, -128 · sum(q - 8) (the panel carries +128). */
-typedef struct q4_prep {
-    int32_t q[8];
-    float d;
-    union {
-        float m;
-        int32_t start;
-    } u;
-} q4_prep;
 
 #if defined(__AVXVNNI__)
 /* Q8_0 (AVX-VNNI): per block and 4-byte group k, -128 · (the sum of its four weights), and
@@ -149,18 +133,6 @@ static void q4_0_prepare(const uint8_t *w, size_t w_row_bytes, int64_t rows, int
             const int32_t sum_q = _mm_cvtsi128_si32(sad) + _mm_extract_epi16(sad, 4);
             p->u.start = -128 * (sum_q - 32 * 8);
             p->d = x86_fp16_to_f32(wb[i].d);
-        }
-    }
-}
-
-static void q4_1_prepare(const uint8_t *w, size_t w_row_bytes, int64_t rows, int64_t nb, void *out) {
-    q4_prep *p = out;
-    for (int64_t r = 0; r < rows; r++) {
-        const block_q4_1 *wb = (const block_q4_1 *)(w + (size_t)r * w_row_bytes);
-        for (int64_t i = 0; i < nb; i++, p++) {
-            _mm256_storeu_si256((__m256i *)p->q, q4_unpack(wb[i].qs, 0));
-            p->d = x86_fp16_to_f32(wb[i].d);
-            p->u.m = x86_fp16_to_f32(wb[i].m);
         }
     }
 }

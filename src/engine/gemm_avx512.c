@@ -32,6 +32,7 @@
 #include "engine/gemm.h"
 #include "engine/simd_kscales.h"
 #include "engine/simd_x86.h"
+#include "engine/gemm_q4_prep_x86.h"
 
 #include <immintrin.h>
 #include <string.h>
@@ -76,16 +77,6 @@ static ALWAYS_INLINE __m512 lane8_sum_vertical(__m512 a0, __m512 a1, __m512 a2, 
     const __m512 r0 = _mm512_add_ps(a0, a4), r1 = _mm512_add_ps(a1, a5);
     const __m512 r2 = _mm512_add_ps(a2, a6), r3 = _mm512_add_ps(a3, a7);
     return _mm512_add_ps(_mm512_add_ps(r0, r2), _mm512_add_ps(r1, r3));
-}
-
-/* The 32 quants of a Q4 block (16 bytes, element j in the low nibble of byte j, element
- * j+16 in the high nibble) as 32 bytes in element order, minus sub (0 or 8). */
-static ALWAYS_INLINE __m256i q4_unpack(const uint8_t *qs, int sub) {
-    const __m128i v = _mm_loadu_si128((const __m128i *)qs);
-    const __m128i m = _mm_set1_epi8(0x0F);
-    const __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(v, m)),
-                                              _mm_and_si128(_mm_srli_epi16(v, 4), m), 1);
-    return _mm256_sub_epi8(q, _mm256_set1_epi8((char)sub));
 }
 
 /* Integer-to-float conversion off the vector port the VNNI products need. vpdpbusd and
@@ -164,17 +155,6 @@ typedef struct q8_0_prep {
     float d;
 } q8_0_prep;
 
-/* Q4_0 and Q4_1: per block the 32 quants as bytes in element order (Q4_0's minus 8), and
- * the scale; then Q4_1's min, or Q4_0's -128 · sum(q - 8) (its integer start). */
-typedef struct q4_prep {
-    int32_t q[8];
-    float d;
-    union {
-        float m;
-        int32_t start;
-    } u;
-} q4_prep;
-
 static void q8_0_prepare(const uint8_t *w, size_t w_row_bytes, int64_t rows, int64_t nb, void *out) {
     q8_0_prep *p = out;
     const __m256i k128 = _mm256_set1_epi8((char)0x80);
@@ -186,18 +166,6 @@ static void q8_0_prepare(const uint8_t *w, size_t w_row_bytes, int64_t rows, int
             /* the tile's integer accumulator starts here: the correction plus MAGIC_BITS */
             _mm256_storeu_si256((__m256i *)p->corr, _mm256_sub_epi32(_mm256_set1_epi32(MAGIC_BITS), s128));
             p->d = x86_fp16_to_f32(wb[i].d);
-        }
-    }
-}
-
-static void q4_1_prepare(const uint8_t *w, size_t w_row_bytes, int64_t rows, int64_t nb, void *out) {
-    q4_prep *p = out;
-    for (int64_t r = 0; r < rows; r++) {
-        const block_q4_1 *wb = (const block_q4_1 *)(w + (size_t)r * w_row_bytes);
-        for (int64_t i = 0; i < nb; i++, p++) {
-            _mm256_storeu_si256((__m256i *)p->q, q4_unpack(wb[i].qs, 0));
-            p->d = x86_fp16_to_f32(wb[i].d);
-            p->u.m = x86_fp16_to_f32(wb[i].m);
         }
     }
 }
