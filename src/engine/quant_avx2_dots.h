@@ -21,7 +21,9 @@
  *
  * The pinned types also have vec_dot_x4 kernels: four dots at once, each chain built from
  * the very step its vec_dot repeats (the *_block_avx2 helpers), so each result keeps
- * vec_dot's bits while the four chains overlap.
+ * vec_dot's bits while the four chains overlap. Q4_0's x4 instead holds the four rows'
+ * fmaf chains in the lanes of one register (see its section): the same operations per
+ * chain, four at a time.
  *
  * The recurring trick: AVX2 multiplies bytes only with vpmaddubsw (unsigned × signed,
  * adjacent pairs summed to int16), followed by vpmaddwd to widen to int32 (AVX-VNNI's
@@ -169,32 +171,125 @@ static void vec_dot_q4_0_q8_0_avx2(int64_t n, float *restrict s, const void *res
     *s = sum;
 }
 
-static void vec_dot_x4_q4_0_q8_0_avx2(int64_t n, float *restrict s, const void *const vw[4],
-                                      const void *const vx[4]) {
-    const block_q4_0 *w0 = vw[0], *w1 = vw[1], *w2 = vw[2], *w3 = vw[3];
-    const block_q8_0 *x0 = vx[0], *x1 = vx[1], *x2 = vx[2], *x3 = vx[3];
-    const int64_t nb = n / QK4_0;
-    float sum0 = 0.0f, sum1 = 0.0f, sum2 = 0.0f, sum3 = 0.0f;
-    const uintptr_t next = x86_next_rows(vw[0], vw[1], vw[2], vw[3], (size_t)nb * sizeof(block_q4_0));
-    int64_t i = 0;
-    for (; i + 8 <= nb; i += 8) {
-        x86_prefetch_step(next, i / 8, 32 * sizeof(block_q4_0));
-        sum0 = q4_0_8_blocks_avx2(&w0[i], &x0[i], sum0);
-        sum1 = q4_0_8_blocks_avx2(&w1[i], &x1[i], sum1);
-        sum2 = q4_0_8_blocks_avx2(&w2[i], &x2[i], sum2);
-        sum3 = q4_0_8_blocks_avx2(&w3[i], &x3[i], sum3);
-    }
-    for (; i < nb; i++) {
-        sum0 = q4_0_1_block_avx2(&w0[i], &x0[i], sum0);
-        sum1 = q4_0_1_block_avx2(&w1[i], &x1[i], sum1);
-        sum2 = q4_0_1_block_avx2(&w2[i], &x2[i], sum2);
-        sum3 = q4_0_1_block_avx2(&w3[i], &x3[i], sum3);
-    }
-    s[0] = sum0;
-    s[1] = sum1;
-    s[2] = sum2;
-    s[3] = sum3;
+/* Q4_0 vec_dot_x4: the four rows' fmaf chains in the lanes of one 4-lane register, as in
+ * the AVX-512 kernel (quant_avx512.c). Per row, two registers hold the 16 quant bytes of
+ * blocks 0|1 and 2|3 in their 128-bit halves; low nibbles meet the activation quants 0..15
+ * and high nibbles 16..31, arranged the same way once per four rows, so no nibble has to be
+ * moved across halves. The -8 offset comes off through the activation sums in the
+ * accumulator's start. Two pack-and-add rounds turn the four rows' registers into one per
+ * block pair whose half b holds block b's sums of rows 0..3, and the scale products are
+ * laid out the same way; one 4-lane FMA then advances the four chains by one block. Before,
+ * each row's chain took its blocks one scalar FMA and two scalar fp16 conversions at a
+ * time. */
+
+/* The 16 bytes at a in the low half, at b in the high half. */
+static inline __m256i halves_16(const void *a, const void *b) {
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)a)),
+                                   _mm_loadu_si128((const __m128i *)b), 1);
 }
+
+/* acc + per int32 lane k the sum over bytes 4k..4k+3 of lo·xlo + hi·xhi (lo, hi unsigned
+ * nibbles 0..15, x signed). AVX2: the two vpmaddubsw pair sums (each at most 2·15·128 in
+ * magnitude) add in int16 without saturating; AVX-VNNI: two vpdpbusd. */
+static inline __m256i nibble_dots_into(__m256i acc, __m256i lo, __m256i xlo, __m256i hi, __m256i xhi) {
+#if defined(__AVXVNNI__)
+    return _mm256_dpbusd_avx_epi32(_mm256_dpbusd_avx_epi32(acc, lo, xlo), hi, xhi);
+#else
+    const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, xlo), _mm256_maddubs_epi16(hi, xhi));
+    return _mm256_add_epi32(acc, x86_pair_sums_i16(p));
+#endif
+}
+
+/* Two activation blocks against the nibbles of two weight blocks (block a in the low half,
+ * b in the high half): the quants 0..15 and 16..31, and the accumulator start -8 · (sum of
+ * the eight activation quants each int32 lane meets). */
+typedef struct { __m256i lo, hi, off; } q4_0_x_halves;
+
+static inline q4_0_x_halves q4_0_x_arrange_avx2(const block_q8_0 *a, const block_q8_0 *b) {
+    q4_0_x_halves x;
+    x.lo = halves_16(a->qs, b->qs);
+    x.hi = halves_16(a->qs + 16, b->qs + 16);
+    const __m256i eight = _mm256_set1_epi8(8);
+    x.off = _mm256_sub_epi32(_mm256_setzero_si256(),
+                             nibble_dots_into(_mm256_setzero_si256(), eight, x.lo, eight, x.hi));
+    return x;
+}
+
+/* Partial sums of blocks a (low half) and b (high half) of one row: the four int32 of a
+ * half add up to that block's sum of (q - 8)·x, each over eight products (at most
+ * 8·8·128 in magnitude). */
+static inline __m256i q4_0_row_halves(const block_q4_0 *a, const block_q4_0 *b, const q4_0_x_halves *x) {
+    const __m256i mask = _mm256_set1_epi8(0x0F);
+    const __m256i q = halves_16(a->qs, b->qs);
+    const __m256i lo = _mm256_and_si256(q, mask);
+    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), mask);
+    return nibble_dots_into(x->off, lo, x->lo, hi, x->hi);
+}
+
+/* Per 128-bit half, the sums of the four int32 of each of a..d: half h of the result holds
+ * (sum of half h of a, of b, of c, of d). Saturating packs to int16 and multiply-adds by
+ * ones; exact while the pair sums fit int16 (the callers': at most 16·8·128). */
+static inline __m256i sum4_per_half(__m256i a, __m256i b, __m256i c, __m256i d) {
+    const __m256i ab = x86_pair_sums_i16(_mm256_packs_epi32(a, b));
+    const __m256i cd = x86_pair_sums_i16(_mm256_packs_epi32(c, d));
+    return x86_pair_sums_i16(_mm256_packs_epi32(ab, cd));
+}
+
+/* The fp16 scales of blocks a and b of four rows (w[r][a], w[r][b]) in the layout of
+ * sum4_per_half, as floats: lane 4h + r. */
+static inline __m256 four_row_scales(const block_q4_0 *const w[4], int a, int b) {
+    return _mm256_cvtph_ps(_mm_setr_epi16((short)w[0][a].d, (short)w[1][a].d, (short)w[2][a].d, (short)w[3][a].d,
+                                          (short)w[0][b].d, (short)w[1][b].d, (short)w[2][b].d, (short)w[3][b].d));
+}
+
+/* The same for activation blocks a and b, shared by the four rows or one per row. */
+static inline __m256 activation_scales(const block_q8_0 *const x[4], int a, int b, bool one_x) {
+    if (one_x) {
+        const sealm_fp16 da = x[0][a].d, db = x[0][b].d;
+        return _mm256_cvtph_ps(_mm_setr_epi16((short)da, (short)da, (short)da, (short)da, (short)db, (short)db,
+                                              (short)db, (short)db));
+    }
+    return _mm256_cvtph_ps(_mm_setr_epi16((short)x[0][a].d, (short)x[1][a].d, (short)x[2][a].d, (short)x[3][a].d,
+                                          (short)x[0][b].d, (short)x[1][b].d, (short)x[2][b].d, (short)x[3][b].d));
+}
+
+/* Blocks a and b of the four rows: their sums and scale products, lane 4h + r. */
+static inline __attribute__((always_inline)) void q4_0_x4_block_pair(const block_q4_0 *const w[4],
+                                                                     const block_q8_0 *const x[4], int a, int b,
+                                                                     bool one_x, __m256 *sums, __m256 *scales) {
+    __m256i p[4];
+    if (one_x) {   /* the shared activation is arranged once for the four rows */
+        const q4_0_x_halves xh = q4_0_x_arrange_avx2(&x[0][a], &x[0][b]);
+        for (int r = 0; r < 4; r++) p[r] = q4_0_row_halves(&w[r][a], &w[r][b], &xh);
+    } else {
+        for (int r = 0; r < 4; r++) {
+            const q4_0_x_halves xh = q4_0_x_arrange_avx2(&x[r][a], &x[r][b]);
+            p[r] = q4_0_row_halves(&w[r][a], &w[r][b], &xh);
+        }
+    }
+    *sums = _mm256_cvtepi32_ps(sum4_per_half(p[0], p[1], p[2], p[3]));
+    /* d_w*d_x: the same float product as the scalar reference's, per row and block */
+    *scales = _mm256_mul_ps(four_row_scales(w, a, b), activation_scales(x, a, b, one_x));
+}
+
+/* The step of X86_Q4_0_X4_DOT: blocks first..3 of the four blocks at vw[r] / vx[r]. */
+static inline __attribute__((always_inline)) __m128 q4_0_x4_four_blocks_avx2(__m128 acc, const void *const vw[4],
+                                                                             const void *const vx[4], bool one_x,
+                                                                             int first) {
+    const block_q4_0 *const w[4] = {vw[0], vw[1], vw[2], vw[3]};
+    const block_q8_0 *const x[4] = {vx[0], vx[1], vx[2], vx[3]};
+    __m256 sums, scales;
+    if (first <= 1) {
+        q4_0_x4_block_pair(w, x, 0, 1, one_x, &sums, &scales);
+        if (first <= 0) acc = _mm_fmadd_ps(_mm256_castps256_ps128(sums), _mm256_castps256_ps128(scales), acc);
+        acc = _mm_fmadd_ps(_mm256_extractf128_ps(sums, 1), _mm256_extractf128_ps(scales, 1), acc);
+    }
+    q4_0_x4_block_pair(w, x, 2, 3, one_x, &sums, &scales);
+    if (first <= 2) acc = _mm_fmadd_ps(_mm256_castps256_ps128(sums), _mm256_castps256_ps128(scales), acc);
+    return _mm_fmadd_ps(_mm256_extractf128_ps(sums, 1), _mm256_extractf128_ps(scales, 1), acc);
+}
+
+X86_Q4_0_X4_DOT(avx2, q4_0_x4_four_blocks_avx2)
 
 /* Q4_1: w = d*q + m with q 0..15, so w·x = d*dx*sum(q*qx) + m*(dx*sum(qx)) and the
  * activation block carries s = dx*sum(qx). */

@@ -344,70 +344,7 @@ static inline __attribute__((always_inline)) __m128 q4_0_x4_four_blocks(__m128 a
     return acc;
 }
 
-/* The four chains over rows of nb >= 4 blocks: whole groups of four, then the last 1..3
- * blocks as the rows' last four blocks again, counting only the ones not yet in the chains
- * (so every load stays inside the rows). */
-static inline __attribute__((always_inline)) __m128 q4_0_x4_rows(const block_q4_0 *const w[4],
-                                                                 const block_q8_0 *const x[4], int64_t nb,
-                                                                 bool one_x) {
-    __m128 acc = _mm_setzero_ps();
-    const uintptr_t next = x86_next_rows(w[0], w[1], w[2], w[3], (size_t)nb * sizeof(block_q4_0));
-    int64_t i = 0;
-    for (; i + 4 <= nb; i += 4) {
-        x86_prefetch_step(next, i / 4, 16 * sizeof(block_q4_0));
-        const void *const wi[4] = {&w[0][i], &w[1][i], &w[2][i], &w[3][i]};
-        const void *const xi[4] = {&x[0][i], &x[1][i], &x[2][i], &x[3][i]};
-        acc = q4_0_x4_four_blocks(acc, wi, xi, one_x, 0);
-    }
-    if (i < nb) {
-        const int64_t j = nb - 4;
-        const void *const wj[4] = {&w[0][j], &w[1][j], &w[2][j], &w[3][j]};
-        const void *const xj[4] = {&x[0][j], &x[1][j], &x[2][j], &x[3][j]};
-        switch (nb - i) {
-        case 1: acc = q4_0_x4_four_blocks(acc, wj, xj, one_x, 3); break;
-        case 2: acc = q4_0_x4_four_blocks(acc, wj, xj, one_x, 2); break;
-        default: acc = q4_0_x4_four_blocks(acc, wj, xj, one_x, 1); break;
-        }
-    }
-    return acc;
-}
-
-/* Rows shorter than four blocks: copied into zeroed groups of four, the missing blocks in
- * front, so the chains take the copied ones in order. */
-static __m128 q4_0_x4_short_rows(const block_q4_0 *const w[4], const block_q8_0 *const x[4], int64_t nb) {
-    const int pad = 4 - (int)nb;
-    block_q4_0 wt[4][4];
-    block_q8_0 xt[4][4];
-    memset(wt, 0, sizeof wt);
-    memset(xt, 0, sizeof xt);
-    for (int r = 0; r < 4; r++) {
-        memcpy(&wt[r][pad], w[r], (size_t)nb * sizeof(block_q4_0));
-        memcpy(&xt[r][pad], x[r], (size_t)nb * sizeof(block_q8_0));
-    }
-    const void *const wi[4] = {wt[0], wt[1], wt[2], wt[3]};
-    const void *const xi[4] = {xt[0], xt[1], xt[2], xt[3]};
-    const __m128 zero = _mm_setzero_ps();
-    switch (pad) {
-    case 1: return q4_0_x4_four_blocks(zero, wi, xi, false, 1);
-    case 2: return q4_0_x4_four_blocks(zero, wi, xi, false, 2);
-    default: return q4_0_x4_four_blocks(zero, wi, xi, false, 3);
-    }
-}
-
-static void vec_dot_x4_q4_0_q8_0_avx512(int64_t n, float *restrict s, const void *const vw[4],
-                                        const void *const vx[4]) {
-    const block_q4_0 *const w[4] = {vw[0], vw[1], vw[2], vw[3]};
-    const block_q8_0 *const x[4] = {vx[0], vx[1], vx[2], vx[3]};
-    const int64_t nb = n / QK4_0;
-    __m128 acc;
-    if (nb < 4)
-        acc = nb > 0 ? q4_0_x4_short_rows(w, x, nb) : _mm_setzero_ps();
-    else if (x[0] == x[1] && x[0] == x[2] && x[0] == x[3])
-        acc = q4_0_x4_rows(w, x, nb, true);    /* decode: four rows, one activation */
-    else
-        acc = q4_0_x4_rows(w, x, nb, false);
-    _mm_storeu_ps(s, acc);
-}
+X86_Q4_0_X4_DOT(avx512, q4_0_x4_four_blocks)
 
 /* ------------------------------------------------------------------------------------
  * K-quants: 64 weights per step with vpmaddubsw (pairs -> int16) then vpmaddwd against a
