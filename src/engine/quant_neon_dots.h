@@ -110,12 +110,18 @@ static void vec_dot_q8_0_q8_0_neon(int64_t n, float *restrict s, const void *res
     *s = neon_lane8_sum(acc_lo, acc_hi);
 }
 
-/* Q4_0's whole-block integer sum (int32 lanes; their total is the block's sum). */
-static inline int32x4_t q4_0_block_dot_neon(const block_q4_0 *w, const block_q8_0 *x) {
+/* Q4_0's whole-block integer sum against activation quants x0 (elements 0..15) and x1
+ * (16..31): int32 lanes whose total is the block's sum. */
+static inline int32x4_t q4_0_block_dot_xs_neon(const block_q4_0 *w, int8x16_t x0, int8x16_t x1) {
     const int8x16_t eight = vdupq_n_s8(8);
     uint8x16_t lo, hi;
     neon_unpack_nibbles16(w->qs, &lo, &hi);
-    return neon_dot_i8x32(vsubq_s8(as_s8(lo), eight), vsubq_s8(as_s8(hi), eight), x->qs);
+    return neon_dot_i8x16(neon_dot_i8x16(vdupq_n_s32(0), vsubq_s8(as_s8(lo), eight), x0),
+                          vsubq_s8(as_s8(hi), eight), x1);
+}
+
+static inline int32x4_t q4_0_block_dot_neon(const block_q4_0 *w, const block_q8_0 *x) {
+    return q4_0_block_dot_xs_neon(w, vld1q_s8(x->qs), vld1q_s8(x->qs + 16));
 }
 
 /* Q4_0: one fmaf chain over whole-block sums (quant_ref.h). Four blocks' sums are reduced
@@ -140,6 +146,43 @@ static void vec_dot_q4_0_q8_0_neon(int64_t n, float *restrict s, const void *res
         sum = fmaf(block_sum, neon_fp16_to_f32(w[i].d) * neon_fp16_to_f32(x[i].d), sum);
     }
     *s = sum;
+}
+
+/* Q4_0 vec_dot_x4: the four rows' fmaf chains in the lanes of one float32x4, as the x86
+ * kernels hold them. Per block, the four rows' integer sums are reduced into one int32x4
+ * by pairwise adds (lane r = row r), converted exactly, and one vfmaq (fused, like fmaf)
+ * with the four scale products d_w*d_x advances the four chains: each lane does the
+ * scalar reference's operations in its order, where four single dots would each wait on
+ * one scalar FMA chain. Decode's shape (one activation for the four rows) loads the
+ * activation block once. */
+static inline float32x4_t four_fp16(sealm_fp16 a, sealm_fp16 b, sealm_fp16 c, sealm_fp16 d) {
+    const uint16_t h[4] = {a, b, c, d};
+    return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(h)));
+}
+
+static void vec_dot_x4_q4_0_q8_0_neon(int64_t n, float *restrict s, const void *const vw[4],
+                                      const void *const vx[4]) {
+    const block_q4_0 *const w[4] = {vw[0], vw[1], vw[2], vw[3]};
+    const block_q8_0 *const x[4] = {vx[0], vx[1], vx[2], vx[3]};
+    const bool one_x = x[0] == x[1] && x[0] == x[2] && x[0] == x[3];
+    const int64_t nb = n / QK4_0;
+    float32x4_t acc = vdupq_n_f32(0.0f);
+    for (int64_t i = 0; i < nb; i++) {
+        int32x4_t p[4];
+        float32x4_t xd;
+        if (one_x) {
+            const int8x16_t x0 = vld1q_s8(x[0][i].qs), x1 = vld1q_s8(x[0][i].qs + 16);
+            for (int r = 0; r < 4; r++) p[r] = q4_0_block_dot_xs_neon(&w[r][i], x0, x1);
+            xd = vdupq_n_f32(neon_fp16_to_f32(x[0][i].d));
+        } else {
+            for (int r = 0; r < 4; r++) p[r] = q4_0_block_dot_neon(&w[r][i], &x[r][i]);
+            xd = four_fp16(x[0][i].d, x[1][i].d, x[2][i].d, x[3][i].d);
+        }
+        const float32x4_t sums = vcvtq_f32_s32(vpaddq_s32(vpaddq_s32(p[0], p[1]), vpaddq_s32(p[2], p[3])));
+        const float32x4_t scales = vmulq_f32(four_fp16(w[0][i].d, w[1][i].d, w[2][i].d, w[3][i].d), xd);
+        acc = vfmaq_f32(acc, sums, scales);
+    }
+    vst1q_f32(s, acc);
 }
 
 /* Q4_1: unsigned quants 0..15 (valid as int8 too); the min enters as m * s. */
@@ -430,6 +473,7 @@ static void neon_install_quantized_dots(sealm_type_traits table[SEALM_TYPE_COUNT
     table[SEALM_TYPE_Q4_K].vec_dot = vec_dot_q4_K_q8_K_neon;
     table[SEALM_TYPE_Q5_K].vec_dot = vec_dot_q5_K_q8_K_neon;
     table[SEALM_TYPE_Q6_K].vec_dot = vec_dot_q6_K_q8_K_neon;
+    table[SEALM_TYPE_Q4_0].vec_dot_x4 = vec_dot_x4_q4_0_q8_0_neon;
 }
 
 #endif
