@@ -16,6 +16,12 @@
  * 32-element step, lanes 4..7 = elements 16..31). Q5_0, Q5_1, Q2_K, Q3_K and Q5_K agree
  * with their references within rounding.
  *
+ * Q8_0, Q4_1 and Q4_0 also have vec_dot_x4 kernels (four dots at once, decode's four rows
+ * against one activation): Q8_0 and Q4_1 run four chains of their single dot's step side
+ * by side, Q4_0 holds its four fmaf chains in the lanes of one register. Each result keeps
+ * its single dot's bits; the K-quants use the default x4 (four single dots). The x4
+ * kernels are checked under qemu-aarch64 only: no ARM machine was available to time them.
+ *
  * Everything here is static: each including file gets its own copy, built with its own
  * flags. Include it only from the one .c file of each instruction set. */
 #ifndef SEALM_ENGINE_QUANT_NEON_DOTS_H
@@ -93,22 +99,52 @@ static inline int8x16_t as_s8(uint8x16_t v) {
  * 32-element blocks
  * ---------------------------------------------------------------------------------- */
 
-static void vec_dot_q8_0_q8_0_neon(int64_t n, float *restrict s, const void *restrict vw,
-                                   const void *restrict vx) {
-    const block_q8_0 *w = vw;
-    const block_q8_0 *x = vx;
-    const int64_t nb = n / QK8_0;
-    /* lane-8 order: lanes 0..3 from elements 0..15, lanes 4..7 from 16..31 */
-    float32x4_t acc_lo = vdupq_n_f32(0.0f), acc_hi = vdupq_n_f32(0.0f);
-    for (int64_t i = 0; i < nb; i++) {
-        int32x4_t p_lo = neon_dot_i8x16(vdupq_n_s32(0), vld1q_s8(w[i].qs), vld1q_s8(x[i].qs));
-        int32x4_t p_hi = neon_dot_i8x16(vdupq_n_s32(0), vld1q_s8(w[i].qs + 16), vld1q_s8(x[i].qs + 16));
-        const float d = neon_fp16_to_f32(w[i].d) * neon_fp16_to_f32(x[i].d);
-        acc_lo = vfmaq_n_f32(acc_lo, vcvtq_f32_s32(p_lo), d);
-        acc_hi = vfmaq_n_f32(acc_hi, vcvtq_f32_s32(p_hi), d);
-    }
-    *s = neon_lane8_sum(acc_lo, acc_hi);
+/* The lane-8 chain of one dot (quant_ref.h): lanes 0..3 from elements 0..15 of each block,
+ * lanes 4..7 from 16..31, and Q4_1's fmaf chain of the mins. */
+typedef struct { float32x4_t lo, hi; float mins; } lane8_chain_neon;
+
+static inline lane8_chain_neon lane8_start_neon(void) {
+    return (lane8_chain_neon){vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), 0.0f};
 }
+
+/* A single dot of 32-element blocks and its x4 (four chains side by side, block i of each
+ * before block i+1 of any, so their FMA latencies overlap; each chain sees the operations
+ * its single dot does, so every result keeps its bits), from the per-block step
+ * STEP(chain, w_block, x_block) -> chain and FINISH(chain) -> float. */
+#define NEON_BLOCK_DOTS(SUFFIX, WBLOCK, XBLOCK, QK, STEP, FINISH)                                \
+    static void vec_dot_##SUFFIX(int64_t n, float *restrict s, const void *restrict vw,         \
+                                 const void *restrict vx) {                                     \
+        const WBLOCK *w = vw;                                                                  \
+        const XBLOCK *x = vx;                                                                  \
+        lane8_chain_neon c = lane8_start_neon();                                               \
+        for (int64_t i = 0; i < n / (QK); i++) c = STEP(c, &w[i], &x[i]);                      \
+        *s = FINISH(c);                                                                        \
+    }                                                                                          \
+    static void vec_dot_x4_##SUFFIX(int64_t n, float *restrict s, const void *const vw[4],      \
+                                    const void *const vx[4]) {                                 \
+        const WBLOCK *const w[4] = {vw[0], vw[1], vw[2], vw[3]};                               \
+        const XBLOCK *const x[4] = {vx[0], vx[1], vx[2], vx[3]};                               \
+        lane8_chain_neon c[4] = {lane8_start_neon(), lane8_start_neon(), lane8_start_neon(),    \
+                                 lane8_start_neon()};                                          \
+        for (int64_t i = 0; i < n / (QK); i++)                                                 \
+            for (int r = 0; r < 4; r++) c[r] = STEP(c[r], &w[r][i], &x[r][i]);                 \
+        for (int r = 0; r < 4; r++) s[r] = FINISH(c[r]);                                       \
+    }
+
+static inline lane8_chain_neon q8_0_step_neon(lane8_chain_neon c, const block_q8_0 *w, const block_q8_0 *x) {
+    const int32x4_t p_lo = neon_dot_i8x16(vdupq_n_s32(0), vld1q_s8(w->qs), vld1q_s8(x->qs));
+    const int32x4_t p_hi = neon_dot_i8x16(vdupq_n_s32(0), vld1q_s8(w->qs + 16), vld1q_s8(x->qs + 16));
+    const float d = neon_fp16_to_f32(w->d) * neon_fp16_to_f32(x->d);
+    c.lo = vfmaq_n_f32(c.lo, vcvtq_f32_s32(p_lo), d);
+    c.hi = vfmaq_n_f32(c.hi, vcvtq_f32_s32(p_hi), d);
+    return c;
+}
+
+static inline float lane8_finish_neon(lane8_chain_neon c) {
+    return neon_lane8_sum(c.lo, c.hi);
+}
+
+NEON_BLOCK_DOTS(q8_0_q8_0_neon, block_q8_0, block_q8_0, QK8_0, q8_0_step_neon, lane8_finish_neon)
 
 /* Q4_0's whole-block integer sum against activation quants x0 (elements 0..15) and x1
  * (16..31): int32 lanes whose total is the block's sum. */
@@ -185,27 +221,25 @@ static void vec_dot_x4_q4_0_q8_0_neon(int64_t n, float *restrict s, const void *
     vst1q_f32(s, acc);
 }
 
-/* Q4_1: unsigned quants 0..15 (valid as int8 too); the min enters as m * s. */
-static void vec_dot_q4_1_q8_1_neon(int64_t n, float *restrict s, const void *restrict vw,
-                                   const void *restrict vx) {
-    const block_q4_1 *w = vw;
-    const block_q8_1 *x = vx;
-    const int64_t nb = n / QK4_1;
-    /* lane-8 order for the quants, one fmaf chain for the mins, added at the end */
-    float32x4_t acc_lo = vdupq_n_f32(0.0f), acc_hi = vdupq_n_f32(0.0f);
-    float min_terms = 0.0f;
-    for (int64_t i = 0; i < nb; i++) {
-        uint8x16_t lo, hi;
-        neon_unpack_nibbles16(w[i].qs, &lo, &hi);
-        int32x4_t p_lo = neon_dot_i8x16(vdupq_n_s32(0), as_s8(lo), vld1q_s8(x[i].qs));
-        int32x4_t p_hi = neon_dot_i8x16(vdupq_n_s32(0), as_s8(hi), vld1q_s8(x[i].qs + 16));
-        const float d = neon_fp16_to_f32(w[i].d) * neon_fp16_to_f32(x[i].d);
-        acc_lo = vfmaq_n_f32(acc_lo, vcvtq_f32_s32(p_lo), d);
-        acc_hi = vfmaq_n_f32(acc_hi, vcvtq_f32_s32(p_hi), d);
-        min_terms = fmaf(neon_fp16_to_f32(w[i].m), neon_fp16_to_f32(x[i].s), min_terms);
-    }
-    *s = neon_lane8_sum(acc_lo, acc_hi) + min_terms;
+/* Q4_1: unsigned quants 0..15 (valid as int8 too); the min enters as m * s: lane-8 order for
+ * the quants, one fmaf chain for the mins, added at the end. */
+static inline lane8_chain_neon q4_1_step_neon(lane8_chain_neon c, const block_q4_1 *w, const block_q8_1 *x) {
+    uint8x16_t lo, hi;
+    neon_unpack_nibbles16(w->qs, &lo, &hi);
+    const int32x4_t p_lo = neon_dot_i8x16(vdupq_n_s32(0), as_s8(lo), vld1q_s8(x->qs));
+    const int32x4_t p_hi = neon_dot_i8x16(vdupq_n_s32(0), as_s8(hi), vld1q_s8(x->qs + 16));
+    const float d = neon_fp16_to_f32(w->d) * neon_fp16_to_f32(x->d);
+    c.lo = vfmaq_n_f32(c.lo, vcvtq_f32_s32(p_lo), d);
+    c.hi = vfmaq_n_f32(c.hi, vcvtq_f32_s32(p_hi), d);
+    c.mins = fmaf(neon_fp16_to_f32(w->m), neon_fp16_to_f32(x->s), c.mins);
+    return c;
 }
+
+static inline float q4_1_finish_neon(lane8_chain_neon c) {
+    return neon_lane8_sum(c.lo, c.hi) + c.mins;
+}
+
+NEON_BLOCK_DOTS(q4_1_q8_1_neon, block_q4_1, block_q8_1, QK4_1, q4_1_step_neon, q4_1_finish_neon)
 
 static void vec_dot_q5_0_q8_0_neon(int64_t n, float *restrict s, const void *restrict vw,
                                    const void *restrict vx) {
@@ -474,6 +508,8 @@ static void neon_install_quantized_dots(sealm_type_traits table[SEALM_TYPE_COUNT
     table[SEALM_TYPE_Q5_K].vec_dot = vec_dot_q5_K_q8_K_neon;
     table[SEALM_TYPE_Q6_K].vec_dot = vec_dot_q6_K_q8_K_neon;
     table[SEALM_TYPE_Q4_0].vec_dot_x4 = vec_dot_x4_q4_0_q8_0_neon;
+    table[SEALM_TYPE_Q8_0].vec_dot_x4 = vec_dot_x4_q8_0_q8_0_neon;
+    table[SEALM_TYPE_Q4_1].vec_dot_x4 = vec_dot_x4_q4_1_q8_1_neon;
 }
 
 #endif
