@@ -6,6 +6,8 @@
  *   GUARD_EVAL_DUMP=FILE              writes every finding of every evaluated text (for diff)
  *   GUARD_EVAL_REDACT_DUMP=FILE       writes the redacted text of every record of the speed
  *                                     corpora and of their first 1 MiB block (for diff)
+ *   GUARD_EVAL_SECRET_MISSES=1        prints the noseyparker misses and flagged negatives of
+ *                                     the design half only (see secret_half)
  *
  * Throughput (thread CPU time, one core) is measured per corpus: presidio-research sentences
  * (dense PII), wnut17 sentences (noisy user text), a sparse corpus of ordinary English prompts
@@ -23,6 +25,7 @@
 #include "conll_persons.h"
 
 #include <jansson.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -280,31 +283,125 @@ static int recognizer_case(const sealm_guard_pii *d, json_t *row, void *ctx, cor
     return 0;
 }
 
-typedef struct secret_counts {
+static double ratio(long a, long b) { return b ? (double)a / (double)b : 0.0; }
+
+/* noseyparker: each example is counted in its half and its category. The halves split the
+ * rule files (the providers) for a check of generalization: a file is in the design half
+ * when the first hex digit of the SHA-256 of its rule_file name is even, else held out. Rule
+ * work may read the design half's examples (GUARD_EVAL_SECRET_MISSES=1 prints that half's
+ * misses and flagged negatives, and only that half's); the held-out half is only counted.
+ * Categories: "secret" (the figure that matters: the example's categories name a secret),
+ * "identifier" (public identifiers, client IDs, ARNs: not secrets, so flagging one is
+ * neither right nor wrong), "other" (the rest, e.g. "api" alone). */
+enum { SECRET_DESIGN, SECRET_HELD_OUT, SECRET_N_HALVES };
+enum { SECRET_CAT_SECRET, SECRET_CAT_IDENTIFIER, SECRET_CAT_OTHER, SECRET_N_CATS };
+static const char *const SECRET_HALF_NAMES[SECRET_N_HALVES] = {"design", "held-out"};
+static const char *const SECRET_CAT_NAMES[SECRET_N_CATS] = {"secret", "identifier", "other"};
+
+typedef struct secret_tally {
     long pos, pos_found, neg, neg_found;
+} secret_tally;
+
+typedef struct secret_counts {
+    secret_tally all;
+    secret_tally by[SECRET_N_HALVES][SECRET_N_CATS];
 } secret_counts;
+
+static int secret_half(const char *rule_file) {
+    unsigned char h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(h, (const unsigned char *)rule_file, strlen(rule_file));
+    return (h[0] >> 4) % 2 == 0 ? SECRET_DESIGN : SECRET_HELD_OUT;
+}
+
+static int secret_category(json_t *cats) {
+    bool identifier = false;
+    size_t k;
+    json_t *c;
+    json_array_foreach(cats, k, c) {
+        const char *s = json_string_value(c);
+        if (s && strcmp(s, "secret") == 0) return SECRET_CAT_SECRET;
+        if (s && strcmp(s, "identifier") == 0) identifier = true;
+    }
+    return identifier ? SECRET_CAT_IDENTIFIER : SECRET_CAT_OTHER;
+}
+
+static void secret_tally_add(secret_tally *t, bool positive, bool found) {
+    if (positive) {
+        t->pos++;
+        t->pos_found += found;
+    } else {
+        t->neg++;
+        t->neg_found += found;
+    }
+}
 
 static int secret_case(const sealm_guard_pii *d, json_t *row, void *ctx, corpus *cp) {
     secret_counts *s = ctx;
     const char *text = json_string_value(json_object_get(row, "text"));
+    const char *rule_file = json_string_value(json_object_get(row, "rule_file"));
     if (!text) return 0;
     size_t len = strlen(text);
     sealm_guard_findings f = {0};
     sealm_guard_pii_scan(d, text, len, &f, NULL);
     dump_findings(&f);
-    bool found = false;
-    for (size_t i = 0; i < f.n; i++)
-        if (f.items[i].kind == SEALM_GUARD_SECRET || f.items[i].kind == SEALM_GUARD_URL_CREDENTIALS) found = true;
-    if (json_integer_value(json_object_get(row, "label")) == 1) {
-        s->pos++;
-        s->pos_found += found;
-    } else {
-        s->neg++;
-        s->neg_found += found;
-    }
+    const char *rule = NULL;
+    for (size_t i = 0; i < f.n && !rule; i++)
+        if (f.items[i].kind == SEALM_GUARD_SECRET || f.items[i].kind == SEALM_GUARD_URL_CREDENTIALS)
+            rule = f.items[i].rule;
+    bool found = rule != NULL, positive = json_integer_value(json_object_get(row, "label")) == 1;
+    int half = secret_half(rule_file ? rule_file : ""), cat = secret_category(json_object_get(row, "categories"));
+    secret_tally_add(&s->all, positive, found);
+    secret_tally_add(&s->by[half][cat], positive, found);
+    if (half == SECRET_DESIGN && found != positive && getenv("GUARD_EVAL_SECRET_MISSES"))
+        fprintf(stderr, "%s %s [%s] %s: %s\n", positive ? "MISS" : "FLAGGED", rule_file ? rule_file : "?",
+                SECRET_CAT_NAMES[cat], rule ? rule : "-", text);
     sealm_guard_findings_free(&f);
     corpus_add(cp, text, len);
     return 0;
+}
+
+static json_t *secret_tally_json(const secret_tally *t) {
+    return json_pack("{s:I,s:I,s:f,s:I,s:I,s:f}", "positives", (json_int_t)t->pos, "detected",
+                     (json_int_t)t->pos_found, "recall", ratio(t->pos_found, t->pos), "negatives", (json_int_t)t->neg,
+                     "flagged", (json_int_t)t->neg_found, "false_positive_rate", ratio(t->neg_found, t->neg));
+}
+
+static void secret_tally_row(FILE *md, const char *half, const char *cat, const secret_tally *t) {
+    fprintf(md, "| %s | %s | %ld | %ld | %.3f | %ld | %ld | %.3f |\n", half, cat, t->pos, t->pos_found,
+            ratio(t->pos_found, t->pos), t->neg, t->neg_found, ratio(t->neg_found, t->neg));
+}
+
+/* The noseyparker section of both reports: the overall line, then each half by category. */
+static void secret_report(FILE *md, json_t *root, const secret_counts *s) {
+    fprintf(md, "\n## noseyparker-secret-rules (per example: any SECRET/URL_CREDENTIALS finding)\n\n"
+                "Halves: rule files whose name's SHA-256 begins with an even hex digit are the design half, "
+                "the others are held out (their examples are never read when rules are written).\n\n"
+                "| half | category | positives | detected | recall | negatives | flagged | false-positive rate |\n"
+                "|---|---|---|---|---|---|---|---|\n");
+    secret_tally_row(md, "all", "all", &s->all);
+    json_t *js = secret_tally_json(&s->all);
+    for (int h = 0; h < SECRET_N_HALVES; h++) {
+        json_t *jh = json_object();
+        secret_tally sum = {0};
+        for (int c = 0; c < SECRET_N_CATS; c++) {
+            const secret_tally *t = &s->by[h][c];
+            secret_tally_row(md, SECRET_HALF_NAMES[h], SECRET_CAT_NAMES[c], t);
+            json_object_set_new(jh, SECRET_CAT_NAMES[c], secret_tally_json(t));
+            sum.pos += t->pos, sum.pos_found += t->pos_found, sum.neg += t->neg, sum.neg_found += t->neg_found;
+        }
+        secret_tally_row(md, SECRET_HALF_NAMES[h], "all", &sum);
+        json_object_set_new(jh, "all", secret_tally_json(&sum));
+        json_object_set_new(js, SECRET_HALF_NAMES[h], jh);
+    }
+    for (int c = 0; c < SECRET_N_CATS; c++) {
+        secret_tally sum = {0};
+        for (int h = 0; h < SECRET_N_HALVES; h++) {
+            const secret_tally *t = &s->by[h][c];
+            sum.pos += t->pos, sum.pos_found += t->pos_found, sum.neg += t->neg, sum.neg_found += t->neg_found;
+        }
+        secret_tally_row(md, "both", SECRET_CAT_NAMES[c], &sum);
+    }
+    json_object_set_new(root, "noseyparker-secret-rules", js);
 }
 
 /* WNUT17 (bench/conll_persons.h): every sentence is scored for PERSON alone. */
@@ -606,8 +703,6 @@ static int cmp_double(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-static double ratio(long a, long b) { return b ? (double)a / (double)b : 0.0; }
-
 int main(int argc, char **argv) {
     if (argc != 3) {
         fprintf(stderr, "usage: guard_eval SHARED_DIR OUT_DIR\n");
@@ -703,15 +798,7 @@ int main(int argc, char **argv) {
         }
         json_object_set_new(root, sets[s].name, js);
     }
-    double sr = ratio(secrets.pos_found, secrets.pos), sfp = ratio(secrets.neg_found, secrets.neg);
-    fprintf(md, "\n## noseyparker-secret-rules (per example: any SECRET/URL_CREDENTIALS finding)\n\n"
-                "| positives | detected | recall | negatives | flagged | false-positive rate |\n|---|---|---|---|---|---|\n"
-                "| %ld | %ld | %.3f | %ld | %ld | %.3f |\n",
-            secrets.pos, secrets.pos_found, sr, secrets.neg, secrets.neg_found, sfp);
-    json_object_set_new(root, "noseyparker-secret-rules",
-                        json_pack("{s:I,s:I,s:f,s:I,s:I,s:f}", "positives", (json_int_t)secrets.pos, "detected",
-                                  (json_int_t)secrets.pos_found, "recall", sr, "negatives", (json_int_t)secrets.neg,
-                                  "flagged", (json_int_t)secrets.neg_found, "false_positive_rate", sfp));
+    secret_report(md, root, &secrets);
     fprintf(md, "\n## speed (one core, thread CPU time, fastest of %d rounds of >= 6 MB)\n\n"
                 "| corpus | size | scan, per-record requests | scan, 1 MiB blocks | redact end to end, per record |\n"
                 "|---|---|---|---|---|\n", ROUNDS);

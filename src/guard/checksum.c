@@ -110,3 +110,14 @@ bool sealm_guard_nino_prefix_ok(char a, char b) {
         if (BAD[i][0] == a && BAD[i][1] == b) return false;
     return true;
 }
+
+/* CRC-32 as in IEEE 802.3 (reflected polynomial 0xEDB88320, initial value and final XOR
+ * 0xFFFFFFFF; the same as zlib's crc32). Bitwise: it only checks short token tails. */
+uint32_t sealm_guard_crc32(const char *s, size_t len) {
+    uint32_t crc = 0xFFFFFFFFu;
+    for (size_t i = 0; i < len; i++) {
+        crc ^= (unsigned char)s[i];
+        for (int k = 0; k < 8; k++) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+    }
+    return crc ^ 0xFFFFFFFFu;
+}

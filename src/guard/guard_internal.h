@@ -7,6 +7,8 @@
 /* ---- checksum.c ---- */
 /* Shannon entropy of s[0, len) in bits per byte (0 for len 0). */
 double sealm_guard_entropy_bits(const char *s, size_t len);
+/* CRC-32 (IEEE 802.3, as zlib's crc32) of s[0, len): GitHub token checksums. */
+uint32_t sealm_guard_crc32(const char *s, size_t len);
 /* The registered IBAN length for a two-letter country code (upper case), 0 when unknown. */
 int sealm_guard_iban_length(char c0, char c1);
 /* US SSN area/group/serial rules (SSA): area not 000, 666 or 900-999; group not 00;

@@ -2,8 +2,8 @@
  * bitmask per class, so the pass finds where numbers, letter codes, capitalized words and
  * prefixes begin with a few word-wide operations per chunk instead of a branch per byte.
  * This file holds the portable scalar classifier and the choice among the implementations;
- * pii_classify_avx2.c (x86-64) and pii_classify_neon.c (aarch64) classify 32 or 16 bytes per
- * instruction. */
+ * pii_classify_avx512.c and pii_classify_avx2.c (x86-64) and pii_classify_neon.c (aarch64)
+ * classify 64, 32 or 16 bytes per instruction. */
 #include "pii_internal.h"
 
 #include <pthread.h>
@@ -89,8 +89,15 @@ static void best_init(void) {
     const char *cap = getenv("SEALM_SIMD");
     if (cap && strcmp(cap, "scalar") == 0) return;
 #if defined(__x86_64__)
+    /* __builtin_cpu_supports also asks the OS (XCR0) whether it saves the YMM and ZMM state */
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2")) g_best = sealm_guard_pii_classify_avx2;
+    bool avx2_cap = cap && (strcmp(cap, "avx2") == 0 || strcmp(cap, "avx-vnni") == 0);
+    /* the file is compiled for F, BW, VL and DQ (CMakeLists.txt's *_avx512.c options), so the
+     * compiler may use any of them: every AVX-512 CPU with BW has the other three */
+    if (!avx2_cap && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avx512f") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+        g_best = sealm_guard_pii_classify_avx512;
 #elif defined(__aarch64__)
     g_best = sealm_guard_pii_classify_neon;   /* NEON (ASIMD) is part of every ARMv8-A CPU */
 #endif

@@ -87,9 +87,13 @@ void sealm_guard_pii_names_init(void);
 /* The person-name pass (pii_names.c): capitalized word sequences next to titles, person
  * cues or first names from the lexicon. Appends unresolved findings. caps[0, n_caps): the
  * ascending offsets of every ASCII capital that follows a non-word byte (START_CAPITAL),
- * the only places a name can begin; caps NULL: look at every byte (the reference scan). */
+ * the only places a name can begin; caps NULL: look at every byte (the reference scan).
+ * lower: bit i of lower[c] says whether text[64 c + i] is in a-z (bits past len clear), for
+ * every chunk of the text, so that a word's lower-case run ends at a bit scan; NULL: read
+ * byte by byte. */
 sealm_status sealm_guard_find_persons(const char *text, size_t len, const size_t *caps, size_t n_caps,
-                                      float min_score, sealm_guard_findings *out, sealm_error *err);
+                                      const uint64_t *lower, float min_score, sealm_guard_findings *out,
+                                      sealm_error *err);
 
 /* The reference scan, for tests only: a detector whose scan runs every rule's pattern
  * unanchored over the whole text and the person pass over every byte, with no prefilter,
@@ -104,6 +108,14 @@ sealm_status sealm_guard_pii_new_reference(const sealm_guard_pii_config *cfg, se
  * for a test outside the set (the scan then calls it). Unit-tested against the tests one by one. */
 unsigned sealm_guard_number_shapes(const char *text, size_t len, size_t p);
 int sealm_guard_number_shape_bit(bool (*window_ok)(const char *, size_t, size_t));
+
+/* A necessary condition of some window tests (pii_rule.window_ok of START_ANYWHERE rules with
+ * anchors) at an anchor byte b = text[p]: the same byte occurs again at p - k or p + k for
+ * some k in [*lo, *hi] (a MAC's separators repeat one group apart, an IPv6 address's colons
+ * at most four hex digits apart). The scan then looks at an anchor only where the first
+ * pass's masks show such a repeat, and skips the rule when none does. Returns false (and sets
+ * nothing) when the test states no such condition for b. */
+bool sealm_guard_anchor_repeat(bool (*window_ok)(const char *, size_t, size_t), char b, int *lo, int *hi);
 
 /* The detector the unit tests compare: the scan with its prefilters on the character
  * classifier the CPU allows (the default), the same on the portable scalar classifier, or
@@ -170,13 +182,34 @@ typedef void (*pii_classify_fn)(const unsigned char *chunk, const pii_class_sets
 void sealm_guard_pii_classify_scalar(const unsigned char *chunk, const pii_class_sets *sets, pii_chunk_classes *out);
 #if defined(__x86_64__)
 void sealm_guard_pii_classify_avx2(const unsigned char *chunk, const pii_class_sets *sets, pii_chunk_classes *out);
+void sealm_guard_pii_classify_avx512(const unsigned char *chunk, const pii_class_sets *sets, pii_chunk_classes *out);
 #elif defined(__aarch64__)
 void sealm_guard_pii_classify_neon(const unsigned char *chunk, const pii_class_sets *sets, pii_chunk_classes *out);
 #endif
 
-/* The fastest classifier this CPU runs (AVX2 on x86-64 when the CPU and OS support it, NEON
- * on aarch64, else the scalar one); SEALM_SIMD=scalar in the environment, as for the engine's
- * kernels, or scalar_only picks the scalar one. */
+/* The fastest classifier this CPU runs (on x86-64 AVX-512 when the CPU and OS support its F,
+ * BW, VL and DQ parts, else AVX2 when they support that; NEON on aarch64; else the scalar one).
+ * SEALM_SIMD in the environment caps it as for the engine's kernels: "scalar" picks the
+ * scalar one, "avx2" or "avx-vnni" at most AVX2; scalar_only picks the scalar one. */
 pii_classify_fn sealm_guard_pii_classify_choose(bool scalar_only);
+
+/* ---- pii_secrets.c: the secrets rules' validators and anchor tests ---- */
+
+/* Tests of a value (not NUL-terminated): documentation words and template syntax; a variable
+ * or call that refers to the value; runs of five equal or consecutive bytes. */
+bool sealm_guard_secret_placeholder(const char *v, size_t n);
+bool sealm_guard_secret_reference(const char *v, size_t n);
+bool sealm_guard_secret_patterned(const char *v, size_t n);
+/* Validators (pii_validate_fn) of the secret.* and url.userinfo rules. */
+float sealm_guard_secret_check_assignment(pii_candidate *c, float base);
+float sealm_guard_secret_check_entropy(pii_candidate *c, float base);
+float sealm_guard_secret_check_token(pii_candidate *c, float base);
+float sealm_guard_secret_check_github(pii_candidate *c, float base);
+float sealm_guard_secret_check_slack(pii_candidate *c, float base);
+float sealm_guard_secret_check_slack_webhook(pii_candidate *c, float base);
+float sealm_guard_secret_check_http_auth(pii_candidate *c, float base);
+float sealm_guard_secret_check_azure_key(pii_candidate *c, float base);
+float sealm_guard_secret_check_password_hash(pii_candidate *c, float base);
+float sealm_guard_secret_check_url_userinfo(pii_candidate *c, float base);
 
 #endif

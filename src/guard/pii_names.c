@@ -300,15 +300,27 @@ typedef struct word_read {
     bool shaped;
 } word_read;
 
-static PII_ALWAYS_INLINE word_read read_word(const char *t, size_t len, size_t ws) {
+/* lower: the first pass's masks of a-z per 64-byte chunk (bytes past the text's end in none),
+ * or NULL */
+static PII_ALWAYS_INLINE word_read read_word(const char *t, size_t len, size_t ws, const uint64_t *lower) {
     word_read w = {ws, ws, false};
     if (ws >= len || !word_byte((unsigned char)t[ws])) return w;
     unsigned char c0 = (unsigned char)t[ws];
     if (!(g_word_byte[c0] & W_TRAIL)) w.end = ws + 1;
     unsigned seen = 0;   /* W_* bits of the bytes after the first */
     size_t e = ws + 1;
-    /* most of a name is lower-case ASCII: that run needs one compare per byte */
-    while (e < len && (unsigned char)(t[e] - 'a') < 26) e++;
+    /* most of a name is lower-case ASCII: that run ends at the first clear bit of the masks, or
+     * without them after one compare per byte */
+    if (lower) {
+        uint64_t rest = e < len ? ~lower[e / 64] >> (e % 64) : 1;
+        while (!rest) {
+            e = (e / 64 + 1) * 64;
+            rest = e < len ? ~lower[e / 64] : 1;
+        }
+        e += (size_t)__builtin_ctzll(rest);
+    } else {
+        while (e < len && (unsigned char)(t[e] - 'a') < 26) e++;
+    }
     if (e > ws + 1) {
         seen = W_BYTE | W_LOWER;
         w.end = e;
@@ -327,7 +339,7 @@ static PII_ALWAYS_INLINE word_read read_word(const char *t, size_t len, size_t w
 }
 
 /* Is the word before pos a title ("Mr", "Dr.")? */
-static bool title_before(const char *text, size_t pos) {
+static PII_ALWAYS_INLINE bool title_before(const char *text, size_t pos) {
     size_t p = pos;
     while (p > 0 && text[p - 1] == ' ') p--;
     if (p > 0 && text[p - 1] == '.') p--;
@@ -375,14 +387,17 @@ static size_t next_name_start(const char *text, size_t len, const size_t *caps, 
 
 void sealm_guard_pii_names_init(void) { pthread_once(&g_lexicon_once, lexicon_init); }
 
-sealm_status sealm_guard_find_persons(const char *text, size_t len, const size_t *caps, size_t n_caps,
-                                      float min_score, sealm_guard_findings *out, sealm_error *err) {
+/* sealm_guard_find_persons, inlined twice: with the lower-case masks and without them (lower
+ * NULL), so that neither copy tests which it is at every word */
+static PII_ALWAYS_INLINE sealm_status find_persons(const char *text, size_t len, const size_t *caps, size_t n_caps,
+                                                   const uint64_t *lower, float min_score, sealm_guard_findings *out,
+                                                   sealm_error *err) {
     /* the lexicon was built by the detector's constructor (sealm_guard_pii_names_init) */
     size_t k = 0;   /* next entry of caps to look at */
     for (size_t i = next_name_start(text, len, caps, n_caps, &k, 0); i < len;
          i = next_name_start(text, len, caps, n_caps, &k, i)) {
         size_t ws = i;
-        word_read w0 = read_word(text, len, ws);
+        word_read w0 = read_word(text, len, ws, lower);
         size_t we = w0.end;
         unsigned first_word = w0.shaped ? lexicon_flags(text + ws, we - ws) : LEX_COMMON;
         if (first_word & (LEX_COMMON | LEX_TITLE)) {
@@ -400,7 +415,7 @@ sealm_status sealm_guard_find_persons(const char *text, size_t len, const size_t
             if (q + 2 < len && guard_is_upper((unsigned char)text[q]) &&
                 (text[q + 1] == ' ' || (text[q + 1] == '.' && text[q + 2] == ' ')) && !initial) {
                 size_t after = q + (text[q + 1] == '.' ? 3 : 2);
-                word_read w2 = read_word(text, len, after);
+                word_read w2 = read_word(text, len, after, lower);
                 size_t e2 = w2.end_all;
                 if (e2 > after && w2.shaped && !(lexicon_flags(text + after, e2 - after) & LEX_COMMON)) {
                     initial = true;
@@ -411,7 +426,7 @@ sealm_status sealm_guard_find_persons(const char *text, size_t len, const size_t
             /* a name word begins with a capital (read_word's shape): any other byte ends the
              * sequence without the word being read */
             if (q >= len || !guard_is_upper((unsigned char)text[q])) break;
-            word_read wq = read_word(text, len, q);
+            word_read wq = read_word(text, len, q, lower);
             size_t e = wq.end;
             if (e == q || !wq.shaped || (lexicon_flags(text + q, e - q) & LEX_COMMON)) break;
             end = p = e;
@@ -449,4 +464,11 @@ sealm_status sealm_guard_find_persons(const char *text, size_t len, const size_t
         i = end;   /* a sequence is judged as a whole: its tail is not a name of its own */
     }
     return SEALM_OK;
+}
+
+sealm_status sealm_guard_find_persons(const char *text, size_t len, const size_t *caps, size_t n_caps,
+                                      const uint64_t *lower, float min_score, sealm_guard_findings *out,
+                                      sealm_error *err) {
+    return lower ? find_persons(text, len, caps, n_caps, lower, min_score, out, err)
+                 : find_persons(text, len, caps, n_caps, NULL, min_score, out, err);
 }

@@ -56,7 +56,8 @@ typedef struct cue_set {
     size_t n;
     size_t len[CUE_SET_MAX];
     uint16_t key[CUE_SET_MAX];        /* cue_key of the cue's first two bytes */
-    uint64_t keys[1024 / 64];         /* bit per key that some cue begins with */
+    unsigned char begins[1024];       /* [key]: some cue begins with it (a byte, not a bit: the
+                                         walk over a window tests it at every byte) */
 } cue_set;
 
 static inline unsigned cue_key(unsigned char a, unsigned char b) { return (a & 31u) << 5 | (b & 31u); }
@@ -67,7 +68,7 @@ static void cue_set_init(cue_set *s, const char *const *cues) {
         const unsigned char *c = (const unsigned char *)cues[s->n];
         s->len[s->n] = strlen(cues[s->n]);
         s->key[s->n] = (uint16_t)cue_key(c[0], c[1]);
-        s->keys[s->key[s->n] / 64] |= 1ull << (s->key[s->n] % 64);
+        s->begins[s->key[s->n]] = 1;
     }
 }
 
@@ -82,7 +83,7 @@ static bool cue_before(const char *text, size_t pos, size_t window, const cue_se
     unsigned k = t[from] & 31u;
     for (size_t i = from; i + 1 < pos; i++) {
         k = (k & 31u) << 5 | (t[i + 1] & 31u);
-        if (!(s->keys[k / 64] >> (k % 64) & 1)) continue;
+        if (!s->begins[k]) continue;
         for (size_t c = 0; c < s->n; c++) {
             size_t n = s->len[c], j = 0;
             if (s->key[c] != k || n > pos - i) continue;
@@ -395,46 +396,7 @@ static float check_ipv6(pii_candidate *c, float base) {
 
 /* ---- secrets ------------------------------------------------------------------------- */
 
-/* Values that document a secret rather than hold one. */
-static bool is_placeholder(const char *v, size_t n) {
-    static const char *const WORDS[] = {"password", "passwd", "secret", "changeme", "example", "xxxx", "****",
-                                        "your_", "your-", "<", "${", "{{", "%s", "null", "none", "true",
-                                        "false", "redacted", "placeholder", "dummy", "test", "###", "$(", "...", NULL};
-    char low[256];
-    if (n > sizeof low) n = sizeof low;
-    for (size_t i = 0; i < n; i++) low[i] = lower(v[i]);
-    for (const char *const *w = WORDS; *w; w++)
-        if (memmem(low, n, *w, strlen(*w))) return true;
-    return false;
-}
-
-/* password = value: any value that is not a placeholder. key/token = value: also needs the
- * Shannon entropy of a random string (>= 3.0 bits per character, at least 12 characters):
- * identifiers and words stay below it, keys drawn from base64/hex alphabets stay above. */
-static float check_assignment(pii_candidate *c, float base) {
-    const char *v = c->text + c->start;
-    size_t n = c->end - c->start;
-    while (n > 0 && (v[n - 1] == '.' || v[n - 1] == ')' || v[n - 1] == ']' || v[n - 1] == '}')) n--;
-    c->end = c->start + n;
-    if (n < 6 || is_placeholder(v, n)) return 0;
-    const char *key = c->text + c->m_start;
-    size_t key_len = c->start - c->m_start;
-    char low[256];
-    if (key_len > sizeof low) key_len = sizeof low;
-    for (size_t i = 0; i < key_len; i++) low[i] = lower(key[i]);
-    bool password_key = memmem(low, key_len, "pass", 4) || memmem(low, key_len, "pwd", 3);
-    double h = sealm_guard_entropy_bits(v, n);
-    if (password_key) return h >= 2.5 ? base : base - 0.15f;
-    if (n < 12 || h < 3.0) return 0;
-    return h >= 3.5 ? clamp01(base + 0.1f) : base;
-}
-
-/* Provider keys with a fixed prefix still need random-looking bodies, which rules out
- * documentation fillers like "AKIAXXXXXXXXXXXXXXXX". */
-static float check_token_entropy(pii_candidate *c, float base) {
-    double h = sealm_guard_entropy_bits(c->text + c->start, c->end - c->start);
-    return h >= 3.0 ? base : 0;
-}
+/* The secret.* and url.userinfo validators and anchor tests are in pii_secrets.c. */
 
 /* ---- dates of birth ------------------------------------------------------------------ */
 
@@ -527,6 +489,21 @@ static bool ipv6_window(const char *t, size_t len, size_t p) {
     for (size_t i = p; i > 0 && p - i < 5; i--) {
         if (t[i - 1] == ':') return true;
         if (!is_hex((unsigned char)t[i - 1])) break;
+    }
+    return false;
+}
+
+bool sealm_guard_anchor_repeat(bool (*window_ok)(const char *, size_t, size_t), char b, int *lo, int *hi) {
+    /* mac_window counts a chain of at least two equal separators one group apart */
+    if (window_ok == mac_window && (b == ':' || b == '-' || b == '.')) {
+        *lo = *hi = b == '.' ? 5 : 3;
+        return true;
+    }
+    /* ipv6_window wants another colon after at most four hex digits, either way */
+    if (window_ok == ipv6_window && b == ':') {
+        *lo = 1;
+        *hi = 5;
+        return true;
     }
     return false;
 }
@@ -1044,45 +1021,153 @@ const pii_rule SEALM_GUARD_PII_RULES[] = {
      "(?<![\\w.])[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}(?![\\w.])",
      0, ":-.", NULL, 0, ":-.", 16, 16, mac_window, START_ANYWHERE, NULL, false, NULL},
 
-    /* RFC 3986 userinfo "user:password@" in an authority. */
+    /* RFC 3986 userinfo "user:password@" in an authority; a templated password is not one. */
     {"url.userinfo", SEALM_GUARD_URL_CREDENTIALS, 0.95f,
-     "\\b[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\\s:/?#@]{1,128}:[^\\s/?#@]{1,128}@[^\\s/?#\"'<>]{1,255}", 0, "@", NULL, 0, ":", 16, 520, url_window, START_ANYWHERE, NULL, false, NULL},
+     "\\b[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\\s:/?#@]{1,128}:[^\\s/?#@]{1,128}@[^\\s/?#\"'<>]{1,255}", 0, "@",
+     sealm_guard_secret_check_url_userinfo, 0, ":", 16, 520, url_window, START_ANYWHERE, NULL, false, NULL},
 
-    /* Provider key formats, as the providers document them. */
+    /* Provider key formats, as the providers document them (the source is named at each
+     * rule); the validators (pii_secrets.c) reject bodies that are not random. Every rule
+     * starts at a literal prefix, so the first pass finds where they can match. */
+    /* RFC 7468 PEM private keys (PKCS#1/#8, EC, OpenSSH's "OPENSSH PRIVATE KEY"), RFC 4880
+     * ASCII-armored "PGP PRIVATE KEY BLOCK". */
     {"secret.pem-private-key", SEALM_GUARD_SECRET, 0.99f,
      "-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----"
      "(?:[\\s\\S]{0,16384}?-----END (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----|(?:\\s*[A-Za-z0-9+/=:-]{8,})*)",
      0, "-", NULL, 0, NULL, 0, 0, NULL, START_PREFIX,
      "-----BEGIN ", false, NULL},
+    /* AWS IAM identifiers (docs.aws.amazon.com, IAM User Guide, "Unique identifiers"):
+     * 4-letter type prefix and 16 base32 characters. */
     {"secret.aws-access-key-id", SEALM_GUARD_SECRET, 0.95f,
      "(?<![A-Za-z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)[A-Z2-7]{16}(?![A-Za-z0-9])", 0, "A",
-     check_token_entropy, 0, NULL, 0, 0, NULL, START_PREFIX,
+     sealm_guard_secret_check_entropy, 0, NULL, 0, 0, NULL, START_PREFIX,
      "AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA", false, NULL},
+    /* the secret access key is 40 base64 characters with no prefix: only next to its name */
     {"secret.aws-secret-key", SEALM_GUARD_SECRET, 0.85f,
      "(?i:aws)[\\w.-]{0,20}(?i:secret)[\\w.-]{0,20}[\"']?\\s*[:=]>?\\s*[\"']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])", 0,
-     "sS", check_token_entropy, 1, NULL, 0, 0, NULL, START_PREFIX,
+     "sS", sealm_guard_secret_check_entropy, 1, NULL, 0, 0, NULL, START_PREFIX,
      "aws|awS|aWs|aWS|Aws|AwS|AWs|AWS", false, NULL},
+    /* GitHub (docs.github.com, "About authentication to GitHub", token prefixes; github.blog
+     * 2021-04-05 on the format and its CRC32 checksum): ghp_/gho_/ghu_/ghs_/ghr_ and 36
+     * base62 characters, fine-grained "github_pat_" and 82. */
     {"secret.github-token", SEALM_GUARD_SECRET, 0.95f,
      "(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})(?![A-Za-z0-9_])", 0, "_",
-     NULL, 0, NULL, 0, 0, NULL, START_PREFIX,
+     sealm_guard_secret_check_github, 0, NULL, 0, 0, NULL, START_PREFIX,
      "ghp_|gho_|ghu_|ghs_|ghr_|github_pat_", true, NULL},
-    {"secret.gitlab-token", SEALM_GUARD_SECRET, 0.95f, "(?<![\\w-])gl(?:pat|dt|rt|ptt|cbt|oas)-[A-Za-z0-9_-]{20,64}", 0,
-     "-", NULL, 0, NULL, 0, 0, NULL, START_PREFIX,
-     "glpat-|gldt-|glrt-|glptt-|glcbt-|gloas-", true, NULL},
-    {"secret.slack-token", SEALM_GUARD_SECRET, 0.95f, "(?<![\\w-])xox[abposre]-[A-Za-z0-9-]{10,250}", 0, "-", NULL, 0, NULL, 0, 0, NULL, START_PREFIX,
-     "xoxa-|xoxb-|xoxp-|xoxo-|xoxs-|xoxr-|xoxe-", true, NULL},
+    /* GitLab (docs.gitlab.com, "Token prefixes"): personal, deploy, runner, pipeline trigger,
+     * CI job, OAuth secret, service-account, feature-flag, incoming-mail, agent, feed tokens. */
+    {"secret.gitlab-token", SEALM_GUARD_SECRET, 0.95f,
+     "(?<![\\w-])gl(?:pat|dt|rt|ptt|cbt|oas|soat|ffct|imt|agent|ft)-[A-Za-z0-9_.-]{20,300}", 0,
+     "-", sealm_guard_secret_check_token, 0, NULL, 0, 0, NULL, START_PREFIX,
+     "glpat-|gldt-|glrt-|glptt-|glcbt-|gloas-|glsoat-|glffct-|glimt-|glagent-|glft-", true, NULL},
+    /* Slack (api.slack.com/authentication/token-types): bot, user, app-level, configuration
+     * and refresh tokens; a numeric segment first, the random part last. */
+    {"secret.slack-token", SEALM_GUARD_SECRET, 0.95f,
+     "(?<![\\w-])(?:xox[abposre]|xoxe\\.xox[bp]|xapp)-[A-Za-z0-9-]{10,250}", 0, "-",
+     sealm_guard_secret_check_slack, 0, NULL, 0, 0, NULL, START_PREFIX,
+     "xoxa-|xoxb-|xoxp-|xoxo-|xoxs-|xoxr-|xoxe-|xoxe.|xapp-", true, NULL},
+    /* Slack incoming webhooks and workflow triggers (api.slack.com/messaging/webhooks). */
     {"secret.slack-webhook", SEALM_GUARD_SECRET, 0.95f,
-     "https://hooks\\.slack\\.com/(?:services|workflows)/[A-Za-z0-9+/_-]{20,120}", 0, "/", NULL, 0, NULL, 0, 0, NULL, START_PREFIX,
+     "https://hooks\\.slack\\.com/(?:services|workflows)/[A-Za-z0-9+/_-]{20,120}", 0, "/",
+     sealm_guard_secret_check_slack_webhook, 0, NULL, 0, 0, NULL, START_PREFIX,
      "https://hooks.slack.com/", false, NULL},
-    {"secret.stripe-key", SEALM_GUARD_SECRET, 0.95f, "(?<![\\w])(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,247}", 0,
-     "_", NULL, 0, NULL, 0, 0, NULL, START_PREFIX,
+    /* Discord webhooks (discord.com/developers/docs/resources/webhook: /api/webhooks/{id}/{token}),
+     * from the host name on ("https://", "ptb." or "canary." before it): a prefix of its own
+     * instead of one more "https://" that every URL would compare. */
+    {"secret.discord-webhook", SEALM_GUARD_SECRET, 0.95f,
+     "(?<![\\w-])discord(?:app)?\\.com/api/webhooks/\\d{17,20}/[A-Za-z0-9_-]{60,100}", 0, "/",
+     sealm_guard_secret_check_token, 0, NULL, 0, 0, NULL, START_PREFIX,
+     "discord.com/api/webhooks/|discordapp.com/api/webhooks/", true, NULL},
+    /* Stripe (docs.stripe.com/keys): secret, restricted and publishable keys, live or test. */
+    {"secret.stripe-key", SEALM_GUARD_SECRET, 0.95f,
+     "(?<![\\w])(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,247}", 0,
+     "_", sealm_guard_secret_check_token, 0, NULL, 0, 0, NULL, START_PREFIX,
      "sk_live_|sk_test_|rk_live_|rk_test_|pk_live_|pk_test_", true, NULL},
-    {"secret.google-api-key", SEALM_GUARD_SECRET, 0.95f, "(?<![\\w-])AIza[0-9A-Za-z_-]{35}(?![\\w-])", 0, "A", NULL, 0, NULL, 0, 0, NULL, START_PREFIX,
+    /* Google API keys (cloud.google.com/docs/authentication/api-keys): "AIza" and 35. */
+    {"secret.google-api-key", SEALM_GUARD_SECRET, 0.95f, "(?<![\\w-])AIza[0-9A-Za-z_-]{35}(?![\\w-])", 0, "A",
+     sealm_guard_secret_check_token, 0, NULL, 0, 0, NULL, START_PREFIX,
      "AIza", true, NULL},
+    /* OpenAI (platform.openai.com/docs, API keys: "sk-", project "sk-proj-", service account
+     * "sk-svcacct-", admin "sk-admin-"); Anthropic (docs.anthropic.com, "sk-ant-api03-",
+     * admin "sk-ant-admin01-"); OpenRouter and DeepSeek keys share the "sk-" form. */
     {"secret.openai-key", SEALM_GUARD_SECRET, 0.9f,
      "(?<![\\w-])sk-(?:proj-|svcacct-|admin-|ant-(?:api|admin)\\d\\d-)?[A-Za-z0-9_-]{20,200}(?![\\w-])", 0, "-",
-     check_token_entropy, 0, NULL, 0, 0, NULL, START_PREFIX,
+     sealm_guard_secret_check_token, 0, NULL, 0, 0, NULL, START_PREFIX,
      "sk-", true, NULL},
+    /* Other AI providers' documented key prefixes: Hugging Face organization tokens
+     * "api_org_" (huggingface.co/docs/hub/security-tokens), Replicate "r8_"
+     * (replicate.com/docs/topics/security/api-tokens), Groq "gsk_" (console.groq.com/docs),
+     * Perplexity "pplx-" (docs.perplexity.ai), xAI "xai-" (docs.x.ai). */
+    {"secret.ai-provider-key", SEALM_GUARD_SECRET, 0.9f,
+     "(?<![\\w-])(?:api_org_[A-Za-z]{34}|r8_[A-Za-z0-9]{37}|gsk_[A-Za-z0-9]{52}|pplx-[A-Za-z0-9]{48}|"
+     "xai-[A-Za-z0-9]{80})(?![\\w-])",
+     0, "_-", sealm_guard_secret_check_token, 0, NULL, 0, 0, NULL, START_PREFIX,
+     "api_org_|r8_|gsk_|pplx-|xai-", true, NULL},
+    /* Cloud providers: DigitalOcean personal/OAuth/refresh tokens "dop_v1_", "doo_v1_",
+     * "dor_v1_" and 64 hex (docs.digitalocean.com, "Personal access tokens"); Google OAuth
+     * client secrets "GOCSPX-" (developers.google.com/identity);
+     * HashiCorp Vault service, batch and recovery tokens "hvs.", "hvb.", "hvr."
+     * (developer.hashicorp.com/vault/docs/concepts/tokens). */
+    {"secret.cloud-token", SEALM_GUARD_SECRET, 0.95f,
+     "(?<![\\w-])(?:do[opr]_v1_[a-f0-9]{64}|GOCSPX-[A-Za-z0-9_-]{28}|"
+     "hv[sbr]\\.[A-Za-z0-9_-]{24,512})(?![\\w-])",
+     0, "_-.", sealm_guard_secret_check_token, 0, NULL, 0, 0, NULL, START_PREFIX,
+     "dop_v1_|doo_v1_|dor_v1_|GOCSPX-|hvs.|hvb.|hvr.", true, NULL},
+    /* Azure storage, Service Bus, Event Hubs and IoT Hub connection strings' keys (after the
+     * ';' that ends the account or key name), and shared access signatures' "sig="
+     * (learn.microsoft.com, "Configure Azure Storage connection strings", "Create a service
+     * SAS"): base64 of 32 or 64 bytes. */
+    {"secret.azure-key", SEALM_GUARD_SECRET, 0.95f,
+     ";(?:AccountKey|SharedAccessKey)=[A-Za-z0-9+/]{40,100}={0,2}(?![\\w+/=])", 0, "=",
+     sealm_guard_secret_check_azure_key, 0, NULL, 0, 0, NULL, START_PREFIX,
+     ";AccountKey=|;SharedAccessKey=", false, NULL},
+    {"secret.azure-sas", SEALM_GUARD_SECRET, 0.95f,
+     "(?<![\\w])sig=(?:[A-Za-z0-9+/]|%2[BFbf]){40,100}(?:=|%3[Dd]){0,2}(?![\\w+/=%])", 0, "=",
+     sealm_guard_secret_check_azure_key, 0, NULL, 0, 0, NULL, START_PREFIX, "sig=", true, NULL},
+    /* Developer platforms: Docker Hub access tokens "dckr_pat_"/"dckr_oat_"
+     * (docs.docker.com/security/for-developers/access-tokens); Atlassian API tokens "ATATT3"
+     * (and "ATCTT3") and Bitbucket app passwords "ATBB" (support.atlassian.com, "Manage API
+     * tokens"); Grafana Cloud "glc_" and service accounts "glsa_" (grafana.com/docs, "Service
+     * account tokens"); Databricks "dapi" and 32 hex (docs.databricks.com, "Personal access
+     * tokens"); SonarQube "squ_", "sqp_", "sqa_" and 40 hex (docs.sonarsource.com, "Managing
+     * your tokens"); Shopify "shpat_", "shpca_", "shppa_", "shpss_" and 32 hex (shopify.dev,
+     * "Access tokens"); Adafruit IO "aio_" (io.adafruit.com/api/docs); Salesforce session ids:
+     * the org id "00D…", '!' and the session part (help.salesforce.com). */
+    {"secret.dev-platform-token", SEALM_GUARD_SECRET, 0.95f,
+     "(?<![\\w-])(?:dckr_(?:pat|oat)_[A-Za-z0-9_-]{27,64}|AT(?:ATT|CTT)3[A-Za-z0-9_=-]{100,300}|ATBB[A-Za-z0-9]{28,64}|"
+     "glc_[A-Za-z0-9+/]{32,400}={0,2}|glsa_[A-Za-z0-9]{32}_[a-f0-9]{8}|"
+     "dapi[a-f0-9]{32}(?:-\\d)?|sq[upa]_[a-f0-9]{40}|"
+     "shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}|aio_[A-Za-z0-9]{28}|00D[A-Za-z0-9]{12,15}![A-Za-z0-9._]{80,200})(?![\\w-])",
+     0, NULL, sealm_guard_secret_check_token, 0, NULL, 0, 0, NULL, START_PREFIX,
+     "dckr_pat_|dckr_oat_|ATATT3|ATCTT3|ATBB|glc_|glsa_|dapi|squ_|sqp_|sqa_|shpat_|shpca_|shppa_|shpss_|"
+     "aio_|00D", true, NULL},
+    /* Square access tokens "EAAA" and 60, legacy "sq0atp-", OAuth secrets "sq0csp-"
+     * (developer.squareup.com, "Access tokens"). */
+    {"secret.square-token", SEALM_GUARD_SECRET, 0.95f,
+     "(?<![\\w-])(?:EAAA[A-Za-z0-9_-]{60}|sq0atp-[A-Za-z0-9_-]{22}|"
+     "sq0csp-[A-Za-z0-9_-]{43})(?![\\w-])",
+     0, NULL, sealm_guard_secret_check_token, 0, NULL, 0, 0, NULL, START_PREFIX,
+     "EAAA|sq0atp-|sq0csp-", true, NULL},
+    /* HTTP credentials in an Authorization header (RFC 9110 §11.6.2; RFC 7617 Basic, RFC 6750
+     * Bearer), also as a JSON or code key ("Authorization": "Bearer …"). */
+    {"secret.http-authorization", SEALM_GUARD_SECRET, 0.9f,
+     "(?<![\\w])[Aa]uthorization[\"']?\\s{0,4}[:=]\\s{0,4}[\"']?(?:Basic [A-Za-z0-9+/]{8,256}={0,2}|"
+     "Bearer [A-Za-z0-9._~+/-]{20,4096}=*)(?![\\w+/=.~-])",
+     0, ":=", sealm_guard_secret_check_http_auth, 0, NULL, 0, 0, NULL, START_PREFIX, "Authorization|authorization",
+     true, NULL},
+    /* Password hashes in crypt(3)/PHC string form and as hashcat writes Kerberos replies
+     * (bcrypt "$2b$" per OpenBSD bcrypt(3); SHA-crypt "$5$"/"$6$" per Drepper's
+     * specification; MD5-crypt "$1$"; Argon2 per the PHC string format; Cisco type 8/9;
+     * "$krb5asrep$", "$krb5tgs$"): offline-guessable, so secrets too. Scored as an email, so
+     * that a hash holding its user's address ("$krb5asrep$23$user@domain:…") is kept whole
+     * (the longer span wins a tie). */
+    {"secret.password-hash", SEALM_GUARD_SECRET, 0.95f,
+     "(?<![\\w$])\\$(?:2[abxy]\\$\\d\\d\\$[./A-Za-z0-9]{53}|[156]\\$(?:rounds=\\d{1,9}\\$)?[./A-Za-z0-9]{1,16}\\$"
+     "[./A-Za-z0-9]{22,86}|argon2(?:id|i|d)\\$v=\\d+\\$m=\\d+,t=\\d+,p=\\d+\\$[A-Za-z0-9+/]{8,}\\$[A-Za-z0-9+/]{16,}|"
+     "[89]\\$[./A-Za-z0-9]{14}\\$[./A-Za-z0-9]{43}|krb5(?:asrep|tgs)\\$\\d{1,2}\\$(?:\\*[^\\s*]{1,256}\\*\\$|[^\\s$:]{1,256}:)?[A-Fa-f0-9]{32}\\$"
+     "[A-Fa-f0-9]{64,})",
+     0, NULL, sealm_guard_secret_check_password_hash, 0, NULL, 0, 0, NULL, START_PREFIX,
+     "$2a$|$2b$|$2x$|$2y$|$1$|$5$|$6$|$argon2|$8$|$9$|$krb5", true, NULL},
     {"secret.jwt", SEALM_GUARD_SECRET, 0.9f,
      "(?<![\\w-])eyJ[A-Za-z0-9_-]{8,}\\.eyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]{16,}(?![\\w-])", 0, ".", NULL, 0, NULL, 0, 0, NULL, START_PREFIX,
      "eyJ", true, NULL},
@@ -1098,10 +1183,10 @@ const pii_rule SEALM_GUARD_PII_RULES[] = {
     {"secret.age-secret-key", SEALM_GUARD_SECRET, 0.99f, "AGE-SECRET-KEY-1[0-9A-Z]{58}", 0, "-", NULL, 0, NULL, 0, 0, NULL, START_PREFIX,
      "AGE-SECRET-KEY-1", false, NULL},
     {"secret.assignment", SEALM_GUARD_SECRET, 0.75f,
-     "(?i)(?:password|passwd|pwd|passphrase|secret|api[_-]?key|apikey|access[_-]?key|access[_-]?token|"
+     "(?i)(?:pass(?:word|wd|phrase)?(?![a-z])|pwd|secret|api[_-]?key|apikey|access[_-]?key|access[_-]?token|"
      "auth[_-]?token|client[_-]?secret|private[_-]?key|token)[a-z0-9_]*[\"']?\\s*(?::=|=>|[:=])\\s*"
      "[\"'`]?([^\\s\"'`,;]{6,200})",
-     0, "=:", check_assignment, 1, "=:", 64, 24, assignment_window, START_ANYWHERE, NULL, false, NULL},
+     0, "=:", sealm_guard_secret_check_assignment, 1, "=:", 64, 24, assignment_window, START_ANYWHERE, NULL, false, NULL},
 
     /* A date right after a birth cue. */
     {"dob.cue-date", SEALM_GUARD_DATE_OF_BIRTH, 0.85f,

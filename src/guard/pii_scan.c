@@ -25,6 +25,12 @@ typedef struct compiled_rule {
      * there: the first pass then knows where they occur */
     unsigned anchor_special;
     bool anchor_masked;
+    /* The anchor bytes of a masked rule as a list: [k] is PII_PRESENT_BYTES[anchor_j[k]], and
+     * window_ok holds there only where the same byte repeats at a distance in [repeat_lo[k],
+     * repeat_hi[k]] (sealm_guard_anchor_repeat; 0: no such condition), so the anchors are
+     * filtered by it. */
+    unsigned char anchor_j[PII_N_PRESENT], repeat_lo[PII_N_PRESENT], repeat_hi[PII_N_PRESENT];
+    unsigned char n_anchor_j;
     /* rule->need's bytes the same way, when all of them are there (need_special_ok) */
     unsigned need_special;
     bool need_special_ok;
@@ -212,8 +218,20 @@ static sealm_status pii_new(const sealm_guard_pii_config *cfg, pii_scan_mode mod
         cr->anchor_masked = r->anchor && *r->anchor;
         for (const char *b = r->anchor; b && *b; b++) {
             const char *q = strchr(PII_PRESENT_BYTES, *b);
-            if (q) cr->anchor_special |= 1u << (q - PII_PRESENT_BYTES);
-            else cr->anchor_masked = false;
+            if (!q) {
+                cr->anchor_masked = false;
+                continue;
+            }
+            unsigned j = (unsigned)(q - PII_PRESENT_BYTES);
+            if (cr->anchor_special >> j & 1) continue;
+            cr->anchor_special |= 1u << j;
+            int lo, hi, k = cr->n_anchor_j++;
+            cr->anchor_j[k] = (unsigned char)j;
+            if (!reference && r->window_ok && r->start == START_ANYWHERE &&
+                sealm_guard_anchor_repeat(r->window_ok, *b, &lo, &hi) && lo >= 1 && lo <= hi && hi < 64) {
+                cr->repeat_lo[k] = (unsigned char)lo;
+                cr->repeat_hi[k] = (unsigned char)hi;
+            }
         }
         /* JIT is an optimization: without it (unsupported CPU, no executable memory under a
          * strict seccomp profile) the interpreter gives the same matches. */
@@ -435,6 +453,11 @@ typedef struct text_map {
      * SPECIAL_CHUNKS chunks (special_kept); the anchored rules find their anchors there */
     bool special_kept;
     uint64_t special[PII_N_PRESENT][SPECIAL_CHUNKS];
+    /* the chunk classes' lower of every chunk, for the person pass (a word's lower-case run ends
+     * at a bit scan): in lower for texts of up to SPECIAL_CHUNKS chunks, else in lower_heap
+     * (allocated by the first pass; NULL until then) */
+    uint64_t lower[SPECIAL_CHUNKS];
+    uint64_t *lower_heap;
     /* sealm_guard_number_shapes of each number start, computed when a rule first asks */
     uint16_t *shapes;                   /* NULL until then; shapes_inline or allocated */
     uint16_t shapes_inline[START_INLINE];
@@ -574,6 +597,11 @@ static sealm_status first_pass(const sealm_guard_pii *d, const char *text, size_
     uint64_t digits = 0;
     sealm_status st = SEALM_OK;
     m->special_kept = len <= 64 * (size_t)SPECIAL_CHUNKS;
+    uint64_t *lower = m->lower;
+    if (!m->special_kept) {
+        lower = m->lower_heap = malloc((len + 63) / 64 * sizeof *lower);
+        if (!lower) return sealm_error_set(err, SEALM_E_NOMEM, "out of memory scanning for PII");
+    }
     for (size_t base = 0; base < len && st == SEALM_OK; base += 64) {
         size_t left = len - base;
         pii_chunk_classes *spare = cur == &chunks[0] ? &chunks[1] : &chunks[0];
@@ -614,6 +642,7 @@ static sealm_status first_pass(const sealm_guard_pii *d, const char *text, size_
         for (int j = 0; j < PII_N_PRESENT; j++) seen[j] |= cur->special[j];
         if (m->special_kept)
             for (int j = 0; j < PII_N_PRESENT; j++) m->special[j][base / 64] = cur->special[j];
+        lower[base / 64] = cur->lower;
         digits |= cur->digit;
         cur = spare;   /* the next chunk's classes, when there is one */
     }
@@ -715,14 +744,33 @@ typedef struct anchor_masks {
     size_t chunks;
 } anchor_masks;
 
-static void anchor_masks_init(anchor_masks *a, const text_map *m, unsigned sel, size_t len) {
-    a->chunks = (len + 63) / 64;
-    for (size_t c = 0; c < a->chunks; c++) {
+/* The bits of s, a byte's mask in one chunk, whose byte repeats k bytes before or after, for
+ * some k in [lo, hi] (1 <= lo <= hi < 64); prev and next: its masks in the chunks before and
+ * after, which supply the bits that shift in. */
+static uint64_t repeated(uint64_t s, uint64_t prev, uint64_t next, unsigned lo, unsigned hi) {
+    uint64_t near = 0;
+    for (unsigned k = lo; k <= hi; k++) near |= s >> k | next << (64 - k) | s << k | prev >> (64 - k);
+    return s & near;
+}
+
+/* Fills a for rule cr; false when the rule has no anchor to look at (none of its bytes occurs,
+ * or none where its window test's repeat condition, compiled_rule.repeat_lo, can hold). */
+static bool anchor_masks_init(anchor_masks *a, const text_map *m, const compiled_rule *cr, size_t len) {
+    uint64_t any = 0;
+    size_t chunks = a->chunks = (len + 63) / 64;
+    for (size_t c = 0; c < chunks; c++) {
         uint64_t w = 0;
-        for (unsigned j = 0; j < PII_N_PRESENT; j++)
-            if (sel >> j & 1) w |= m->special[j][c];
+        for (unsigned k = 0; k < cr->n_anchor_j; k++) {
+            const uint64_t *sp = m->special[cr->anchor_j[k]];
+            uint64_t s = sp[c];   /* most chunks hold none of a rule's bytes */
+            if (s && cr->repeat_lo[k])
+                s = repeated(s, c ? sp[c - 1] : 0, c + 1 < chunks ? sp[c + 1] : 0, cr->repeat_lo[k], cr->repeat_hi[k]);
+            w |= s;
+        }
         a->at[c] = w;
+        any |= w;
     }
+    return any != 0;
 }
 
 /* The next anchor at or after from; len when none. */
@@ -745,7 +793,7 @@ static sealm_status run_rule(const sealm_guard_pii *d, const compiled_rule *cr, 
     bool masked = anchored && cr->anchor_masked && m->special_kept;   /* anchors from the first pass's masks */
     anchor_masks masks;
     masks.chunks = 0;
-    if (masked) anchor_masks_init(&masks, m, cr->anchor_special, len);
+    if (masked && !anchor_masks_init(&masks, m, cr, len)) return SEALM_OK;   /* no anchor: no match */
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
     anchor_cursor cursor;
     anchor_init(&cursor, anchored && !masked ? r->anchor : "", m ? m->present : NULL);
@@ -819,6 +867,7 @@ static sealm_status scan_fast(const sealm_guard_pii *d, const char *text, size_t
     memset(m->present, -1, sizeof m->present);
     m->digits = false;
     m->shapes = NULL;
+    m->lower_heap = NULL;
     for (int i = 0; i < START_CLASSES; i++) start_list_init(&m->starts[i]);
     prefix_hits hits;   /* set field by field: an initializer would clear the inline buffer */
     hits.items = hits.inline_items;
@@ -850,7 +899,8 @@ static sealm_status scan_fast(const sealm_guard_pii *d, const char *text, size_t
     if (hits.items != hits.inline_items) free(hits.items);
     if (st == SEALM_OK && d->persons) {
         const start_list *caps = starts_of(m, START_CAPITAL);
-        st = sealm_guard_find_persons(text, len, caps->at, caps->n, d->cfg.min_score, found, err);
+        st = sealm_guard_find_persons(text, len, caps->at, caps->n, m->special_kept ? m->lower : m->lower_heap,
+                                      d->cfg.min_score, found, err);
     }
     /* a list that grew has doubled its room, and the shapes are allocated only for more number
      * starts than fit inline: one test settles that most scans have nothing to free */
@@ -858,6 +908,7 @@ static sealm_status scan_fast(const sealm_guard_pii *d, const char *text, size_t
         for (int i = 0; i < START_CLASSES; i++) start_list_free(&m->starts[i]);
         if (m->shapes != m->shapes_inline) free(m->shapes);
     }
+    if (m->lower_heap) free(m->lower_heap);   /* texts of more than SPECIAL_CHUNKS chunks */
     return st;
 }
 
@@ -866,7 +917,7 @@ static sealm_status scan_reference(const sealm_guard_pii *d, const char *text, s
                                    sealm_guard_findings *found, sealm_error *err) {
     sealm_status st = SEALM_OK;
     for (size_t i = 0; i < d->n_rules && st == SEALM_OK; i++) st = run_rule(d, &d->rules[i], text, len, NULL, md, found, err);
-    if (st == SEALM_OK && d->persons) st = sealm_guard_find_persons(text, len, NULL, 0, d->cfg.min_score, found, err);
+    if (st == SEALM_OK && d->persons) st = sealm_guard_find_persons(text, len, NULL, 0, NULL, d->cfg.min_score, found, err);
     return st;
 }
 
