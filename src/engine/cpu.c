@@ -207,9 +207,11 @@ static sealm_simd_level install(sealm_simd_level want) {
         sealm_attention_install_avx2(ops);
         sealm_gemm_install_avx2(table);
     }
-    /* the AVX2 kernels whose byte products change, over the plain ones; not below
-     * avx512, whose CPUs need not have AVX-VNNI (Zen 4, Ice Lake) */
-    if (level == SEALM_SIMD_AVX_VNNI) {
+    /* the AVX2 kernels whose byte products change, over the plain ones; below avx512 only
+     * where the CPU has AVX-VNNI too (Sapphire Rapids, Zen 5; not Ice Lake or Zen 4), for
+     * the types the AVX-512 set leaves to AVX2 (Q4_K's decode dot, Q5_0, Q5_1, the
+     * K-quants' single dots): the same bits, by vpdpbusd and vpdpwssd */
+    if (level == SEALM_SIMD_AVX_VNNI || (level == SEALM_SIMD_AVX512 && cpu_runs(SEALM_SIMD_AVX_VNNI))) {
         sealm_kernels_install_avxvnni(table);
         sealm_gemm_install_avxvnni(table);
     }
