@@ -241,6 +241,7 @@ float sealm_guard_secret_check_azure_key(pii_candidate *c, float base) {
     const char *v = c->text + c->start;
     size_t n = c->end - c->start, eq = 0;
     while (eq < n && v[eq] != '=') eq++;
+    if (eq >= n) return 0;   /* the patterns end their prefix with '='; without one there is no key */
     c->start += eq + 1;
     const char *k = v + eq + 1;
     size_t kn = n - eq - 1;
