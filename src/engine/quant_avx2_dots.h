@@ -414,40 +414,84 @@ static inline int32_t bsums_dot(const int16_t bsums[16], __m256i a) {
 
 /* Q4_K: 8 sub-blocks of 32 with a 6-bit scale and min each. Bytes qs[32c..32c+31] hold
  * sub-block 2c in their low nibbles and 2c+1 in their high nibbles.
- * w·x = dx*(d*sum_j sc_j*sum(q*qx) - dmin*sum_j mn_j*sum(qx)), sum(qx) from bsums. */
+ * w·x = dx*(d*sum_j sc_j*sum(q*qx) - dmin*sum_j mn_j*sum(qx)), sum(qx) from bsums.
+ *
+ * The step is counted in uops per row and super-block, as the decode product runs it
+ * (four rows, one activation): most of its time used to go to the shuffle port (p5 on
+ * Intel cores): a vpshufb per sub-block to spread its scale, and the fp16 and scale
+ * unpacking in between. Here the scales and mins are unpacked with two vpshufb from the
+ * block's first 16 bytes (simd_unpack_k4_scales_u64's bit fields, 16 at a time), the eight
+ * (scale, scale) int16 pairs are stored once, and each sub-block reads its pair back with
+ * a vpbroadcastd from memory, which is a load alone. What depends on the activation alone
+ * (the neighbouring bsums added, -d_x) is computed once for the four rows. */
+
 /* The running sums of a Q4_K dot: lane-8 order for the quants, and four lanes for the mins
  * (quant_ref.h), added at the end. */
 typedef struct { __m256 acc; __m128 acc_m; } q4_K_chain;
 
-static inline q4_K_chain q4_K_block_avx2(const block_q4_K *w, const block_q8_K *x, q4_K_chain ch) {
+/* What the step needs from one Q8_K activation block. */
+typedef struct {
+    const int8_t *qs;
+    __m128i bsum_pairs;   /* int16 lane l: bsums[2l] + bsums[2l+1], what min l multiplies */
+    __m128 d_pos_neg;     /* (d_x, -d_x, d_x, -d_x) */
+} q4_K_activation;
+
+static inline __attribute__((always_inline)) void q4_K_activation_of(const block_q8_K *x, q4_K_activation *a) {
+    const __m256i bsums = _mm256_loadu_si256((const __m256i *)x->bsums);
+    a->qs = x->qs;
+    a->bsum_pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
+    a->d_pos_neg = _mm_setr_ps(x->d, -x->d, x->d, -x->d);
+}
+
+/* The block's 8 scales (bytes 0..7) and 8 mins (bytes 8..15) from its first 16 bytes (d,
+ * dmin, then the 12 packed bytes s[0..11], at bytes 4..15):
+ *   scale j < 4: s[j] & 63        scale j >= 4: (s[j+4] & 15) | (s[j-4] >> 6) << 4
+ *   min j < 4:   s[j+4] & 63      min j >= 4:   (s[j+4] >> 4) | (s[j] >> 6) << 4
+ * One shuffle brings each byte's low source to its place (p), another the source of its
+ * top two bits (t, zero where there is none). */
+static inline __m128i q4_K_scales_mins(__m128i head) {
+    const __m128i p = _mm_shuffle_epi8(head, _mm_setr_epi8(4, 5, 6, 7, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15));
+    const __m128i t = _mm_shuffle_epi8(head, _mm_setr_epi8(-1, -1, -1, -1, 4, 5, 6, 7, -1, -1, -1, -1, 8, 9, 10, 11));
+    const __m128i low = _mm_and_si128(p, _mm_setr_epi8(63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 0, 0, 0, 0));
+    const __m128i high_nibble = _mm_and_si128(_mm_srli_epi16(p, 4), _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 15, 15, 15));
+    const __m128i top = _mm_and_si128(_mm_srli_epi16(t, 2), _mm_set1_epi8(0x30));
+    return _mm_or_si128(_mm_or_si128(low, high_nibble), top);
+}
+
+static inline __attribute__((always_inline)) q4_K_chain q4_K_block_avx2(const block_q4_K *w, const q4_K_activation *a,
+                                                                        q4_K_chain ch) {
     const __m256i low4 = _mm256_set1_epi8(0x0F);
-    uint64_t sc8, mn8;
-    simd_unpack_k4_scales_u64(w->scales, &sc8, &mn8);
-    const __m128i mins = _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)mn8));
-    /* the 8 scales as int16, in both 128-bit halves, to be picked per sub-block */
-    const __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc8)));
-    const uint8_t *q = w->qs;
-    const int8_t *y = x->qs;
+    const __m128i head = _mm_loadu_si128((const __m128i *)w);
+    const __m128i sm = q4_K_scales_mins(head);
+    /* (scale, scale) int16 pairs, one int32 per sub-block; the asm tells the compiler that
+     * the broadcasts below must read them from memory (it would otherwise shuffle them out
+     * of the register, on the shuffle port) */
+    _Alignas(32) int32_t pair[8];
+    const __m256i sc32 = _mm256_cvtepu8_epi32(sm);
+    _mm256_store_si256((__m256i *)pair, _mm256_or_si256(sc32, _mm256_slli_epi32(sc32, 16)));
+    __asm__("" : "+m"(pair));
+    const int8_t *y = a->qs;
     /* int32 lane k: elements 4k..4k+3 of every 32 */
-    __m256i isum = _mm256_setzero_si256();
+    __m256i isum_lo = _mm256_setzero_si256(), isum_hi = _mm256_setzero_si256();
     for (int c = 0; c < 4; c++) {
-        __m256i bytes = _mm256_loadu_si256((const __m256i *)(q + 32 * c));
+        __m256i bytes = _mm256_loadu_si256((const __m256i *)(w->qs + 32 * c));
         __m256i lo = _mm256_and_si256(bytes, low4);
         __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low4);
         __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(y + 64 * c)));
         __m256i phi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(y + 64 * c + 32)));
-        isum = x86_madd_i16_into(isum, plo, x86_pick(x86_pick_word[2 * c], scales));
-        isum = x86_madd_i16_into(isum, phi, x86_pick(x86_pick_word[2 * c + 1], scales));
+        isum_lo = x86_madd_i16_into(isum_lo, plo, _mm256_set1_epi32(pair[2 * c]));
+        isum_hi = x86_madd_i16_into(isum_hi, phi, _mm256_set1_epi32(pair[2 * c + 1]));
     }
-    /* each min covers two 16-element bsums groups: add neighbouring bsums (S_j), then
-     * vpmaddwd leaves lane l = mn[2l]*S[2l] + mn[2l+1]*S[2l+1], the reference's lanes */
-    const __m256i bsums = _mm256_loadu_si256((const __m256i *)x->bsums);
-    const __m128i pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
-    const __m128 msums = _mm_cvtepi32_ps(_mm_madd_epi16(pairs, mins));
-    const float d = x->d * x86_fp16_to_f32(w->d);
-    const float dmin = -x->d * x86_fp16_to_f32(w->dmin);
-    ch.acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), ch.acc);
-    ch.acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), msums, ch.acc_m);
+    const __m256i isum = _mm256_add_epi32(isum_lo, isum_hi);
+    /* each min covers two 16-element bsums groups: vpmaddwd leaves lane l = mn[2l]*S[2l] +
+     * mn[2l+1]*S[2l+1], the reference's lanes */
+    const __m128i mins = _mm_unpackhi_epi8(sm, _mm_setzero_si128());
+    const __m128 msums = _mm_cvtepi32_ps(_mm_madd_epi16(a->bsum_pairs, mins));
+    /* lanes 0 and 1: d_x * d, -d_x * dmin (the reference's products, in the same order of
+     * operands up to commutation, so the same floats) */
+    const __m128 dd = _mm_mul_ps(a->d_pos_neg, _mm_cvtph_ps(head));
+    ch.acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(dd), _mm256_cvtepi32_ps(isum), ch.acc);
+    ch.acc_m = _mm_fmadd_ps(_mm_permute_ps(dd, 0x55), msums, ch.acc_m);
     return ch;
 }
 
@@ -456,7 +500,8 @@ static inline float q4_K_finish(q4_K_chain ch) {
 }
 
 #define Q4_K_CHAIN_ZERO ((q4_K_chain){_mm256_setzero_ps(), _mm_setzero_ps()})
-X86_SUPERBLOCK_DOTS(q4_K_q8_K_avx2, block_q4_K, q4_K_chain, Q4_K_CHAIN_ZERO, q4_K_block_avx2, q4_K_finish)
+X86_SUPERBLOCK_DOTS(q4_K_q8_K_avx2, block_q4_K, q4_K_activation, q4_K_activation_of, q4_K_chain, Q4_K_CHAIN_ZERO,
+                    q4_K_block_avx2, q4_K_finish)
 
 /* Q5_K: Q4_K plus a 5th bit: for chunk c, qh[l] bit 2c belongs to element l of sub-block 2c
  * and bit 2c+1 to element l of sub-block 2c+1. */
@@ -507,12 +552,30 @@ static void vec_dot_q5_K_q8_K_avx2(int64_t n, float *restrict s, const void *res
  *   element 96 + l = ql[32+l] high nibble | qh[l] bits 6-7 << 4
  * The -32 offset is taken off each 16-bit pair sum (32*qx pairs, by vpmaddubsw too) before
  * the scales, so that every int32 lane holds the reference's lane sum (lane-8 order). */
-/* One super-block into the lane-8 accumulator (shared by vec_dot and vec_dot_x4). */
-static inline __m256 q6_K_block_avx2(const block_q6_K *w, const block_q8_K *x, __m256 acc) {
-    const __m256i low4 = _mm256_set1_epi8(0x0F);
+/* What the step needs from one Q8_K activation block: its quants, d_x, and the 32·qx pair
+ * sums that take the -32 offset off (vpmaddubsw of 32 by the quants, the same int16 the
+ * reference's offset gives). They depend on the activation alone, so decode's four rows
+ * share them. */
+typedef struct {
+    const int8_t *qs;
+    float d;
+    __m256i offset[8];   /* [4h + k]: 32·(pair sums) of the quants 128h + 32k .. +31 */
+} q6_K_activation;
+
+static inline __attribute__((always_inline)) void q6_K_activation_of(const block_q8_K *x, q6_K_activation *a) {
     const __m256i m32 = _mm256_set1_epi8(32);
+    a->qs = x->qs;
+    a->d = x->d;
+    for (int j = 0; j < 8; j++)
+        a->offset[j] = _mm256_maddubs_epi16(m32, _mm256_loadu_si256((const __m256i *)(x->qs + 32 * j)));
+}
+
+/* One super-block into the lane-8 accumulator (shared by vec_dot and vec_dot_x4). */
+static inline __attribute__((always_inline)) __m256 q6_K_block_avx2(const block_q6_K *w, const q6_K_activation *a,
+                                                                    __m256 acc) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
     const int8_t *sc = w->scales;
-    const int8_t *y = x->qs;
+    const int8_t *y = a->qs;
     /* the 16 scales as int16: groups 0..7 in the low half, 8..15 in the high half */
     const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
     __m256i isum = _mm256_setzero_si256();
@@ -538,15 +601,16 @@ static inline __m256 q6_K_block_avx2(const block_q6_K *w, const block_q8_K *x, _
             /* groups 8h+2k and 8h+2k+1 cover these 32 elements; pair sums of (q-32)*qx
              * stay within 2*32*128 */
             const __m256i qx = _mm256_loadu_si256((const __m256i *)(y + 128 * h + 32 * k));
-            __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], qx), _mm256_maddubs_epi16(m32, qx));
+            __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], qx), a->offset[4 * h + k]);
             isum = x86_madd_i16_into(isum, p, x86_pick(x86_pick_word_pair[k], half_scales));
         }
     }
-    const float d = x->d * x86_fp16_to_f32(w->d);
+    const float d = a->d * x86_fp16_to_f32(w->d);
     return _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
 }
 
-X86_SUPERBLOCK_DOTS(q6_K_q8_K_avx2, block_q6_K, __m256, _mm256_setzero_ps(), q6_K_block_avx2, x86_hsum_f32x8)
+X86_SUPERBLOCK_DOTS(q6_K_q8_K_avx2, block_q6_K, q6_K_activation, q6_K_activation_of, __m256, _mm256_setzero_ps(),
+                    q6_K_block_avx2, x86_hsum_f32x8)
 
 /* Q3_K: 3-bit quants: 2 low bits in qs, the 3rd in hmask; value = low2 - (bit ? 0 : 4),
  * i.e. (low2 | bit<<2) - 4. Each half h uses qs[32h..32h+31]; chunk c of the half takes

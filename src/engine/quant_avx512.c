@@ -365,9 +365,28 @@ static inline __m512i four_scales_i16(__m256i scales16, int first) {
  * steps: ql[0..63] low nibbles with qh bits 0-1 (first 32) and 2-3 (next 32), then the high
  * nibbles with qh bits 4-5 and 6-7. The qh bytes are duplicated into both 256-bit halves and
  * shifted by a per-half amount. */
+/* The activation's part of a super-block step: its quants, d_x, and the 32·qx pair sums
+ * that take the -32 offset off. Decode's four rows share one activation, so they share
+ * this too. */
+typedef struct {
+    const int8_t *qs;
+    float d;
+    __m512i offset[4];   /* [2h + s]: 32·(pair sums) of the quants 128h + 64s .. +63 */
+} q6_K_activation_avx512;
+
+static inline __attribute__((always_inline)) void q6_K_activation_avx512_of(const block_q8_K *x,
+                                                                           q6_K_activation_avx512 *a) {
+    const __m512i m32 = _mm512_set1_epi8(32);
+    a->qs = x->qs;
+    a->d = x->d;
+    for (int j = 0; j < 4; j++)
+        a->offset[j] = _mm512_maddubs_epi16(m32, _mm512_loadu_si512((const void *)(x->qs + 64 * j)));
+}
+
 /* One super-block into the lane-8 accumulator (shared by vec_dot and vec_dot_x4, so the
  * chains of both are the same operations in the same order). */
-static inline __m256 q6_K_block_avx512(const block_q6_K *w, const block_q8_K *x, __m256 acc) {
+static inline __attribute__((always_inline)) __m256 q6_K_block_avx512(const block_q6_K *w,
+                                                                      const q6_K_activation_avx512 *a, __m256 acc) {
     const __m512i low4 = _mm512_set1_epi8(0x0F);
     const __m512i bits45 = _mm512_set1_epi8(0x30);
     /* low step: (qh & {0x03 | 0x0C}) << {4 | 2} puts the pair at bits 4-5 */
@@ -375,9 +394,8 @@ static inline __m256 q6_K_block_avx512(const block_q6_K *w, const block_q8_K *x,
     const __m512i shl_lo = join_i256(_mm256_set1_epi16(4), _mm256_set1_epi16(2));
     /* high step: (qh >> {0 | 2}) & 0x30 */
     const __m512i shr_hi = join_i256(_mm256_set1_epi16(0), _mm256_set1_epi16(2));
-    const __m512i m32 = _mm512_set1_epi8(32);
     const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)w->scales));
-    const int8_t *y = x->qs;
+    const int8_t *y = a->qs;
     __m512i isum = _mm512_setzero_si512();
     for (int h = 0; h < 2; h++) {
         __m256i qh256 = _mm256_loadu_si256((const __m256i *)(w->qh + 32 * h));
@@ -390,18 +408,19 @@ static inline __m256 q6_K_block_avx512(const block_q6_K *w, const block_q8_K *x,
         /* the -32 offset comes off each 16-bit pair sum, before the scales */
         const __m512i y_lo = _mm512_loadu_si512((const void *)(y + 128 * h));
         const __m512i y_hi = _mm512_loadu_si512((const void *)(y + 128 * h + 64));
-        __m512i p_lo = _mm512_sub_epi16(_mm512_maddubs_epi16(q_lo, y_lo), _mm512_maddubs_epi16(m32, y_lo));
-        __m512i p_hi = _mm512_sub_epi16(_mm512_maddubs_epi16(q_hi, y_hi), _mm512_maddubs_epi16(m32, y_hi));
+        __m512i p_lo = _mm512_sub_epi16(_mm512_maddubs_epi16(q_lo, y_lo), a->offset[2 * h]);
+        __m512i p_hi = _mm512_sub_epi16(_mm512_maddubs_epi16(q_hi, y_hi), a->offset[2 * h + 1]);
         isum = _mm512_add_epi32(isum, _mm512_madd_epi16(p_lo, four_scales_i16(sc16, 8 * h)));
         isum = _mm512_add_epi32(isum, _mm512_madd_epi16(p_hi, four_scales_i16(sc16, 8 * h + 4)));
     }
     /* the two 256-bit halves are 32-element steps with the same lane layout */
     const __m256i lanes = _mm256_add_epi32(_mm512_castsi512_si256(isum), upper_i256(isum));
-    const float d = x->d * x86_fp16_to_f32(w->d);
+    const float d = a->d * x86_fp16_to_f32(w->d);
     return _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(lanes), acc);
 }
 
-X86_SUPERBLOCK_DOTS(q6_K_q8_K_avx512, block_q6_K, __m256, _mm256_setzero_ps(), q6_K_block_avx512, x86_hsum_f32x8)
+X86_SUPERBLOCK_DOTS(q6_K_q8_K_avx512, block_q6_K, q6_K_activation_avx512, q6_K_activation_avx512_of, __m256,
+                    _mm256_setzero_ps(), q6_K_block_avx512, x86_hsum_f32x8)
 
 /* ------------------------------------------------------------------------------------
  * Float vectors: the lane-16 order (quant_ref.h) in one 16-lane accumulator. A partial last

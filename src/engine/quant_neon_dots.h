@@ -16,10 +16,11 @@
  * 32-element step, lanes 4..7 = elements 16..31). Q5_0, Q5_1, Q2_K, Q3_K and Q5_K agree
  * with their references within rounding.
  *
- * Q8_0, Q4_1 and Q4_0 also have vec_dot_x4 kernels (four dots at once, decode's four rows
- * against one activation): Q8_0 and Q4_1 run four chains of their single dot's step side
- * by side, Q4_0 holds its four fmaf chains in the lanes of one register. Each result keeps
- * its single dot's bits; the K-quants use the default x4 (four single dots). The x4
+ * Q8_0, Q4_1, Q4_0, Q4_K and Q6_K also have vec_dot_x4 kernels (four dots at once,
+ * decode's four rows against one activation): Q8_0, Q4_1 and the K-quants run four chains
+ * of their single dot's step side by side (the K-quants through kquant_dots.h, which also
+ * prepares a shared activation block once for the four rows), Q4_0 holds its four fmaf
+ * chains in the lanes of one register. Each result keeps its single dot's bits. The x4
  * kernels are checked under qemu-aarch64 only: no ARM machine was available to time them.
  *
  * Everything here is static: each including file gets its own copy, built with its own
@@ -27,6 +28,7 @@
 #ifndef SEALM_ENGINE_QUANT_NEON_DOTS_H
 #define SEALM_ENGINE_QUANT_NEON_DOTS_H
 
+#include "engine/kquant_dots.h"
 #include "engine/quant.h"
 #include "engine/simd_kscales.h"
 
@@ -297,50 +299,66 @@ static inline int32_t k4_min_sum(const uint8_t mn[8], const int16_t bsums[16]) {
     return vaddvq_s32(prod);
 }
 
-/* The Q4_K mins in the reference's four lanes: lane l = mn[2l]*S[2l] + mn[2l+1]*S[2l+1],
- * S[j] = bsums[2j] + bsums[2j+1] (quant_ref.h). */
-static inline int32x4_t k4_min_lanes(const uint8_t mn[8], const int16_t bsums[16]) {
-    int16x8_t pairs = vpaddq_s16(vld1q_s16(bsums), vld1q_s16(bsums + 8)); /* S[0..7] */
+/* What a K-quant step needs from one Q8_K activation block; decode's four rows share it. */
+typedef struct {
+    const int8_t *qs;
+    float d;
+    int16x8_t bsum_pairs;   /* S[j] = bsums[2j] + bsums[2j+1]: the sums each Q4_K min multiplies */
+} q8_K_act_neon;
+
+static inline __attribute__((always_inline)) void q8_K_act_neon_of(const block_q8_K *x, q8_K_act_neon *a) {
+    a->qs = x->qs;
+    a->d = x->d;
+    a->bsum_pairs = vpaddq_s16(vld1q_s16(x->bsums), vld1q_s16(x->bsums + 8));
+}
+
+/* The Q4_K mins in the reference's four lanes: lane l = mn[2l]*S[2l] + mn[2l+1]*S[2l+1]
+ * (quant_ref.h). */
+static inline int32x4_t k4_min_lanes(const uint8_t mn[8], int16x8_t pairs) {
     int16x8_t mins = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(mn)));
     int32x4_t lo = vmull_s16(vget_low_s16(pairs), vget_low_s16(mins));    /* j = 0..3 */
     int32x4_t hi = vmull_high_s16(pairs, mins);                           /* j = 4..7 */
     return vpaddq_s32(lo, hi);
 }
 
+/* A Q4_K dot's running sums: the lane-8 order (lanes 0..3: elements 0..15 of every 32,
+ * lanes 4..7: 16..31), and the mins' four lanes. */
+typedef struct { float32x4_t lo, hi, m; } q4_K_chain_neon;
+#define Q4_K_CHAIN_NEON_ZERO ((q4_K_chain_neon){vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)})
+
 /* Q4_K: chunk c's 32 bytes hold sub-block 2c in the low nibbles, 2c+1 in the high ones. */
-static void vec_dot_q4_K_q8_K_neon(int64_t n, float *restrict s, const void *restrict vw,
-                                   const void *restrict vx) {
-    const block_q4_K *w = vw;
-    const block_q8_K *x = vx;
-    const int64_t nb = n / QK_K;
+static inline __attribute__((always_inline)) q4_K_chain_neon q4_K_step_neon(const block_q4_K *w, const q8_K_act_neon *a,
+                                                                             q4_K_chain_neon ch) {
     const uint8x16_t low4 = vdupq_n_u8(0x0F);
-    /* lane-8 order (lanes 0..3: elements 0..15 of every 32, lanes 4..7: 16..31), and the
-     * mins' four lanes */
-    float32x4_t acc_lo = vdupq_n_f32(0.0f), acc_hi = vdupq_n_f32(0.0f), acc_m = vdupq_n_f32(0.0f);
-    for (int64_t i = 0; i < nb; i++) {
-        uint8_t sc[8], mn[8];
-        simd_unpack_k4_scales(w[i].scales, sc, mn);
-        const uint8_t *q = w[i].qs;
-        const int8_t *y = x[i].qs;
-        int32x4_t isum_lo = vdupq_n_s32(0), isum_hi = vdupq_n_s32(0);
-        for (int c = 0; c < 4; c++) {
-            uint8x16_t b0 = vld1q_u8(q + 32 * c), b1 = vld1q_u8(q + 32 * c + 16);
-            const int8_t *y0 = y + 64 * c, *y1 = y + 64 * c + 32;
-            isum_lo = vmlaq_n_s32(isum_lo, neon_dot_i8x16(vdupq_n_s32(0), as_s8(vandq_u8(b0, low4)), vld1q_s8(y0)), sc[2 * c]);
-            isum_hi = vmlaq_n_s32(isum_hi, neon_dot_i8x16(vdupq_n_s32(0), as_s8(vandq_u8(b1, low4)), vld1q_s8(y0 + 16)), sc[2 * c]);
-            isum_lo = vmlaq_n_s32(isum_lo, neon_dot_i8x16(vdupq_n_s32(0), as_s8(vshrq_n_u8(b0, 4)), vld1q_s8(y1)), sc[2 * c + 1]);
-            isum_hi = vmlaq_n_s32(isum_hi, neon_dot_i8x16(vdupq_n_s32(0), as_s8(vshrq_n_u8(b1, 4)), vld1q_s8(y1 + 16)), sc[2 * c + 1]);
-        }
-        const float d = x[i].d * neon_fp16_to_f32(w[i].d);
-        const float dmin = -x[i].d * neon_fp16_to_f32(w[i].dmin);
-        acc_lo = vfmaq_n_f32(acc_lo, vcvtq_f32_s32(isum_lo), d);
-        acc_hi = vfmaq_n_f32(acc_hi, vcvtq_f32_s32(isum_hi), d);
-        acc_m = vfmaq_n_f32(acc_m, vcvtq_f32_s32(k4_min_lanes(mn, x[i].bsums)), dmin);
+    uint8_t sc[8], mn[8];
+    simd_unpack_k4_scales(w->scales, sc, mn);
+    const uint8_t *q = w->qs;
+    const int8_t *y = a->qs;
+    int32x4_t isum_lo = vdupq_n_s32(0), isum_hi = vdupq_n_s32(0);
+    for (int c = 0; c < 4; c++) {
+        uint8x16_t b0 = vld1q_u8(q + 32 * c), b1 = vld1q_u8(q + 32 * c + 16);
+        const int8_t *y0 = y + 64 * c, *y1 = y + 64 * c + 32;
+        isum_lo = vmlaq_n_s32(isum_lo, neon_dot_i8x16(vdupq_n_s32(0), as_s8(vandq_u8(b0, low4)), vld1q_s8(y0)), sc[2 * c]);
+        isum_hi = vmlaq_n_s32(isum_hi, neon_dot_i8x16(vdupq_n_s32(0), as_s8(vandq_u8(b1, low4)), vld1q_s8(y0 + 16)), sc[2 * c]);
+        isum_lo = vmlaq_n_s32(isum_lo, neon_dot_i8x16(vdupq_n_s32(0), as_s8(vshrq_n_u8(b0, 4)), vld1q_s8(y1)), sc[2 * c + 1]);
+        isum_hi = vmlaq_n_s32(isum_hi, neon_dot_i8x16(vdupq_n_s32(0), as_s8(vshrq_n_u8(b1, 4)), vld1q_s8(y1 + 16)), sc[2 * c + 1]);
     }
-    /* the mins' lanes as (m0+m2) + (m1+m3) */
-    const float32x2_t m = vadd_f32(vget_low_f32(acc_m), vget_high_f32(acc_m));
-    *s = neon_lane8_sum(acc_lo, acc_hi) + (vget_lane_f32(m, 0) + vget_lane_f32(m, 1));
+    const float d = a->d * neon_fp16_to_f32(w->d);
+    const float dmin = -a->d * neon_fp16_to_f32(w->dmin);
+    ch.lo = vfmaq_n_f32(ch.lo, vcvtq_f32_s32(isum_lo), d);
+    ch.hi = vfmaq_n_f32(ch.hi, vcvtq_f32_s32(isum_hi), d);
+    ch.m = vfmaq_n_f32(ch.m, vcvtq_f32_s32(k4_min_lanes(mn, a->bsum_pairs)), dmin);
+    return ch;
 }
+
+static inline float q4_K_finish_neon(q4_K_chain_neon ch) {
+    /* the mins' lanes as (m0+m2) + (m1+m3) */
+    const float32x2_t m = vadd_f32(vget_low_f32(ch.m), vget_high_f32(ch.m));
+    return neon_lane8_sum(ch.lo, ch.hi) + (vget_lane_f32(m, 0) + vget_lane_f32(m, 1));
+}
+
+SUPERBLOCK_DOTS(q4_K_q8_K_neon, block_q4_K, q8_K_act_neon, q8_K_act_neon_of, q4_K_chain_neon, Q4_K_CHAIN_NEON_ZERO,
+                q4_K_step_neon, q4_K_finish_neon, kquant_no_next_rows, kquant_no_prefetch)
 
 /* Q5_K: Q4_K plus a 5th bit: bit 2c of qh[l] for sub-block 2c, bit 2c+1 for sub-block 2c+1. */
 static void vec_dot_q5_K_q8_K_neon(int64_t n, float *restrict s, const void *restrict vw,
@@ -382,43 +400,48 @@ static void vec_dot_q5_K_q8_K_neon(int64_t n, float *restrict s, const void *res
  *   elements 64 + 16r.. : L[16r..]    high nibble | qh bits 4-5 << 4   (group 8h+4+r)
  *   elements 96 + 16r.. : L[32+16r..] high nibble | qh bits 6-7 << 4   (group 8h+6+r)
  * Values 0..63 minus 32 are signed bytes, so the dot needs no offset correction. */
-static void vec_dot_q6_K_q8_K_neon(int64_t n, float *restrict s, const void *restrict vw,
-                                   const void *restrict vx) {
-    const block_q6_K *w = vw;
-    const block_q8_K *x = vx;
-    const int64_t nb = n / QK_K;
+/* A Q6_K dot's running sums, in the lane-8 order: r = 0 (elements 0..15 of each 32) feeds
+ * lanes 0..3, r = 1 lanes 4..7. */
+typedef struct { float32x4_t acc[2]; } q6_K_chain_neon;
+#define Q6_K_CHAIN_NEON_ZERO ((q6_K_chain_neon){{vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)}})
+
+static inline __attribute__((always_inline)) q6_K_chain_neon q6_K_step_neon(const block_q6_K *w, const q8_K_act_neon *a,
+                                                                             q6_K_chain_neon ch) {
     const uint8x16_t low4 = vdupq_n_u8(0x0F);
     const uint8x16_t pair = vdupq_n_u8(0x30);
     const int8x16_t offset = vdupq_n_s8(32);
-    /* lane-8 order: r = 0 (elements 0..15 of each 32) feeds lanes 0..3, r = 1 lanes 4..7 */
-    float32x4_t acc[2] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
-    for (int64_t i = 0; i < nb; i++) {
-        const int8_t *sc = w[i].scales;
-        const int8_t *y = x[i].qs;
-        int32x4_t isum[2] = {vdupq_n_s32(0), vdupq_n_s32(0)};
-        for (int h = 0; h < 2; h++) {
-            const uint8_t *ql = w[i].ql + 64 * h;
-            for (int r = 0; r < 2; r++) {
-                uint8x16_t qh = vld1q_u8(w[i].qh + 32 * h + 16 * r);
-                uint8x16_t la = vld1q_u8(ql + 16 * r), lb = vld1q_u8(ql + 32 + 16 * r);
-                uint8x16_t q[4];
-                q[0] = vorrq_u8(vandq_u8(la, low4), vandq_u8(vshlq_n_u8(qh, 4), pair));
-                q[1] = vorrq_u8(vandq_u8(lb, low4), vandq_u8(vshlq_n_u8(qh, 2), pair));
-                q[2] = vorrq_u8(vshrq_n_u8(la, 4), vandq_u8(qh, pair));
-                q[3] = vorrq_u8(vshrq_n_u8(lb, 4), vandq_u8(vshrq_n_u8(qh, 2), pair));
-                for (int k = 0; k < 4; k++) {
-                    const int e = 128 * h + 32 * k + 16 * r; /* first element; group e/16 */
-                    int32x4_t p = neon_dot_i8x16(vdupq_n_s32(0), vsubq_s8(as_s8(q[k]), offset), vld1q_s8(y + e));
-                    isum[r] = vmlaq_n_s32(isum[r], p, sc[e / 16]);
-                }
+    const int8_t *sc = w->scales;
+    const int8_t *y = a->qs;
+    int32x4_t isum[2] = {vdupq_n_s32(0), vdupq_n_s32(0)};
+    for (int h = 0; h < 2; h++) {
+        const uint8_t *ql = w->ql + 64 * h;
+        for (int r = 0; r < 2; r++) {
+            uint8x16_t qh = vld1q_u8(w->qh + 32 * h + 16 * r);
+            uint8x16_t la = vld1q_u8(ql + 16 * r), lb = vld1q_u8(ql + 32 + 16 * r);
+            uint8x16_t q[4];
+            q[0] = vorrq_u8(vandq_u8(la, low4), vandq_u8(vshlq_n_u8(qh, 4), pair));
+            q[1] = vorrq_u8(vandq_u8(lb, low4), vandq_u8(vshlq_n_u8(qh, 2), pair));
+            q[2] = vorrq_u8(vshrq_n_u8(la, 4), vandq_u8(qh, pair));
+            q[3] = vorrq_u8(vshrq_n_u8(lb, 4), vandq_u8(vshrq_n_u8(qh, 2), pair));
+            for (int k = 0; k < 4; k++) {
+                const int e = 128 * h + 32 * k + 16 * r; /* first element; group e/16 */
+                int32x4_t p = neon_dot_i8x16(vdupq_n_s32(0), vsubq_s8(as_s8(q[k]), offset), vld1q_s8(y + e));
+                isum[r] = vmlaq_n_s32(isum[r], p, sc[e / 16]);
             }
         }
-        const float d = x[i].d * neon_fp16_to_f32(w[i].d);
-        acc[0] = vfmaq_n_f32(acc[0], vcvtq_f32_s32(isum[0]), d);
-        acc[1] = vfmaq_n_f32(acc[1], vcvtq_f32_s32(isum[1]), d);
     }
-    *s = neon_lane8_sum(acc[0], acc[1]);
+    const float d = a->d * neon_fp16_to_f32(w->d);
+    ch.acc[0] = vfmaq_n_f32(ch.acc[0], vcvtq_f32_s32(isum[0]), d);
+    ch.acc[1] = vfmaq_n_f32(ch.acc[1], vcvtq_f32_s32(isum[1]), d);
+    return ch;
 }
+
+static inline float q6_K_finish_neon(q6_K_chain_neon ch) {
+    return neon_lane8_sum(ch.acc[0], ch.acc[1]);
+}
+
+SUPERBLOCK_DOTS(q6_K_q8_K_neon, block_q6_K, q8_K_act_neon, q8_K_act_neon_of, q6_K_chain_neon, Q6_K_CHAIN_NEON_ZERO,
+                q6_K_step_neon, q6_K_finish_neon, kquant_no_next_rows, kquant_no_prefetch)
 
 /* Q3_K: value = (qs bits | hmask bit << 2) - 4 in -4..3; half h, chunk c: bits 2c..2c+1 of
  * qs[32h+l], bit 4h+c of hmask[l]. One signed 6-bit scale per 16 elements. */
@@ -510,6 +533,8 @@ static void neon_install_quantized_dots(sealm_type_traits table[SEALM_TYPE_COUNT
     table[SEALM_TYPE_Q4_0].vec_dot_x4 = vec_dot_x4_q4_0_q8_0_neon;
     table[SEALM_TYPE_Q8_0].vec_dot_x4 = vec_dot_x4_q8_0_q8_0_neon;
     table[SEALM_TYPE_Q4_1].vec_dot_x4 = vec_dot_x4_q4_1_q8_1_neon;
+    table[SEALM_TYPE_Q4_K].vec_dot_x4 = vec_dot_x4_q4_K_q8_K_neon;
+    table[SEALM_TYPE_Q6_K].vec_dot_x4 = vec_dot_x4_q6_K_q8_K_neon;
 }
 
 #endif

@@ -7,6 +7,7 @@
 #ifndef SEALM_ENGINE_SIMD_X86_H
 #define SEALM_ENGINE_SIMD_X86_H
 
+#include "engine/kquant_dots.h"
 #include "engine/quant.h"
 
 #include <immintrin.h>
@@ -214,42 +215,10 @@ static inline void x86_prefetch_step(uintptr_t next, int64_t step, size_t bytes_
     for (size_t off = 0; off < bytes_per_step; off += 64) _mm_prefetch((const char *)(p + off), _MM_HINT_T0);
 }
 
-/* The single and the four-chain dot product of a K-quant weight type against Q8_K
- * activations, given the per-super-block step STEP(w, x, chain) -> chain of one chain
- * (lane-8 order) and FINISH(chain) -> float. Every x86 level runs the same loops around its
- * own step, so they are written once here and instantiated in each ISA's file:
- *   vec_dot_<SUFFIX>     one chain, super-blocks in order;
- *   vec_dot_x4_<SUFFIX>  four chains side by side, block i of each before block i+1 of any,
- *                        with the next rows prefetched (each chain gives vec_dot's bits). */
-#define X86_SUPERBLOCK_DOTS(SUFFIX, WBLOCK, CHAIN, ZERO, STEP, FINISH)                        \
-    static void vec_dot_##SUFFIX(int64_t n, float *restrict s, const void *restrict vw,          \
-                                 const void *restrict vx) {                                      \
-        const WBLOCK *w = vw;                                                                   \
-        const block_q8_K *x = vx;                                                               \
-        const int64_t nb = n / QK_K;                                                            \
-        CHAIN ch = ZERO;                                                                        \
-        for (int64_t i = 0; i < nb; i++) ch = STEP(&w[i], &x[i], ch);                           \
-        *s = FINISH(ch);                                                                        \
-    }                                                                                           \
-    static void vec_dot_x4_##SUFFIX(int64_t n, float *restrict s, const void *const vw[4],       \
-                                    const void *const vx[4]) {                                  \
-        const WBLOCK *w0 = vw[0], *w1 = vw[1], *w2 = vw[2], *w3 = vw[3];                        \
-        const block_q8_K *x0 = vx[0], *x1 = vx[1], *x2 = vx[2], *x3 = vx[3];                    \
-        const int64_t nb = n / QK_K;                                                            \
-        CHAIN c0 = ZERO, c1 = c0, c2 = c0, c3 = c0;                                             \
-        const uintptr_t next = x86_next_rows(vw[0], vw[1], vw[2], vw[3], (size_t)nb * sizeof(WBLOCK)); \
-        for (int64_t i = 0; i < nb; i++) {                                                      \
-            x86_prefetch_step(next, i, 4 * sizeof(WBLOCK));                                     \
-            c0 = STEP(&w0[i], &x0[i], c0);                                                      \
-            c1 = STEP(&w1[i], &x1[i], c1);                                                      \
-            c2 = STEP(&w2[i], &x2[i], c2);                                                      \
-            c3 = STEP(&w3[i], &x3[i], c3);                                                      \
-        }                                                                                       \
-        s[0] = FINISH(c0);                                                                      \
-        s[1] = FINISH(c1);                                                                      \
-        s[2] = FINISH(c2);                                                                      \
-        s[3] = FINISH(c3);                                                                      \
-    }
+/* The K-quant dot products of an x86 level around its super-block step (kquant_dots.h),
+ * with decode's next rows prefetched. */
+#define X86_SUPERBLOCK_DOTS(SUFFIX, WBLOCK, ACT, ACT_OF, CHAIN, ZERO, STEP, FINISH) \
+    SUPERBLOCK_DOTS(SUFFIX, WBLOCK, ACT, ACT_OF, CHAIN, ZERO, STEP, FINISH, x86_next_rows, x86_prefetch_step)
 
 /* The Q4_0 · Q8_0 vec_dot_x4 of an x86 level around its step FOUR_BLOCKS(acc, vw, vx, one_x,
  * first) -> acc, which advances the four rows' fmaf chains (lanes 0..3 of acc) by blocks
