@@ -213,7 +213,7 @@ static sealm_status parse_models(const json_t *root, front_config *cfg, sealm_er
 {
     static const char *const known[] = {"id", "path", "device_key", "passphrase_file", "trust", "state", "tpm",
                                         "allow_plain", "n_ctx", "threads", "max_parallel", "system_prompt",
-                                        "chat_template", "logprobs", "guard", NULL};
+                                        "chat_template", "logprobs", "prefix_cache", "guard", NULL};
     json_t *models = json_object_get(root, "models");
     if (!json_is_array(models) || json_array_size(models) == 0)
         return sealm_error_set(err, SEALM_E_INVALID, "config: \"models\" must be a non-empty array");
@@ -226,7 +226,7 @@ static sealm_status parse_models(const json_t *root, front_config *cfg, sealm_er
     json_array_foreach(models, i, m) {
         char where[32], *s = NULL;
         int64_t dummy;
-        bool plain;
+        bool plain, flag;   /* flag: checked here, used by the worker */
         sealm_status st;
         snprintf(where, sizeof where, "models[%zu]", i);
         if (!json_is_object(m))
@@ -247,6 +247,7 @@ static sealm_status parse_models(const json_t *root, front_config *cfg, sealm_er
         }
         if ((st = get_bool(m, "allow_plain", where, false, &plain, err)) || (st = check_tpm(m, where, plain, err)) ||
             (st = get_bool(m, "logprobs", where, true, &cfg->models[i].logprobs, err)) ||
+            (st = get_bool(m, "prefix_cache", where, true, &flag, err)) ||
             (st = get_int(m, "n_ctx", where, 2048, 16, 1 << 20, &dummy, err)) ||
             (st = get_int(m, "threads", where, 0, 0, 1024, &dummy, err)) ||
             (st = get_int(m, "max_parallel", where, 4, 1, 64, &dummy, err)))

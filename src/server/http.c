@@ -55,6 +55,7 @@ typedef struct stream {
     char *out;                   /* SSE bytes not yet handed to MHD */
     size_t out_len, out_at;
     int64_t prompt_tokens, completion_tokens;
+    int64_t cached_tokens;       /* of prompt_tokens, taken from the worker's prefix cache */
     int64_t text_offset;         /* bytes of completion text sent so far (completions logprobs) */
     char finish[16];
     struct answer_guard *ag;     /* guard state (owned); NULL: none */
@@ -198,10 +199,11 @@ static front_event *next_or_hangup(struct MHD_Connection *c, front_pending *p, d
     }
 }
 
-static json_t *usage_json(int64_t pt, int64_t ct)
+/* OpenAI's usage object; cached: the prompt tokens the worker took from its prefix cache. */
+static json_t *usage_json(int64_t pt, int64_t ct, int64_t cached)
 {
-    return json_pack("{s:I,s:I,s:I}", "prompt_tokens", (json_int_t)pt, "completion_tokens", (json_int_t)ct,
-                     "total_tokens", (json_int_t)(pt + ct));
+    return json_pack("{s:I,s:I,s:I,s:{s:I}}", "prompt_tokens", (json_int_t)pt, "completion_tokens", (json_int_t)ct,
+                     "total_tokens", (json_int_t)(pt + ct), "prompt_tokens_details", "cached_tokens", (json_int_t)cached);
 }
 
 static int worker_error_status(const char *code, api_error *e)
@@ -311,7 +313,7 @@ static enum MHD_Result answer_whole(struct MHD_Connection *c, front_http *h, fro
     json_t *lp_ends = json_array();   /* model bytes up to the end of each token */
     front_event *ev = first;
     double ttft = -1, last = t0;
-    int64_t pt = 0, ct = 0, n_tokens = 0;
+    int64_t pt = 0, ct = 0, cached = 0, n_tokens = 0;
     const char *finish = "stop";
     char finish_buf[16] = "stop";
     api_error e = {0};
@@ -372,6 +374,7 @@ static enum MHD_Result answer_whole(struct MHD_Connection *c, front_http *h, fro
         } else if (ev->kind == EV_DONE) {
             pt = json_integer_value(json_object_get(ev->body, "prompt_tokens"));
             ct = json_integer_value(json_object_get(ev->body, "completion_tokens"));
+            cached = json_integer_value(json_object_get(ev->body, "cached_tokens"));
             const char *f = json_string_value(json_object_get(ev->body, "finish_reason"));
             snprintf(finish_buf, sizeof finish_buf, "%s", f ? f : "stop");
             finish = finish_buf;
@@ -459,7 +462,7 @@ static enum MHD_Result answer_whole(struct MHD_Connection *c, front_http *h, fro
         }
         json_t *doc = json_pack("{s:s,s:s,s:I,s:s,s:[o],s:o}", "id", id, "object", rq->chat ? "chat.completion" : "text_completion",
                                 "created", (json_int_t)time(NULL), "model", rq->model, "choices", choice, "usage",
-                                usage_json(pt, ct));
+                                usage_json(pt, ct, cached));
         log_request(req, key->id, rq->model, path, 200, blocked ? "content_filter" : "ok", pt, ct, t0, ttft);
         r = send_json(c, 200, doc, 0);
     }
@@ -569,7 +572,7 @@ static void stream_close(stream *s)
     if (s->rq.include_usage) {
         json_t *u = json_pack("{s:s,s:s,s:I,s:s,s:[],s:o}", "id", s->id, "object",
                               s->rq.chat ? "chat.completion.chunk" : "text_completion", "created", (json_int_t)s->created,
-                              "model", s->rq.model, "choices", "usage", usage_json(s->prompt_tokens, s->completion_tokens));
+                              "model", s->rq.model, "choices", "usage", usage_json(s->prompt_tokens, s->completion_tokens, s->cached_tokens));
         sse_append(s, u);
     }
     sse_raw(s, "data: [DONE]\n\n");
@@ -627,6 +630,7 @@ static void stream_event(stream *s, front_event *ev)
     if (ev->kind == EV_DONE) {
         s->prompt_tokens = json_integer_value(json_object_get(ev->body, "prompt_tokens"));
         s->completion_tokens = json_integer_value(json_object_get(ev->body, "completion_tokens"));
+        s->cached_tokens = json_integer_value(json_object_get(ev->body, "cached_tokens"));
         const char *f = json_string_value(json_object_get(ev->body, "finish_reason"));
         snprintf(s->finish, sizeof s->finish, "%s", f ? f : "stop");
         if (s->ag && s->ag->out) {
@@ -839,6 +843,8 @@ static enum MHD_Result handle_completion(struct MHD_Connection *c, front_http *h
         log_request(0, key->id, rq.model, path, rc, e.code ? e.code : "guard", 0, 0, rqs->t0, -1);
         return send_json(c, rc, error_body(&e), 0);
     }
+    /* the worker reuses a cached prompt prefix only within one key's requests */
+    json_object_set_new(rq.generate, "cache_scope", json_string(key->id));
     front_pending *p = front_relay_start(rq.generate, &err);
     if (!p) {
         answer_guard_free(ag);

@@ -51,11 +51,12 @@ static sealm_status send_error(worker *w, uint64_t req, const char *code, const 
     return st;
 }
 
-static sealm_status send_done(worker *w, uint64_t req, const char *reason, int32_t n_prompt, int32_t n_completion,
-                              sealm_error *err)
+/* n_cached: prompt tokens taken from the prefix cache instead of evaluated. */
+static sealm_status send_done(worker *w, uint64_t req, const char *reason, int32_t n_prompt, int32_t n_cached,
+                              int32_t n_completion, sealm_error *err)
 {
-    json_t *body = json_pack("{s:I,s:s,s:i,s:i}", "req", (json_int_t)req, "finish_reason", reason, "prompt_tokens",
-                             (int)n_prompt, "completion_tokens", (int)n_completion);
+    json_t *body = json_pack("{s:I,s:s,s:i,s:i,s:i}", "req", (json_int_t)req, "finish_reason", reason, "prompt_tokens",
+                             (int)n_prompt, "cached_tokens", (int)n_cached, "completion_tokens", (int)n_completion);
     if (!body)
         return sealm_error_set(err, SEALM_E_NOMEM, "out of memory");
     sealm_status st = sealm_ipc_send(w->fd, SEALM_IPC_DONE, body, err);
@@ -391,6 +392,12 @@ static bool parse_generate(worker *w, const json_t *body, worker_model **model_o
     const json_t *canary = json_object_get(body, "canary");
     if (canary && !json_is_string(canary))
         return refuse(r, "invalid_request", "\"canary\" must be a string");
+    const json_t *scope = json_object_get(body, "cache_scope");
+    if (scope && (!json_is_string(scope) || json_string_length(scope) >= sizeof rq->scope ||
+                  strlen(json_string_value(scope)) != json_string_length(scope)))
+        return refuse(r, "invalid_request", "\"cache_scope\" must be a string of at most 64 bytes");
+    if (scope)
+        memcpy(rq->scope, json_string_value(scope), json_string_length(scope) + 1);
     bool ok = messages ? tokenize_messages(m, messages, json_string_value(canary), rq, r)
                        : tokenize_prompt(m, json_string_value(prompt), json_string_length(prompt), rq, r);
     if (!ok)
@@ -435,7 +442,33 @@ static sealm_status on_generate(worker *w, const json_t *body, sealm_error *err)
 
 /* ---- running requests ---- */
 
-/* Frees the slot's request and per-request state; the slot is free again. */
+/* Forgets what the slot's context holds (its prefix cache too). */
+static void slot_forget(worker_slot *s)
+{
+    sealm_context_truncate(s->ctx, 0);
+    if (s->held)
+        sodium_memzero(s->held, (size_t)s->n_held * sizeof *s->held);
+    s->n_held = 0;
+}
+
+/* Evaluates n tokens in the slot's context and, for the prefix cache, records them as held.
+ * On failure the slot forgets everything (the context may hold part of the batch). */
+static sealm_status slot_eval(worker_slot *s, const int32_t *tokens, int32_t n, sealm_error *err)
+{
+    sealm_status st = sealm_context_eval(s->ctx, tokens, n, false, err);
+    if (st) {
+        slot_forget(s);
+        return st;
+    }
+    if (s->held) {
+        memcpy(s->held + s->n_held, tokens, (size_t)n * sizeof *tokens);
+        s->n_held += n;
+    }
+    return SEALM_OK;
+}
+
+/* Frees the slot's request and per-request state; the slot is free again. What its context
+ * holds stays for the next request's prefix (when the model keeps a prefix cache). */
 static void slot_release(worker_slot *s)
 {
     sealm_sampler_free(s->sampler);
@@ -445,7 +478,23 @@ static void slot_release(worker_slot *s)
     s->stop = NULL;
     s->rq = NULL;
     s->pending = -1;
-    sealm_context_truncate(s->ctx, 0);
+    if (!s->held || sealm_context_n_past(s->ctx) != s->n_held)
+        slot_forget(s);
+}
+
+/* Prompt tokens of rq the slot can take from what it holds: the common prefix, when the
+ * scopes match (one API key's requests cannot learn, from how fast their first token comes,
+ * what another key's prompts began with), at most n_prompt - 1 (the last prompt token is
+ * evaluated again for its logits). */
+static int32_t slot_reusable(const worker_slot *s, const worker_request *rq)
+{
+    if (!s->held || strcmp(s->held_scope, rq->scope) != 0)
+        return 0;
+    const int32_t limit = s->n_held < rq->n_prompt - 1 ? s->n_held : rq->n_prompt - 1;
+    int32_t n = 0;
+    while (n < limit && s->held[n] == rq->prompt[n])
+        n++;
+    return n;
 }
 
 /* Ends the slot's request with a DONE frame; for a normal end, first sends the text that was
@@ -472,7 +521,7 @@ static sealm_status slot_finish(worker *w, worker_slot *s, const char *reason, b
         }
     }
     if (!st)
-        st = send_done(w, rq->req, reason, rq->n_prompt, s->n_generated, err);
+        st = send_done(w, rq->req, reason, rq->n_prompt, rq->n_cached, s->n_generated, err);
     slot_release(s);
     return st;
 }
@@ -482,10 +531,16 @@ static sealm_status slot_start(worker *w, worker_model *m, worker_slot *s, worke
 {
     sealm_error lerr = {0};
     s->rq = rq;
-    s->n_prefilled = 0;
     s->n_generated = 0;
     s->pending = -1;
-    sealm_context_truncate(s->ctx, 0);
+    rq->n_cached = slot_reusable(s, rq);
+    sealm_context_truncate(s->ctx, rq->n_cached);
+    if (s->held) {
+        sodium_memzero(s->held + rq->n_cached, (size_t)(s->n_held - rq->n_cached) * sizeof *s->held);
+        s->n_held = rq->n_cached;
+        memcpy(s->held_scope, rq->scope, sizeof s->held_scope);
+    }
+    s->n_prefilled = rq->n_cached;
     if (sealm_sampler_new(&rq->sample, m->n_vocab, &s->sampler, &lerr) ||
         sealm_stop_matcher_new((const char *const *)rq->stops, rq->n_stops, &s->stop, &lerr)) {
         uint64_t id = rq->req;
@@ -496,6 +551,9 @@ static sealm_status slot_start(worker *w, worker_model *m, worker_slot *s, worke
         return send_error(w, id, lerr.code == SEALM_E_NOMEM ? "internal" : "invalid_request",
                           "the sampling parameters were refused", err);
     }
+    /* the sampler sees every prompt token, reused or evaluated (repetition penalties) */
+    for (int32_t i = 0; i < rq->n_cached; i++)
+        sealm_sampler_accept(s->sampler, rq->prompt[i]);
     sealm_detok_stream_init(&s->detok, m->tok);
     return SEALM_OK;
 }
@@ -522,7 +580,7 @@ static sealm_status slot_step(worker *w, worker_model *m, worker_slot *s, sealm_
         int32_t n = rq->n_prompt - s->n_prefilled;
         if (n > PREFILL_CHUNK)
             n = PREFILL_CHUNK;
-        if (sealm_context_eval(s->ctx, rq->prompt + s->n_prefilled, n, false, &eerr)) {
+        if (slot_eval(s, rq->prompt + s->n_prefilled, n, &eerr)) {
             /* the ERROR frame ends the request; no DONE follows */
             sealm_status st = send_error(w, rq->req, "internal", "evaluation failed", err);
             slot_release(s);
@@ -536,7 +594,7 @@ static sealm_status slot_step(worker *w, worker_model *m, worker_slot *s, sealm_
     } else if (s->pending >= 0) {
         if (sealm_context_n_past(s->ctx) >= sealm_context_n_ctx(s->ctx))
             return slot_finish(w, s, "length", true, err);
-        if (sealm_context_eval(s->ctx, &s->pending, 1, false, &eerr))
+        if (slot_eval(s, &s->pending, 1, &eerr))
             return slot_finish(w, s, "length", true, err);
         s->pending = -1;
     }
@@ -570,13 +628,22 @@ static sealm_status slot_step(worker *w, worker_model *m, worker_slot *s, sealm_
     return SEALM_OK;
 }
 
-/* Fills free slots from the model's queue, oldest first. */
+/* Fills free slots from the model's queue, oldest first; each request goes to the free slot
+ * that holds the longest prefix of its prompt (the first free one when none does). */
 static sealm_status admit(worker *w, worker_model *m, sealm_error *err)
 {
-    for (int i = 0; i < m->n_slots && m->queue_head; i++) {
-        worker_slot *s = &m->slots[i];
-        if (s->rq)
-            continue;
+    while (m->queue_head) {
+        worker_slot *s = NULL;
+        int32_t best = -1;
+        for (int i = 0; i < m->n_slots; i++) {
+            int32_t n = m->slots[i].rq ? -1 : slot_reusable(&m->slots[i], m->queue_head);
+            if (n > best) {
+                best = n;
+                s = &m->slots[i];
+            }
+        }
+        if (!s)
+            break;
         worker_request *rq = m->queue_head;
         m->queue_head = rq->next;
         if (!m->queue_head)
@@ -604,7 +671,7 @@ static sealm_status cancel(worker *w, uint64_t id, sealm_error *err)
             *p = rq->next;
             if (m->queue_tail == rq)
                 m->queue_tail = prev;
-            sealm_status st = send_done(w, id, "cancelled", rq->n_prompt, 0, err);
+            sealm_status st = send_done(w, id, "cancelled", rq->n_prompt, 0, 0, err);
             worker_request_free(rq);
             return st;
         }

@@ -13,6 +13,9 @@
 #include "sealm/sample.h"
 #include "sealm/tokenizer.h"
 
+/* Bytes of a prefix-cache scope, NUL included. */
+#define WORKER_SCOPE_BYTES 65
+
 /* A request accepted from a GENERATE frame, tokenized and checked, waiting or running. */
 typedef struct worker_request {
     uint64_t req;                 /* the front's request id */
@@ -26,6 +29,8 @@ typedef struct worker_request {
     size_t n_bias;
     char **stops;                 /* stop strings (owned) */
     size_t n_stops;
+    char scope[WORKER_SCOPE_BYTES]; /* prefix-cache scope (the front's API key id); "" none given */
+    int32_t n_cached;             /* prompt tokens whose KV the slot already held */
     struct worker_request *next;  /* FIFO link */
 } worker_request;
 
@@ -41,6 +46,12 @@ typedef struct worker_slot {
     int32_t n_prefilled;          /* prompt tokens evaluated so far */
     int32_t n_generated;          /* completion tokens sampled so far */
     int32_t pending;              /* sampled token not yet evaluated; -1 none */
+    /* Prefix cache: the tokens whose K/V the context holds (positions 0..n_held-1), kept
+     * after a request ends so that the next request of the same scope that starts with
+     * them skips their prefill. NULL when the model's prefix_cache is off. */
+    int32_t *held;                /* n_ctx entries */
+    int32_t n_held;
+    char held_scope[WORKER_SCOPE_BYTES];
 } worker_slot;
 
 /* One configured model with its slots and queue. */
@@ -58,6 +69,7 @@ typedef struct worker_model {
                                    * protected prompt (isolated, canaried); NULL: the template's */
     bool system_conflict;         /* manifest and config both set one, and they differ */
     int32_t n_ctx;                /* tokens per slot */
+    bool prefix_cache;            /* reuse a slot's held prompt prefix (per scope) */
     int32_t n_vocab;
     int n_slots;
     worker_slot *slots;

@@ -233,6 +233,8 @@ static sealm_status load_slots(worker_model *m, int64_t n_ctx, int64_t threads, 
         s->biased = malloc((size_t)m->n_vocab * sizeof *s->biased);
         if (!s->biased)
             return sealm_error_set(err, SEALM_E_NOMEM, "out of memory");
+        if (m->prefix_cache && !(s->held = malloc((size_t)sealm_context_n_ctx(s->ctx) * sizeof *s->held)))
+            return sealm_error_set(err, SEALM_E_NOMEM, "out of memory");
     }
     m->n_ctx = sealm_context_n_ctx(m->slots[0].ctx);
     return SEALM_OK;
@@ -258,6 +260,10 @@ static sealm_status load_one(worker_model *m, const json_t *entry, sealm_error *
     const json_t *plain = json_object_get(entry, "allow_plain");
     if (plain && !json_is_boolean(plain) && !json_is_null(plain))
         return sealm_error_set(err, SEALM_E_INVALID, "models: \"allow_plain\" must be true or false");
+    const json_t *cache = json_object_get(entry, "prefix_cache");
+    if (cache && !json_is_boolean(cache) && !json_is_null(cache))
+        return sealm_error_set(err, SEALM_E_INVALID, "models: \"prefix_cache\" must be true or false");
+    m->prefix_cache = !json_is_false(cache);
     if (path_is_bundle(path)) {
         st = load_bundle(m, entry, path, err);
     } else if (json_is_true(plain)) {
@@ -338,6 +344,10 @@ void worker_models_free(worker_model *ms, size_t n)
             worker_slot *s = &m->slots[j];
             sealm_context_free(s->ctx);
             free(s->biased);
+            if (s->held) {   /* prompt tokens of past requests */
+                sodium_memzero(s->held, (size_t)m->n_ctx * sizeof *s->held);
+                free(s->held);
+            }
             sealm_sampler_free(s->sampler);
             sealm_stop_matcher_free(s->stop);
             worker_request_free(s->rq);

@@ -250,6 +250,37 @@ def test_openai_sdk_chat(daemon):
     assert r.choices[0].finish_reason in ("stop", "length")
 
 
+def test_prefix_cache_per_key(daemon):
+    """A chat that repeats the system prompt reuses its prefill: usage reports the cached
+    prompt tokens, and the answer is the one computed from scratch. Another key sending the
+    same prompt gets nothing from that key's cache."""
+    system = ("You are a careful assistant for field engineers. Answer in one short sentence, "
+              "name units, and never guess. Sealed prefix test 5817.")
+    def ask(key, question):
+        return sdk(daemon, key).chat.completions.create(
+            model="smol", messages=[{"role": "system", "content": system}, {"role": "user", "content": question}],
+            max_tokens=8, temperature=0)
+    first = ask("admin", "What is the boiling point of water at sea level?")
+    # at most the chat template's opening, from this key's earlier chats: the system prompt is new
+    assert first.usage.prompt_tokens_details.cached_tokens < 10
+    second = ask("admin", "What is the freezing point of water?")
+    cached = second.usage.prompt_tokens_details.cached_tokens
+    # the template's header and the system prompt (at least 25 tokens), not the question
+    assert 25 <= cached < second.usage.prompt_tokens
+    again = ask("admin", "What is the boiling point of water at sea level?")
+    assert again.choices[0].message.content == first.choices[0].message.content
+    assert again.usage.prompt_tokens_details.cached_tokens >= cached
+    # completions, where every key may send the same prompt: only the sender's own key reuses it
+    prompt = "Zora the zebra kept a lantern by the river. Every night she"
+    def complete(key):
+        return sdk(daemon, key).completions.create(model="stories", prompt=prompt, max_tokens=10, temperature=0)
+    a1, a2, b1 = complete("admin"), complete("admin"), complete("basic")
+    assert a1.usage.prompt_tokens_details.cached_tokens == 0
+    assert a2.usage.prompt_tokens_details.cached_tokens == a2.usage.prompt_tokens - 1
+    assert b1.usage.prompt_tokens_details.cached_tokens == 0
+    assert a1.choices[0].text == a2.choices[0].text == b1.choices[0].text
+
+
 def test_openai_sdk_completion_and_logprobs(daemon):
     c = sdk(daemon)
     r = c.completions.create(model="stories", prompt="Once upon a time", max_tokens=12, temperature=0, logprobs=0)

@@ -2,6 +2,7 @@
  * a socketpair, as sealmd runs it, with the plain stories260K GGUF (allow_plain). Checked:
  * HELLO, greedy output equal to the library's own greedy decode, stop strings, logit_bias and
  * logprobs, interleaving of concurrent requests, CANCEL, the error codes, SHUTDOWN draining,
+ * the prefix cache (reuse within a scope only, same answers, penalties),
  * refusal of a plain GGUF without allow_plain, and the sandbox (seccomp mode, no_new_privs,
  * no core dumps; open/socket/fork refused after it, threads still possible). */
 #include <stdarg.h>
@@ -143,6 +144,7 @@ typedef struct result {
     int n_logprobs;
     char finish[16];
     int prompt_tokens, completion_tokens;
+    int cached_tokens;
     char error[32];
 } result;
 
@@ -172,6 +174,8 @@ static void collect(const child *c, uint64_t req, result *r)
             snprintf(r->finish, sizeof r->finish, "%s", json_string_value(json_object_get(f, "finish_reason")));
             r->prompt_tokens = (int)json_integer_value(json_object_get(f, "prompt_tokens"));
             r->completion_tokens = (int)json_integer_value(json_object_get(f, "completion_tokens"));
+            assert_true(json_is_integer(json_object_get(f, "cached_tokens")));
+            r->cached_tokens = (int)json_integer_value(json_object_get(f, "cached_tokens"));
             json_decref(f);
             return;
         } else if (type == SEALM_IPC_ERROR) {
@@ -755,6 +759,147 @@ static int sandboxed_child(int what, int *reported)
     return status;
 }
 
+/* A greedy request in cache scope `scope` (NULL: none). */
+static json_t *scoped_request(uint64_t req, const char *prompt, int max_tokens, const char *scope)
+{
+    json_t *rq = greedy_request(req, prompt, max_tokens);
+    if (scope)
+        json_object_set_new(rq, "cache_scope", json_string(scope));
+    return rq;
+}
+
+/* The prefix cache: a request whose prompt starts like the last one of its scope in that
+ * slot skips those tokens' prefill (DONE's cached_tokens says how many) and still answers
+ * exactly as the library does from scratch; another scope, or a model with prefix_cache
+ * off, gets nothing from it; a malformed scope is refused. One slot, so that every request
+ * lands on the slot the previous one used. */
+static void test_prefix_cache(void **state)
+{
+    (void)state;
+    static const char *const p1 = PROMPT " dog who liked to run in the park";
+    static const char *const p2 = PROMPT " cat who liked to sleep in the sun";
+    char want1[4096], want2[4096];
+    int n1 = 0, n2 = 0;
+    library_greedy(p1, 30, -1, want1, sizeof want1, &n1);
+    library_greedy(p2, 30, -1, want2, sizeof want2, &n2);
+    int n_common = 0;   /* the tokens the two prompts share, by the library's tokenizer */
+    {
+        sealm_error err = {0};
+        sealm_gguf *g = NULL;
+        sealm_tokenizer *tok = NULL;
+        assert_int_equal(sealm_gguf_open_file(MODEL_PATH, &g, &err), SEALM_OK);
+        assert_int_equal(sealm_tokenizer_from_gguf(g, &tok, &err), SEALM_OK);
+        int32_t a[256], b[256];
+        size_t na = 0, nb = 0;
+        const bool bos = sealm_tokenizer_add_bos(tok);
+        assert_int_equal(sealm_tokenize(tok, p1, strlen(p1), bos, false, a, 256, &na, &err), SEALM_OK);
+        assert_int_equal(sealm_tokenize(tok, p2, strlen(p2), bos, false, b, 256, &nb, &err), SEALM_OK);
+        while ((size_t)n_common < na && (size_t)n_common < nb && a[n_common] == b[n_common])
+            n_common++;
+        sealm_tokenizer_free(tok);
+        sealm_gguf_close(g);
+    }
+    assert_true(n_common >= 5 && n_common < n2 - 1);
+    json_t *models = json_array();
+    json_array_append_new(models, model_entry("stories", true, 1));
+    child c = start_worker(models, 128);
+    json_decref(expect_hello(&c));
+    result r;
+    struct {
+        const char *prompt, *scope, *want;
+        int cached;
+    } steps[] = {
+        {p1, "key-a", want1, 0},            /* a fresh slot holds nothing */
+        {p2, "key-a", want2, n_common},     /* the shared beginning is reused */
+        {p2, "key-b", want2, 0},            /* another key: nothing */
+        {p2, "key-b", want2, n2 - 1},       /* the whole prompt but its last token */
+        {p2, NULL, want2, 0},               /* no scope is a scope of its own */
+        {p1, NULL, want1, n_common},
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        send_frame(&c, SEALM_IPC_GENERATE, scoped_request(10 + i, steps[i].prompt, 30, steps[i].scope));
+        collect(&c, 10 + i, &r);
+        assert_string_equal(r.error, "");
+        r.text[r.len] = '\0';
+        assert_string_equal(r.text, steps[i].want);
+        assert_int_equal(r.prompt_tokens, steps[i].prompt == p1 ? n1 : n2);
+        if (r.cached_tokens != steps[i].cached)
+            fail_msg("step %zu: %d cached tokens, expected %d", i, r.cached_tokens, steps[i].cached);
+    }
+    /* malformed scopes change nothing and are named */
+    char long_scope[80];
+    memset(long_scope, 'k', 65);
+    long_scope[65] = '\0';
+    json_t *bad[] = {scoped_request(30, p1, 4, long_scope), greedy_request(31, p1, 4)};
+    json_object_set_new(bad[1], "cache_scope", json_integer(7));
+    for (int i = 0; i < 2; i++) {
+        send_frame(&c, SEALM_IPC_GENERATE, bad[i]);
+        collect(&c, 30 + (uint64_t)i, &r);
+        assert_string_equal(r.error, "invalid_request");
+    }
+    stop_worker(&c);
+    /* prefix_cache off: the same prompt twice in one scope is evaluated twice */
+    models = json_array();
+    json_t *entry = model_entry("stories", true, 1);
+    json_object_set_new(entry, "prefix_cache", json_false());
+    json_array_append_new(models, entry);
+    c = start_worker(models, 128);
+    json_decref(expect_hello(&c));
+    for (uint64_t req = 40; req < 42; req++) {
+        send_frame(&c, SEALM_IPC_GENERATE, scoped_request(req, p2, 30, "key-a"));
+        collect(&c, req, &r);
+        r.text[r.len] = '\0';
+        assert_string_equal(r.text, want2);
+        assert_int_equal(r.cached_tokens, 0);
+    }
+    stop_worker(&c);
+    /* a prefix_cache that is not a boolean is refused at load */
+    models = json_array();
+    entry = model_entry("stories", true, 1);
+    json_object_set_new(entry, "prefix_cache", json_string("yes"));
+    json_array_append_new(models, entry);
+    c = start_worker(models, 128);
+    uint8_t type = 0;
+    json_t *f = next_frame(&c, &type);
+    assert_int_equal(type, SEALM_IPC_ERROR);
+    assert_non_null(strstr(json_string_value(json_object_get(f, "message")), "prefix_cache"));
+    json_decref(f);
+    stop_worker(&c);
+}
+
+/* With a repetition penalty the sampler must have seen the reused prompt tokens as well:
+ * the same request answered from the cache and from scratch gives the same tokens. */
+static void test_prefix_cache_penalties(void **state)
+{
+    (void)state;
+    json_t *models = json_array();
+    json_array_append_new(models, model_entry("stories", true, 1));
+    child c = start_worker(models, 128);
+    json_decref(expect_hello(&c));
+    result r[3];
+    /* the prompt's own words are ones the model would go on with, so that their penalties
+     * change the answer */
+    static const char *const prompt = "Once upon a time, there was a little girl. The little girl had a little dog. "
+                                      "The little dog liked the girl. One day, the little";
+    const char *scopes[3] = {"a", "a", "b"};   /* fresh, cached, fresh again */
+    for (int i = 0; i < 3; i++) {
+        json_t *rq = scoped_request(50 + (uint64_t)i, prompt, 40, scopes[i]);
+        json_object_set_new(rq, "frequency_penalty", json_real(2.0));
+        json_object_set_new(rq, "presence_penalty", json_real(2.0));
+        send_frame(&c, SEALM_IPC_GENERATE, rq);
+        collect(&c, 50 + (uint64_t)i, &r[i]);
+        assert_string_equal(r[i].error, "");
+    }
+    assert_int_equal(r[0].cached_tokens, 0);
+    assert_true(r[1].cached_tokens > 0);
+    assert_int_equal(r[2].cached_tokens, 0);
+    assert_int_equal(r[1].len, r[0].len);
+    assert_memory_equal(r[1].text, r[0].text, r[0].len);
+    assert_int_equal(r[2].len, r[0].len);
+    assert_memory_equal(r[2].text, r[0].text, r[0].len);
+    stop_worker(&c);
+}
+
 static void test_sandbox_refuses_files_sockets_processes(void **state)
 {
     (void)state;
@@ -786,6 +931,8 @@ int main(void)
         cmocka_unit_test(test_shutdown_zero_drain_cancels),
         cmocka_unit_test(test_plain_gguf_needs_allow_plain),
         cmocka_unit_test(test_chat_messages),
+        cmocka_unit_test(test_prefix_cache),
+        cmocka_unit_test(test_prefix_cache_penalties),
         cmocka_unit_test(test_sealed_bundle),
         cmocka_unit_test(test_sandbox_refuses_files_sockets_processes),
     };
