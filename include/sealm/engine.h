@@ -121,6 +121,22 @@ sealm_status sealm_context_memory_plan(const sealm_model *m, const sealm_context
  * SEALM_E_CONTEXT_FULL (n_past + n > n_ctx; nothing is evaluated). */
 sealm_status sealm_context_eval(sealm_context *c, const int32_t *tokens, int32_t n, bool all_logits, sealm_error *err);
 
+/* Decodes one token in each of n contexts at once (batched decode of independent
+ * sequences, as a server does for its parallel requests): tokens[i] (a token id) goes to
+ * ctxs[i] at its next position, and afterwards sealm_context_logits(ctxs[i], -1) gives that
+ * position's logits, as if sealm_context_eval(ctxs[i], &tokens[i], 1, false) had run — bit
+ * for bit the same (the product kernels' float order does not depend on how many rows they
+ * take). The weights are read once for all n tokens instead of n times, which is where
+ * decode spends its time. The matrix products run on ctxs[0]'s thread pool and buffers,
+ * each sequence's attention on its own context.
+ * Shapes: n in [1, n_batch of ctxs[0]]; ctxs: n distinct contexts of one model.
+ * Ownership: nothing is kept. Thread safety: no other call may use any of the contexts
+ * meanwhile.
+ * Returns SEALM_OK, SEALM_E_INVALID (n out of range, a NULL or repeated context, contexts of
+ * different models, a token id outside [0, n_vocab)), SEALM_E_CONTEXT_FULL (a context has no
+ * free position), or SEALM_E_NOMEM (keeping logits). On error no context has changed. */
+sealm_status sealm_context_eval_many(sealm_context *const *ctxs, const int32_t *tokens, int32_t n, sealm_error *err);
+
 /* Logits (n_vocab floats) of the i-th position of the last eval call (i in [0, n) when
  * all_logits, else only i = n-1, or -1 for the last). NULL when not kept. Valid until the
  * next eval. */

@@ -271,6 +271,50 @@ sealm_status sealm_context_eval(sealm_context *c, const int32_t *tokens, int32_t
     return SEALM_OK;
 }
 
+/* Room for rows rows of logits in c (kept across evals). */
+static sealm_status reserve_logits(sealm_context *c, size_t rows, sealm_error *err) {
+    const size_t need = rows * (size_t)c->model->hp.n_vocab;
+    if (need <= c->logits_cap) return SEALM_OK;
+    float *bigger = realloc(c->logits, need * sizeof(float));
+    if (!bigger) return sealm_error_set(err, SEALM_E_NOMEM, "out of memory keeping logits for %zu positions", rows);
+    c->logits = bigger;
+    c->logits_cap = need;
+    return SEALM_OK;
+}
+
+sealm_status sealm_context_eval_many(sealm_context *const *ctxs, const int32_t *tokens, int32_t n, sealm_error *err) {
+    if (!ctxs || !tokens || n < 1 || !ctxs[0] || n > ctxs[0]->params.n_batch)
+        return sealm_error_set(err, SEALM_E_INVALID, "eval_many takes 1 to %d contexts (the first one's batch size), got %d",
+                               ctxs && ctxs[0] ? ctxs[0]->params.n_batch : 0, n);
+    const sealm_model *m = ctxs[0]->model;
+    for (int32_t i = 0; i < n; i++) {
+        if (!ctxs[i] || ctxs[i]->model != m)
+            return sealm_error_set(err, SEALM_E_INVALID, "eval_many: context %d is missing or serves another model", i);
+        for (int32_t j = 0; j < i; j++)
+            if (ctxs[j] == ctxs[i])
+                return sealm_error_set(err, SEALM_E_INVALID, "eval_many: context %d is also context %d; each takes one token", i, j);
+        if (tokens[i] < 0 || tokens[i] >= m->hp.n_vocab)
+            return sealm_error_set(err, SEALM_E_INVALID, "token %d at index %d is outside the vocabulary [0, %d)", tokens[i], i,
+                                   m->hp.n_vocab);
+        if (ctxs[i]->kv.n_past >= ctxs[i]->kv.n_ctx)
+            return sealm_error_set(err, SEALM_E_CONTEXT_FULL, "context %d is full (%d positions); start a new conversation "
+                                   "or raise the context size", i, ctxs[i]->kv.n_ctx);
+    }
+    sealm_status st = reserve_logits(ctxs[0], (size_t)n, err);
+    for (int32_t i = 1; i < n && !st; i++) st = reserve_logits(ctxs[i], 1, err);
+    if (st) return st;
+    sealm_forward_many(ctxs, tokens, n, ctxs[0]->logits);
+    const size_t row = (size_t)m->hp.n_vocab;
+    for (int32_t i = 0; i < n; i++) {
+        sealm_context *c = ctxs[i];
+        if (i > 0) memcpy(c->logits, ctxs[0]->logits + (size_t)i * row, row * sizeof(float));
+        c->last_eval_n = 1;
+        c->n_logits = 1;
+        c->logits_first = 0;
+    }
+    return SEALM_OK;
+}
+
 const float *sealm_context_logits(const sealm_context *c, int32_t i) {
     if (!c || c->n_logits == 0) return NULL;
     if (i < 0) i = c->last_eval_n + i;

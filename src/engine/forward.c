@@ -407,23 +407,30 @@ static void matmul1(sealm_context *c, const float *x, int32_t n, const sealm_wei
 
 /* ---- RoPE and the KV store ---- */
 
-typedef struct rope_table_args {
+/* Where row t of a batch goes: position pos0 + t of c's own cache, or, for a batch of
+ * several sequences (sealm_forward_many), the next position of seqs[t]'s cache. */
+typedef struct row_places {
     int32_t pos0;
-} rope_table_args;
+    sealm_context *const *seqs;   /* NULL: one sequence */
+} row_places;
 
-/* Row t of act.rope: the cos and sin of position pos0 + t's angles. */
+static int32_t row_pos(const row_places *p, int32_t t) {
+    return p->seqs ? p->seqs[t]->kv.n_past : p->pos0 + t;
+}
+
+/* Row t of act.rope: the cos and sin of row t's position's angles. */
 static void rope_table_rows(sealm_context *c, const void *args, int32_t t0, int32_t t1) {
-    const rope_table_args *a = args;
+    const row_places *a = args;
     const int n_rot = c->model->hp.n_rot;
     for (int32_t t = t0; t < t1; t++) {
         float *row = c->act.rope + (int64_t)t * n_rot;
-        rope_angles(c->model, a->pos0 + t, row, row + n_rot / 2);
+        rope_angles(c->model, row_pos(a, t), row, row + n_rot / 2);
     }
 }
 
 typedef struct rope_store_args {
     int layer;
-    int32_t pos0;
+    row_places at;
 } rope_store_args;
 
 /* Rotates q and k of tokens [t0, t1) and stores their keys and values in the layer's cache. */
@@ -435,27 +442,41 @@ static void rope_store_rows(sealm_context *c, const void *args, int32_t t0, int3
     const sealm_vec_ops *ops = sealm_vec_ops_get();
     /* llama pairs neighbours (its GGUF converter permutes Q/K rows for this), qwen2 halves */
     const bool neox = hp->arch == SEALM_ARCH_QWEN2;
-    const size_t layer_off = (size_t)ra->layer * (size_t)c->kv.n_ctx * (size_t)kv_dim;
     for (int32_t t = t0; t < t1; t++) {
         const float *cosv = a->rope + (int64_t)t * hp->n_rot, *sinv = cosv + hp->n_rot / 2;
         ops->rope(a->q + t * d, hp->n_head, hp->head_dim, hp->n_rot, neox, cosv, sinv);
         ops->rope(a->k + t * kv_dim, hp->n_head_kv, hp->head_dim, hp->n_rot, neox, cosv, sinv);
         /* keys row-major by position; values transposed, so that p·V reads contiguous rows */
-        const int32_t pos = ra->pos0 + t;
-        ops->fp32_to_fp16_row(a->k + t * kv_dim, c->kv.k + layer_off + (size_t)pos * (size_t)kv_dim, kv_dim);
-        sealm_fp16 *vt = c->kv.v + layer_off + (size_t)pos;
+        const sealm_kv_cache *kv = ra->at.seqs ? &ra->at.seqs[t]->kv : &c->kv;
+        const size_t layer_off = (size_t)ra->layer * (size_t)kv->n_ctx * (size_t)kv_dim;
+        const int32_t pos = row_pos(&ra->at, t);
+        ops->fp32_to_fp16_row(a->k + t * kv_dim, kv->k + layer_off + (size_t)pos * (size_t)kv_dim, kv_dim);
+        sealm_fp16 *vt = kv->v + layer_off + (size_t)pos;
         for (int64_t e0 = 0; e0 < kv_dim; e0 += 64) {
             sealm_fp16 h[64];    /* converted a chunk at a time by the vector op, then scattered */
             const int64_t len = kv_dim - e0 < 64 ? kv_dim - e0 : 64;
             ops->fp32_to_fp16_row(a->v + t * kv_dim + e0, h, len);
-            for (int64_t e = 0; e < len; e++) vt[(size_t)(e0 + e) * (size_t)c->kv.n_ctx] = h[e];
+            for (int64_t e = 0; e < len; e++) vt[(size_t)(e0 + e) * (size_t)kv->n_ctx] = h[e];
         }
     }
 }
 
 /* ---- one transformer block ---- */
 
-static void attention_block(sealm_context *c, int l, int32_t n, int32_t pos0) {
+/* Attention of a batch of several sequences, one token each: row t against seqs[t]'s own
+ * cache, run in seqs[t] (its q and attention-output rows carry it there and back; seqs[0]
+ * is c itself, whose row 0 needs no copy). */
+static void attention_many(sealm_context *c, int l, int32_t n, sealm_context *const *seqs) {
+    const int64_t d = c->model->hp.n_embd;
+    for (int32_t t = 0; t < n; t++) {
+        sealm_context *s = seqs[t];
+        if (s != c) memcpy(s->act.q, c->act.q + t * d, (size_t)d * sizeof(float));
+        sealm_attention_run(s, l, 1, s->kv.n_past);
+        if (s != c) memcpy(c->act.att + t * d, s->act.att, (size_t)d * sizeof(float));
+    }
+}
+
+static void attention_block(sealm_context *c, int l, int32_t n, const row_places *at) {
     const sealm_layer_weights *L = &c->model->layers[l];
     sealm_activations *a = &c->act;
 
@@ -467,10 +488,11 @@ static void attention_block(sealm_context *c, int l, int32_t n, int32_t pos0) {
     const float *bs[3] = {L->bq, L->bk, L->bv};
     matmul(c, a->xb, n, 3, ws, ys, bs);
 
-    const rope_store_args ra = {.layer = l, .pos0 = pos0};
+    const rope_store_args ra = {.layer = l, .at = *at};
     for_token_rows(c, n, rope_store_rows, &ra);
 
-    sealm_attention_run(c, l, n, pos0);
+    if (at->seqs) attention_many(c, l, n, at->seqs);
+    else sealm_attention_run(c, l, n, at->pos0);
 
     matmul1(c, a->att, n, &L->wo, a->proj);   /* added to the stream by ffn_block's norm */
 }
@@ -495,19 +517,24 @@ static void embed_tokens(sealm_context *c, const int32_t *tokens, int32_t n) {
         e->traits->to_float((const uint8_t *)e->data + (size_t)tokens[t] * e->row_bytes, c->act.x + (int64_t)t * e->cols, e->cols);
 }
 
+/* The embeddings of the batch, then every layer, with row t at the place at says. */
+static void run_layers(sealm_context *c, const int32_t *tokens, int32_t n, const row_places *at) {
+    embed_tokens(c, tokens, n);
+    for_token_rows(c, n, rope_table_rows, at);   /* the same angles serve every layer */
+    for (int l = 0; l < c->model->hp.n_layer; l++) {
+        attention_block(c, l, n, at);
+        ffn_block(c, l, n);
+    }
+}
+
 void sealm_forward_batch(sealm_context *c, const int32_t *tokens, int32_t n, int32_t logits_from, float *out) {
     const sealm_model *m = c->model;
     const sealm_hparams *hp = &m->hp;
     const int32_t pos0 = c->kv.n_past;
     const int64_t d = hp->n_embd;
 
-    embed_tokens(c, tokens, n);
-    const rope_table_args rt = {.pos0 = pos0};
-    for_token_rows(c, n, rope_table_rows, &rt);   /* the same angles serve every layer */
-    for (int l = 0; l < hp->n_layer; l++) {
-        attention_block(c, l, n, pos0);
-        ffn_block(c, l, n);
-    }
+    const row_places at = {.pos0 = pos0, .seqs = NULL};
+    run_layers(c, tokens, n, &at);
     c->kv.n_past = pos0 + n;
 
     /* the last feed-forward output joins the stream only where logits are wanted: no later
@@ -517,4 +544,13 @@ void sealm_forward_batch(sealm_context *c, const int32_t *tokens, int32_t n, int
     residual_norm(c, n_out, c->act.x + (int64_t)logits_from * d, c->act.proj + (int64_t)logits_from * d, c->act.xb,
                   m->output_norm);
     matmul1(c, c->act.xb, n_out, &m->output, out);
+}
+
+void sealm_forward_many(sealm_context *const *seqs, const int32_t *tokens, int32_t n, float *out) {
+    sealm_context *c = seqs[0];
+    const row_places at = {.pos0 = 0, .seqs = seqs};
+    run_layers(c, tokens, n, &at);
+    for (int32_t t = 0; t < n; t++) seqs[t]->kv.n_past++;
+    residual_norm(c, n, c->act.x, c->act.proj, c->act.xb, c->model->output_norm);
+    matmul1(c, c->act.xb, n, &c->model->output, out);
 }

@@ -114,6 +114,11 @@ struct sealm_context {
 /* Runs one batch (n <= n_batch tokens at positions kv.n_past ...) through every layer and
  * writes logits for positions [logits_from, n) into out (rows of n_vocab). forward.c */
 void sealm_forward_batch(sealm_context *c, const int32_t *tokens, int32_t n, int32_t logits_from, float *out);
+/* One token of each of n sequences (n <= seqs[0]'s n_batch, distinct contexts of one model)
+ * in one pass: token t at position seqs[t]->kv.n_past of seqs[t]'s cache. The products run
+ * in seqs[0] (its activations and pool), each row's attention in its own context. Writes n
+ * rows of logits into out and advances every n_past by one. forward.c */
+void sealm_forward_many(sealm_context *const *seqs, const int32_t *tokens, int32_t n, float *out);
 
 /* Bytes of one activation row of width cols converted to type t (0 if t has no blocks). */
 size_t sealm_row_bytes(sealm_tensor_type t, int64_t cols);

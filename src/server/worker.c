@@ -453,6 +453,14 @@ static void slot_forget(worker_slot *s)
 
 /* Evaluates n tokens in the slot's context and, for the prefix cache, records them as held.
  * On failure the slot forgets everything (the context may hold part of the batch). */
+static void slot_record(worker_slot *s, const int32_t *tokens, int32_t n)
+{
+    if (s->held) {
+        memcpy(s->held + s->n_held, tokens, (size_t)n * sizeof *tokens);
+        s->n_held += n;
+    }
+}
+
 static sealm_status slot_eval(worker_slot *s, const int32_t *tokens, int32_t n, sealm_error *err)
 {
     sealm_status st = sealm_context_eval(s->ctx, tokens, n, false, err);
@@ -460,10 +468,7 @@ static sealm_status slot_eval(worker_slot *s, const int32_t *tokens, int32_t n, 
         slot_forget(s);
         return st;
     }
-    if (s->held) {
-        memcpy(s->held + s->n_held, tokens, (size_t)n * sizeof *tokens);
-        s->n_held += n;
-    }
+    slot_record(s, tokens, n);
     return SEALM_OK;
 }
 
@@ -571,6 +576,8 @@ static double chosen_logprob(const float *logits, int32_t n, int32_t token)
     return (double)logits[token] - max - log(sum);
 }
 
+static sealm_status slot_emit(worker *w, worker_model *m, worker_slot *s, sealm_error *err);
+
 /* One turn of one slot: a prefill chunk, or one evaluated and sampled token. */
 static sealm_status slot_step(worker *w, worker_model *m, worker_slot *s, sealm_error *err)
 {
@@ -598,6 +605,14 @@ static sealm_status slot_step(worker *w, worker_model *m, worker_slot *s, sealm_
             return slot_finish(w, s, "length", true, err);
         s->pending = -1;
     }
+    return slot_emit(w, m, s, err);
+}
+
+/* Once the slot's context holds the logits of its last token: samples the next token,
+ * sends its text, and ends the request or leaves the token pending for the next turn. */
+static sealm_status slot_emit(worker *w, worker_model *m, worker_slot *s, sealm_error *err)
+{
+    worker_request *rq = s->rq;
     const float *logits = sealm_context_logits(s->ctx, -1);
     if (!logits)
         return slot_finish(w, s, "length", true, err);
@@ -625,6 +640,43 @@ static sealm_status slot_step(worker *w, worker_model *m, worker_slot *s, sealm_
     if (s->n_generated >= rq->max_tokens)
         return slot_finish(w, s, "length", true, err);
     s->pending = tok;
+    return SEALM_OK;
+}
+
+/* The decode part of a turn: every slot with a sampled token waiting (prompt done, room
+ * left) has it evaluated in one batched pass — sealm_context_eval_many reads the weights
+ * once for all of them, where decode spends its time, and gives each the logits a single
+ * eval would — then samples its next token. Marks those slots done for the turn; the rest
+ * (prefill chunks, a lone decoder, a full context) are slot_step's. */
+static sealm_status decode_turn(worker *w, worker_model *m, sealm_error *err)
+{
+    sealm_context *ctxs[WORKER_MAX_SLOTS];
+    worker_slot *batch[WORKER_MAX_SLOTS];
+    int32_t tokens[WORKER_MAX_SLOTS];
+    int32_t n = 0;
+    for (int j = 0; j < m->n_slots; j++) {
+        worker_slot *s = &m->slots[j];
+        s->turn_done = false;
+        if (s->rq && s->n_prefilled == s->rq->n_prompt && s->pending >= 0 &&
+            sealm_context_n_past(s->ctx) < sealm_context_n_ctx(s->ctx)) {
+            ctxs[n] = s->ctx;
+            batch[n] = s;
+            tokens[n++] = s->pending;
+        }
+    }
+    sealm_error eerr = {0};
+    /* on an error, each slot meets it alone in slot_step (which ends that request) */
+    if (n < 2 || sealm_context_eval_many(ctxs, tokens, n, &eerr))
+        return SEALM_OK;
+    for (int32_t i = 0; i < n; i++) {
+        worker_slot *s = batch[i];
+        slot_record(s, &s->pending, 1);
+        s->pending = -1;
+        s->turn_done = true;
+        sealm_status st = slot_emit(w, m, s, err);
+        if (st)
+            return st;
+    }
     return SEALM_OK;
 }
 
@@ -789,10 +841,10 @@ static sealm_status serve(worker *w, sealm_error *err)
             return cancel_all(w, err);
         for (size_t i = 0; i < w->n_models; i++) {
             worker_model *m = &w->models[i];
-            if ((st = admit(w, m, err)))
+            if ((st = admit(w, m, err)) || (st = decode_turn(w, m, err)))
                 return st;
             for (int j = 0; j < m->n_slots; j++)
-                if (m->slots[j].rq && (st = slot_step(w, m, &m->slots[j], err)))
+                if (m->slots[j].rq && !m->slots[j].turn_done && (st = slot_step(w, m, &m->slots[j], err)))
                     return st;
         }
     }

@@ -13,6 +13,9 @@
 #include "sealm/sample.h"
 #include "sealm/tokenizer.h"
 
+/* Most slots (requests decoded at once) of one model. */
+#define WORKER_MAX_SLOTS 64
+
 /* Bytes of a prefix-cache scope, NUL included. */
 #define WORKER_SCOPE_BYTES 65
 
@@ -46,6 +49,7 @@ typedef struct worker_slot {
     int32_t n_prefilled;          /* prompt tokens evaluated so far */
     int32_t n_generated;          /* completion tokens sampled so far */
     int32_t pending;              /* sampled token not yet evaluated; -1 none */
+    bool turn_done;               /* decoded in this turn's batched pass */
     /* Prefix cache: the tokens whose K/V the context holds (positions 0..n_held-1), kept
      * after a request ends so that the next request of the same scope that starts with
      * them skips their prefill. NULL when the model's prefix_cache is off. */

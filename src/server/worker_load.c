@@ -20,7 +20,7 @@
 
 #include "sealm/keys.h"
 
-enum { DEFAULT_N_CTX = 2048, DEFAULT_MAX_PARALLEL = 4, MAX_PARALLEL_LIMIT = 64 };
+enum { DEFAULT_N_CTX = 2048, DEFAULT_MAX_PARALLEL = 4, MAX_PARALLEL_LIMIT = WORKER_MAX_SLOTS };
 
 /* A string member, NULL when absent or null; SEALM_E_INVALID when of another type. */
 static sealm_status entry_str(const json_t *entry, const char *key, const char **out, sealm_error *err)

@@ -1,5 +1,6 @@
 /* Tests of the forward pass and the context: invariances that must hold bit for bit
- * (batching, thread counts, prompt reuse), every weight type through the whole model,
+ * (batching, thread counts, prompt reuse, batched decode of several sequences), every
+ * weight type through the whole model,
  * and the errors of model loading and evaluation. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -106,6 +107,103 @@ static void check_invariances(const char *path) {
     }
     free(ref);
     unload(&l);
+}
+
+/* Batched decode of independent sequences (sealm_context_eval_many): three contexts at
+ * different positions, holding different token sequences, each decode step one token per
+ * context in one call; every context's logits must equal, bit for bit, those of a context
+ * that decodes the same sequence alone. With the pool shared (sealmd's slots) and not. */
+static void check_many(const char *path) {
+    loaded l = load(path);
+    const int32_t n_vocab = sealm_model_hparams(l.m)->n_vocab;
+    enum { SEQS = 3, STEPS = 4 };
+    const int32_t start[SEQS] = {0, 3, 7};   /* where each sequence starts in PROMPT */
+    const int32_t held[SEQS] = {5, 2, 4};    /* tokens each holds before the batched steps */
+    sealm_error err = {0};
+    for (int variant = 0; variant < 2; variant++) {
+        const int threads = variant == 0 ? 2 : 1;
+        sealm_context *c[SEQS], *ref[SEQS];
+        for (int s = 0; s < SEQS; s++) {
+            sealm_context_params p = sealm_context_params_default();
+            p.n_ctx = 64;
+            p.n_batch = 8;
+            p.n_threads = threads;
+            c[s] = NULL;
+            /* variant 0: the slots share the first one's pool, as in sealmd */
+            if (sealm_context_new_sharing(l.m, &p, variant == 0 && s > 0 ? c[0] : NULL, &c[s], &err))
+                fail_msg("context: %s", err.message);
+            ref[s] = new_ctx(l.m, 64, 8, 1);
+            int32_t toks[16];
+            for (int32_t i = 0; i < held[s]; i++) toks[i] = PROMPT[start[s] + i] % n_vocab;
+            assert_int_equal(sealm_context_eval(c[s], toks, held[s], false, &err), SEALM_OK);
+            assert_int_equal(sealm_context_eval(ref[s], toks, held[s], false, &err), SEALM_OK);
+        }
+        for (int step = 0; step < STEPS; step++) {
+            int32_t next[SEQS];
+            for (int s = 0; s < SEQS; s++) {
+                next[s] = PROMPT[start[s] + held[s] + step] % n_vocab;
+                assert_int_equal(sealm_context_eval(ref[s], &next[s], 1, false, &err), SEALM_OK);
+            }
+            /* the last step leaves the third sequence out: fewer rows than slots */
+            const int32_t n = step == STEPS - 1 ? SEQS - 1 : SEQS;
+            if (sealm_context_eval_many(c, next, n, &err)) fail_msg("eval_many: %s", err.message);
+            for (int s = 0; s < n; s++) {
+                assert_int_equal(sealm_context_n_past(c[s]), held[s] + step + 1);
+                if (memcmp(sealm_context_logits(c[s], -1), sealm_context_logits(ref[s], -1), (size_t)n_vocab * sizeof(float)))
+                    fail_msg("%s: sequence %d, step %d: batched logits differ from the single decode", path, s, step);
+            }
+        }
+        assert_int_equal(sealm_context_n_past(c[2]), held[2] + STEPS - 1);
+        for (int s = SEQS - 1; s >= 0; s--) {   /* the pool's owner last */
+            sealm_context_free(c[s]);
+            sealm_context_free(ref[s]);
+        }
+    }
+    unload(&l);
+}
+
+/* eval_many's refusals change nothing. */
+static void test_eval_many_errors(void **state) {
+    (void)state;
+    loaded l = load(STORIES), other = load(SYNTH_Q8);
+    sealm_context *a = new_ctx(l.m, 4, 2, 1), *b = new_ctx(l.m, 8, 2, 1), *c = new_ctx(l.m, 8, 2, 1);
+    sealm_context *o = new_ctx(other.m, 8, 2, 1);
+    sealm_error err = {0};
+    const int32_t three[3] = {1, 2, 3};
+    assert_int_equal(sealm_context_eval(a, three, 3, false, &err), SEALM_OK);
+    sealm_context *dup[2] = {b, b}, *mixed[2] = {b, o}, *ok[2] = {b, c}, *full[2] = {b, a}, *many[3] = {b, c, a};
+    sealm_context *with_null[2] = {b, NULL};
+    const int32_t toks[3] = {5, 6, 7}, bad[2] = {5, 100000};
+    assert_int_equal(sealm_context_eval_many(ok, toks, 0, &err), SEALM_E_INVALID);
+    assert_int_equal(sealm_context_eval_many(many, toks, 3, &err), SEALM_E_INVALID);   /* more than b's batch of 2 */
+    assert_non_null(strstr(err.message, "1 to 2"));
+    assert_int_equal(sealm_context_eval_many(dup, toks, 2, &err), SEALM_E_INVALID);
+    assert_non_null(strstr(err.message, "also context 0"));
+    assert_int_equal(sealm_context_eval_many(mixed, toks, 2, &err), SEALM_E_INVALID);
+    assert_int_equal(sealm_context_eval_many(with_null, toks, 2, &err), SEALM_E_INVALID);
+    assert_int_equal(sealm_context_eval_many(ok, bad, 2, &err), SEALM_E_INVALID);
+    assert_int_equal(sealm_context_eval(a, three, 1, false, &err), SEALM_OK);   /* a: 4 of 4 */
+    assert_int_equal(sealm_context_eval_many(full, toks, 2, &err), SEALM_E_CONTEXT_FULL);
+    assert_int_equal(sealm_context_n_past(a), 4);
+    assert_int_equal(sealm_context_n_past(b), 0);
+    assert_int_equal(sealm_context_n_past(c), 0);
+    assert_null(sealm_context_logits(b, -1));
+    assert_int_equal(sealm_context_eval_many(ok, toks, 2, &err), SEALM_OK);
+    assert_int_equal(sealm_context_n_past(b), 1);
+    assert_int_equal(sealm_context_n_past(c), 1);
+    sealm_context_free(a);
+    sealm_context_free(b);
+    sealm_context_free(c);
+    sealm_context_free(o);
+    unload(&other);
+    unload(&l);
+}
+
+static void test_eval_many(void **state) {
+    (void)state;
+    check_many(STORIES);
+    check_many(SYNTH_Q8);
+    check_many(QWEN_Q8);
 }
 
 static void test_invariances_llama_f32(void **state) {
@@ -524,6 +622,8 @@ int main(void) {
         cmocka_unit_test(test_invariances_llama_q8_0),
         cmocka_unit_test(test_invariances_qwen2),
         cmocka_unit_test(test_eval_errors),
+        cmocka_unit_test(test_eval_many),
+        cmocka_unit_test(test_eval_many_errors),
         cmocka_unit_test(test_every_weight_type_end_to_end),
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_shared_pool),

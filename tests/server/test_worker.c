@@ -412,16 +412,26 @@ static void test_logit_bias_and_logprobs(void **state)
     stop_worker(&c);
 }
 
+/* Two requests at once: their tokens interleave (the two slots are decoded together, in
+ * one batched pass per token), and each answer is still exactly the library's own greedy
+ * continuation of its prompt. */
 static void test_concurrent_requests_interleave(void **state)
 {
     (void)state;
+    static const char *const prompts[3] = {NULL, PROMPT, "The dog ran to the"};
+    char want[3][4096], got[3][4096] = {{0}};
+    size_t got_len[3] = {0};
+    for (int r = 1; r <= 2; r++) {
+        int n_prompt = 0;
+        library_greedy(prompts[r], 30, -1, want[r], sizeof want[r], &n_prompt);
+    }
     json_t *models = json_array();
     json_array_append_new(models, model_entry("stories", true, 2));
     child c = start_worker(models, 128);
     json_decref(expect_hello(&c));
     pause_worker(&c);
-    send_frame(&c, SEALM_IPC_GENERATE, greedy_request(1, PROMPT, 30));
-    send_frame(&c, SEALM_IPC_GENERATE, greedy_request(2, "The dog ran to the", 30));
+    send_frame(&c, SEALM_IPC_GENERATE, greedy_request(1, prompts[1], 30));
+    send_frame(&c, SEALM_IPC_GENERATE, greedy_request(2, prompts[2], 30));
     resume_worker(&c);
     int tokens[3] = {0}, done = 0;
     bool interleaved = false;   /* a token of one arrived while the other was still running */
@@ -432,6 +442,10 @@ static void test_concurrent_requests_interleave(void **state)
         int req = (int)json_integer_value(json_object_get(f, "req"));
         assert_true(req == 1 || req == 2);
         if (type == SEALM_IPC_TOKEN) {
+            const json_t *t = json_object_get(f, "text");
+            assert_true(got_len[req] + json_string_length(t) < sizeof got[req]);
+            memcpy(got[req] + got_len[req], json_string_value(t), json_string_length(t));
+            got_len[req] += json_string_length(t);
             tokens[req]++;
             if (tokens[3 - req] > 0 && !finished[3 - req])
                 interleaved = true;
@@ -444,6 +458,8 @@ static void test_concurrent_requests_interleave(void **state)
         json_decref(f);
     }
     assert_true(interleaved);
+    for (int r = 1; r <= 2; r++)
+        assert_string_equal(got[r], want[r]);
     assert_int_equal(tokens[1], 30);
     assert_int_equal(tokens[2], 30);
     stop_worker(&c);
