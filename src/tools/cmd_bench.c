@@ -27,6 +27,7 @@ typedef struct bench_options {
     int32_t n_gen;        /* -n: decoded tokens */
     int32_t n_reps;       /* -r */
     int32_t ttft_tokens;  /* --ttft-tokens: the prompt whose first token is timed */
+    int32_t n_seqs;       /* --seqs: sequences decoded together (sealm_context_eval_many); 0 off */
     bool json;
 } bench_options;
 
@@ -38,6 +39,7 @@ typedef struct stat3 {
 typedef struct bench_result {
     double load_s, context_s, cold_start_s;
     stat3 ttft_s, prefill_tps, decode_tps;
+    stat3 batched_tps;           /* --seqs: tokens/s over all sequences decoded together */
     uint64_t load_hwm_bytes;     /* VmHWM right after loading: the peak of the load itself */
     uint64_t peak_rss_bytes;     /* getrusage ru_maxrss before the bandwidth test */
     uint64_t vm_hwm_bytes;       /* /proc/self/status VmHWM before the bandwidth test */
@@ -48,12 +50,16 @@ typedef struct bench_result {
     uint64_t llc_bytes;
 } bench_result;
 
+enum { BENCH_MAX_SEQS = 64 };
+
 static void usage(FILE *f) {
     fprintf(f, "usage: sealm bench -m FILE [-t THREADS] [-p PROMPT_TOKENS] [-n GEN_TOKENS] [-r REPS] [--json]\n"
                "  -p N             prefill tokens per repetition (default 128)\n"
                "  -n N             decoded tokens per repetition, end of generation ignored (default 64)\n"
                "  -r N             repetitions (default 3); min/median/max are reported\n"
                "  --ttft-tokens N  prompt length for time to first token (default 32)\n"
+               "  --seqs N         also decode N sequences together (batched, as sealmd serves parallel\n"
+               "                   requests; 2..64): their total tok/s\n"
                "  --json           one JSON object on stdout instead of a table (fields: docs/PERFORMANCE.md)\n"
                "  -c N             KV cache size (default: the largest prompt + n)\n");
     cli_print_run_options(f);
@@ -72,12 +78,20 @@ static int bench_option(void *ctx, int argc, char **argv, int *i) {
     bench_options *b = ctx;
     const char *a = argv[*i];
     int32_t *dst = !strcmp(a, "-p") ? &b->n_prompt : !strcmp(a, "-n") ? &b->n_gen : !strcmp(a, "-r") ? &b->n_reps
-                 : !strcmp(a, "--ttft-tokens") ? &b->ttft_tokens : NULL;
+                 : !strcmp(a, "--ttft-tokens") ? &b->ttft_tokens : !strcmp(a, "--seqs") ? &b->n_seqs : NULL;
     if (!strcmp(a, "--json")) {
         b->json = true;
         return 1;
     }
     if (!dst) return 0;
+    if (dst == &b->n_seqs) {
+        if (*i + 1 >= argc || !parse_count(argv[*i + 1], 2, dst) || *dst > BENCH_MAX_SEQS) {
+            cli_error("bench: --seqs needs an integer from 2 to %d", BENCH_MAX_SEQS);
+            return -1;
+        }
+        (*i)++;
+        return 1;
+    }
     if (*i + 1 >= argc || !parse_count(argv[*i + 1], 1, dst)) {
         cli_error("bench: %s needs a positive integer", a);
         return -1;
@@ -332,6 +346,52 @@ static int run_reps(cli_model *cm, const bench_options *b, const int32_t *prompt
     return rc;
 }
 
+/* --seqs: b->n_seqs contexts (sharing the first one's thread pool, as sealmd's slots do),
+ * each prefilled with the prompt rotated by its index, then b->n_gen steps in which every
+ * sequence decodes its greedy next token, all in one sealm_context_eval_many call; b->n_reps
+ * times. Runs after the single-sequence figures and the memory readings, which its KV
+ * caches would otherwise inflate. */
+static int run_batched(cli_model *cm, const bench_options *b, const int32_t *prompt, bench_result *r) {
+    const int32_t n = b->n_seqs, n_vocab = sealm_model_hparams(cm->model)->n_vocab;
+    sealm_context_params cp = sealm_context_params_default();
+    cp.n_ctx = b->n_prompt + b->n_gen + 1;
+    cp.n_threads = sealm_context_n_threads(cm->ctx);
+    sealm_context *ctx[BENCH_MAX_SEQS] = {0};
+    int32_t next[BENCH_MAX_SEQS];
+    int32_t *rotated = malloc(sizeof *rotated * (size_t)b->n_prompt);
+    double *tps = calloc((size_t)b->n_reps, sizeof *tps);
+    sealm_error err = {0};
+    int rc = !rotated || !tps;
+    if (rc) cli_error("out of memory");
+    for (int32_t i = 0; !rc && i < n; i++)
+        if (sealm_context_new_sharing(cm->model, &cp, cm->ctx, &ctx[i], &err)) {
+            cli_error("bench --seqs: %s", err.message);
+            rc = 1;
+        }
+    for (int32_t rep = 0; !rc && rep < b->n_reps; rep++) {
+        for (int32_t i = 0; !rc && i < n; i++) {
+            for (int32_t k = 0; k < b->n_prompt; k++) rotated[k] = prompt[(k + i) % b->n_prompt];
+            sealm_context_truncate(ctx[i], 0);
+            next[i] = eval_next(ctx[i], rotated, b->n_prompt, n_vocab);
+            rc = next[i] < 0;
+        }
+        const double t0 = cli_now_s();
+        for (int32_t step = 0; !rc && step < b->n_gen; step++) {
+            if (sealm_context_eval_many(ctx, next, n, &err)) {
+                cli_error("batched decode failed: %s", err.message);
+                rc = 1;
+            }
+            for (int32_t i = 0; !rc && i < n; i++) next[i] = argmax(sealm_context_logits(ctx[i], -1), n_vocab);
+        }
+        tps[rep] = (double)n * b->n_gen / (cli_now_s() - t0);
+    }
+    if (!rc) r->batched_tps = stats_of(tps, b->n_reps);
+    for (int32_t i = 0; i < n; i++) sealm_context_free(ctx[i]);
+    free(rotated);
+    free(tps);
+    return rc;
+}
+
 /* ---- report ---- */
 
 /* The byte counts the report derives from the model. */
@@ -389,6 +449,8 @@ static void print_json(const cli_model *cm, const bench_options *b, const bench_
     json_object_set_new(o, "read_bandwidth_prefetch_gbs", json_real(r->read_prefetch_gbs));
     json_object_set_new(o, "decode_bound_tps", json_real(bound));
     json_object_set_new(o, "decode_pct_of_bound", json_real(bound > 0 ? 100.0 * r->decode_tps.median / bound : 0.0));
+    if (b->n_seqs > 0)
+        json_object_set_new(o, "batched_decode", json_pack("{s:i, s:o}", "seqs", (int)b->n_seqs, "tps", stat_json(r->batched_tps)));
     char *text = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
     if (text) puts(text);
     free(text);
@@ -409,6 +471,10 @@ static void print_table(const cli_model *cm, const bench_options *b, const bench
     char label[64];
     snprintf(label, sizeof label, "TTFT (%d tokens) ms", b->ttft_tokens);
     printf("%-26s %10.2f %10.2f %10.2f\n", label, r->ttft_s.min * 1e3, r->ttft_s.median * 1e3, r->ttft_s.max * 1e3);
+    if (b->n_seqs > 0) {
+        snprintf(label, sizeof label, "decode %d seqs tok/s", b->n_seqs);
+        printf("%-26s %10.1f %10.1f %10.1f\n", label, r->batched_tps.min, r->batched_tps.median, r->batched_tps.max);
+    }
     printf("prefill %d, decode %d tokens, %d repetitions\n", b->n_prompt, b->n_gen, b->n_reps);
     printf("load         %.3f s (context %.3f s); cold start to first token %.3f s\n", r->load_s, r->context_s,
            r->cold_start_s);
@@ -481,13 +547,19 @@ int cmd_bench(int argc, char **argv) {
     }
     if (rc) cli_error("out of memory");
     if (!rc) rc = run_reps(&cm, &b, prompt, &r);
-    free(prompt);
     if (rc) {
+        free(prompt);
         cli_model_close(&cm);
         return rc;
     }
     r.peak_rss_bytes = max_rss_bytes();
     r.vm_hwm_bytes = vm_hwm_bytes();
+    if (b.n_seqs > 0 && run_batched(&cm, &b, prompt, &r)) {
+        free(prompt);
+        cli_model_close(&cm);
+        return 1;
+    }
+    free(prompt);
 
     bench_sizes z = {0};
     sizes_of(&cm, &b, &z);

@@ -71,7 +71,20 @@ def test_bench_table_by_default():
         assert needle in out, needle
 
 
-@pytest.mark.parametrize("args", [["-p", 0], ["-n", "x"], ["-r", -1], ["-c", 8, "-p", 16]])
+def test_bench_batched_sequences():
+    """--seqs: the total rate of several sequences decoded together, with its own stats."""
+    r = bench_json(STORIES, "--seqs", 3)
+    check_report(r, STORIES.stat().st_size)
+    b = r["batched_decode"]
+    assert b["seqs"] == 3
+    assert 0 < b["tps"]["min"] <= b["tps"]["median"] <= b["tps"]["max"]
+    assert "batched_decode" not in bench_json(STORIES)
+    out = run("bench", "-m", STORIES, "-p", 4, "-n", 2, "-r", 1, "--seqs", 2).stdout
+    assert "decode 2 seqs tok/s" in out
+
+
+@pytest.mark.parametrize("args", [["-p", 0], ["-n", "x"], ["-r", -1], ["-c", 8, "-p", 16], ["--seqs", 1],
+                                  ["--seqs", 65], ["--seqs", "two"], ["--seqs"]])
 def test_bad_options_are_usage_errors(args):
     p = run("bench", "-m", STORIES, *args, check=False)
     assert p.returncode == 2, p.stderr
