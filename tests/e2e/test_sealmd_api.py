@@ -250,6 +250,13 @@ def test_openai_sdk_chat(daemon):
     assert r.choices[0].finish_reason in ("stop", "length")
 
 
+def test_prefix_cache_scope_is_not_the_clients(http):
+    """The cache scope comes from the authenticated key alone: a request cannot name one."""
+    r = post(http, "/v1/completions", {"model": "stories", "prompt": "Once", "max_tokens": 2, "cache_scope": "admin"},
+             key="basic")
+    assert r.status_code == 400 and r.json()["error"]["code"] == "unknown_parameter"
+
+
 def test_prefix_cache_per_key(daemon):
     """A chat that repeats the system prompt reuses its prefill: usage reports the cached
     prompt tokens, and the answer is the one computed from scratch. Another key sending the
