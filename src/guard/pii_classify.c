@@ -108,3 +108,11 @@ pii_classify_fn sealm_guard_pii_classify_choose(bool scalar_only) {
     pthread_once(&g_best_once, best_init);
     return g_best;
 }
+
+pii_classify_tail_fn sealm_guard_pii_classify_tail_for(pii_classify_fn f) {
+#if defined(__x86_64__)
+    if (f == sealm_guard_pii_classify_avx512) return sealm_guard_pii_classify_avx512_tail;
+#endif
+    (void)f;
+    return NULL;
+}

@@ -7,15 +7,40 @@
 
 #include <immintrin.h>
 
-/* 0xff where lo <= v < lo + n (unsigned bytes) */
-static inline __m256i in_range(__m256i v, int lo, int n) {
-    __m256i shifted = _mm256_sub_epi8(v, _mm256_set1_epi8((char)(lo + 128)));
-    return _mm256_cmpgt_epi8(_mm256_set1_epi8((char)(n - 128)), shifted);
+/* Each constant as a whole vector in memory, read by the instructions as their operand: gcc
+ * otherwise builds every splat with a move, a vmovd and a broadcast (three instructions each,
+ * 14 splats: about 40 of the 203 instructions a chunk cost with them; 164 without, gcc 12
+ * -O3, result stores included). */
+#define X8(c) c, c, c, c, c, c, c, c
+#define X32(c) {X8(c), X8(c), X8(c), X8(c)}
+typedef struct splats {
+    /* a range [lo, lo + n) as bias (lo + 128, subtracted) and limit (n - 128, compared) */
+    _Alignas(32) unsigned char bias_digit[32], bias_upper[32], bias_lower[32], limit_ten[32], limit_26[32];
+    _Alignas(32) unsigned char nibble[32];
+    _Alignas(32) unsigned char bytes[4 + PII_N_PRESENT][32];
+    _Alignas(32) unsigned char high_bit[32];   /* 1 << the high nibble, per 128-bit lane */
+} splats;
+_Static_assert(sizeof PII_PRESENT_BYTES - 1 == 5, "the splats below list PII_PRESENT_BYTES");
+#define HIGH_BITS 1, 2, 4, 8, 16, 32, 64, 128, 0, 0, 0, 0, 0, 0, 0, 0
+static const splats K = {
+    X32('0' + 128), X32('A' + 128), X32('a' + 128), X32(10 - 128), X32(26 - 128), X32(0x0f),
+    {X32('_'), X32('+'), X32('('), X32(' '), X32('@'), X32(':'), X32('='), X32('-'), X32('.')},
+    {HIGH_BITS, HIGH_BITS},
+};
+enum { K_UNDERSCORE, K_PLUS, K_PAREN, K_SPACE, K_SPECIAL };
+
+static inline __m256i splat(const unsigned char *k) { return _mm256_load_si256((const __m256i *)k); }
+
+/* 0xff where lo <= v < lo + n (unsigned bytes), with bias = lo + 128 and limit = n - 128 */
+static inline __m256i in_range(__m256i v, const unsigned char *bias, const unsigned char *limit) {
+    return _mm256_cmpgt_epi8(splat(limit), _mm256_sub_epi8(v, splat(bias)));
 }
 
 static inline uint64_t mask64(__m256i lo32, __m256i hi32) {
     return (uint64_t)(uint32_t)_mm256_movemask_epi8(lo32) | (uint64_t)(uint32_t)_mm256_movemask_epi8(hi32) << 32;
 }
+
+static inline __m256i equal(__m256i v, const splats *k, int j) { return _mm256_cmpeq_epi8(v, splat(k->bytes[j])); }
 
 /* 0xff where a byte is not in the set (row: the set's table in both 128-bit lanes; bit: 1 << the
  * high nibble, 0 for bytes of 0x80 and above) */
@@ -24,40 +49,35 @@ static inline __m256i not_in_set(__m256i row, __m256i low_nibble, __m256i bit) {
     return _mm256_cmpeq_epi8(_mm256_and_si256(r, bit), _mm256_setzero_si256());
 }
 
+/* The set's mask over both halves (lo*: their low nibbles, bit*: 1 << their high nibbles). */
+static inline uint64_t in_set(const pii_byte_set *s, __m256i lo0, __m256i bit0, __m256i lo1, __m256i bit1) {
+    const __m256i row = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)s->row));
+    return ~mask64(not_in_set(row, lo0, bit0), not_in_set(row, lo1, bit1));
+}
+
+/* The chunk's two halves, each class computed for both and turned into its mask at once, so
+ * that few vectors are live at a time (16 registers: keeping every class of both halves to the
+ * end spilled them). */
 void sealm_guard_pii_classify_avx2(const unsigned char *chunk, const pii_class_sets *sets, pii_chunk_classes *out) {
-    const __m256i nibble = _mm256_set1_epi8(0x0f);
-    const __m256i bits = _mm256_setr_epi8(1, 2, 4, 8, 16, 32, 64, (char)128, 0, 0, 0, 0, 0, 0, 0, 0,
-                                          1, 2, 4, 8, 16, 32, 64, (char)128, 0, 0, 0, 0, 0, 0, 0, 0);
-    const __m256i row1 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)sets->first.row));
-    const __m256i row2 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)sets->second.row));
-    const __m256i row3 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)sets->first_mid.row));
-    const __m256i row4 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)sets->second_mid.row));
-    __m256i digit[2], upper[2], lower[2], us[2], pp[2], sp[2], f[2], s[2], fm[2], sm[2], special[PII_N_PRESENT][2];
-    for (int h = 0; h < 2; h++) {
-        __m256i x = _mm256_loadu_si256((const __m256i *)(chunk + 32 * h));
-        digit[h] = in_range(x, '0', 10);
-        upper[h] = in_range(x, 'A', 26);
-        lower[h] = in_range(x, 'a', 26);
-        us[h] = _mm256_cmpeq_epi8(x, _mm256_set1_epi8('_'));
-        pp[h] = _mm256_or_si256(_mm256_cmpeq_epi8(x, _mm256_set1_epi8('+')), _mm256_cmpeq_epi8(x, _mm256_set1_epi8('(')));
-        sp[h] = _mm256_cmpeq_epi8(x, _mm256_set1_epi8(' '));
-        __m256i lo = _mm256_and_si256(x, nibble);
-        __m256i bit = _mm256_shuffle_epi8(bits, _mm256_and_si256(_mm256_srli_epi16(x, 4), nibble));
-        f[h] = not_in_set(row1, lo, bit);
-        s[h] = not_in_set(row2, lo, bit);
-        fm[h] = not_in_set(row3, lo, bit);
-        sm[h] = not_in_set(row4, lo, bit);
-        for (int j = 0; j < PII_N_PRESENT; j++) special[j][h] = _mm256_cmpeq_epi8(x, _mm256_set1_epi8(PII_PRESENT_BYTES[j]));
-    }
-    out->digit = mask64(digit[0], digit[1]);
-    out->upper = mask64(upper[0], upper[1]);
-    out->lower = mask64(lower[0], lower[1]);
-    out->underscore = mask64(us[0], us[1]);
-    out->plus_paren = mask64(pp[0], pp[1]);
-    out->space = mask64(sp[0], sp[1]);
-    out->prefix_first = ~mask64(f[0], f[1]);
-    out->prefix_second = ~mask64(s[0], s[1]);
-    out->prefix_first_mid = ~mask64(fm[0], fm[1]);
-    out->prefix_second_mid = ~mask64(sm[0], sm[1]);
-    for (int j = 0; j < PII_N_PRESENT; j++) out->special[j] = mask64(special[j][0], special[j][1]);
+    const splats *k = &K;
+    __asm__("" : "+r"(k));   /* the table's contents unknown to the compiler: read, not rebuilt */
+    const __m256i x0 = _mm256_loadu_si256((const __m256i *)chunk);
+    const __m256i x1 = _mm256_loadu_si256((const __m256i *)(chunk + 32));
+    out->digit = mask64(in_range(x0, k->bias_digit, k->limit_ten), in_range(x1, k->bias_digit, k->limit_ten));
+    out->upper = mask64(in_range(x0, k->bias_upper, k->limit_26), in_range(x1, k->bias_upper, k->limit_26));
+    out->lower = mask64(in_range(x0, k->bias_lower, k->limit_26), in_range(x1, k->bias_lower, k->limit_26));
+    out->underscore = mask64(equal(x0, k, K_UNDERSCORE), equal(x1, k, K_UNDERSCORE));
+    out->plus_paren = mask64(_mm256_or_si256(equal(x0, k, K_PLUS), equal(x0, k, K_PAREN)),
+                             _mm256_or_si256(equal(x1, k, K_PLUS), equal(x1, k, K_PAREN)));
+    out->space = mask64(equal(x0, k, K_SPACE), equal(x1, k, K_SPACE));
+    for (int j = 0; j < PII_N_PRESENT; j++)
+        out->special[j] = mask64(equal(x0, k, K_SPECIAL + j), equal(x1, k, K_SPECIAL + j));
+    const __m256i lo0 = _mm256_and_si256(x0, splat(k->nibble)), lo1 = _mm256_and_si256(x1, splat(k->nibble));
+    const __m256i high_bit = splat(k->high_bit);
+    const __m256i bit0 = _mm256_shuffle_epi8(high_bit, _mm256_and_si256(_mm256_srli_epi16(x0, 4), splat(k->nibble)));
+    const __m256i bit1 = _mm256_shuffle_epi8(high_bit, _mm256_and_si256(_mm256_srli_epi16(x1, 4), splat(k->nibble)));
+    out->prefix_first = in_set(&sets->first, lo0, bit0, lo1, bit1);
+    out->prefix_second = in_set(&sets->second, lo0, bit0, lo1, bit1);
+    out->prefix_first_mid = in_set(&sets->first_mid, lo0, bit0, lo1, bit1);
+    out->prefix_second_mid = in_set(&sets->second_mid, lo0, bit0, lo1, bit1);
 }

@@ -3,9 +3,10 @@
  * masks of sealm_guard_pii_classify_scalar, bit for bit, for the whole 64-byte chunk at once.
  * A compare into a mask register gives the chunk's 64-bit mask directly, so a class costs one
  * or two instructions instead of two compares, two byte-mask moves and a merge of the two
- * 32-byte halves (gcc 12 -O2, result stores included: 203 instructions in
- * pii_classify_avx2.c's function, 54 in this one, neither with a branch); on the ~85-byte
- * records of the dense corpus the classifier was about 7 % of redaction's work. */
+ * 32-byte halves (gcc 12 -O3, result stores included: 159 instructions in
+ * pii_classify_avx2.c's function, 203 before its constants were read from memory, 54 in this
+ * one, none with a branch); on the ~85-byte records of the dense corpus the classifier was
+ * about 7 % of redaction's work. */
 #include "pii_internal.h"
 
 #include <immintrin.h>
@@ -46,10 +47,10 @@ static inline uint64_t in_set(const pii_byte_set *s, __m512i low_nibble, __m512i
     return _mm512_test_epi8_mask(_mm512_shuffle_epi8(row, low_nibble), bit);
 }
 
-void sealm_guard_pii_classify_avx512(const unsigned char *chunk, const pii_class_sets *sets, pii_chunk_classes *out) {
+/* The classes of the 64 bytes in x. */
+static inline void classify(__m512i x, const pii_class_sets *sets, pii_chunk_classes *out) {
     const splats *k = &K;
     __asm__("" : "+r"(k));   /* the table's contents unknown to the compiler: read, not rebuilt */
-    __m512i x = _mm512_loadu_si512((const void *)chunk);
     out->digit = in_range(x, k->minus_digit, k->ten);
     out->upper = in_range(x, k->minus_upper, k->twenty_six);
     out->lower = in_range(x, k->minus_lower, k->twenty_six);
@@ -63,4 +64,16 @@ void sealm_guard_pii_classify_avx512(const unsigned char *chunk, const pii_class
     out->prefix_first_mid = in_set(&sets->first_mid, lo, bit);
     out->prefix_second_mid = in_set(&sets->second_mid, lo, bit);
     for (int j = 0; j < PII_N_PRESENT; j++) out->special[j] = equal(x, k, K_SPECIAL + j);
+}
+
+void sealm_guard_pii_classify_avx512(const unsigned char *chunk, const pii_class_sets *sets, pii_chunk_classes *out) {
+    classify(_mm512_loadu_si512((const void *)chunk), sets, out);
+}
+
+/* A text's last chunk, n < 64 bytes: a masked load reads only those (the masked-off bytes
+ * are not read, so the load cannot fault past the text's end) and gives NUL bytes, in no
+ * class, for the rest, instead of a copy into a cleared buffer. */
+void sealm_guard_pii_classify_avx512_tail(const unsigned char *chunk, size_t n, const pii_class_sets *sets,
+                                          pii_chunk_classes *out) {
+    classify(_mm512_maskz_loadu_epi8(n >= 64 ? ~0ull : (1ull << n) - 1, (const void *)chunk), sets, out);
 }

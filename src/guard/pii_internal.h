@@ -80,6 +80,11 @@ extern const size_t SEALM_GUARD_PII_N_RULES;
  * every detector constructor before a scan can run. */
 void sealm_guard_pii_rules_init(void);
 
+/* The street suffixes of address.street-suffix as a PCRE2 group: the list the shape test's
+ * table is read from (factored false) or the factored form the pattern uses (true); the two
+ * accept the same words (unit-tested). */
+const char *sealm_guard_street_suffix_pattern(bool factored);
+
 /* Builds the name lexicon (once per process; thread-safe). Called by every detector
  * constructor: sealm_guard_find_persons relies on it. */
 void sealm_guard_pii_names_init(void);
@@ -107,6 +112,14 @@ sealm_status sealm_guard_pii_new_reference(const sealm_guard_pii_config *cfg, se
  * read once instead of once per rule). sealm_guard_number_shape_bit gives a test's bit, or -1
  * for a test outside the set (the scan then calls it). Unit-tested against the tests one by one. */
 unsigned sealm_guard_number_shapes(const char *text, size_t len, size_t p);
+/* The same answer, reading the digit run and the street-suffix walk's words from the first
+ * pass's masks (bit scans instead of a compare per byte): per 64-byte chunk c of the text,
+ * bit i of digit[c] says text[64 c + i] is a digit, of word[c] that it is a word byte (A-Z,
+ * a-z, 0-9, '_'); bits past len clear. Unit-tested against sealm_guard_number_shapes. */
+typedef struct pii_text_masks {
+    const uint64_t *digit, *word;
+} pii_text_masks;
+unsigned sealm_guard_number_shapes_masked(const char *text, size_t len, size_t p, const pii_text_masks *mk);
 int sealm_guard_number_shape_bit(bool (*window_ok)(const char *, size_t, size_t));
 
 /* A necessary condition of some window tests (pii_rule.window_ok of START_ANYWHERE rules with
@@ -116,6 +129,19 @@ int sealm_guard_number_shape_bit(bool (*window_ok)(const char *, size_t, size_t)
  * pass's masks show such a repeat, and skips the rule when none does. Returns false (and sets
  * nothing) when the test states no such condition for b. */
 bool sealm_guard_anchor_repeat(bool (*window_ok)(const char *, size_t, size_t), char b, int *lo, int *hi);
+
+/* Where a match holding the anchor byte at p (a START_ANYWHERE rule's anchor, after its
+ * window test held) can begin, for rules whose pattern fixes it: the one offset, or
+ * PII_NO_START when no match holds that anchor. The scan then makes one anchored attempt there
+ * instead of searching the window before the anchor (email.addr-spec: a local part is the run
+ * of local-part bytes right before its '@', as the look-behind demands, and holds no '@', so
+ * no match begins between an earlier '@' and that run; ipv6.rfc4291: the run of hex digits and
+ * colons before its ':'). A start more than pii_rule.back bytes before the anchor is not tried,
+ * as the window search would not have reached it. sealm_guard_anchor_start gives the
+ * function of a window test, or NULL when the rule has none. */
+#define PII_NO_START ((size_t)-1)
+typedef size_t (*pii_anchor_start_fn)(const char *text, size_t len, size_t p);
+pii_anchor_start_fn sealm_guard_anchor_start(bool (*window_ok)(const char *, size_t, size_t));
 
 /* The detector the unit tests compare: the scan with its prefilters on the character
  * classifier the CPU allows (the default), the same on the portable scalar classifier, or
@@ -180,9 +206,16 @@ void sealm_guard_pii_class_sets_init(pii_class_sets *s);
 typedef void (*pii_classify_fn)(const unsigned char *chunk, const pii_class_sets *sets, pii_chunk_classes *out);
 
 void sealm_guard_pii_classify_scalar(const unsigned char *chunk, const pii_class_sets *sets, pii_chunk_classes *out);
+/* Classifies chunk[0, n) (n < 64) as if bytes n to 63 were NUL, reading no byte past n: a
+ * text's last chunk, for classifiers that can do so without copying it (the others' chunk
+ * is copied into a cleared buffer first). */
+typedef void (*pii_classify_tail_fn)(const unsigned char *chunk, size_t n, const pii_class_sets *sets,
+                                     pii_chunk_classes *out);
 #if defined(__x86_64__)
 void sealm_guard_pii_classify_avx2(const unsigned char *chunk, const pii_class_sets *sets, pii_chunk_classes *out);
 void sealm_guard_pii_classify_avx512(const unsigned char *chunk, const pii_class_sets *sets, pii_chunk_classes *out);
+void sealm_guard_pii_classify_avx512_tail(const unsigned char *chunk, size_t n, const pii_class_sets *sets,
+                                          pii_chunk_classes *out);
 #elif defined(__aarch64__)
 void sealm_guard_pii_classify_neon(const unsigned char *chunk, const pii_class_sets *sets, pii_chunk_classes *out);
 #endif
@@ -192,6 +225,8 @@ void sealm_guard_pii_classify_neon(const unsigned char *chunk, const pii_class_s
  * SEALM_SIMD in the environment caps it as for the engine's kernels: "scalar" picks the
  * scalar one, "avx2" or "avx-vnni" at most AVX2; scalar_only picks the scalar one. */
 pii_classify_fn sealm_guard_pii_classify_choose(bool scalar_only);
+/* The tail classifier that goes with classifier f (the AVX-512 one's masked load), or NULL. */
+pii_classify_tail_fn sealm_guard_pii_classify_tail_for(pii_classify_fn f);
 
 /* ---- pii_secrets.c: the secrets rules' validators and anchor tests ---- */
 

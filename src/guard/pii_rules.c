@@ -73,16 +73,19 @@ static void cue_set_init(cue_set *s, const char *const *cues) {
 }
 
 /* Is one of the cues within window bytes before text[pos] (case-insensitive)? One pass over
- * the window: a cue is compared only where a byte pair it begins with occurs. */
+ * the window: a cue is compared only where a byte pair it begins with occurs. The pass runs
+ * from pos backwards: a cue, where there is one, is mostly right before the candidate ("phone:
+ * 555 …"), and about half of the candidates have one. */
 static bool cue_before(const char *text, size_t pos, size_t window, const cue_set *s) {
     if (window > 128) window = 128;
     size_t from = pos > window ? pos - window : 0;
     const unsigned char *t = (const unsigned char *)text;
     if (from + 1 >= pos) return false;
     /* the pair's key rolls along: each step reads one new byte */
-    unsigned k = t[from] & 31u;
-    for (size_t i = from; i + 1 < pos; i++) {
-        k = (k & 31u) << 5 | (t[i + 1] & 31u);
+    unsigned next = t[pos - 1] & 31u;   /* the second byte of the pair at i */
+    for (size_t i = pos - 1; i-- > from;) {
+        unsigned k = (t[i] & 31u) << 5 | next;
+        next = t[i] & 31u;
         if (!s->begins[k]) continue;
         for (size_t c = 0; c < s->n; c++) {
             size_t n = s->len[c], j = 0;
@@ -539,15 +542,41 @@ static bool assignment_window(const char *t, size_t len, size_t p) {
 
 /* An email's '@' has a local-part byte before it and, after it, a domain label (letters,
  * digits, '-', UTF-8 bytes) ended by a '.': a handle ("@name") or a lone '@' has none. */
+static const uint64_t EMAIL_LOCAL = BYTE_BIT('.') | BYTE_BIT('_') | BYTE_BIT('%') | BYTE_BIT('+') | BYTE_BIT('\'') |
+                                   BYTE_BIT('-');   /* local-part bytes besides letters and digits */
 static bool email_window(const char *t, size_t len, size_t p) {
-    static const uint64_t LOCAL = BYTE_BIT('.') | BYTE_BIT('_') | BYTE_BIT('%') | BYTE_BIT('+') | BYTE_BIT('\'') |
-                                  BYTE_BIT('-');   /* besides letters and digits */
     if (p == 0 || p + 2 >= len) return false;
     unsigned char b = (unsigned char)t[p - 1];
-    if (!(guard_is_alnum(b) || byte_in((char)b, LOCAL))) return false;
+    if (!(guard_is_alnum(b) || byte_in((char)b, EMAIL_LOCAL))) return false;
     size_t i = p + 1;
     while (i < len && (guard_is_alnum((unsigned char)t[i]) || (unsigned char)t[i] >= 0x80 || t[i] == '-')) i++;
     return i > p + 1 && i < len && t[i] == '.';
+}
+
+/* The one start of an email holding the '@' at p: the run of local-part bytes before it (a
+ * match's local part is 1 to 64 of them, and the look-behind wants no such byte before it). */
+static size_t email_start(const char *t, size_t len, size_t p) {
+    (void)len;
+    size_t q = p;
+    while (q > 0 && p - q <= 64 && (guard_is_alnum((unsigned char)t[q - 1]) || byte_in(t[q - 1], EMAIL_LOCAL))) q--;
+    return p - q > 64 ? PII_NO_START : q;   /* a longer run is no local part */
+}
+
+/* The one start of an IPv6 candidate holding the ':' at p: the run of hex digits and colons
+ * before it (the pattern begins with that run, and its look-behind wants no hex digit, colon,
+ * other word byte or '.' before the match); PII_NO_START when a word byte or '.' precedes the
+ * run. */
+static size_t ipv6_start(const char *t, size_t len, size_t p) {
+    (void)len;
+    size_t q = p;
+    while (q > 0 && (is_hex((unsigned char)t[q - 1]) || t[q - 1] == ':')) q--;
+    return q > 0 && (byte_is(t[q - 1], B_WORD) || t[q - 1] == '.') ? PII_NO_START : q;
+}
+
+pii_anchor_start_fn sealm_guard_anchor_start(bool (*window_ok)(const char *, size_t, size_t)) {
+    if (window_ok == email_window) return email_start;
+    if (window_ok == ipv6_window) return ipv6_start;
+    return NULL;
 }
 
 /* URL credentials are anchored on the scheme's "://": the scheme is at most 16 bytes before
@@ -594,32 +623,40 @@ static bool nino_start(const char *t, size_t len, size_t p) {
 #define CONTINENTAL_SUFFIXES "strasse|stra\xc3\x9f\x65|gasse|weg|platz|allee|katu|tie|gatan|v\xc3\xa4gen|vej|vegen|" \
                              "veien|laan|straat|plein|gade|utca|ulica"
 enum { CONTINENTAL_MAX = 32 };
+/* The suffixes grouped by their last byte, so that a word's last byte picks the few worth
+ * comparing (most words end in a byte no suffix ends in, and "e", "n" or "a" pick three to
+ * five instead of all nineteen). */
 static struct {
     const char *s[CONTINENTAL_MAX];
     size_t n[CONTINENTAL_MAX], count;
-    uint64_t last[4];   /* bit b: a suffix ends in byte b */
+    unsigned char first[256], many[256];   /* s[first[b], first[b] + many[b]) end in byte b */
 } g_continental;
 
 static void continental_init(void) {
     static const char list[] = CONTINENTAL_SUFFIXES;
-    for (const char *p = list; *p && g_continental.count < CONTINENTAL_MAX;) {
-        size_t n = strcspn(p, "|");
-        g_continental.s[g_continental.count] = p;
-        g_continental.n[g_continental.count++] = n;
-        unsigned char b = (unsigned char)p[n - 1];
-        g_continental.last[b / 64] |= 1ull << (b % 64);
-        p += n + (p[n] == '|');
+    for (int b = 0; b < 256; b++) {
+        g_continental.first[b] = (unsigned char)g_continental.count;
+        for (const char *p = list; *p && g_continental.count < CONTINENTAL_MAX;) {
+            size_t n = strcspn(p, "|");
+            if ((unsigned char)p[n - 1] == b) {
+                g_continental.s[g_continental.count] = p;
+                g_continental.n[g_continental.count++] = n;
+            }
+            p += n + (p[n] == '|');
+        }
+        g_continental.many[b] = (unsigned char)(g_continental.count - g_continental.first[b]);
     }
 }
 
-/* Does t[from, e) end with one of the CONTINENTAL_SUFFIXES? */
+/* Does t[from, e) (not empty) end with one of the CONTINENTAL_SUFFIXES? */
 static bool continental_suffix_at_end(const char *t, size_t from, size_t e) {
-    unsigned char b = (unsigned char)t[e - 1];   /* most words end in a byte no suffix ends in */
-    if (e == from || !(g_continental.last[b / 64] >> (b % 64) & 1)) return false;
-    for (size_t k = 0; k < g_continental.count; k++) {
-        size_t n = g_continental.n[k];
+    unsigned char b = (unsigned char)t[e - 1];
+    for (size_t k = g_continental.first[b]; k < (size_t)g_continental.first[b] + g_continental.many[b]; k++) {
+        size_t n = g_continental.n[k], i = 1;
         const char *w = g_continental.s[k];
-        if (e - from >= n && w[n - 1] == (char)b && w[0] == t[e - n] && memcmp(t + e - n, w, n) == 0) return true;
+        if (e - from < n) continue;
+        while (i < n && w[n - 1 - i] == t[e - 1 - i]) i++;   /* from the end: the last byte is equal */
+        if (i == n) return true;
     }
     return false;
 }
@@ -716,6 +753,19 @@ static size_t digit_run(const char *t, size_t len, size_t p) {
     size_t i = p;
     while (i < len && guard_is_digit((unsigned char)t[i])) i++;
     return i - p;
+}
+
+/* Where the run of bytes from i whose bits are set in m (one mask per 64-byte chunk, bits past
+ * len clear) ends: the first clear bit at or after i, len at most. */
+static PII_ALWAYS_INLINE size_t run_end(const uint64_t *m, size_t i, size_t len) {
+    if (i >= len) return i;
+    uint64_t rest = ~m[i / 64] >> (i % 64);
+    while (!rest) {
+        i = (i / 64 + 1) * 64;
+        if (i >= len) return len;
+        rest = ~m[i / 64];
+    }
+    return i + (size_t)__builtin_ctzll(rest);
 }
 
 static bool sep_then_digit(const char *t, size_t len, size_t i, uint64_t seps) {
@@ -827,6 +877,19 @@ static bool iban_start(const char *t, size_t len, size_t p) {
                       "terrace|ter|circle|cir|parkway|pkwy|highway|hwy|square|sq|trail|trl|alley|crescent|close|" \
                       "row|plaza|loop|pike|path|walk|gardens|heights|park|ridge|crossing|expressway|freeway|" \
                       "junction|route|turnpike|mews|grove|hill|view|manor|meadows?|point|port|springs?|station)"
+/* The same words as STREET_SUFFIX for the pattern, factored by their letters
+ * ("a(?:lley|ve(?:nue)?)|…"), so that PCRE2 compares a word's first letter once instead of once
+ * per suffix at every word of the lazy walk (address.street-suffix's searches: 161 k → 116 k
+ * instructions per pass over presidio-research). A suffix is followed by "\b", so it matches a
+ * whole word and at most one alternative can: their order does not change a match.
+ * test_street_suffix_forms checks that both forms accept the same words. */
+#define STREET_SUFFIX_FACTORED \
+    "(?i:(?:a(?:lley|ve(?:nue)?)|b(?:lvd|oulevard)|c(?:ir(?:cle)?|lose|ourt|" \
+    "r(?:escent|ossing)|t)|dr(?:ive)?|expressway|freeway|g(?:ardens|rove)|h(?:eights|" \
+    "i(?:ghway|ll)|wy)|junction|l(?:ane|n|oop)|m(?:anor|e(?:adow(?:s)?|ws))|" \
+    "p(?:a(?:rk(?:way)?|th)|ike|kwy|l(?:a(?:ce|za))?|o(?:int|rt))|r(?:d|idge|o(?:ad|" \
+    "ute|w))|s(?:pring(?:s)?|q(?:uare)?|t(?:ation|reet)?)|t(?:er(?:race)?|r(?:ail|l)|" \
+    "urnpike)|view|wa(?:lk|y)))"
 
 /* The street suffixes of STREET_SUFFIX as a table, read from the pattern text itself so the
  * two cannot drift apart: a test in C that a suffix word follows the house number within six
@@ -888,6 +951,8 @@ static void rules_tables_init(void) {
 
 void sealm_guard_pii_rules_init(void) { pthread_once(&g_suffixes_once, rules_tables_init); }
 
+const char *sealm_guard_street_suffix_pattern(bool factored) { return factored ? STREET_SUFFIX_FACTORED : STREET_SUFFIX; }
+
 static bool is_street_suffix(const char *w, size_t n) {
     /* most words fail on their first byte and length, before any hashing */
     if (n == 0 || n > g_suffixes.longest || !(g_suffixes.first_len[(unsigned char)lower(w[0])] >> n & 1)) return false;
@@ -905,17 +970,25 @@ static bool is_street_suffix(const char *w, size_t n) {
  * whose letters and digits are exactly a street suffix (the pattern's "suffix\b" after a
  * space), every word before it being a name word: a capital or digit, then letters, digits or
  * "_'.-". */
-static bool street_suffix_after(const char *t, size_t len, size_t i) {
+static PII_ALWAYS_INLINE bool street_suffix_after_in(const char *t, size_t len, size_t i, const pii_text_masks *mk) {
     for (int word = 0; word < 6; word++) {
         while (i < len && byte_is(t[i], B_SPACE)) i++;
         size_t s = i;
-        while (i < len && byte_is(t[i], B_WORD)) i++;
+        if (mk) i = run_end(mk->word, i, len);   /* the word's end at a bit scan */
+        else
+            while (i < len && byte_is(t[i], B_WORD)) i++;
         if (is_street_suffix(t + s, i - s)) return true;
         if (i == s || !(guard_is_upper((unsigned char)t[s]) || guard_is_digit((unsigned char)t[s]))) return false;
         while (i < len && byte_is(t[i], B_NAME)) i++;
         if (i >= len || !byte_is(t[i], B_SPACE)) return false;
     }
     return false;
+}
+
+static bool street_suffix_after(const char *t, size_t len, size_t i) { return street_suffix_after_in(t, len, i, NULL); }
+
+static bool street_suffix_after_masked(const char *t, size_t len, size_t i, const pii_text_masks *mk) {
+    return street_suffix_after_in(t, len, i, mk);
 }
 
 /* A US/UK street address: a street start and a street suffix after it. */
@@ -947,12 +1020,14 @@ int sealm_guard_number_shape_bit(bool (*window_ok)(const char *, size_t, size_t)
 /* Is c one of the separators seps (c not NUL)? */
 static bool is_sep(char c, uint64_t seps) { return byte_in(c, seps); }
 
-unsigned sealm_guard_number_shapes(const char *t, size_t len, size_t p) {
+/* sealm_guard_number_shapes, with the first pass's masks (mk) or without them (NULL): inlined
+ * once for each, so that neither tests which it is at every word */
+static PII_ALWAYS_INLINE unsigned number_shapes(const char *t, size_t len, size_t p, const pii_text_masks *mk) {
     /* the tests that take a bracket; the others need a digit */
     /* a bracket that grouped_start rejects fails nanp_start too (the same look-behind, and a
      * digit after the bracket) */
     if (t[p] == '(') return grouped_start(t, len, p) ? SHAPE_GROUPED | (nanp_start(t, len, p) ? SHAPE_NANP : 0) : 0;
-    size_t r = digit_run(t, len, p);
+    size_t r = mk ? run_end(mk->digit, p, len) - p : digit_run(t, len, p);
     if (r == 0) return 0;   /* '+': no shape test passes */
     size_t e = p + r;       /* the byte after the digits */
     char after = e < len ? t[e] : 0;
@@ -967,10 +1042,17 @@ unsigned sealm_guard_number_shapes(const char *t, size_t len, size_t p) {
     if (r <= 3 && digit_after_sep && after == '.') b |= SHAPE_IPV4;
     size_t house_end = street_start_at(t, len, p, e);   /* the digits are read once, here */
     if (house_end) {
-        if (street_suffix_after(t, len, house_end)) b |= SHAPE_STREET_SUFFIX;
+        if (mk ? street_suffix_after_masked(t, len, house_end, mk) : street_suffix_after(t, len, house_end))
+            b |= SHAPE_STREET_SUFFIX;
         if (address_cue_before(t, p)) b |= SHAPE_ADDRESS_CUE;
     }
     return b;
+}
+
+unsigned sealm_guard_number_shapes(const char *t, size_t len, size_t p) { return number_shapes(t, len, p, NULL); }
+
+unsigned sealm_guard_number_shapes_masked(const char *t, size_t len, size_t p, const pii_text_masks *mk) {
+    return number_shapes(t, len, p, mk);
 }
 
 const pii_rule SEALM_GUARD_PII_RULES[] = {
@@ -1193,13 +1275,16 @@ const pii_rule SEALM_GUARD_PII_RULES[] = {
      "(?i)\\b(?:born(?:\\s+on)?|date\\s+of\\s+birth|d\\.?o\\.?b\\.?|birth\\s*date|birthday)[\\s:=,-]{0,4}"
      "(?:is\\s+|was\\s+|on\\s+)?" DATE,
      0, "0123456789", check_dob, 1, NULL, 0, 0, dob_start, START_PREFIX,
-     /* the cues' first two bytes in every case: born, birth…, date of birth, dob, d.o.b */
-     "bo|bO|Bo|BO|bi|bI|Bi|BI|da|dA|Da|DA|do|dO|Do|DO|d.|D.", true, NULL},
+     /* the cues' first three bytes in every case (dob_start's condition, so that the many words
+      * beginning "bo", "bi", "da" or "do" stop at the prefix compare): born, birth…, date of
+      * birth, dob, do.b, d.o.b */
+     "bor|boR|bOr|bOR|Bor|BoR|BOr|BOR|bir|biR|bIr|bIR|Bir|BiR|BIr|BIR|dat|daT|dAt|dAT|Dat|DaT|DAt|DAT|dob|doB|"
+     "dOb|dOB|Dob|DoB|DOb|DOB|do.|dO.|Do.|DO.|d.o|d.O|D.o|D.O", true, NULL},
 
     /* US/UK style: house number, up to four name words, a street suffix (USPS Publication
      * 28 appendix C), optional unit and "City, ST 12345". */
     {"address.street-suffix", SEALM_GUARD_ADDRESS, 0.8f,
-     "(?<![\\w])\\d{1,6}[A-Za-z]?(?:-\\d{1,4})?\\s+(?=[A-Z0-9])(?:[NSEW]\\.?\\s+)?(?:[A-Z0-9][\\w'.-]*\\s+){0,4}?" STREET_SUFFIX
+     "(?<![\\w])\\d{1,6}[A-Za-z]?(?:-\\d{1,4})?\\s+(?=[A-Z0-9])(?:[NSEW]\\.?\\s+)?(?:[A-Z0-9][\\w'.-]*\\s+){0,4}?" STREET_SUFFIX_FACTORED
      "\\b\\.?(?:,?\\s*(?i:apt|apartment|suite|ste|unit|room|floor|#)\\.?\\s*#?\\w{1,6})?"
      "(?:,?\\s+[A-Z][A-Za-z.'-]+(?:\\s+[A-Z][A-Za-z.'-]+){0,2},?\\s+[A-Z]{2}\\.?,?\\s+\\d{5}(?:-\\d{4})?)?",
      0, "0123456789", NULL, 0, NULL, 0, 0, street_suffix_start, START_NUMBER, NULL, false, NULL},

@@ -34,6 +34,10 @@ typedef struct compiled_rule {
     /* rule->need's bytes the same way, when all of them are there (need_special_ok) */
     unsigned need_special;
     bool need_special_ok;
+    /* the one start of a match holding an anchor (sealm_guard_anchor_start), NULL when the
+     * window before the anchor is searched; such a rule is compiled anchored (not in the
+     * reference scan) */
+    pii_anchor_start_fn anchor_start;
 } compiled_rule;
 
 /* One literal prefix of a START_PREFIX rule (pii_rule.prefixes). */
@@ -71,6 +75,7 @@ struct sealm_guard_pii {
     pii_class_sets prefix_sets;
     bool prefix_any_byte;
     pii_classify_fn classify;
+    pii_classify_tail_fn classify_tail;   /* a text's last chunk without a copy, or NULL */
     /* The rules by where they start (bit i: rules[i]; START_ANYWHERE .. START_PREFIX), so a
      * scan visits only the rules whose starts occur; used when there are at most 64 rules. */
     uint64_t class_rules[START_PREFIX + 1];
@@ -185,6 +190,7 @@ static sealm_status pii_new(const sealm_guard_pii_config *cfg, pii_scan_mode mod
     sealm_guard_pii_rules_init();
     sealm_guard_pii_names_init();
     d->classify = sealm_guard_pii_classify_choose(mode == PII_SCAN_FAST_SCALAR);
+    d->classify_tail = sealm_guard_pii_classify_tail_for(d->classify);
     d->cfg = c;
     d->persons = kind_on(&c, SEALM_GUARD_PERSON);
     d->reference = reference;
@@ -193,7 +199,10 @@ static sealm_status pii_new(const sealm_guard_pii_config *cfg, pii_scan_mode mod
         if (!kind_on(&c, r->kind)) continue;
         int code;
         PCRE2_SIZE off;
-        bool anchored = !reference && r->start != START_ANYWHERE;
+        pii_anchor_start_fn anchor_start = !reference && r->start == START_ANYWHERE && r->anchor && r->window_ok
+                                               ? sealm_guard_anchor_start(r->window_ok)
+                                               : NULL;
+        bool anchored = !reference && (r->start != START_ANYWHERE || anchor_start);
         uint32_t options = r->options | (anchored ? PCRE2_ANCHORED : 0);
         pcre2_code *re = pcre2_compile((PCRE2_SPTR)r->pattern, PCRE2_ZERO_TERMINATED, options, &code, &off, NULL);
         if (!re) {
@@ -207,6 +216,7 @@ static sealm_status pii_new(const sealm_guard_pii_config *cfg, pii_scan_mode mod
         cr->rule = r;
         cr->code = re;
         cr->start = r->start;
+        cr->anchor_start = anchor_start;
         cr->need_digits = r->need && strcmp(r->need, "0123456789") == 0;
         cr->shape_bit = r->start == START_NUMBER && r->window_ok ? sealm_guard_number_shape_bit(r->window_ok) : -1;
         cr->need_special_ok = r->need && *r->need;
@@ -458,6 +468,9 @@ typedef struct text_map {
      * (allocated by the first pass; NULL until then) */
     uint64_t lower[SPECIAL_CHUNKS];
     uint64_t *lower_heap;
+    /* the chunk classes' digit and word (digit, upper, lower, '_') masks, for the number shapes
+     * (sealm_guard_number_shapes_masked), when special_kept */
+    uint64_t digit_mask[SPECIAL_CHUNKS], word_mask[SPECIAL_CHUNKS];
     /* sealm_guard_number_shapes of each number start, computed when a rule first asks */
     uint16_t *shapes;                   /* NULL until then; shapes_inline or allocated */
     uint16_t shapes_inline[START_INLINE];
@@ -472,7 +485,12 @@ static sealm_status number_shapes(text_map *m, const char *text, size_t len, sea
     const start_list *l = &m->starts[0];
     uint16_t *s = l->n <= START_INLINE ? m->shapes_inline : malloc(l->n * sizeof *s);
     if (!s) return sealm_error_set(err, SEALM_E_NOMEM, "out of memory scanning for PII");
-    for (size_t i = 0; i < l->n; i++) s[i] = (uint16_t)sealm_guard_number_shapes(text, len, l->at[i]);
+    if (m->special_kept) {
+        pii_text_masks mk = {m->digit_mask, m->word_mask};
+        for (size_t i = 0; i < l->n; i++) s[i] = (uint16_t)sealm_guard_number_shapes_masked(text, len, l->at[i], &mk);
+    } else {
+        for (size_t i = 0; i < l->n; i++) s[i] = (uint16_t)sealm_guard_number_shapes(text, len, l->at[i]);
+    }
     m->shapes = s;
     return SEALM_OK;
 }
@@ -543,15 +561,21 @@ static sealm_status prefixes_at(const sealm_guard_pii *d, const unsigned char *t
 }
 
 /* The classes of the chunk text[base, base + 64); past the text's end the chunk reads as
- * NUL bytes, which belong to no class. */
-static void classify_chunk(const sealm_guard_pii *d, const unsigned char *t, size_t len, size_t base,
-                           pii_chunk_classes *c) {
+ * NUL bytes, which belong to no class. Forced inline: the first pass calls it twice, and gcc
+ * leaves it out of line once it has the tail classifier's branch (75 k instructions per pass
+ * over presidio-research). */
+static PII_ALWAYS_INLINE void classify_chunk(const sealm_guard_pii *d, const unsigned char *t, size_t len,
+                                              size_t base, pii_chunk_classes *c) {
     if (base >= len) {
         memset(c, 0, sizeof *c);
         return;
     }
     if (len - base >= 64) {
         d->classify(t + base, &d->prefix_sets, c);
+        return;
+    }
+    if (d->classify_tail) {
+        d->classify_tail(t + base, len - base, &d->prefix_sets, c);
         return;
     }
     unsigned char tail[64] = {0};
@@ -568,7 +592,11 @@ static inline sealm_status push_bits(start_list *l, size_t base, uint64_t bits, 
         sealm_status st = start_grow(l, err);
         if (st != SEALM_OK) return st;
     }
-    for (; bits; bits &= bits - 1) l->at[l->n++] = base + (size_t)__builtin_ctzll(bits);
+    /* the count and the array in locals: through l, each store would make the compiler reload
+     * and store l->n (an offset store may alias it) */
+    size_t n = l->n, *at = l->at;
+    for (; bits; bits &= bits - 1) at[n++] = base + (size_t)__builtin_ctzll(bits);
+    l->n = n;
     return SEALM_OK;
 }
 
@@ -640,8 +668,11 @@ static sealm_status first_pass(const sealm_guard_pii *d, const char *text, size_
                                  after_word >> __builtin_ctzll(pairs) & 1, hits, err);
         }
         for (int j = 0; j < PII_N_PRESENT; j++) seen[j] |= cur->special[j];
-        if (m->special_kept)
+        if (m->special_kept) {
             for (int j = 0; j < PII_N_PRESENT; j++) m->special[j][base / 64] = cur->special[j];
+            m->digit_mask[base / 64] = cur->digit;
+            m->word_mask[base / 64] = word;
+        }
         lower[base / 64] = cur->lower;
         digits |= cur->digit;
         cur = spare;   /* the next chunk's classes, when there is one */
@@ -753,14 +784,44 @@ static uint64_t repeated(uint64_t s, uint64_t prev, uint64_t next, unsigned lo, 
     return s & near;
 }
 
-/* Fills a for rule cr; false when the rule has no anchor to look at (none of its bytes occurs,
- * or none where its window test's repeat condition, compiled_rule.repeat_lo, can hold). */
-static bool anchor_masks_init(anchor_masks *a, const text_map *m, const compiled_rule *cr, size_t len) {
+/* The anchors of a masked rule that can hold a match, as bits k of compiled_rule.anchor_j:
+ * those whose byte occurs in the text, and occurs twice where the window test wants it
+ * repeated (a repeat needs a second occurrence). 0 settles the rule before any mask is built:
+ * most texts have one full stop and no other separator, so mac.ieee802's anchors are all
+ * settled here. */
+static PII_ALWAYS_INLINE unsigned usable_anchors(const text_map *m, const compiled_rule *cr, size_t len) {
+    size_t chunks = (len + 63) / 64;
+    unsigned use = 0;
+    for (unsigned k = 0; k < cr->n_anchor_j; k++) {
+        unsigned j = cr->anchor_j[k];
+        if (!(m->special_present >> j & 1)) continue;
+        if (cr->repeat_lo[k]) {
+            const uint64_t *sp = m->special[j];
+            uint64_t seen = 0;
+            bool twice = false;
+            for (size_t c = 0; c < chunks && !twice; c++) {
+                uint64_t s = sp[c];
+                twice = (s & (s - 1)) != 0 || (seen && s);
+                seen |= s;
+            }
+            if (!twice) continue;
+        }
+        use |= 1u << k;
+    }
+    return use;
+}
+
+/* Fills a for rule cr from its usable anchors (usable_anchors, not 0); false when the rule
+ * has no anchor to look at (none where its window test's repeat condition,
+ * compiled_rule.repeat_lo, can hold). */
+static bool anchor_masks_init(anchor_masks *a, const text_map *m, const compiled_rule *cr, unsigned use,
+                              size_t len) {
     uint64_t any = 0;
     size_t chunks = a->chunks = (len + 63) / 64;
     for (size_t c = 0; c < chunks; c++) {
         uint64_t w = 0;
-        for (unsigned k = 0; k < cr->n_anchor_j; k++) {
+        for (unsigned u = use; u; u &= u - 1) {
+            unsigned k = (unsigned)__builtin_ctz(u);
             const uint64_t *sp = m->special[cr->anchor_j[k]];
             uint64_t s = sp[c];   /* most chunks hold none of a rule's bytes */
             if (s && cr->repeat_lo[k])
@@ -785,15 +846,17 @@ static size_t next_masked_anchor(const anchor_masks *a, size_t len, size_t from)
 /* Runs one rule over the text; each candidate goes through the rule's validator. A rejected
  * candidate is retried one byte further on, so a failed long match cannot hide a valid
  * shorter one inside it. m: the first pass's map, to search only around the rule's anchor
- * bytes (NULL for the reference scan, which searches the whole text). */
+ * bytes (NULL for the reference scan, which searches the whole text). use: the usable anchors of a
+ * masked rule (usable_anchors), ignored otherwise. */
 static sealm_status run_rule(const sealm_guard_pii *d, const compiled_rule *cr, const char *text, size_t len,
-                             text_map *m, pcre2_match_data *md, sealm_guard_findings *out, sealm_error *err) {
+                             text_map *m, unsigned use, pcre2_match_data *md, sealm_guard_findings *out,
+                             sealm_error *err) {
     const pii_rule *r = cr->rule;
     bool anchored = m && r->anchor;
     bool masked = anchored && cr->anchor_masked && m->special_kept;   /* anchors from the first pass's masks */
     anchor_masks masks;
     masks.chunks = 0;
-    if (masked && !anchor_masks_init(&masks, m, cr, len)) return SEALM_OK;   /* no anchor: no match */
+    if (masked && !anchor_masks_init(&masks, m, cr, use, len)) return SEALM_OK;   /* no anchor: no match */
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
     anchor_cursor cursor;
     anchor_init(&cursor, anchored && !masked ? r->anchor : "", m ? m->present : NULL);
@@ -809,6 +872,14 @@ static sealm_status run_rule(const sealm_guard_pii *d, const compiled_rule *cr, 
             limit = len - p > (size_t)r->fwd ? p + (size_t)r->fwd + 1 : len;
             scan = p + 1;
             if (r->window_ok && !r->window_ok(text, len, p)) continue;
+            if (cr->anchor_start) {
+                /* one anchored attempt where a match holding this anchor must begin, over the
+                 * whole text (no window to grow) */
+                size_t s = cr->anchor_start(text, len, p);
+                if (s == PII_NO_START || s < at || p - s > (size_t)r->back) continue;
+                from = s;
+                limit = len;
+            }
         }
         int rc = search(cr, text, len, limit, from, p, md);
         if (rc < 0) {
@@ -857,13 +928,15 @@ static PII_ALWAYS_INLINE sealm_status scan_rule(const sealm_guard_pii *d, size_t
         return run_rule_at_starts(d, cr, text, len, l, before, shapes, numbers, md, found, err);
     }
     if (cr->rule->need && !any_present(m, text, len, cr)) return SEALM_OK;
-    return run_rule(d, cr, text, len, m, md, found, err);
+    unsigned use = ~0u;
+    if (cr->anchor_masked && m->special_kept && !(use = usable_anchors(m, cr, len))) return SEALM_OK;
+    return run_rule(d, cr, text, len, m, use, md, found, err);
 }
 
 /* Every rule and the person pass, with the prefilters of the first pass. */
 static sealm_status scan_fast(const sealm_guard_pii *d, const char *text, size_t len, pcre2_match_data *md,
                               sealm_guard_findings *found, sealm_error *err) {
-    text_map map, *m = &map;   /* about 6 KiB: on the stack, so a short request allocates nothing */
+    text_map map, *m = &map;   /* about 11 KiB: on the stack, so a short request allocates nothing */
     memset(m->present, -1, sizeof m->present);
     m->digits = false;
     m->shapes = NULL;
@@ -916,7 +989,8 @@ static sealm_status scan_fast(const sealm_guard_pii *d, const char *text, size_t
 static sealm_status scan_reference(const sealm_guard_pii *d, const char *text, size_t len, pcre2_match_data *md,
                                    sealm_guard_findings *found, sealm_error *err) {
     sealm_status st = SEALM_OK;
-    for (size_t i = 0; i < d->n_rules && st == SEALM_OK; i++) st = run_rule(d, &d->rules[i], text, len, NULL, md, found, err);
+    for (size_t i = 0; i < d->n_rules && st == SEALM_OK; i++)
+        st = run_rule(d, &d->rules[i], text, len, NULL, ~0u, md, found, err);
     if (st == SEALM_OK && d->persons) st = sealm_guard_find_persons(text, len, NULL, 0, NULL, d->cfg.min_score, found, err);
     return st;
 }

@@ -548,6 +548,13 @@ static void test_every_cue(void **state) {
         FINDS(SEALM_GUARD_PHONE, text, "4155550134");
     }
     MISSES(SEALM_GUARD_PHONE, "please order 4155550134 now");
+    /* a bare number counts as a phone only with a cue within 24 bytes before it: the cue at
+     * the window's first byte counts, one byte further away does not */
+    for (int pad = 15; pad <= 25; pad++) {
+        snprintf(text, sizeof text, "tel%*s4155550134", pad, "");
+        if (pad <= 21) FINDS(SEALM_GUARD_PHONE, text, "4155550134");
+        else MISSES(SEALM_GUARD_PHONE, text);
+    }
     for (size_t i = 0; i < sizeof SSN_CUES / sizeof SSN_CUES[0]; i++) {
         snprintf(text, sizeof text, "my %s 123456789 ok", SSN_CUES[i]);
         FINDS(SEALM_GUARD_SSN, text, "123456789");
@@ -579,6 +586,18 @@ static void test_every_cue(void **state) {
         FINDS(SEALM_GUARD_PERSON, text, "Okafor");
         snprintf(text, sizeof text, "so %s Okafor", upper);
         FINDS(SEALM_GUARD_PERSON, text, "Okafor");
+    }
+    /* every continental street suffix (pii_rules.c CONTINENTAL_SUFFIXES) ending a word before its
+     * house number: the shape test picks the suffixes to compare by the word's last byte */
+    static const char *const CONTINENTAL[] = {"strasse", "stra\xc3\x9f\x65", "gasse", "weg", "platz", "allee", "katu",
+        "tie", "gatan", "v\xc3\xa4gen", "vej", "vegen", "veien", "laan", "straat", "plein", "gade", "utca", "ulica"};
+    for (size_t i = 0; i < sizeof CONTINENTAL / sizeof CONTINENTAL[0]; i++) {
+        char street[48];
+        snprintf(street, sizeof street, "Linden%s 12", CONTINENTAL[i]);
+        snprintf(text, sizeof text, "at %s, ok", street);
+        FINDS(SEALM_GUARD_ADDRESS, text, street);
+        snprintf(text, sizeof text, "at Linden%sx 12, ok", CONTINENTAL[i]);   /* the suffix must end the word */
+        MISSES(SEALM_GUARD_ADDRESS, text);
     }
     MISSES(SEALM_GUARD_PERSON, "so tr Okafor");        /* ends in a title's last byte, is no title */
     MISSES(SEALM_GUARD_PERSON, "so misters Okafor");   /* ends in "mrs"'s last two bytes, is no title */
@@ -1264,11 +1283,33 @@ static void test_prefilters_exact(void **state) {
     }
     for (size_t at = 0; at < n; at += 64 * 1024)
         assert_same_findings(doc + at, n - at < 64 * 1024 ? n - at : 64 * 1024, fast, ref);
-    /* the number rules' shape tests, all at once, against each one alone, at every byte */
+    /* the number rules' shape tests, all at once, against each one alone, at every byte; and the
+     * same reading the digit and word masks the first pass keeps */
+    size_t chunks = (n + 63) / 64;
+    uint64_t *digit_mask = calloc(chunks, sizeof *digit_mask), *word_mask = calloc(chunks, sizeof *word_mask);
+    assert_true(digit_mask && word_mask);
+    for (size_t p = 0; p < n; p++) {
+        unsigned char c = (unsigned char)doc[p];
+        bool digit = c >= '0' && c <= '9', word = digit || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+        digit_mask[p / 64] |= (uint64_t)digit << (p % 64);
+        word_mask[p / 64] |= (uint64_t)word << (p % 64);
+    }
+    const pii_text_masks masks = {digit_mask, word_mask};
     size_t shaped = 0;
     for (size_t p = 0; p < n; p++) {
         if (!(doc[p] >= '0' && doc[p] <= '9') && doc[p] != '+' && doc[p] != '(') continue;
         unsigned bits = sealm_guard_number_shapes(doc, n, p);
+        assert_int_equal(sealm_guard_number_shapes_masked(doc, n, p, &masks), bits);
+        /* and as the text's end: the masks' bits past it are clear */
+        size_t end = p + 12 < n ? p + 12 : n;
+        uint64_t keep_digit = digit_mask[(end - 1) / 64], keep_word = word_mask[(end - 1) / 64];
+        if (end % 64) {
+            digit_mask[(end - 1) / 64] &= (1ull << (end % 64)) - 1;
+            word_mask[(end - 1) / 64] &= (1ull << (end % 64)) - 1;
+        }
+        assert_int_equal(sealm_guard_number_shapes_masked(doc, end, p, &masks), sealm_guard_number_shapes(doc, end, p));
+        digit_mask[(end - 1) / 64] = keep_digit;
+        word_mask[(end - 1) / 64] = keep_word;
         for (size_t r = 0; r < SEALM_GUARD_PII_N_RULES; r++) {
             const pii_rule *rule = &SEALM_GUARD_PII_RULES[r];
             if (rule->start != START_NUMBER || !rule->window_ok) continue;
@@ -1282,6 +1323,8 @@ static void test_prefilters_exact(void **state) {
         }
     }
     assert_true(shaped > 1000);   /* the corpora exercise the tests, not only their rejections */
+    free(digit_mask);
+    free(word_mask);
     free(doc);
     sealm_guard_pii_free(fast);
     sealm_guard_pii_free(ref);
@@ -1372,9 +1415,158 @@ static void test_prefilters_exact_random(void **state) {
         "00D", "discord.com/api/webhooks/", "xoxe.xoxp-"};
     for (size_t i = 0; i < sizeof FRAGMENTS / sizeof FRAGMENTS[0]; i++) secret_pieces[n_pieces++] = FRAGMENTS[i];
     random_pieces_exact(secret_pieces, n_pieces, 3000, 0xE7037ED1A0B428DBull, fast, scalar, ref);
+    /* emails: the fast scan tries an email only where its local part begins, the run of
+     * local-part bytes before the '@' (at most 64); local parts of every length around that
+     * bound, after other addresses, '@'s and local-part bytes, and pseudo-random ones */
+    static const char *const BEFORE[] = {"", " ", "x@y.com ", "a@b", "@", ".", "mail: ", "\xc3\xa9", "(", "<"};
+    static const char LOCAL[] = "ab.c_d%e+f'g-h0i1j.k";
+    for (size_t k = 0; k < sizeof BEFORE / sizeof BEFORE[0]; k++)
+        for (size_t n = 1; n <= 70; n++)
+            for (size_t first = 0; first < 3; first++) {
+                char text[160];
+                size_t m = strlen(BEFORE[k]);
+                memcpy(text, BEFORE[k], m);
+                for (size_t i = 0; i < n; i++) text[m++] = LOCAL[(first + i) % (sizeof LOCAL - 1)];
+                memcpy(text + m, "@example.com and", 16);
+                assert_same_findings(text, m + 16, fast, ref);
+                assert_same_findings(text, m + 16, scalar, ref);
+            }
+    /* birth cues: the first pass looks for their first three bytes in every case; each cue with
+     * every case of its letters, after a space, a word byte and punctuation */
+    static const char *const BIRTH_CUES[] = {"born", "born on", "birthday", "birth date", "birthdate", "date of birth",
+                                             "dob", "d.o.b", "do.b", "d.ob", "dob.", "d.o.b."};
+    static const char *const BIRTH_BEFORE[] = {"", " ", "x", ":", "(", "_"};
+    for (size_t c = 0; c < sizeof BIRTH_CUES / sizeof BIRTH_CUES[0]; c++) {
+        const char *cue = BIRTH_CUES[c];
+        size_t n = strlen(cue), letters = 0;
+        for (size_t i = 0; i < n; i++) letters += cue[i] >= 'a' && cue[i] <= 'z';
+        for (unsigned mask = 0; mask < 1u << (letters < 6 ? letters : 6); mask++)
+            for (size_t b = 0; b < sizeof BIRTH_BEFORE / sizeof BIRTH_BEFORE[0]; b++) {
+                char text[64], cased[24];
+                unsigned k = 0;
+                for (size_t i = 0; i <= n; i++) {
+                    bool letter = cue[i] >= 'a' && cue[i] <= 'z';
+                    cased[i] = letter && k < 6 && (mask >> k & 1) ? (char)(cue[i] - 'a' + 'A') : cue[i];
+                    k += letter;
+                }
+                int m = snprintf(text, sizeof text, "%s%s: 12/05/1990", BIRTH_BEFORE[b], cased);
+                assert_same_findings(text, (size_t)m, fast, ref);
+                assert_same_findings(text, (size_t)m, scalar, ref);
+            }
+    }
+    /* IPv6 addresses: the fast scan tries one only where its run of hex digits and colons
+     * begins, unless a word byte or '.' comes before that run; every address after and before
+     * each kind of byte */
+    static const char *const ADDRS[] = {"fe80::1", "2001:db8::ff00:42:8329", "::1", "1:2:3:4:5:6:7:8",
+                                        "::ffff:192.0.2.1", "fe80::1%eth0", "2001:db8::/32", "a:b", "::"};
+    static const char BYTES[] = " %([/=@-x.:_#\"'\t,;!?<>{}$&*+~^|\\0fg";
+    for (size_t a = 0; a < sizeof ADDRS / sizeof ADDRS[0]; a++)
+        for (size_t b = 0; b < sizeof BYTES - 1; b++)
+            for (size_t e = 0; e < sizeof BYTES - 1; e += 3) {
+                char text[64];
+                int m = snprintf(text, sizeof text, "ip %c%s%c end", BYTES[b], ADDRS[a], BYTES[e]);
+                assert_same_findings(text, (size_t)m, fast, ref);
+                assert_same_findings(text, (size_t)m, scalar, ref);
+            }
+    static const char *const EMAIL_PIECES[] = {
+        "@", "@", ".", ".", "_", "%", "+", "'", "-", " ", " ", "x", "ab", "0123456789", "abcdefghijklmnopqrstuvwxyz",
+        "example.com", "mail.example.org", "xn--bcher-kva.de", "\xc3\xa9", ",", "\n", "@@", "a@b.c",
+    };
+    random_pieces_exact(EMAIL_PIECES, sizeof EMAIL_PIECES / sizeof EMAIL_PIECES[0], 3000, 0x8EBC6AF09C88C6E3ull, fast,
+                        scalar, ref);
     sealm_guard_pii_free(fast);
     sealm_guard_pii_free(ref);
     sealm_guard_pii_free(scalar);
+}
+
+/* The name lexicon's lookup (pii_names.c): words of each list in any case, and words sharing
+ * the probe's hash inputs (length, first, second and last bytes) with one but not its other
+ * bytes, which only the compare after the probe tells apart. */
+static void test_lexicon(void **state) {
+    (void)state;
+    static const char *const NAMES[] = {"maria", "Maria", "MARIA", "li", "Li", "ana", "oluwaseun", "min-jun", "jorg"};
+    static const char *const COMMON[] = {"the", "The", "THE", "a", "I", "thanks", "hospital", "international", "po"};
+    static const char *const NEITHER[] = {"maxia", "mbria", "ohuwaseun", "oluwaseum", "thinks", "hosxital", "tie",
+                                          "internatiomal", "mariaa", "mari", "j", "jorh", "min_jun"};
+    for (size_t i = 0; i < sizeof NAMES / sizeof NAMES[0]; i++)
+        assert_true(sealm_guard_is_first_name(NAMES[i], strlen(NAMES[i])));
+    for (size_t i = 0; i < sizeof COMMON / sizeof COMMON[0]; i++)
+        assert_true(sealm_guard_is_common_word(COMMON[i], strlen(COMMON[i])));
+    for (size_t i = 0; i < sizeof NEITHER / sizeof NEITHER[0]; i++) {
+        assert_false(sealm_guard_is_first_name(NEITHER[i], strlen(NEITHER[i])));
+        assert_false(sealm_guard_is_common_word(NEITHER[i], strlen(NEITHER[i])));
+    }
+    assert_true(sealm_guard_is_first_name("mariax", 5));   /* the length given, not the NUL, ends a word */
+}
+
+/* Does the whole of w match the group g (a PCRE2 pattern)? */
+static bool whole_word_matches(const char *g, const char *w) {
+    char pattern[1024];
+    snprintf(pattern, sizeof pattern, "^(?:%s)$", g);
+    int code;
+    PCRE2_SIZE off;
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, 0, &code, &off, NULL);
+    assert_non_null(re);
+    pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
+    assert_non_null(md);
+    int rc = pcre2_match(re, (PCRE2_SPTR)w, strlen(w), 0, 0, md, NULL);
+    pcre2_match_data_free(md);
+    pcre2_code_free(re);
+    return rc > 0;
+}
+
+/* address.street-suffix's pattern uses the street suffixes factored by their letters, the shape
+ * test's table the plain list: both accept the same words. Every word of the list (each
+ * "word?" both ways) in three cases, and every word one edit away from one (a letter dropped,
+ * added or changed), are accepted by both or by neither. */
+static void test_street_suffix_forms(void **state) {
+    (void)state;
+    const char *plain = sealm_guard_street_suffix_pattern(false), *factored = sealm_guard_street_suffix_pattern(true);
+    assert_true(strlen(plain) > 100 && strlen(factored) > 100);
+    char words[80][24];
+    size_t n_words = 0;
+    for (const char *p = plain + strlen("(?i:"); *p && *p != ')' && n_words < 78;) {
+        size_t n = strcspn(p, "|)");
+        assert_true(n > 0 && n < 20);
+        bool optional = p[n - 1] == '?';
+        memcpy(words[n_words], p, n - optional);
+        words[n_words++][n - optional] = 0;
+        if (optional) {
+            memcpy(words[n_words], p, n - 2);
+            words[n_words++][n - 2] = 0;
+        }
+        p += n + (p[n] == '|');
+    }
+    assert_true(n_words >= 60);
+    size_t accepted = 0, variants = 0;
+    for (size_t i = 0; i < n_words; i++) {
+        const char *w = words[i];
+        size_t n = strlen(w);
+        char v[32];
+        for (int cased = 0; cased < 3; cased++) {
+            for (size_t k = 0; k <= n; k++) v[k] = cased == 0 ? w[k] : cased == 1 ? (char)toupper((unsigned char)w[k]) : (k ? w[k] : (char)toupper((unsigned char)w[k]));
+            assert_true(whole_word_matches(plain, v));
+            assert_true(whole_word_matches(factored, v));
+            accepted++;
+        }
+        for (size_t k = 0; k <= n; k++)
+            for (int edit = 0; edit < 3; edit++)
+                for (char c = 'a'; c <= 'z'; c++) {
+                    if (edit == 0 && (k == n || c != 'a')) continue;   /* drop letter k (once) */
+                    if (edit == 2 && (k == n || c == w[k])) continue;  /* change letter k */
+                    size_t m = 0;
+                    for (size_t j = 0; j < k; j++) v[m++] = w[j];
+                    if (edit == 1) v[m++] = c;                          /* add c before letter k */
+                    if (edit == 2) v[m++] = c;
+                    for (size_t j = k + (edit != 1); j < n; j++) v[m++] = w[j];
+                    v[m] = 0;
+                    bool a = whole_word_matches(plain, v), b = whole_word_matches(factored, v);
+                    if (a != b) fprintf(stderr, "street suffix forms disagree on \"%s\"\n", v);
+                    assert_true(a == b);
+                    variants++;
+                }
+    }
+    assert_true(accepted == 3 * n_words && variants > 10000);
 }
 
 /* The masks the classifiers must give, byte by byte from their definitions. */
@@ -1443,6 +1635,18 @@ static void test_classifiers_exact(void **state) {
         }
     static const char ALPHABET[] = "09AZaz_+( (@:=-.`{[/\x7f\x80\xff\x01azAZ09";
     uint64_t x = 0x9E3779B97F4A7C15ull;
+    /* the tail classifiers: the first n bytes of a chunk, as if the rest were NUL, though the
+     * bytes after them in memory are not (a text's last chunk) */
+    pii_classify_tail_fn tails[4];
+    size_t n_tails = 0;
+    for (size_t f = 0; f < n_fns; f++)
+        if ((tails[n_tails] = sealm_guard_pii_classify_tail_for(fns[f]))) n_tails++;
+#if defined(__x86_64__)
+    /* on a CPU with AVX-512, the AVX-512 classifier is among fns and has a tail classifier */
+    assert_true(n_tails > 0 || !__builtin_cpu_supports("avx512bw") || !__builtin_cpu_supports("avx512f") ||
+                !__builtin_cpu_supports("avx512vl") || !__builtin_cpu_supports("avx512dq"));
+#endif
+    unsigned char padded[64];
     for (int round = 0; round < 20000; round++) {
         for (unsigned i = 0; i < 64; i++) {
             x ^= x << 13, x ^= x >> 7, x ^= x << 17;   /* xorshift64 */
@@ -1451,6 +1655,14 @@ static void test_classifiers_exact(void **state) {
         classes_by_definition(chunk, &sets, &want);
         for (size_t f = 0; f < n_fns; f++) {
             fns[f](chunk, &sets, &got);
+            assert_same_classes(&want, &got);
+        }
+        size_t n = (size_t)(round % 64);
+        memset(padded, 0, sizeof padded);
+        memcpy(padded, chunk, n);
+        classes_by_definition(padded, &sets, &want);
+        for (size_t f = 0; f < n_tails; f++) {
+            tails[f](chunk, n, &sets, &got);
             assert_same_classes(&want, &got);
         }
     }
@@ -1471,6 +1683,8 @@ int main(void) {
         cmocka_unit_test(test_every_secret_prefix),
         cmocka_unit_test(test_dob_address_person),
         cmocka_unit_test(test_every_cue),
+        cmocka_unit_test(test_lexicon),
+        cmocka_unit_test(test_street_suffix_forms),
         cmocka_unit_test(test_spec_formats),
         cmocka_unit_test(test_resolve_overlaps),
         cmocka_unit_test(test_redaction_and_vault),
