@@ -451,8 +451,7 @@ static void slot_forget(worker_slot *s)
     s->n_held = 0;
 }
 
-/* Evaluates n tokens in the slot's context and, for the prefix cache, records them as held.
- * On failure the slot forgets everything (the context may hold part of the batch). */
+/* Records n tokens just evaluated in the slot's context as held (the prefix cache). */
 static void slot_record(worker_slot *s, const int32_t *tokens, int32_t n)
 {
     if (s->held) {
@@ -461,6 +460,8 @@ static void slot_record(worker_slot *s, const int32_t *tokens, int32_t n)
     }
 }
 
+/* Evaluates n tokens in the slot's context and records them as held. On failure the slot
+ * forgets everything (the context may hold part of the batch). */
 static sealm_status slot_eval(worker_slot *s, const int32_t *tokens, int32_t n, sealm_error *err)
 {
     sealm_status st = sealm_context_eval(s->ctx, tokens, n, false, err);
