@@ -142,10 +142,13 @@ sealm_status sealm_context_eval_many(sealm_context *const *ctxs, const int32_t *
  * next eval. */
 const float *sealm_context_logits(const sealm_context *c, int32_t i);
 
-/* Tokens held in the KV cache; capacity in tokens; worker threads (including the caller). */
+/* Tokens held in the KV cache; capacity in tokens; worker threads (including the caller);
+ * the most tokens one forward pass takes (n_batch after defaults and clamping: at most
+ * n_ctx), which also bounds sealm_context_eval_many's n. */
 int32_t sealm_context_n_past(const sealm_context *c);
 int32_t sealm_context_n_ctx(const sealm_context *c);
 int32_t sealm_context_n_threads(const sealm_context *c);
+int32_t sealm_context_n_batch(const sealm_context *c);
 /* Drops cached positions >= n_past (e.g. to reuse a shared prompt prefix; a larger n_past
  * than held is ignored). Invalidates the kept logits. Never fails. */
 void sealm_context_truncate(sealm_context *c, int32_t n_past);

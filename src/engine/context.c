@@ -326,6 +326,7 @@ const float *sealm_context_logits(const sealm_context *c, int32_t i) {
 int32_t sealm_context_n_past(const sealm_context *c) { return c->kv.n_past; }
 int32_t sealm_context_n_ctx(const sealm_context *c) { return c->kv.n_ctx; }
 int32_t sealm_context_n_threads(const sealm_context *c) { return c->params.n_threads; }
+int32_t sealm_context_n_batch(const sealm_context *c) { return c->params.n_batch; }
 
 void sealm_context_truncate(sealm_context *c, int32_t n_past) {
     if (n_past < 0) n_past = 0;

@@ -665,18 +665,25 @@ static sealm_status decode_turn(worker *w, worker_model *m, sealm_error *err)
             tokens[n++] = s->pending;
         }
     }
-    sealm_error eerr = {0};
-    /* on an error, each slot meets it alone in slot_step (which ends that request) */
-    if (n < 2 || sealm_context_eval_many(ctxs, tokens, n, &eerr))
-        return SEALM_OK;
-    for (int32_t i = 0; i < n; i++) {
-        worker_slot *s = batch[i];
-        slot_record(s, &s->pending, 1);
-        s->pending = -1;
-        s->turn_done = true;
-        sealm_status st = slot_emit(w, m, s, err);
-        if (st)
-            return st;
+    /* in passes of at most a context's batch size (n_ctx when that is smaller than 512) */
+    for (int32_t first = 0; n - first >= 2;) {
+        int32_t take = sealm_context_n_batch(ctxs[first]);
+        if (take > n - first)
+            take = n - first;
+        sealm_error eerr = {0};
+        /* on an error, each slot meets it alone in slot_step (which ends that request) */
+        if (sealm_context_eval_many(ctxs + first, tokens + first, take, &eerr))
+            return SEALM_OK;
+        for (int32_t i = first; i < first + take; i++) {
+            worker_slot *s = batch[i];
+            slot_record(s, &s->pending, 1);
+            s->pending = -1;
+            s->turn_done = true;
+            sealm_status st = slot_emit(w, m, s, err);
+            if (st)
+                return st;
+        }
+        first += take;
     }
     return SEALM_OK;
 }

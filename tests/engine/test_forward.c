@@ -174,6 +174,10 @@ static void test_eval_many_errors(void **state) {
     sealm_context *dup[2] = {b, b}, *mixed[2] = {b, o}, *ok[2] = {b, c}, *full[2] = {b, a}, *many[3] = {b, c, a};
     sealm_context *with_null[2] = {b, NULL};
     const int32_t toks[3] = {5, 6, 7}, bad[2] = {5, 100000};
+    assert_int_equal(sealm_context_n_batch(b), 2);
+    sealm_context *clamped = new_ctx(l.m, 8, 512, 1);   /* a batch never exceeds the context */
+    assert_int_equal(sealm_context_n_batch(clamped), 8);
+    sealm_context_free(clamped);
     assert_int_equal(sealm_context_eval_many(ok, toks, 0, &err), SEALM_E_INVALID);
     assert_int_equal(sealm_context_eval_many(many, toks, 3, &err), SEALM_E_INVALID);   /* more than b's batch of 2 */
     assert_non_null(strstr(err.message, "1 to 2"));

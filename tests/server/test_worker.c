@@ -465,6 +465,54 @@ static void test_concurrent_requests_interleave(void **state)
     stop_worker(&c);
 }
 
+/* More requests decoding at once than a context's batch holds (18 slots of 16 positions,
+ * so the batch size is 16): the worker decodes them in passes of at most 16. Every answer
+ * is still the library's greedy one. */
+static void test_more_decoders_than_a_batch(void **state)
+{
+    (void)state;
+    enum { N = 18 };
+    static const char *const prompts[3] = {"Once upon", "The dog", "A little"};
+    char want[3][4096];
+    for (int k = 0; k < 3; k++) {
+        int n_prompt = 0;
+        library_greedy(prompts[k], 6, -1, want[k], sizeof want[k], &n_prompt);
+        assert_true(n_prompt + 6 <= 16);
+    }
+    json_t *models = json_array();
+    json_t *entry = model_entry("stories", true, N);
+    json_object_set_new(entry, "n_ctx", json_integer(16));
+    json_array_append_new(models, entry);
+    child c = start_worker(models, 12);
+    json_decref(expect_hello(&c));
+    pause_worker(&c);
+    for (int r = 0; r < N; r++)
+        send_frame(&c, SEALM_IPC_GENERATE, greedy_request(100 + (uint64_t)r, prompts[r % 3], 6));
+    resume_worker(&c);
+    char got[N][256] = {{0}};
+    size_t len[N] = {0};
+    int done = 0;
+    while (done < N) {
+        uint8_t type;
+        json_t *f = next_frame(&c, &type);
+        const int r = (int)json_integer_value(json_object_get(f, "req")) - 100;
+        assert_true(r >= 0 && r < N);
+        if (type == SEALM_IPC_TOKEN) {
+            const json_t *t = json_object_get(f, "text");
+            assert_true(len[r] + json_string_length(t) < sizeof got[r]);
+            memcpy(got[r] + len[r], json_string_value(t), json_string_length(t));
+            len[r] += json_string_length(t);
+        } else {
+            assert_int_equal(type, SEALM_IPC_DONE);
+            done++;
+        }
+        json_decref(f);
+    }
+    for (int r = 0; r < N; r++)
+        assert_string_equal(got[r], want[r % 3]);
+    stop_worker(&c);
+}
+
 static void test_cancel_and_queue(void **state)
 {
     (void)state;
@@ -941,6 +989,7 @@ int main(void)
         cmocka_unit_test(test_greedy_matches_library_and_stops),
         cmocka_unit_test(test_logit_bias_and_logprobs),
         cmocka_unit_test(test_concurrent_requests_interleave),
+        cmocka_unit_test(test_more_decoders_than_a_batch),
         cmocka_unit_test(test_cancel_and_queue),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_shutdown_drains),
