@@ -8,8 +8,8 @@ llama-server) given --url, or starts sealmd itself on a Unix socket with --model
       --clients 1 8 32 --seconds 20
   bench/sealmd_load.py --url http://127.0.0.1:8080 --clients 1 8 32   # llama-server
 
---system assistant sends every request with the same operator-style system prompt (about
-250 tokens, below), as an on-device assistant does: what sealmd's prefix cache serves from
+--system assistant sends every request with the same operator-style system prompt (270
+tokens in SmolLM2's tokenizer, below), as an on-device assistant does: what sealmd's prefix cache serves from
 memory (--no-prefix-cache turns the cache off to compare).
 """
 import argparse
