@@ -136,11 +136,12 @@ bool sealm_guard_anchor_repeat(bool (*window_ok)(const char *, size_t, size_t), 
  * instead of searching the window before the anchor (email.addr-spec: a local part is the run
  * of local-part bytes right before its '@', as the look-behind demands, and holds no '@', so
  * no match begins between an earlier '@' and that run; ipv6.rfc4291: the run of hex digits and
- * colons before its ':'). A start more than pii_rule.back bytes before the anchor is not tried,
- * as the window search would not have reached it. sealm_guard_anchor_start gives the
+ * colons before its ':'). A start more than max_back (pii_rule.back) bytes before the anchor
+ * is not tried, as the window search would not have reached it: the walk back stops there
+ * (PII_NO_START), so a long run of such bytes costs each anchor max_back bytes, not the run. sealm_guard_anchor_start gives the
  * function of a window test, or NULL when the rule has none. */
 #define PII_NO_START ((size_t)-1)
-typedef size_t (*pii_anchor_start_fn)(const char *text, size_t len, size_t p);
+typedef size_t (*pii_anchor_start_fn)(const char *text, size_t len, size_t p, size_t max_back);
 pii_anchor_start_fn sealm_guard_anchor_start(bool (*window_ok)(const char *, size_t, size_t));
 
 /* The detector the unit tests compare: the scan with its prefilters on the character

@@ -875,7 +875,7 @@ static sealm_status run_rule(const sealm_guard_pii *d, const compiled_rule *cr, 
             if (cr->anchor_start) {
                 /* one anchored attempt where a match holding this anchor must begin, over the
                  * whole text (no window to grow) */
-                size_t s = cr->anchor_start(text, len, p);
+                size_t s = cr->anchor_start(text, len, p, (size_t)r->back);
                 if (s == PII_NO_START || s < at || p - s > (size_t)r->back) continue;
                 from = s;
                 limit = len;

@@ -1668,6 +1668,44 @@ static void test_classifiers_exact(void **state) {
     }
 }
 
+/* The anchored rules' walks back from an anchor stop at the rule's reach (pii_rule.back): in a
+ * long run of separator bytes an anchor's answer may not depend on bytes further back, or
+ * every anchor of the run would walk the whole run (the guard in front of every request would
+ * then take time quadratic in a hostile body: 45 s for 400 KB of "0:" before the bound).
+ * Checked on the rules themselves: IPv6's one start and the assignment rule's window test
+ * give "no match" for an anchor whose run begins out of reach, and their answer within reach. */
+static const pii_rule *rule_named(const char *name) {
+    for (size_t r = 0; r < SEALM_GUARD_PII_N_RULES; r++)
+        if (!strcmp(SEALM_GUARD_PII_RULES[r].name, name)) return &SEALM_GUARD_PII_RULES[r];
+    fail_msg("no rule %s", name);
+    return NULL;
+}
+
+static void test_anchor_walks_are_bounded(void **state) {
+    (void)state;
+    sealm_guard_pii_rules_init();
+    enum { RUN = 4000 };
+    char *text = malloc(RUN + 16);
+    assert_non_null(text);
+    /* IPv6: "0:0:...": the run of hex digits and colons before the last ':' is too long */
+    const pii_rule *v6 = rule_named("ipv6.rfc4291");
+    pii_anchor_start_fn start = sealm_guard_anchor_start(v6->window_ok);
+    assert_non_null(start);
+    for (size_t i = 0; i < RUN; i++) text[i] = i % 2 ? ':' : '0';
+    assert_int_equal(start(text, RUN, RUN - 1, (size_t)v6->back), PII_NO_START);
+    /* within reach: " fe80::1" starts after the space */
+    memcpy(text, " fe80::1", 8);
+    assert_int_equal(start(text, 8, 5, (size_t)v6->back), 1);
+    /* the assignment rule: "token" then a long run of ':' before the anchor */
+    const pii_rule *as = rule_named("secret.assignment");
+    memcpy(text, "token", 5);
+    memset(text + 5, ':', RUN);
+    assert_false(as->window_ok(text, 5 + RUN, 5 + RUN - 1));
+    /* and within reach the name is found */
+    assert_true(as->window_ok(text, 5 + 3, 5 + 2));
+    free(text);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kind_names),
@@ -1697,6 +1735,7 @@ int main(void) {
         cmocka_unit_test(test_vault_many_values),
         cmocka_unit_test(test_vault_blocks_and_long_values),
         cmocka_unit_test(test_scan_threads),
+        cmocka_unit_test(test_anchor_walks_are_bounded),
         cmocka_unit_test(test_prefilters_exact),
         cmocka_unit_test(test_prefilters_exact_random),
         cmocka_unit_test(test_classifiers_exact),
