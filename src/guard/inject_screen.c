@@ -14,13 +14,22 @@ typedef struct inject_compiled {
 
 /* The word gate: every rule needs one of a few word beginnings to be present, so one pass
  * over the words decides which patterns can match at all, and where; benign text usually runs
- * none or a few of them. Stems of two bytes or more are bucketed by a hash of their first two
- * bytes (whitespace read as '_'), one-byte stems sit in per-byte masks. The rot13 variants of
- * the stems of the rot13-screened rules sit in the same tables, so the same pass tells whether
- * the rot13 of the text is worth building at all. */
-enum { GATE_BUCKETS = 1024 };
+ * none or a few of them. One-byte stems sit in per-byte masks. Longer stems are bucketed by a
+ * hash of their first three bytes when those are plain bytes (most stems), else of their first
+ * two (two-byte stems, and stems whose second or third byte is the whitespace wildcard '_'):
+ * bucketing by two bytes alone put 18 stems under "re" (replace, respond, repeat, ...), and
+ * every English word beginning with "re" compared itself with all of them — a fifth of the
+ * screen's time. The rot13 variants of the stems of the rot13-screened rules sit in the same
+ * tables, so the same pass tells whether the rot13 of the text is worth building at all. */
+enum { GATE_BUCKETS = 1024, GATE3_BUCKETS = 2048 };
 static inline unsigned pair_bucket(unsigned char c0, unsigned char c1) {
     return ((c0 * 31u) ^ (c1 * 131u)) & (GATE_BUCKETS - 1);
+}
+/* Buckets GATE_BUCKETS .. GATE_BUCKETS + GATE3_BUCKETS - 1 (the top 11 bits of a
+ * multiplicative hash of the three bytes). */
+static inline unsigned triple_bucket(unsigned char c0, unsigned char c1, unsigned char c2) {
+    const uint32_t key = (uint32_t)c0 | (uint32_t)c1 << 8 | (uint32_t)c2 << 16;
+    return GATE_BUCKETS + ((key * 0x9E3779B1u) >> 21);
 }
 
 typedef struct gate_stem {
@@ -42,17 +51,24 @@ struct sealm_guard_injector {
     bool can_start[256];      /* some stem (of any kind) begins with this byte */
     /* one-byte stems ("i"): rules, rot13 rules, and the same for " | " stems, by that byte */
     uint64_t one[256], one13[256], one_also[256], one13_also[256];
-    /* longer stems, sorted by the hash of their first two bytes: bucket b is
-     * stems[start[b], start[b + 1]) */
+    /* longer stems, sorted by bucket (pair_bucket or triple_bucket, see stem_bucket): bucket b
+     * is stems[start[b], start[b + 1]) */
     gate_stem *stems;
     size_t n_stems;
-    uint16_t bucket_start[GATE_BUCKETS + 1];
+    uint16_t bucket_start[GATE_BUCKETS + GATE3_BUCKETS + 1];
     /* bytes that send a message down normalization's slow path: non-ASCII, and the first
      * byte of every special-token string */
     bool slow_byte[256];
 };
 
-static unsigned stem_bucket(const gate_stem *g) { return pair_bucket((unsigned char)g->s[0], (unsigned char)g->s[1]); }
+/* Whether stem g is found by its first three bytes: it has three, and neither the second nor
+ * the third is the whitespace wildcard (which matches a run of any length). */
+static inline bool by_three(const gate_stem *g) { return g->n >= 3 && g->s[1] != '_' && g->s[2] != '_'; }
+
+static unsigned stem_bucket(const gate_stem *g) {
+    const unsigned char *b = (const unsigned char *)g->s;
+    return by_three(g) ? triple_bucket(b[0], b[1], b[2]) : pair_bucket(b[0], b[1]);
+}
 
 static int stem_cmp(const void *a, const void *b) {
     const gate_stem *x = a, *y = b;
@@ -123,7 +139,7 @@ static bool build_gate(sealm_guard_injector *inj) {
     if (inj->n_stems > UINT16_MAX) return false;
     qsort(inj->stems, inj->n_stems, sizeof *inj->stems, stem_cmp);
     size_t k = 0;
-    for (unsigned b = 0; b <= GATE_BUCKETS; b++) {
+    for (unsigned b = 0; b <= GATE_BUCKETS + GATE3_BUCKETS; b++) {
         while (k < inj->n_stems && stem_bucket(&inj->stems[k]) < b) k++;
         inj->bucket_start[b] = (uint16_t)k;
     }
@@ -136,14 +152,12 @@ static inline unsigned char lower(unsigned char c) { return guard_is_upper(c) ? 
 static inline unsigned char gate_byte(unsigned char c) { return guard_is_space(c) ? '_' : lower(c); }
 
 /* Does stem g occur at text[i]? '_' in a stem matches a run of whitespace. The caller has
- * compared the stem's first two bytes already (as gate bytes), so a stem whose second byte is
- * a letter is compared from its third byte on. */
+ * compared the bytes the stem's bucket was chosen by already (as gate bytes: the first three
+ * for a by_three stem, else the first two), so the comparison starts after them — after the
+ * first byte only when the second is the wildcard, which may stand for several bytes. */
 static inline bool stem_at(const unsigned char *t, size_t len, size_t i, const gate_stem *g) {
-    size_t j = 0;
-    if (g->s[1] != '_') {
-        j = 2;
-        i += 2;
-    }
+    size_t j = by_three(g) ? 3 : g->s[1] != '_' ? 2 : 0;
+    i += j;
     for (; j < g->n; j++) {
         if (i >= len) return false;
         if (g->s[j] == '_') {
@@ -155,6 +169,25 @@ static inline bool stem_at(const unsigned char *t, size_t len, size_t i, const g
         i++;
     }
     return true;
+}
+
+/* What the stems found at one word start add up to. */
+typedef struct gate_found {
+    uint64_t hit, hit13, also, also13;
+} gate_found;
+
+/* Adds the stems of bucket b that occur at text[i] to f; key holds the bytes the bucket was
+ * chosen by (n_key of them: 2 or 3), which a stem must begin with to be compared further. */
+static inline void scan_bucket(const sealm_guard_injector *inj, unsigned b, const unsigned char *key, size_t n_key,
+                               const unsigned char *t, size_t len, size_t i, gate_found *f) {
+    for (size_t k = inj->bucket_start[b]; k < inj->bucket_start[b + 1]; k++) {
+        const gate_stem *g = &inj->stems[k];
+        if (memcmp(g->s, key, n_key) != 0 || !stem_at(t, len, i, g)) continue;
+        f->hit |= g->rules;
+        f->hit13 |= g->rules13;
+        f->also |= g->also;
+        f->also13 |= g->also13;
+    }
 }
 
 static const bool ALNUM[256] = {
@@ -417,18 +450,15 @@ static sealm_status run_rules(const sealm_guard_injector *inj, const char *text,
     for (size_t i = 0; i < len;) {
         unsigned char c = lower(t[i]);
         if (!inj->can_start[c]) goto next_word;
-        unsigned char c1 = i + 1 < len ? gate_byte(t[i + 1]) : 0;
-        uint64_t hit = inj->one[c], hit13 = inj->one13[c];
-        uint64_t also = inj->one_also[c], also13 = inj->one13_also[c];
-        unsigned b = pair_bucket(c, c1);
-        for (size_t k = inj->bucket_start[b]; k < inj->bucket_start[b + 1]; k++) {
-            const gate_stem *g = &inj->stems[k];
-            if ((unsigned char)g->s[0] != c || (unsigned char)g->s[1] != c1 || !stem_at(t, len, i, g)) continue;
-            hit |= g->rules;
-            hit13 |= g->rules13;
-            also |= g->also;
-            also13 |= g->also13;
+        const unsigned char key[3] = {c, i + 1 < len ? gate_byte(t[i + 1]) : 0, i + 2 < len ? gate_byte(t[i + 2]) : 0};
+        gate_found f = {inj->one[c], inj->one13[c], inj->one_also[c], inj->one13_also[c]};
+        if (key[1]) {
+            scan_bucket(inj, pair_bucket(c, key[1]), key, 2, t, len, i, &f);
+            /* a by_three stem's second and third bytes are plain, never the wildcard */
+            if (key[2] && key[1] != '_' && key[2] != '_')
+                scan_bucket(inj, triple_bucket(c, key[1], key[2]), key, 3, t, len, i, &f);
         }
+        const uint64_t hit = f.hit, hit13 = f.hit13, also = f.also, also13 = f.also13;
         rr.also_seen |= also;
         if (r13) r13->also_seen |= also13;
         if (hit13 && r13) {
