@@ -120,7 +120,7 @@ const inject_rule SEALM_GUARD_INJECT_RULES[] = {
      "\\b(?:openai|anthropic|content|safety|ethical|moral)\\s+(?:policy|policies|guidelines|filters?|"
      "restrictions)\\b"},
     /* ---- system prompt and secret extraction ---- */
-    {"extract.system-prompt", 0.85f, true, true, "repeat print reveal show tell display output give write list spell share leak dump disclos expos recit echo provid paste type transl summar descr respond what quote",
+    {"extract.system-prompt", 0.85f, true, true, "repeat print reveal show tell display output give write list spell share leak dump disclos expos recit echo provid paste type transl summar descr respond what quote | system prompt preprompt pre-prompt instruction message rules text guideline configuration",
      "\\b" SHOW "\\b" GAP(3) "(?:your|the|its|my|these|those|all|every)\\s+(?:\\S+\\s+){0,2}?"
      "(?:system\\s+(?:prompt|message|instructions?)|(?:initials?|original|hidden|secret|internal|first|full|"
      "complete|exact|previous|above|preceding|prior)\\s+(?:prompts?|instructions?|messages?|rules|text|"
@@ -132,17 +132,17 @@ const inject_rule SEALM_GUARD_INJECT_RULES[] = {
     {"extract.your-instructions", 0.5f, true, true, "your instructions",
      "\\byour\\s+(?:\\S+\\s+)?(?:instructions|prompt|programming|guidelines|rules|directives)\\b|"
      "\\binstructions\\s+you\\s+(?:have\\s+been|were|got)\\s+given\\b"},
-    {"extract.text-above", 0.75f, true, true, "everything all text words content sentence what beginning",
+    {"extract.text-above", 0.75f, true, true, "everything all text words content sentence what beginning | above before prior beginning told instructed given programmed",
      "\\b(?:everything|all|text|words|content|sentences?|what(?:ever)?\\s+(?:was|is)\\s+written)\\s+"
      "(?:written\\s+)?(?:above|before\\s+this|prior\\s+to\\s+this)\\b|"
      "\\bbeginning\\s+of\\s+(?:this|the|our)\\s+(?:conversation|chat|prompt)\\b|"
      "\\bwhat\\s+(?:were|have)\\s+you\\s+(?:been\\s+)?(?:told|instructed|given|programmed)\\b"},
-    {"extract.show-your-instructions", 0.75f, true, true, "repeat print reveal show tell display output give write list spell share leak dump disclos expos recit echo provid paste type transl summar descr respond what quote instructions directions guidelines rules",
+    {"extract.show-your-instructions", 0.75f, true, true, "repeat print reveal show tell display output give write list spell share leak dump disclos expos recit echo provid paste type transl summar descr respond what quote instructions directions guidelines rules | instruction directi guideline rules prompt programming",
      "\\b" SHOW "\\b" GAP(4) "(?:all\\s+(?:of\\s+)?)?your\\s+(?:\\S+\\s+){0,2}?(?:instructions?|directions|guidelines|"
      "rules|prompt|directives|programming)\\b|\\b(?:instructions|directions|guidelines|rules)\\s+"
      "(?:that\\s+)?(?:you\\s+(?:have|had|were|got|received|'ve)|you've|have\\s+you|were\\s+you|did\\s+you)\\b|"
      "\\bwhat\\s+(?:\\S+\\s+)?(?:instructions|directions|rules|guidelines)\\s+(?:have|did|were|are)\\s+you\\b"},
-    {"extract.show-instructions", 0.45f, true, true, "repeat print reveal show tell display output give write list spell share leak dump disclos expos recit echo provid paste type transl summar descr respond what quote",
+    {"extract.show-instructions", 0.45f, true, true, "repeat print reveal show tell display output give write list spell share leak dump disclos expos recit echo provid paste type transl summar descr respond what quote | instructions guidelines directions",
      "\\b" SHOW "\\b(?:\\s+me)?\\s+(?:the\\s+)?(?:instructions|guidelines|directions)\\b"},
     {"extract.told-initially", 0.6f, true, true,
      "you_were i_was my_instructions not_supposed entire_conv whole_conv full_conv initiali",
@@ -206,7 +206,7 @@ const inject_rule SEALM_GUARD_INJECT_RULES[] = {
      "\\b(?:repeat|recite|restate|reconfirm|reiterate|regurgitate)\\b" GAP(3)
      "(?:(?:all|the|my|your|those|these|every|any|of)\\s+)*(?:\\S+\\s+)?(?:instr\\w*|inst\\w{0,3}ctions?|rules|"
      "guide\\s*lines|prompts?|directives|orders)\\b"},
-    {"extract.instructions-given", 0.5f, true, true, "instr inst rules guide directiv",
+    {"extract.instructions-given", 0.5f, true, true, "instr inst rules guide directiv | given provided assigned received got",
      "\\b(?:instr\\w*|inst\\w{0,3}ctions?|rules|guide\\s*lines|directives)\\s+(?:that\\s+)?(?:were\\s+|have\\s+been\\s+|"
      "you\\s+(?:were|have\\s+been)\\s+)?(?:given|provided|assigned|received)\\s+(?:to\\s+)?(?:you|u)\\b|"
      "\\binstructions?\\s+(?:that\\s+)?you\\s+(?:received|got)\\b"},
@@ -217,7 +217,7 @@ const inject_rule SEALM_GUARD_INJECT_RULES[] = {
     {"override.do-not-follow", 0.8f, true, true, "do_not don't dont stop",
      "\\b(?:do\\s+not|don't|dont|stop)\\s+(?:listen(?:ing)?\\s+to|follow(?:ing)?|obey(?:ing)?|heed(?:ing)?)\\s+"
      "(?:(?:any|all|the|your|my|of)\\s+)*(?:previous|prior|earlier|above|original|initial|old|preceding)\\b"},
-    {"override.void-earlier", 0.8f, true, true, "previous prior above earlier preceding all",
+    {"override.void-earlier", 0.8f, true, true, "previous prior above earlier preceding all | irrelevant void null invalid obsolete cancel revoked no_longer",
      "\\b(?:all\\s+(?:the\\s+)?)?(?:previous|prior|above|earlier|preceding)\\s+(?:\\S+\\s+)?(?:instructions?|information|"
      "rules|tasks?|prompts?|directives|orders),?(?:\\s+\\S+){0,4}?\\s+(?:are|is|were|was)\\s+(?:now\\s+|hereby\\s+)?"
      "(?:irrelevant|void|null|invalid|obsolete|cancell?ed|revoked|no\\s+longer\\s+(?:valid|relevant|in\\s+effect|appl\\w+))\\b"},
