@@ -109,16 +109,22 @@ static void check_invariances(const char *path) {
     unload(&l);
 }
 
-/* Batched decode of independent sequences (sealm_context_eval_many): three contexts at
- * different positions, holding different token sequences, each decode step one token per
- * context in one call; every context's logits must equal, bit for bit, those of a context
- * that decodes the same sequence alone. With the pool shared (sealmd's slots) and not. */
+/* Batched decode of independent sequences (sealm_context_eval_many): nine contexts at
+ * different positions, holding different token sequences; each decode step one token for
+ * each of the first n contexts in one call, n = 9, 8, 5, 3 (the tiled products over one
+ * partial token group at 9 and 8, the four-rows-per-token products at 5 and 3); every
+ * context's logits must equal, bit for bit, those of a context that decodes the same
+ * sequence alone. With the pool shared (sealmd's slots) and not. */
 static void check_many(const char *path) {
     loaded l = load(path);
     const int32_t n_vocab = sealm_model_hparams(l.m)->n_vocab;
-    enum { SEQS = 3, STEPS = 4 };
-    const int32_t start[SEQS] = {0, 3, 7};   /* where each sequence starts in PROMPT */
-    const int32_t held[SEQS] = {5, 2, 4};    /* tokens each holds before the batched steps */
+    enum { SEQS = 9, STEPS = 4 };
+    static const int32_t rows_at_step[STEPS] = {9, 8, 5, 3};
+    int32_t start[SEQS], held[SEQS];   /* where each sequence starts in PROMPT, tokens it holds */
+    for (int s = 0; s < SEQS; s++) {
+        start[s] = s % 7;
+        held[s] = 1 + (s * 3) % 5;
+    }
     sealm_error err = {0};
     for (int variant = 0; variant < 2; variant++) {
         const int threads = variant == 0 ? 2 : 1;
@@ -126,7 +132,7 @@ static void check_many(const char *path) {
         for (int s = 0; s < SEQS; s++) {
             sealm_context_params p = sealm_context_params_default();
             p.n_ctx = 64;
-            p.n_batch = 8;
+            p.n_batch = 16;
             p.n_threads = threads;
             c[s] = NULL;
             /* variant 0: the slots share the first one's pool, as in sealmd */
@@ -139,21 +145,23 @@ static void check_many(const char *path) {
             assert_int_equal(sealm_context_eval(ref[s], toks, held[s], false, &err), SEALM_OK);
         }
         for (int step = 0; step < STEPS; step++) {
+            const int32_t n = rows_at_step[step];
             int32_t next[SEQS];
-            for (int s = 0; s < SEQS; s++) {
-                next[s] = PROMPT[start[s] + held[s] + step] % n_vocab;
+            for (int s = 0; s < n; s++) {
+                const int32_t at = sealm_context_n_past(ref[s]);
+                next[s] = PROMPT[start[s] + at] % n_vocab;
                 assert_int_equal(sealm_context_eval(ref[s], &next[s], 1, false, &err), SEALM_OK);
             }
-            /* the last step leaves the third sequence out: fewer rows than slots */
-            const int32_t n = step == STEPS - 1 ? SEQS - 1 : SEQS;
             if (sealm_context_eval_many(c, next, n, &err)) fail_msg("eval_many: %s", err.message);
-            for (int s = 0; s < n; s++) {
-                assert_int_equal(sealm_context_n_past(c[s]), held[s] + step + 1);
-                if (memcmp(sealm_context_logits(c[s], -1), sealm_context_logits(ref[s], -1), (size_t)n_vocab * sizeof(float)))
-                    fail_msg("%s: sequence %d, step %d: batched logits differ from the single decode", path, s, step);
+            for (int s = 0; s < SEQS; s++) {
+                assert_int_equal(sealm_context_n_past(c[s]), sealm_context_n_past(ref[s]));
+                if (s < n && memcmp(sealm_context_logits(c[s], -1), sealm_context_logits(ref[s], -1),
+                                    (size_t)n_vocab * sizeof(float)))
+                    fail_msg("%s: sequence %d, step %d (%d rows): batched logits differ from the single decode", path,
+                             s, step, n);
             }
         }
-        assert_int_equal(sealm_context_n_past(c[2]), held[2] + STEPS - 1);
+        assert_int_equal(sealm_context_n_past(c[SEQS - 1]), held[SEQS - 1] + 1);
         for (int s = SEQS - 1; s >= 0; s--) {   /* the pool's owner last */
             sealm_context_free(c[s]);
             sealm_context_free(ref[s]);
