@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Load benchmark for sealmd (issue 4): N concurrent streaming clients on loopback, each
-sending requests back to back for a fixed time; reports aggregate completion tokens/s and
-p50/p99 time to first token. Works against any OpenAI-compatible server (e.g. llama.cpp's
+sending requests back to back for a fixed time; reports aggregate completion tokens/s,
+p50/p99 time to first token, and p50/p99/max inter-token latency (the gaps between a stream's
+consecutive tokens, over all streams). Works against any OpenAI-compatible server (e.g. llama.cpp's
 llama-server) given --url, or starts sealmd itself on a Unix socket with --model.
 
   bench/sealmd_load.py --sealmd build/sealmd --model models/SmolLM2-135M-Instruct.Q4_1.gguf \
@@ -92,7 +93,8 @@ class BodyReader:
 
 
 def request(addr, body, key):
-    """One streaming completion over a raw socket; returns (ttft_s, n_tokens) or None."""
+    """One streaming completion over a raw socket; returns (ttft_s, n_tokens, gaps_s) or None, gaps_s
+    being the times between consecutive streamed tokens (what a reader sees as stalls)."""
     if isinstance(addr, str):
         s = socket.socket(socket.AF_UNIX)
     else:
@@ -104,7 +106,7 @@ def request(addr, body, key):
     s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key.encode() +
               b"\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " +
               str(len(data)).encode() + b"\r\n\r\n" + data)
-    reader, buf, ttft, n = BodyReader(s), b"", None, 0
+    reader, buf, ttft, n, gaps, last = BodyReader(s), b"", None, 0, [], None
     while True:
         chunk = reader.read()
         if not chunk:
@@ -118,7 +120,7 @@ def request(addr, body, key):
             payload = ev[i + 6:]
             if payload.strip() == b"[DONE]":
                 s.close()
-                return (ttft, n) if ttft is not None else None
+                return (ttft, n, gaps) if ttft is not None else None
             try:
                 d = json.loads(payload)
             except ValueError:
@@ -126,10 +128,14 @@ def request(addr, body, key):
             ch = d.get("choices") or []
             if ch and (ch[0].get("delta") or {}).get("content"):
                 n += 1
+                now = time.perf_counter()
                 if ttft is None:
-                    ttft = time.perf_counter() - t0
+                    ttft = now - t0
+                else:
+                    gaps.append(now - last)
+                last = now
     s.close()
-    return (ttft, n) if ttft is not None else None
+    return (ttft, n, gaps) if ttft is not None else None
 
 
 def run_level(addr, model, clients, seconds, max_tokens, key, system=None):
@@ -157,9 +163,12 @@ def run_level(addr, model, clients, seconds, max_tokens, key, system=None):
     ok = [s for s in stats if s]
     ttfts = sorted(s[0] for s in ok)
     toks = sum(s[1] for s in ok)
-    pct = lambda p: ttfts[min(len(ttfts) - 1, int(p * len(ttfts)))] * 1000 if ttfts else float("nan")
+    gaps = sorted(g for s in ok for g in s[2])
+    pct = lambda v, p: v[min(len(v) - 1, int(p * len(v)))] * 1000 if v else float("nan")
     return {"clients": clients, "requests": len(stats), "failed": len(stats) - len(ok), "tokens": toks,
-            "tok_per_s": round(toks / wall, 1), "ttft_p50_ms": round(pct(0.5), 1), "ttft_p99_ms": round(pct(0.99), 1)}
+            "tok_per_s": round(toks / wall, 1), "ttft_p50_ms": round(pct(ttfts, 0.5), 1),
+            "ttft_p99_ms": round(pct(ttfts, 0.99), 1), "itl_p50_ms": round(pct(gaps, 0.5), 1),
+            "itl_p99_ms": round(pct(gaps, 0.99), 1), "itl_max_ms": round(gaps[-1] * 1000, 1) if gaps else float("nan")}
 
 
 def main():
@@ -176,6 +185,10 @@ def main():
     ap.add_argument("--system", choices=["none", "assistant"], default="none",
                     help="assistant: every request carries the same long system prompt")
     ap.add_argument("--no-prefix-cache", action="store_true", help="sealmd: models[].prefix_cache false")
+    ap.add_argument("--prefill-turn-ms", type=int, help="sealmd: models[].prefill_turn_ms (prompt time per turn "
+                    "while streams decode; default off)")
+    ap.add_argument("--chat-template", help="sealmd: models[].chat_template, for a model file without one "
+                    "(e.g. a `sealm synth` model: zephyr)")
     a = ap.parse_args()
     system = ASSISTANT_SYSTEM if a.system == "assistant" else None
     proc = None
@@ -193,6 +206,10 @@ def main():
                          "features": ["system_prompt"]}]}
         if a.no_prefix_cache:
             cfg["models"][0]["prefix_cache"] = False
+        if a.prefill_turn_ms is not None:
+            cfg["models"][0]["prefill_turn_ms"] = a.prefill_turn_ms
+        if a.chat_template:
+            cfg["models"][0]["chat_template"] = a.chat_template
         with open(os.path.join(d, "cfg.json"), "w") as f:
             json.dump(cfg, f)
         proc = subprocess.Popen([a.sealmd, os.path.join(d, "cfg.json")], stderr=subprocess.DEVNULL)

@@ -213,7 +213,7 @@ static sealm_status parse_models(const json_t *root, front_config *cfg, sealm_er
 {
     static const char *const known[] = {"id", "path", "device_key", "passphrase_file", "trust", "state", "tpm",
                                         "allow_plain", "n_ctx", "threads", "max_parallel", "system_prompt",
-                                        "chat_template", "logprobs", "prefix_cache", "guard", NULL};
+                                        "chat_template", "logprobs", "prefix_cache", "prefill_turn_ms", "guard", NULL};
     json_t *models = json_object_get(root, "models");
     if (!json_is_array(models) || json_array_size(models) == 0)
         return sealm_error_set(err, SEALM_E_INVALID, "config: \"models\" must be a non-empty array");
@@ -250,7 +250,8 @@ static sealm_status parse_models(const json_t *root, front_config *cfg, sealm_er
             (st = get_bool(m, "prefix_cache", where, true, &flag, err)) ||
             (st = get_int(m, "n_ctx", where, 2048, 16, 1 << 20, &dummy, err)) ||
             (st = get_int(m, "threads", where, 0, 0, 1024, &dummy, err)) ||
-            (st = get_int(m, "max_parallel", where, 4, 1, 64, &dummy, err)))
+            (st = get_int(m, "max_parallel", where, 4, 1, 64, &dummy, err)) ||
+            (st = get_int(m, "prefill_turn_ms", where, 0, 0, 60000, &dummy, err)))
             return st;
         /* A sealed bundle needs its device key, trust store and rollback state; a plain GGUF
          * only when the operator said so explicitly. */

@@ -21,6 +21,7 @@
 
 enum {
     PREFILL_CHUNK = 128,        /* prompt tokens per turn: bounds how long a new prompt delays others */
+    PREFILL_CHUNK_MIN = 16,     /* the shortest chunk: one token group of the tiled products */
     FRAMES_PER_TURN = 64,       /* frames read between turns: a flood of frames cannot stall decoding */
     DEFAULT_MAX_PROMPT = 2048,
     DEFAULT_MAX_TOKENS = 512,
@@ -537,6 +538,7 @@ static sealm_status slot_start(worker *w, worker_model *m, worker_slot *s, worke
 {
     sealm_error lerr = {0};
     s->rq = rq;
+    s->admitted = ++m->n_admitted;
     s->n_generated = 0;
     s->pending = -1;
     rq->n_cached = slot_reusable(s, rq);
@@ -579,26 +581,77 @@ static double chosen_logprob(const float *logits, int32_t n, int32_t token)
 
 static sealm_status slot_emit(worker *w, worker_model *m, worker_slot *s, sealm_error *err);
 
+/* models[].prefill_turn_ms: while requests of the model are decoding, the prompts still being
+ * read get about that much time per turn between them (at the model's measured prefill rate),
+ * oldest first, so that the decoding streams wait about that long per turn. Without it every
+ * prompt takes a PREFILL_CHUNK each turn: on a 2-core machine a 1B model prefills ~100
+ * tokens/s, and each new prompt then stalls every stream for over a second a turn. It is a
+ * choice, not a free gain: the prompts wait longer for their first token (docs/sealmd.md). */
+
+static double mono_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+int32_t worker_turn_prefill_budget(const worker_model *m)
+{
+    bool decoding = false;
+    for (int j = 0; j < m->n_slots; j++) {
+        const worker_slot *o = &m->slots[j];
+        decoding |= o->rq && o->n_prefilled == o->rq->n_prompt;
+    }
+    if (!decoding || m->prefill_turn_s <= 0)
+        return INT32_MAX;
+    const double fit = m->prefill_tps * m->prefill_turn_s;
+    if (fit >= PREFILL_CHUNK)
+        return PREFILL_CHUNK;
+    const int32_t groups = (int32_t)fit / PREFILL_CHUNK_MIN;
+    return groups > 1 ? groups * PREFILL_CHUNK_MIN : PREFILL_CHUNK_MIN;
+}
+
+int32_t worker_prefill_chunk(int32_t n_left, int32_t *budget)
+{
+    int32_t n = n_left < PREFILL_CHUNK ? n_left : PREFILL_CHUNK;
+    if (n > *budget)
+        n = *budget;
+    if (n < n_left)
+        n = n / PREFILL_CHUNK_MIN * PREFILL_CHUNK_MIN;
+    if (n <= 0)
+        return 0;
+    *budget -= n;
+    return n;
+}
+
 /* One turn of one slot: a prefill chunk, or one evaluated and sampled token. */
 static sealm_status slot_step(worker *w, worker_model *m, worker_slot *s, sealm_error *err)
 {
     worker_request *rq = s->rq;
     sealm_error eerr = {0};
     if (s->n_prefilled < rq->n_prompt) {
-        int32_t n = rq->n_prompt - s->n_prefilled;
-        if (n > PREFILL_CHUNK)
-            n = PREFILL_CHUNK;
+        const int32_t n = worker_prefill_chunk(rq->n_prompt - s->n_prefilled, &m->turn_prefill_left);
+        if (n == 0)
+            return SEALM_OK;   /* this turn's prompt budget went to older prompts */
+        const double t0 = mono_s();
         if (slot_eval(s, rq->prompt + s->n_prefilled, n, &eerr)) {
             /* the ERROR frame ends the request; no DONE follows */
             sealm_status st = send_error(w, rq->req, "internal", "evaluation failed", err);
             slot_release(s);
             return st;
         }
+        const double dt = mono_s() - t0;
+        if (n >= PREFILL_CHUNK_MIN && dt > 0)   /* shorter chunks say more about overheads than the rate */
+            m->prefill_tps = (double)n / dt;
         for (int32_t i = 0; i < n; i++)
             sealm_sampler_accept(s->sampler, rq->prompt[s->n_prefilled + i]);
         s->n_prefilled += n;
         if (s->n_prefilled < rq->n_prompt)
             return SEALM_OK;
+        /* a stream starts: with a per-turn prompt time, the other prompts wait for the next
+         * turn (budgeted now) rather than hold up its second token behind whole chunks */
+        if (m->prefill_turn_s > 0)
+            m->turn_prefill_left = 0;
     } else if (s->pending >= 0) {
         if (sealm_context_n_past(s->ctx) >= sealm_context_n_ctx(s->ctx))
             return slot_finish(w, s, "length", true, err);
@@ -838,6 +891,31 @@ static sealm_status read_frames(worker *w, bool block, bool *eof, sealm_error *e
     return SEALM_OK;
 }
 
+/* The rest of a turn: every slot the batched pass did not serve takes its step (a lone
+ * decoder its token, a prompt its chunk), the prompts oldest first within the turn's budget. */
+static sealm_status step_slots(worker *w, worker_model *m, sealm_error *err)
+{
+    worker_slot *order[WORKER_MAX_SLOTS];
+    int n = 0;
+    for (int j = 0; j < m->n_slots; j++) {
+        worker_slot *s = &m->slots[j];
+        if (!s->rq || s->turn_done)
+            continue;
+        int k = n++;
+        for (; k > 0 && order[k - 1]->admitted > s->admitted; k--)   /* insertion: by admission */
+            order[k] = order[k - 1];
+        order[k] = s;
+    }
+    m->turn_prefill_left = worker_turn_prefill_budget(m);
+    for (int k = 0; k < n; k++) {
+        /* a slot ended by an earlier step's request is free now; the order holds each once */
+        sealm_status st = order[k]->rq ? slot_step(w, m, order[k], err) : SEALM_OK;
+        if (st)
+            return st;
+    }
+    return SEALM_OK;
+}
+
 static sealm_status serve(worker *w, sealm_error *err)
 {
     for (;;) {
@@ -851,9 +929,8 @@ static sealm_status serve(worker *w, sealm_error *err)
             worker_model *m = &w->models[i];
             if ((st = admit(w, m, err)) || (st = decode_turn(w, m, err)))
                 return st;
-            for (int j = 0; j < m->n_slots; j++)
-                if (m->slots[j].rq && !m->slots[j].turn_done && (st = slot_step(w, m, &m->slots[j], err)))
-                    return st;
+            if ((st = step_slots(w, m, err)))
+                return st;
         }
     }
 }

@@ -46,6 +46,7 @@ typedef struct worker_slot {
     sealm_sampler *sampler;
     sealm_stop_matcher *stop;
     sealm_detok_stream detok;
+    uint64_t admitted;            /* the model's admission count when this request started */
     int32_t n_prefilled;          /* prompt tokens evaluated so far */
     int32_t n_generated;          /* completion tokens sampled so far */
     int32_t pending;              /* sampled token not yet evaluated; -1 none */
@@ -74,11 +75,26 @@ typedef struct worker_model {
     bool system_conflict;         /* manifest and config both set one, and they differ */
     int32_t n_ctx;                /* tokens per slot */
     bool prefix_cache;            /* reuse a slot's held prompt prefix (per scope) */
+    double prefill_turn_s;        /* prompt time per turn while streams decode; 0: no limit */
+    double prefill_tps;           /* prompt tokens/s of the last measured prefill chunk; 0: none yet */
+    uint64_t n_admitted;          /* requests started so far (orders the prompts' turns) */
+    int32_t turn_prefill_left;    /* prompt tokens the current turn may still evaluate */
     int32_t n_vocab;
     int n_slots;
     worker_slot *slots;
     worker_request *queue_head, *queue_tail;
 } worker_model;
+
+/* The prompt tokens one turn of m may evaluate, over all its slots still in their prompts:
+ * unlimited when m->prefill_turn_s is 0 (every prompt takes a chunk of up to 128 a turn) or
+ * no slot of m is decoding; else whole groups of 16 that take about prefill_turn_s at
+ * m->prefill_tps, at least 16 (16 until a rate is measured) and at most 128, so that the
+ * decoding streams wait about that long per turn. Pure; for the serving loop and tests. */
+int32_t worker_turn_prefill_budget(const worker_model *m);
+/* The chunk a prompt with n_left (>= 1) tokens to go takes from *budget (a turn's budget):
+ * at most 128, whole groups of 16 unless it ends the prompt; 0 when the budget is spent
+ * (the prompt waits for the next turn). Decrements *budget by the chunk. */
+int32_t worker_prefill_chunk(int32_t n_left, int32_t *budget);
 
 /* Loads every entry of models (a JSON array) into *out (n_out entries).
  * Errors: those of the library loaders, SEALM_E_INVALID for a malformed entry. */

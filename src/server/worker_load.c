@@ -252,11 +252,13 @@ static sealm_status load_one(worker_model *m, const json_t *entry, sealm_error *
         return sealm_error_set(err, SEALM_E_INVALID, "models: every entry needs \"id\" and \"path\"");
     if (!(m->id = strdup(id)))
         return sealm_error_set(err, SEALM_E_NOMEM, "out of memory");
-    int64_t n_ctx, threads, max_parallel;
+    int64_t n_ctx, threads, max_parallel, prefill_turn_ms;
     if ((st = entry_int(entry, "n_ctx", DEFAULT_N_CTX, 16, 1 << 20, &n_ctx, err)) ||
         (st = entry_int(entry, "threads", 0, 0, 1024, &threads, err)) ||
-        (st = entry_int(entry, "max_parallel", DEFAULT_MAX_PARALLEL, 1, MAX_PARALLEL_LIMIT, &max_parallel, err)))
+        (st = entry_int(entry, "max_parallel", DEFAULT_MAX_PARALLEL, 1, MAX_PARALLEL_LIMIT, &max_parallel, err)) ||
+        (st = entry_int(entry, "prefill_turn_ms", 0, 0, 60000, &prefill_turn_ms, err)))
         return st;
+    m->prefill_turn_s = (double)prefill_turn_ms / 1000.0;
     const json_t *plain = json_object_get(entry, "allow_plain");
     if (plain && !json_is_boolean(plain) && !json_is_null(plain))
         return sealm_error_set(err, SEALM_E_INVALID, "models: \"allow_plain\" must be true or false");

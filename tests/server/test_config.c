@@ -102,6 +102,8 @@ static void test_refusals(void **state)
         {"{\"unix\":{\"path\":\"/s\"}}", "", "{\"id\":\"m\",\"path\":\"/x\"}", KEY, "device_key"},
         {"{\"unix\":{\"path\":\"/s\"}}", "", "{\"id\":\"m\",\"path\":\"/x\",\"allow_plain\":\"yes\"}", KEY, "allow_plain"},
         {"{\"unix\":{\"path\":\"/s\"}}", "", "{\"id\":\"m\",\"path\":\"/x\",\"allow_plain\":true,\"prefix_cache\":\"yes\"}", KEY, "prefix_cache"},
+        {"{\"unix\":{\"path\":\"/s\"}}", "", "{\"id\":\"m\",\"path\":\"/x\",\"allow_plain\":true,\"prefill_turn_ms\":\"50\"}", KEY, "prefill_turn_ms"},
+        {"{\"unix\":{\"path\":\"/s\"}}", "", "{\"id\":\"m\",\"path\":\"/x\",\"allow_plain\":true,\"prefill_turn_ms\":-1}", KEY, "prefill_turn_ms"},
         {"{\"unix\":{\"path\":\"/s\"}}", "", "{\"id\":\"bad id\",\"path\":\"/x\",\"allow_plain\":true}", KEY, "id"},
         {"{\"unix\":{\"path\":\"/s\"}}", "", "{\"id\":\"m\",\"path\":\"/x\",\"allow_plain\":true,\"n_ctx\":1}", KEY, "n_ctx"},
         {"{\"unix\":{\"path\":\"/s\"}}", "", MODEL, "{\"id\":\"k\",\"hash\":\"secret\",\"models\":[\"*\"]}", "hash"},

@@ -32,6 +32,7 @@
 #include "sealm/server.h"
 #include "sealm/tokenizer.h"
 #include "server/ipc.h"
+#include "server/worker.h"
 
 #define MODEL_PATH SEALM_SHARED_DIR "/models/stories260K.gguf"
 #define PROMPT "Once upon a time, there was a little"
@@ -982,6 +983,49 @@ static void test_sandbox_refuses_files_sockets_processes(void **state)
     }
 }
 
+/* A turn's prompt budget (prefill_turn_ms 50): unlimited with no stream decoding or the option
+ * off; while a stream decodes, about 0.05 s
+ * of the measured prefill rate in whole 16-token groups (16 before any rate is known, at most
+ * 128). And the chunks prompts take from it, oldest first: at most 128, whole groups unless a
+ * chunk ends its prompt, nothing once it is spent. */
+static void test_prefill_budget(void **state)
+{
+    (void)state;
+    worker_request rq[3] = {{.n_prompt = 300}, {.n_prompt = 40}, {.n_prompt = 50}};
+    worker_slot slots[3] = {{.rq = &rq[0], .n_prefilled = 0}, {.rq = NULL}, {.rq = NULL}};
+    worker_model m = {.n_slots = 3, .slots = slots, .prefill_turn_s = 0.05, .prefill_tps = 0};
+    assert_int_equal(worker_turn_prefill_budget(&m), INT32_MAX);          /* only a prompt */
+    slots[1] = (worker_slot){.rq = &rq[1], .n_prefilled = 10};           /* a second prompt */
+    assert_int_equal(worker_turn_prefill_budget(&m), INT32_MAX);
+    slots[1].n_prefilled = 40;                                            /* now decoding */
+    assert_int_equal(worker_turn_prefill_budget(&m), 16);                 /* no rate yet */
+    m.prefill_tps = 1000.0;                                               /* 50 tokens in 0.05 s */
+    assert_int_equal(worker_turn_prefill_budget(&m), 48);
+    m.prefill_tps = 100.0;                                                /* 5: the floor */
+    assert_int_equal(worker_turn_prefill_budget(&m), 16);
+    m.prefill_tps = 1e6;                                                  /* the cap */
+    assert_int_equal(worker_turn_prefill_budget(&m), 128);
+    m.prefill_turn_s = 0;                                                 /* the option off */
+    m.prefill_tps = 1000.0;
+    assert_int_equal(worker_turn_prefill_budget(&m), INT32_MAX);
+
+    int32_t budget = INT32_MAX;                                           /* no stream decoding */
+    assert_int_equal(worker_prefill_chunk(300, &budget), 128);
+    assert_int_equal(worker_prefill_chunk(70, &budget), 70);
+    budget = 48;                                                          /* oldest first */
+    assert_int_equal(worker_prefill_chunk(40, &budget), 40);              /* ends its prompt */
+    assert_int_equal(budget, 8);
+    assert_int_equal(worker_prefill_chunk(300, &budget), 0);              /* less than a group left */
+    assert_int_equal(worker_prefill_chunk(5, &budget), 5);                /* but a short tail fits */
+    assert_int_equal(budget, 3);
+    budget = 48;
+    assert_int_equal(worker_prefill_chunk(300, &budget), 48);
+    assert_int_equal(budget, 0);
+    assert_int_equal(worker_prefill_chunk(1, &budget), 0);
+    budget = 40;                                                          /* not a whole group count */
+    assert_int_equal(worker_prefill_chunk(300, &budget), 32);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1000,6 +1044,7 @@ int main(void)
         cmocka_unit_test(test_prefix_cache_penalties),
         cmocka_unit_test(test_sealed_bundle),
         cmocka_unit_test(test_sandbox_refuses_files_sockets_processes),
+        cmocka_unit_test(test_prefill_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
