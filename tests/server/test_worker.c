@@ -2,7 +2,8 @@
  * a socketpair, as sealmd runs it, with the plain stories260K GGUF (allow_plain). Checked:
  * HELLO, greedy output equal to the library's own greedy decode, stop strings, logit_bias and
  * logprobs, interleaving of concurrent requests, CANCEL, the error codes, SHUTDOWN draining,
- * the prefix cache (reuse within a scope only, same answers, penalties),
+ * the prefix cache (reuse within a scope only, same answers, penalties), prefill_turn_ms (a
+ * long prompt read in budgeted chunks while another stream decodes, same answers),
  * refusal of a plain GGUF without allow_plain, and the sandbox (seccomp mode, no_new_privs,
  * no core dumps; open/socket/fork refused after it, threads still possible). */
 #include <stdarg.h>
@@ -463,6 +464,62 @@ static void test_concurrent_requests_interleave(void **state)
         assert_string_equal(got[r], want[r]);
     assert_int_equal(tokens[1], 30);
     assert_int_equal(tokens[2], 30);
+    stop_worker(&c);
+}
+
+/* prefill_turn_ms: a long prompt arriving with a short one is read in 16-token chunks, one a
+ * turn, while the short one's stream decodes (the budget before any rate is measured; the
+ * short prompt's chunk is below the 16 tokens a rate is taken from). Both answers are still
+ * the library's greedy ones, and the short one's tokens keep coming while the long prompt is
+ * read: its first token arrives before the long request's first, and several more before it. */
+static void test_prefill_turn_budget(void **state)
+{
+    (void)state;
+    static const char *const prompts[3] = {
+        NULL, "The dog ran to the",
+        "Once upon a time, there was a little girl named Lily. She loved to play outside in the park with "
+        "her friends and her big brown dog. One day, she saw a shiny red ball under a tall green tree, and"};
+    char want[3][4096], got[3][4096] = {{0}};
+    size_t got_len[3] = {0};
+    int n_prompt[3] = {0};
+    for (int r = 1; r <= 2; r++)
+        library_greedy(prompts[r], 30, -1, want[r], sizeof want[r], &n_prompt[r]);
+    assert_true(n_prompt[1] < 16 && n_prompt[2] > 3 * 16);
+    json_t *models = json_array();
+    json_t *entry = model_entry("stories", true, 2);
+    json_object_set_new(entry, "prefill_turn_ms", json_integer(1));
+    json_array_append_new(models, entry);
+    child c = start_worker(models, 512);
+    json_decref(expect_hello(&c));
+    pause_worker(&c);
+    send_frame(&c, SEALM_IPC_GENERATE, greedy_request(1, prompts[1], 30));
+    send_frame(&c, SEALM_IPC_GENERATE, greedy_request(2, prompts[2], 30));
+    resume_worker(&c);
+    int tokens[3] = {0}, done = 0, short_before_long = 0;
+    while (done < 2) {
+        uint8_t type;
+        json_t *f = next_frame(&c, &type);
+        int req = (int)json_integer_value(json_object_get(f, "req"));
+        assert_true(req == 1 || req == 2);
+        if (type == SEALM_IPC_TOKEN) {
+            const json_t *t = json_object_get(f, "text");
+            assert_true(got_len[req] + json_string_length(t) < sizeof got[req]);
+            memcpy(got[req] + got_len[req], json_string_value(t), json_string_length(t));
+            got_len[req] += json_string_length(t);
+            tokens[req]++;
+            if (req == 1 && tokens[2] == 0)
+                short_before_long++;
+        } else {
+            assert_int_equal(type, SEALM_IPC_DONE);
+            done++;
+        }
+        json_decref(f);
+    }
+    /* the long prompt takes ceil(n / 16) turns after the first, each giving the short stream a
+     * token: at least three before the long request's first */
+    assert_true(short_before_long >= 3);
+    for (int r = 1; r <= 2; r++)
+        assert_string_equal(got[r], want[r]);
     stop_worker(&c);
 }
 
@@ -1045,6 +1102,7 @@ int main(void)
         cmocka_unit_test(test_sealed_bundle),
         cmocka_unit_test(test_sandbox_refuses_files_sockets_processes),
         cmocka_unit_test(test_prefill_budget),
+        cmocka_unit_test(test_prefill_turn_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
