@@ -581,13 +581,6 @@ static double chosen_logprob(const float *logits, int32_t n, int32_t token)
 
 static sealm_status slot_emit(worker *w, worker_model *m, worker_slot *s, sealm_error *err);
 
-/* models[].prefill_turn_ms: while requests of the model are decoding, the prompts still being
- * read get about that much time per turn between them (at the model's measured prefill rate),
- * oldest first, so that the decoding streams wait about that long per turn. Without it every
- * prompt takes a PREFILL_CHUNK each turn: on a 2-core machine a 1B model prefills ~100
- * tokens/s, and each new prompt then stalls every stream for over a second a turn. It is a
- * choice, not a free gain: the prompts wait longer for their first token (docs/sealmd.md). */
-
 static double mono_s(void)
 {
     struct timespec t;
@@ -595,6 +588,12 @@ static double mono_s(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* models[].prefill_turn_ms: while requests of the model are decoding, the prompts still being
+ * read get about that much time per turn between them (at the model's measured prefill rate),
+ * oldest first, so that the decoding streams wait about that long per turn. Without it every
+ * prompt takes a PREFILL_CHUNK each turn: on a 2-core machine a 1B model prefills ~100
+ * tokens/s, and each new prompt then stalls every stream for over a second a turn. It is a
+ * choice, not a free gain: the prompts wait longer for their first token (docs/sealmd.md). */
 int32_t worker_turn_prefill_budget(const worker_model *m)
 {
     bool decoding = false;
