@@ -414,6 +414,60 @@ static void test_logit_bias_and_logprobs(void **state)
     stop_worker(&c);
 }
 
+/* Requests 1 and 2 (greedy, max_tokens each, prompts[1] and prompts[2]) sent together to a
+ * worker serving models: each one's text and finish reason, and the order of what arrived
+ * (events[k]: req for a token frame, -req for the DONE). */
+typedef struct pair_run {
+    char got[3][4096];
+    char finish[3][16];
+    int events[2 * 256 + 2];
+    int n_events;
+} pair_run;
+
+static void run_pair(json_t *models, int max_prompt_tokens, const char *const prompts[3], int max_tokens, pair_run *p)
+{
+    memset(p, 0, sizeof *p);
+    size_t got_len[3] = {0};
+    child c = start_worker(models, max_prompt_tokens);
+    json_decref(expect_hello(&c));
+    pause_worker(&c);
+    send_frame(&c, SEALM_IPC_GENERATE, greedy_request(1, prompts[1], max_tokens));
+    send_frame(&c, SEALM_IPC_GENERATE, greedy_request(2, prompts[2], max_tokens));
+    resume_worker(&c);
+    for (int done = 0; done < 2;) {
+        uint8_t type;
+        json_t *f = next_frame(&c, &type);
+        int req = (int)json_integer_value(json_object_get(f, "req"));
+        assert_true(req == 1 || req == 2);
+        assert_true(p->n_events < (int)(sizeof p->events / sizeof p->events[0]));
+        if (type == SEALM_IPC_TOKEN) {
+            const json_t *t = json_object_get(f, "text");
+            assert_true(got_len[req] + json_string_length(t) < sizeof p->got[req]);
+            memcpy(p->got[req] + got_len[req], json_string_value(t), json_string_length(t));
+            got_len[req] += json_string_length(t);
+            p->events[p->n_events++] = req;
+        } else {
+            assert_int_equal(type, SEALM_IPC_DONE);
+            snprintf(p->finish[req], sizeof p->finish[req], "%s",
+                     json_string_value(json_object_get(f, "finish_reason")));
+            p->events[p->n_events++] = -req;
+            done++;
+        }
+        json_decref(f);
+    }
+    stop_worker(&c);
+}
+
+/* Each answer of a pair run must be the library's own greedy continuation of its prompt. */
+static void expect_library_answers(const char *const prompts[3], int max_tokens, const pair_run *p, int n_prompt[3])
+{
+    for (int r = 1; r <= 2; r++) {
+        char want[4096];
+        library_greedy(prompts[r], max_tokens, -1, want, sizeof want, &n_prompt[r]);
+        assert_string_equal(p->got[r], want);
+    }
+}
+
 /* Two requests at once: their tokens interleave (the two slots are decoded together, in
  * one batched pass per token), and each answer is still exactly the library's own greedy
  * continuation of its prompt. */
@@ -421,57 +475,36 @@ static void test_concurrent_requests_interleave(void **state)
 {
     (void)state;
     static const char *const prompts[3] = {NULL, PROMPT, "The dog ran to the"};
-    char want[3][4096], got[3][4096] = {{0}};
-    size_t got_len[3] = {0};
-    for (int r = 1; r <= 2; r++) {
-        int n_prompt = 0;
-        library_greedy(prompts[r], 30, -1, want[r], sizeof want[r], &n_prompt);
-    }
     json_t *models = json_array();
     json_array_append_new(models, model_entry("stories", true, 2));
-    child c = start_worker(models, 128);
-    json_decref(expect_hello(&c));
-    pause_worker(&c);
-    send_frame(&c, SEALM_IPC_GENERATE, greedy_request(1, prompts[1], 30));
-    send_frame(&c, SEALM_IPC_GENERATE, greedy_request(2, prompts[2], 30));
-    resume_worker(&c);
-    int tokens[3] = {0}, done = 0;
+    pair_run p;
+    run_pair(models, 128, prompts, 30, &p);
+    int n_prompt[3], tokens[3] = {0};
     bool interleaved = false;   /* a token of one arrived while the other was still running */
     bool finished[3] = {false};
-    while (done < 2) {
-        uint8_t type;
-        json_t *f = next_frame(&c, &type);
-        int req = (int)json_integer_value(json_object_get(f, "req"));
-        assert_true(req == 1 || req == 2);
-        if (type == SEALM_IPC_TOKEN) {
-            const json_t *t = json_object_get(f, "text");
-            assert_true(got_len[req] + json_string_length(t) < sizeof got[req]);
-            memcpy(got[req] + got_len[req], json_string_value(t), json_string_length(t));
-            got_len[req] += json_string_length(t);
-            tokens[req]++;
-            if (tokens[3 - req] > 0 && !finished[3 - req])
-                interleaved = true;
-        } else {
-            assert_int_equal(type, SEALM_IPC_DONE);
-            assert_string_equal(json_string_value(json_object_get(f, "finish_reason")), "length");
+    for (int k = 0; k < p.n_events; k++) {
+        const int req = p.events[k] > 0 ? p.events[k] : -p.events[k];
+        if (p.events[k] < 0) {
             finished[req] = true;
-            done++;
+            continue;
         }
-        json_decref(f);
+        tokens[req]++;
+        if (tokens[3 - req] > 0 && !finished[3 - req])
+            interleaved = true;
     }
     assert_true(interleaved);
-    for (int r = 1; r <= 2; r++)
-        assert_string_equal(got[r], want[r]);
-    assert_int_equal(tokens[1], 30);
-    assert_int_equal(tokens[2], 30);
-    stop_worker(&c);
+    expect_library_answers(prompts, 30, &p, n_prompt);
+    for (int r = 1; r <= 2; r++) {
+        assert_string_equal(p.finish[r], "length");
+        assert_int_equal(tokens[r], 30);
+    }
 }
 
 /* prefill_turn_ms: a long prompt arriving with a short one is read in 16-token chunks, one a
  * turn, while the short one's stream decodes (the budget before any rate is measured; the
  * short prompt's chunk is below the 16 tokens a rate is taken from). Both answers are still
  * the library's greedy ones, and the short one's tokens keep coming while the long prompt is
- * read: its first token arrives before the long request's first, and several more before it. */
+ * read: several arrive before the long request's first. */
 static void test_prefill_turn_budget(void **state)
 {
     (void)state;
@@ -479,48 +512,21 @@ static void test_prefill_turn_budget(void **state)
         NULL, "The dog ran to the",
         "Once upon a time, there was a little girl named Lily. She loved to play outside in the park with "
         "her friends and her big brown dog. One day, she saw a shiny red ball under a tall green tree, and"};
-    char want[3][4096], got[3][4096] = {{0}};
-    size_t got_len[3] = {0};
-    int n_prompt[3] = {0};
-    for (int r = 1; r <= 2; r++)
-        library_greedy(prompts[r], 30, -1, want[r], sizeof want[r], &n_prompt[r]);
-    assert_true(n_prompt[1] < 16 && n_prompt[2] > 3 * 16);
     json_t *models = json_array();
     json_t *entry = model_entry("stories", true, 2);
     json_object_set_new(entry, "prefill_turn_ms", json_integer(1));
     json_array_append_new(models, entry);
-    child c = start_worker(models, 512);
-    json_decref(expect_hello(&c));
-    pause_worker(&c);
-    send_frame(&c, SEALM_IPC_GENERATE, greedy_request(1, prompts[1], 30));
-    send_frame(&c, SEALM_IPC_GENERATE, greedy_request(2, prompts[2], 30));
-    resume_worker(&c);
-    int tokens[3] = {0}, done = 0, short_before_long = 0;
-    while (done < 2) {
-        uint8_t type;
-        json_t *f = next_frame(&c, &type);
-        int req = (int)json_integer_value(json_object_get(f, "req"));
-        assert_true(req == 1 || req == 2);
-        if (type == SEALM_IPC_TOKEN) {
-            const json_t *t = json_object_get(f, "text");
-            assert_true(got_len[req] + json_string_length(t) < sizeof got[req]);
-            memcpy(got[req] + got_len[req], json_string_value(t), json_string_length(t));
-            got_len[req] += json_string_length(t);
-            tokens[req]++;
-            if (req == 1 && tokens[2] == 0)
-                short_before_long++;
-        } else {
-            assert_int_equal(type, SEALM_IPC_DONE);
-            done++;
-        }
-        json_decref(f);
-    }
+    pair_run p;
+    run_pair(models, 512, prompts, 30, &p);
+    int n_prompt[3] = {0};
+    expect_library_answers(prompts, 30, &p, n_prompt);
+    assert_true(n_prompt[1] < 16 && n_prompt[2] > 3 * 16);
+    int short_before_long = 0;
+    for (int k = 0; k < p.n_events && p.events[k] != 2; k++)
+        short_before_long += p.events[k] == 1;
     /* the long prompt takes ceil(n / 16) turns after the first, each giving the short stream a
      * token: at least three before the long request's first */
     assert_true(short_before_long >= 3);
-    for (int r = 1; r <= 2; r++)
-        assert_string_equal(got[r], want[r]);
-    stop_worker(&c);
 }
 
 /* More requests decoding at once than a context's batch holds (18 slots of 16 positions,
