@@ -22,7 +22,8 @@ MODEL="models/SmolLM2-135M-Instruct.Q4_1.gguf"
 # sealmd, libseccomp for its worker sandbox); the unit-test library (cmocka); clang with its
 # runtime for the libFuzzer targets; python for the end-to-end tests and the model download;
 # and the tools the tests drive: strace (no plaintext model byte is written anywhere), swtpm
-# (a software TPM the TPM tests start themselves), minisign (checks our detached signatures),
+# (a software TPM the TPM tests start themselves) and tpm2-tools (reads its NV counter
+# independently of sealm), minisign (checks our detached signatures),
 # curl (raw SSE against sealmd), openssl (test certificates for mTLS).
 APT_PACKAGES=(
     build-essential cmake pkg-config git ca-certificates
@@ -31,7 +32,7 @@ APT_PACKAGES=(
     libcmocka-dev
     clang libclang-rt-14-dev
     python3 python3-pip python3-venv
-    strace swtpm swtpm-tools minisign curl openssl
+    strace swtpm swtpm-tools tpm2-tools minisign curl openssl
 )
 # Python test tooling, pinned so every machine runs the same versions: pytest for the
 # end-to-end tests, numpy for logit comparisons, the OpenAI SDK as a real sealmd client,
