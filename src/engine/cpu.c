@@ -214,6 +214,10 @@ static sealm_simd_level install(sealm_simd_level want) {
     if (level == SEALM_SIMD_AVX_VNNI || (level == SEALM_SIMD_AVX512 && cpu_runs(SEALM_SIMD_AVX_VNNI))) {
         sealm_kernels_install_avxvnni(table);
         sealm_gemm_install_avxvnni(table);
+    } else if (level == SEALM_SIMD_AVX512) {
+        /* no AVX-VNNI (Ice Lake, Zen 4): the same build with AVX-512 VNNI's EVEX vpdpbusd on
+         * ymm. The prefill tiles need no such build: the avx512 level replaces them all. */
+        sealm_kernels_install_avx512_ymm(table);
     }
     if (level == SEALM_SIMD_AVX512) {
         sealm_kernels_install_avx512(table, ops);

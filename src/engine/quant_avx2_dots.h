@@ -1,16 +1,18 @@
-/* Engine-internal: the AVX2 quantized dot products, one source compiled twice.
+/* Engine-internal: the AVX2 quantized dot products, one source compiled three times.
  *
  * quant_avx2.c includes this for AVX2 (-mavx2 -mfma -mf16c -mbmi2: Haswell, Zen 1 and
- * later), and quant_avxvnni.c for AVX-VNNI as well (-mavxvnni: Alder Lake and later client
- * cores, Sierra Forest, Zen 5); cpu.c installs the second only at the avx-vnni level, where
- * cpuid reports AVX-VNNI. The difference lies in simd_x86.h's byte dots (x86_dot_i8x32,
- * x86_dot_u8i8x32): one vpdpbusd where the compiler targets AVX-VNNI, vpmaddubsw then
- * vpmaddwd otherwise. Both leave the same exact int32 sums in the same lanes, and everything
- * after them is shared code, so the two builds return the same bits (test_kernels.c
- * compares them). The K-quants' chains multiply int16 pair sums by their sub-block scales
- * and add them up (x86_madd_i16_into): vpmaddwd and vpaddd, or AVX-VNNI's vpdpwssd, the
- * same int32. Their byte products stay vpmaddubsw in both: vpdpbusd's four-product sums
- * would then need an int32 multiply (vpmulld, two uops) by the scale.
+ * later), quant_avxvnni.c for AVX-VNNI as well (-mavxvnni: Alder Lake and later client
+ * cores, Sapphire Rapids, Sierra Forest, Zen 5), and quant_ymm_avx512.c for AVX-512 VNNI on
+ * ymm (Ice Lake, Zen 4: AVX-512 VNNI without AVX-VNNI); cpu.c installs the second where
+ * cpuid reports AVX-VNNI, the third at the avx512 level where it does not. The difference
+ * lies in simd_x86.h's byte dots (x86_dot_i8x32, x86_dot_u8i8x32): one vpdpbusd where the
+ * build has it on ymm (X86_YMM_VNNI), vpmaddubsw then vpmaddwd otherwise. All leave the
+ * same exact int32 sums in the same lanes, and everything after them is shared code, so the
+ * builds return the same bits (test_kernels.c compares them). The K-quants' chains multiply
+ * int16 pair sums by their sub-block scales and add them up (x86_madd_i16_into): vpmaddwd
+ * and vpaddd, or vpdpwssd, the same int32. Their byte products stay vpmaddubsw in every
+ * build: vpdpbusd's four-product sums would then need an int32 multiply (vpmulld, two
+ * uops) by the scale.
  *
  * Every kernel computes the same integer sums as its scalar reference in quant_<type>.c.
  * Q8_0, Q4_0, Q4_1, Q4_K and Q6_K also add the float terms in the reference's order
@@ -32,7 +34,7 @@
  * block from the activation sums; see simd_x86.h.
  *
  * Everything here is static: each including file gets its own copy, built with its own
- * flags (the functions keep their _avx2 names in both). Include it only from those two
+ * flags (the functions keep their _avx2 names in all). Include it only from those three
  * files. */
 #ifndef SEALM_ENGINE_QUANT_AVX2_DOTS_H
 #define SEALM_ENGINE_QUANT_AVX2_DOTS_H
@@ -192,8 +194,8 @@ static inline __m256i halves_16(const void *a, const void *b) {
  * nibbles 0..15, x signed). AVX2: the two vpmaddubsw pair sums (each at most 2·15·128 in
  * magnitude) add in int16 without saturating; AVX-VNNI: two vpdpbusd. */
 static inline __m256i nibble_dots_into(__m256i acc, __m256i lo, __m256i xlo, __m256i hi, __m256i xhi) {
-#if defined(__AVXVNNI__)
-    return _mm256_dpbusd_avx_epi32(_mm256_dpbusd_avx_epi32(acc, lo, xlo), hi, xhi);
+#if X86_YMM_VNNI
+    return x86_dpbusd(x86_dpbusd(acc, lo, xlo), hi, xhi);
 #else
     const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, xlo), _mm256_maddubs_epi16(hi, xhi));
     return _mm256_add_epi32(acc, x86_pair_sums_i16(p));

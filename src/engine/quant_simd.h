@@ -16,6 +16,9 @@ void sealm_kernels_install_avx512(sealm_type_traits table[SEALM_TYPE_COUNT], sea
 /* The quantized vec_dots again, with AVX-VNNI's vpdpbusd (quant_avxvnni.c): only on a CPU
  * with AVX-VNNI, at the avx-vnni level, after sealm_kernels_install_avx2. */
 void sealm_kernels_install_avxvnni(sealm_type_traits table[SEALM_TYPE_COUNT]);
+/* The same with AVX-512 VNNI's vpdpbusd on ymm (quant_ymm_avx512.c): at the avx512 level on
+ * a CPU without AVX-VNNI, after sealm_kernels_install_avx2 and before ..._avx512. */
+void sealm_kernels_install_avx512_ymm(sealm_type_traits table[SEALM_TYPE_COUNT]);
 /* The attention kernels, blocked and grouped (attention_avx2.c, attention_avx512.c). */
 void sealm_attention_install_avx2(sealm_vec_ops *ops);
 void sealm_attention_install_avx512(sealm_vec_ops *ops);

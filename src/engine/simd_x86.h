@@ -2,8 +2,8 @@
  *
  * Only include this from files compiled with -mavx2 -mfma -mf16c (the *_avx2.c, *_avxvnni.c
  * and *_avx512.c files, see CMakeLists.txt); everything here is static inline. Where the
- * file is also built for AVX-VNNI (__AVXVNNI__, the *_avxvnni.c files), the byte dots below
- * are one vpdpbusd each, with the same results. */
+ * file is also built with a ymm vpdpbusd (X86_YMM_VNNI below), the byte dots below are one
+ * vpdpbusd each, with the same results. */
 #ifndef SEALM_ENGINE_SIMD_X86_H
 #define SEALM_ENGINE_SIMD_X86_H
 
@@ -13,6 +13,32 @@
 #include <immintrin.h>
 #include <stdint.h>
 #include <string.h>
+
+/* Whether this build has vpdpbusd and vpdpwssd on ymm registers: AVX-VNNI's VEX form
+ * (-mavxvnni, the *_avxvnni.c files), or AVX-512 VNNI's EVEX form on ymm (-mavx512vnni
+ * -mavx512vl, quant_ymm_avx512.c), which the CPUs with AVX-512 VNNI but without AVX-VNNI
+ * run (Ice Lake, Zen 4). Both forms compute the same int32. */
+#if defined(__AVXVNNI__) || (defined(__AVX512VNNI__) && defined(__AVX512VL__))
+#define X86_YMM_VNNI 1
+/* acc + per int32 lane k the sum of u[4k+i]*s[4k+i] (u unsigned, s signed bytes), exact */
+static inline __m256i x86_dpbusd(__m256i acc, __m256i u, __m256i s) {
+#if defined(__AVXVNNI__)
+    return _mm256_dpbusd_avx_epi32(acc, u, s);
+#else
+    return _mm256_dpbusd_epi32(acc, u, s);
+#endif
+}
+/* acc + per int32 lane k a[2k]*b[2k] + a[2k+1]*b[2k+1] (int16), wrapping, not saturating */
+static inline __m256i x86_dpwssd(__m256i acc, __m256i a, __m256i b) {
+#if defined(__AVXVNNI__)
+    return _mm256_dpwssd_avx_epi32(acc, a, b);
+#else
+    return _mm256_dpwssd_epi32(acc, a, b);
+#endif
+}
+#else
+#define X86_YMM_VNNI 0
+#endif
 
 /* One half-precision number to float with the F16C instruction (exact, like the scalar one). */
 static inline float x86_fp16_to_f32(sealm_fp16 h) {
@@ -73,12 +99,12 @@ static inline __m256i x86_pair_sums_i16(__m256i p) {
 }
 
 /* acc + the dot products of int16 pairs: lane k += a[2k]*b[2k] + a[2k+1]*b[2k+1] (the
- * K-quants' scaled pair sums). AVX2: vpmaddwd then vpaddd; AVX-VNNI: vpdpwssd (the
+ * K-quants' scaled pair sums). AVX2: vpmaddwd then vpaddd; VNNI: vpdpwssd (the
  * non-saturating form), which wraps exactly as vpmaddwd's one overflow (two products of
  * -32768·-32768) and the add do: the same int32 in every case. */
 static inline __m256i x86_madd_i16_into(__m256i acc, __m256i a, __m256i b) {
-#if defined(__AVXVNNI__)
-    return _mm256_dpwssd_avx_epi32(acc, a, b);
+#if X86_YMM_VNNI
+    return x86_dpwssd(acc, a, b);
 #else
     return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b));
 #endif
@@ -91,8 +117,8 @@ static inline __m256i x86_madd_i16_into(__m256i acc, __m256i a, __m256i b) {
  * produce -127..127. Pair sums stay below 2*128*127 < 32767, so AVX2's 16-bit step cannot
  * saturate. */
 static inline __m256i x86_dot_i8x32(__m256i w, __m256i x) {
-#if defined(__AVXVNNI__)
-    return _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(w), _mm256_sign_epi8(x, w));
+#if X86_YMM_VNNI
+    return x86_dpbusd(_mm256_setzero_si256(), _mm256_abs_epi8(w), _mm256_sign_epi8(x, w));
 #else
     __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(x, w));
     return x86_pair_sums_i16(p);
@@ -101,8 +127,8 @@ static inline __m256i x86_dot_i8x32(__m256i w, __m256i x) {
 
 /* Same for unsigned weights u (0..127): no sign trick needed. */
 static inline __m256i x86_dot_u8i8x32(__m256i u, __m256i x) {
-#if defined(__AVXVNNI__)
-    return _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), u, x);
+#if X86_YMM_VNNI
+    return x86_dpbusd(_mm256_setzero_si256(), u, x);
 #else
     return x86_pair_sums_i16(_mm256_maddubs_epi16(u, x));
 #endif

@@ -1106,6 +1106,54 @@ static void test_avx_vnni_builds(void **state) {
     assert_int_equal(sealm_kernels_set_level(initial), initial);
 }
 
+/* The third build of the AVX2 dots (quant_ymm_avx512.c, AVX-512 VNNI's vpdpbusd on ymm): at
+ * the avx512 level on a CPU without AVX-VNNI (Ice Lake, Zen 4) it, not the plain AVX2 build,
+ * runs every quantized vec_dot that quant_avx512.c leaves to AVX2 (all but Q6_K's), and
+ * Q4_K's vec_dot_x4; and it returns the plain build's bits. Where the CPU has AVX-VNNI the
+ * avx-vnni build runs there instead (test_avx_vnni_builds); without AVX-512 nothing to do. */
+static void test_avx512_ymm_build(void **state) {
+    (void)state;
+    const sealm_simd_level initial = sealm_kernels_init();
+    if (sealm_kernels_set_level(SEALM_SIMD_AVX512) != SEALM_SIMD_AVX512 || test_cpu_has_flag("avx_vnni") != 0) {
+        print_message("  avx512 without avx-vnni: not this CPU, build not compared\n");
+        assert_int_equal(sealm_kernels_set_level(initial), initial);
+        return;
+    }
+    assert_int_equal(sealm_kernels_set_level(SEALM_SIMD_AVX2), SEALM_SIMD_AVX2);
+    sealm_vec_dot_fn avx2_dot[N_WEIGHT_TYPES];
+    for (size_t t = 0; t < N_WEIGHT_TYPES; t++) avx2_dot[t] = sealm_type_traits_get(weight_types[t])->vec_dot;
+    const sealm_vec_dot_x4_fn avx2_q4_K_x4 = sealm_type_traits_get(SEALM_TYPE_Q4_K)->vec_dot_x4;
+    assert_int_equal(sealm_kernels_set_level(SEALM_SIMD_AVX512), SEALM_SIMD_AVX512);
+    assert_true(sealm_type_traits_get(SEALM_TYPE_Q4_K)->vec_dot_x4 != avx2_q4_K_x4);
+    static const int64_t n32[] = {32, 160, 4096 + 32};
+    static const int64_t n256[] = {256, 4096};
+    rng_seed(810);
+    int compared = 0;
+    for (size_t t = 0; t < N_WEIGHT_TYPES; t++) {
+        const sealm_type_traits *tt = sealm_type_traits_get(weight_types[t]);
+        if (tt->block_elems == 1 || weight_types[t] == SEALM_TYPE_Q6_K)
+            continue;   /* float types and Q6_K: quant_avx512.c's own kernels */
+        assert_true(tt->vec_dot != avx2_dot[t]);
+        const int64_t *ns = tt->block_elems == QK_K ? n256 : n32;
+        const size_t count = tt->block_elems == QK_K ? sizeof n256 / sizeof n256[0] : sizeof n32 / sizeof n32[0];
+        for (size_t k = 0; k < count; k++) {
+            for (int random_bits = 0; random_bits <= 1; random_bits++) {
+                const dot_inputs in = make_dot_inputs(weight_types[t], ns[k], random_bits);
+                float s_avx2 = NAN, s_ymm = NAN;
+                avx2_dot[t](ns[k], &s_avx2, in.w, in.aq);
+                tt->vec_dot(ns[k], &s_ymm, in.w, in.aq);
+                if (memcmp(&s_avx2, &s_ymm, sizeof s_avx2) != 0)
+                    fail_msg("%s n=%lld: avx2 %a, avx512 ymm build %a: the builds must give the same bits", tt->name,
+                             (long long)ns[k], s_avx2, s_ymm);
+                free(in.w); free(in.aq);
+                compared++;
+            }
+        }
+    }
+    assert_true(compared > 0);
+    assert_int_equal(sealm_kernels_set_level(initial), initial);
+}
+
 /* ======================= 4. real tensors ======================= */
 
 /* Weights quantized by the reference implementation's quantizer (the synth models in
@@ -1338,6 +1386,7 @@ int main(void) {
         cmocka_unit_test(test_simd_levels),
         cmocka_unit_test(test_neon_builds),
         cmocka_unit_test(test_avx_vnni_builds),
+        cmocka_unit_test(test_avx512_ymm_build),
         cmocka_unit_test(test_real_tensors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
