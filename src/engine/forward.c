@@ -129,6 +129,16 @@ static void matmul_rows(const matmul_item *it, int32_t n_tokens, int64_t r0, int
         return;
     }
     int64_t r = r0;
+    const sealm_matvec_fn matvec = dot4 ? w->traits->matvec : NULL;
+    if (matvec && r1 - r0 >= 4) {   /* the whole range's groups of four rows in one call per token */
+        const int64_t rows = (r1 - r0) / 4 * 4;
+        for (int32_t t = 0; t < n_tokens; t++) {
+            float *out = &OUT(t, r0);
+            matvec(w->cols, rows, out, ROW(r0), w->row_bytes, ACT(t));
+            for (int64_t k = 0; k < rows; k++) out[k] += bias[(r0 + k) * bias_step];
+        }
+        r = r0 + rows;
+    }
     if (dot4)
         for (; r + 4 <= r1; r += 4)
             for (int32_t t = 0; t < n_tokens; t++) {

@@ -102,6 +102,12 @@ typedef void (*sealm_vec_dot_fn)(int64_t n, float *restrict s, const void *restr
  * interleaved so their latency chains overlap. Pointers may repeat (4 rows × one activation
  * in decode, one row × 4 activations in prefill). */
 typedef void (*sealm_vec_dot_x4_fn)(int64_t n, float *restrict s, const void *const w[4], const void *const x[4]);
+/* s[i] = dot(w row i, x) for i < rows (a multiple of 4), row i at w + i·row_bytes: a
+ * matrix-vector product against one activation (decode), each s[i] bit-identical to
+ * vec_dot(n, &s[i], row i, x). For kernels whose per-activation work can be done once for
+ * all the rows rather than once per four. */
+typedef void (*sealm_matvec_fn)(int64_t n, int64_t rows, float *restrict s, const void *w, size_t row_bytes,
+                                const void *x);
 /* dequantize: src blocks → n floats */
 typedef void (*sealm_to_float_fn)(const void *restrict src, float *restrict dst, int64_t n);
 /* quantize: n floats → blocks (used for activations, and by tests to make weights) */
@@ -124,6 +130,9 @@ typedef struct sealm_type_traits {
     /* four vec_dots at once, same bits (see sealm_vec_dot_x4_fn); before init, and for the
      * types without an interleaved kernel, it calls vec_dot four times. NULL where vec_dot is. */
     sealm_vec_dot_x4_fn vec_dot_x4;
+    /* the rows of a matrix against one activation, same bits (see sealm_matvec_fn); NULL
+     * where the installed level has no such kernel (callers then use vec_dot_x4) */
+    sealm_matvec_fn matvec;
     sealm_from_float_fn from_float_fast; /* fastest quantizer of activations; == from_float before init */
     sealm_gemm_fn gemm;               /* tiled many-token product (gemm.h); NULL where there is none */
 } sealm_type_traits;

@@ -232,7 +232,8 @@ static void vec_dot_x4_q8_0_q8_0_avx512(int64_t n, float *restrict s, const void
 
 /* The 16 bytes at p + b·stride in 128-bit lane b, b = 0..3: four unaligned loads and three
  * inserts, two of them 256 bits wide (any vector port) and one 512 bits wide. For the
- * quants of four consecutive blocks, which the 2-byte scales keep from being contiguous. */
+ * quants of four consecutive Q8_0 activation blocks, which the 2-byte scales keep from
+ * being contiguous. */
 static inline __m512i four_lanes(const uint8_t *p, size_t stride) {
     const __m256i lo = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)p)),
                                                _mm_loadu_si128((const __m128i *)(p + stride)), 1);
@@ -260,9 +261,21 @@ static inline q4_0_x_lanes q4_0_x_arrange(const block_q8_0 *x) {
 
 /* Partial sums of four blocks of one row: lane b holds four int32 elements that add up to
  * block b's sum of (q - 8)·x, each over eight products (|element| <= 8·8·128 = 8192). */
+/* The 16 quant bytes of Q4_0 blocks w[0..3] in 128-bit lanes 0..3. The four blocks span 72
+ * bytes with each block's quants at an even offset (2, 20, 38, 56), so two 64-byte loads
+ * (at 0 and at 8, both inside the span) and one two-source word permute gather them: three
+ * instructions where four_lanes takes seven. One core, 64 rows in L2, vec_dot_x4: 25.7 ->
+ * 26.5 Gweights/s at 576 columns, 32.5 -> 34.5 at 1536 (3 alternating runs each). */
+static inline __m512i q4_0_four_blocks_quants(const block_q4_0 *w) {
+    static const uint16_t PICK[32] = {1,  2,  3,  4,  5,  6,  7,  8,  10, 11, 12, 13, 14, 15, 16, 17,
+                                      19, 20, 21, 22, 23, 24, 25, 26, 28, 29, 30, 31, 60, 61, 62, 63};
+    const uint8_t *p = (const uint8_t *)w;
+    return _mm512_permutex2var_epi16(_mm512_loadu_si512(p), _mm512_loadu_si512(PICK), _mm512_loadu_si512(p + 8));
+}
+
 static inline __m512i q4_0_row_lanes(const block_q4_0 *w, const q4_0_x_lanes *x) {
     const __m512i mask = _mm512_set1_epi8(0x0F);
-    const __m512i q = four_lanes(w[0].qs, sizeof(block_q4_0));
+    const __m512i q = q4_0_four_blocks_quants(w);
     const __m512i lo = _mm512_and_si512(q, mask);
     const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), mask);
     return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(x->off, lo, x->lo), hi, x->hi);
@@ -316,6 +329,20 @@ static inline __m512 q4_0_weight_scales(const void *const rows[4]) {
     return _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_mask_blend_epi16(0xCCCCCCCCu, r01, r23)));
 }
 
+/* Advances the four rows' chains (lanes 0..3 of acc) by blocks first..3 of a four-block
+ * step, from the rows' partial sums p[r] (q4_0_row_lanes) and the products d_w*d_x per
+ * (block, row) in lane 4b + r: the same float product and the same fmaf per row and block
+ * as the scalar reference, in block order. */
+static inline __attribute__((always_inline)) __m128 q4_0_chain_step(__m128 acc, const __m512i p[4], __m512 scales,
+                                                                    int first) {
+    /* lane b, element r: the sum of block b of row r */
+    const __m512 sums = _mm512_cvtepi32_ps(sum4_per_lane(p[0], p[1], p[2], p[3]));
+    if (first <= 0) acc = _mm_fmadd_ps(_mm512_castps512_ps128(sums), _mm512_castps512_ps128(scales), acc);
+    if (first <= 1) acc = _mm_fmadd_ps(_mm512_extractf32x4_ps(sums, 1), _mm512_extractf32x4_ps(scales, 1), acc);
+    if (first <= 2) acc = _mm_fmadd_ps(_mm512_extractf32x4_ps(sums, 2), _mm512_extractf32x4_ps(scales, 2), acc);
+    return _mm_fmadd_ps(_mm512_extractf32x4_ps(sums, 3), _mm512_extractf32x4_ps(scales, 3), acc);
+}
+
 /* Advances the four chains by blocks first..3 of the four blocks at w[r] and x[r] (all
  * four are read; blocks before first were already counted). Always inlined: the callers
  * pass constants for one_x and first, which leave no branches in the main loop. */
@@ -333,18 +360,77 @@ static inline __attribute__((always_inline)) __m128 q4_0_x4_four_blocks(__m128 a
             p[r] = q4_0_row_lanes(w[r], &x);
         }
     }
-    /* lane b, element r: the sum of block b of row r */
-    const __m512 sums = _mm512_cvtepi32_ps(sum4_per_lane(p[0], p[1], p[2], p[3]));
-    /* d_w*d_x: the same float product as the scalar reference's, per row and block */
     const __m512 scales = _mm512_mul_ps(q4_0_weight_scales(vw), q8_0_activation_scales(vx, one_x));
-    if (first <= 0) acc = _mm_fmadd_ps(_mm512_castps512_ps128(sums), _mm512_castps512_ps128(scales), acc);
-    if (first <= 1) acc = _mm_fmadd_ps(_mm512_extractf32x4_ps(sums, 1), _mm512_extractf32x4_ps(scales, 1), acc);
-    if (first <= 2) acc = _mm_fmadd_ps(_mm512_extractf32x4_ps(sums, 2), _mm512_extractf32x4_ps(scales, 2), acc);
-    acc = _mm_fmadd_ps(_mm512_extractf32x4_ps(sums, 3), _mm512_extractf32x4_ps(scales, 3), acc);
-    return acc;
+    return q4_0_chain_step(acc, p, scales, first);
 }
 
 X86_Q4_0_X4_DOT(avx512, q4_0_x4_four_blocks)
+
+/* Q4_0 · Q8_0 over the rows of a matrix against one activation (decode): vec_dot_x4's
+ * steps, with the activation arranged once for all the rows instead of once per four. In
+ * vec_dot_x4 that arrangement (two four_lanes gathers, two vpdpbusd for the offsets, the
+ * scales' permute) is a fifth of a step's vector instructions; here it is done once per
+ * product into a table on the stack, and each step reads it back with three loads. Same
+ * integer sums, same scale products and the same fmaf chains as vec_dot_x4: the same bits.
+ * On the Zen 4 EPYC of docs/PERFORMANCE.md, one core, 64 rows in L2 (alternating runs):
+ * 26 -> 41 Gweights/s at 576 columns, 32 -> 45 at 1536. In a SmolLM2-shaped Q4_0's decode
+ * at one thread (161-164 -> 165-180 tok/s, 4 alternating pairs) the kernel now waits on
+ * the weights' stream from memory (its samples sit on the permute's load). */
+enum { Q4_0_MATVEC_MAX_STEPS = 128 };   /* rows up to 128 four-block steps (16384 elements): a 32 KiB table */
+
+typedef struct {
+    q4_0_x_lanes x;   /* quants against the weights' nibbles, and the -8 offsets */
+    __m512 d;         /* the activation block scales in the lanes of the block sums (4b + r) */
+} q4_0_x_step;
+
+static inline q4_0_x_step q4_0_x_step_arrange(const block_q8_0 *x) {
+    const void *const vx[4] = {x, x, x, x};
+    return (q4_0_x_step){q4_0_x_arrange(x), q8_0_activation_scales(vx, true)};
+}
+
+static inline __attribute__((always_inline)) __m128 q4_0_matvec_step(__m128 acc, const block_q4_0 *const w[4],
+                                                                      int64_t block, const q4_0_x_step *x, int first) {
+    const void *const vw[4] = {&w[0][block], &w[1][block], &w[2][block], &w[3][block]};
+    __m512i p[4];
+    for (int r = 0; r < 4; r++) p[r] = q4_0_row_lanes(vw[r], &x->x);
+    return q4_0_chain_step(acc, p, _mm512_mul_ps(q4_0_weight_scales(vw), x->d), first);
+}
+
+static void matvec_q4_0_q8_0_avx512(int64_t n, int64_t rows, float *restrict s, const void *w, size_t row_bytes,
+                                    const void *vx) {
+    const block_q8_0 *x = vx;
+    const int64_t nb = n / QK4_0, full = nb / 4, tail = nb % 4;
+    if (nb < 4 || full + (tail != 0) > Q4_0_MATVEC_MAX_STEPS) {   /* short or very long rows: four at a time */
+        for (int64_t r = 0; r + 4 <= rows; r += 4) {
+            const uint8_t *w0 = (const uint8_t *)w + (size_t)r * row_bytes;
+            const void *const ws[4] = {w0, w0 + row_bytes, w0 + 2 * row_bytes, w0 + 3 * row_bytes};
+            const void *const xs[4] = {vx, vx, vx, vx};
+            vec_dot_x4_q4_0_q8_0_avx512(n, s + r, ws, xs);
+        }
+        return;
+    }
+    q4_0_x_step xs[Q4_0_MATVEC_MAX_STEPS];
+    for (int64_t i = 0; i < full; i++) xs[i] = q4_0_x_step_arrange(&x[4 * i]);
+    if (tail) xs[full] = q4_0_x_step_arrange(&x[nb - 4]);   /* the last four blocks, as vec_dot_x4 takes them */
+    for (int64_t r = 0; r + 4 <= rows; r += 4) {
+        const uint8_t *w0 = (const uint8_t *)w + (size_t)r * row_bytes;
+        const block_q4_0 *const wr[4] = {(const void *)w0, (const void *)(w0 + row_bytes),
+                                         (const void *)(w0 + 2 * row_bytes), (const void *)(w0 + 3 * row_bytes)};
+        const uintptr_t next = x86_next_rows(wr[0], wr[1], wr[2], wr[3], row_bytes);
+        __m128 acc = _mm_setzero_ps();
+        for (int64_t i = 0; i < full; i++) {
+            x86_prefetch_step(next, i, 16 * sizeof(block_q4_0));
+            acc = q4_0_matvec_step(acc, wr, 4 * i, &xs[i], 0);
+        }
+        switch (tail) {   /* blocks nb - tail .. nb - 1 of the last four */
+        case 1: acc = q4_0_matvec_step(acc, wr, nb - 4, &xs[full], 3); break;
+        case 2: acc = q4_0_matvec_step(acc, wr, nb - 4, &xs[full], 2); break;
+        case 3: acc = q4_0_matvec_step(acc, wr, nb - 4, &xs[full], 1); break;
+        default: break;
+        }
+        _mm_storeu_ps(s + r, acc);
+    }
+}
 
 /* ------------------------------------------------------------------------------------
  * K-quants: 64 weights per step with vpmaddubsw (pairs -> int16) then vpmaddwd against a
@@ -562,6 +648,7 @@ void sealm_kernels_install_avx512(sealm_type_traits table[SEALM_TYPE_COUNT], sea
     table[SEALM_TYPE_Q8_0].vec_dot_x4 = vec_dot_x4_q8_0_q8_0_avx512;
     table[SEALM_TYPE_Q4_1].vec_dot_x4 = vec_dot_x4_q4_1_q8_1_avx512;
     table[SEALM_TYPE_Q4_0].vec_dot_x4 = vec_dot_x4_q4_0_q8_0_avx512;
+    table[SEALM_TYPE_Q4_0].matvec = matvec_q4_0_q8_0_avx512;
     table[SEALM_TYPE_Q6_K].vec_dot_x4 = vec_dot_x4_q6_K_q8_K_avx512;
 
     table[SEALM_TYPE_F16].from_float_fast = quantize_row_f16_avx512;

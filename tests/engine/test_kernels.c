@@ -685,6 +685,52 @@ static void check_vec_dot_x4(sealm_tensor_type t) {
         check_vec_dot_x4_n(t, ns[k]);
 }
 
+/* matvec, where the level has one, against vec_dot_ref row by row, bit for bit: 12 rows
+ * (three groups of four) against one activation, rows alternating between quantized values
+ * and random blocks, every block count up to 8 (a tail of 1, 2 or 3 after 0, 1 or more
+ * whole groups of four), the model widths, the longest row the kernel arranges in one table
+ * (16384) and one block past it (its four-at-a-time fallback). s starts as NaN so an
+ * unwritten result fails too. */
+static void check_matvec(sealm_tensor_type t) {
+    const sealm_type_traits *tt = sealm_type_traits_get(t);
+    if (!tt->matvec)
+        return;
+    const sealm_type_traits *at = sealm_type_traits_get(tt->vec_dot_type);
+    enum { ROWS = 12 };
+    static const int64_t blocks[] = {1, 2, 3, 4, 5, 6, 7, 8, 18, 48, 512, 513};
+    for (size_t k = 0; k < sizeof blocks / sizeof blocks[0]; k++) {
+        const int64_t n = blocks[k] * tt->block_elems;
+        const size_t wb = row_bytes(tt, n);
+        float *f = xmalloc((size_t)n * sizeof *f);
+        uint8_t *w = xmalloc(wb * ROWS);
+        void *x = xmalloc(row_bytes(at, n));
+        for (int r = 0; r < ROWS; r++) {
+            if (r & 1) {
+                random_blocks(t, w + (size_t)r * wb, n);
+            } else {
+                random_row(f, n, 0.5f, 0.05f * (float)r);
+                tt->from_float(f, w + (size_t)r * wb, n);
+            }
+        }
+        random_row(f, n, 2.0f, 0.0f);
+        at->from_float(f, x, n);
+        float got[ROWS];
+        for (int r = 0; r < ROWS; r++) got[r] = NAN;
+        tt->matvec(n, ROWS, got, w, wb, x);
+        for (int r = 0; r < ROWS; r++) {
+            float ref = NAN;
+            tt->vec_dot_ref(n, &ref, w + (size_t)r * wb, x);
+            if (memcmp(&got[r], &ref, sizeof ref) != 0)
+                fail_msg("%s n=%lld: matvec row %d is %a, vec_dot_ref gives %a", tt->name, (long long)n, r, got[r],
+                         ref);
+        }
+        assert_true(got[0] != got[1] || got[1] != got[4] || got[4] != got[11]);
+        free(f);
+        free(w);
+        free(x);
+    }
+}
+
 static int fp16_ulps_apart(sealm_fp16 a, sealm_fp16 b) {
     /* same sign assumed (both come from the same amax) */
     return abs((int)(a & 0x7fff) - (int)(b & 0x7fff)) + ((a ^ b) & 0x8000 ? 1000 : 0);
@@ -944,8 +990,13 @@ static void test_simd_levels(void **state) {
         }
         print_message("  %s: comparing with the scalar references\n", sealm_simd_level_name(got));
         rng_seed(300 + (uint64_t)l);
-        for (size_t t = 0; t < N_WEIGHT_TYPES; t++)
+        for (size_t t = 0; t < N_WEIGHT_TYPES; t++) {
             check_vec_dot_x4(weight_types[t]);
+            check_matvec(weight_types[t]);
+        }
+        /* the one matvec kernel so far: so check_matvec cannot pass by finding none */
+        if (got == SEALM_SIMD_AVX512)
+            assert_non_null(sealm_type_traits_get(SEALM_TYPE_Q4_0)->matvec);
         for (size_t t = 0; t < N_WEIGHT_TYPES; t++) {
             if (order_is_pinned(weight_types[t])) {
                 check_vec_dot_pinned(weight_types[t]);
@@ -967,8 +1018,10 @@ static void test_simd_levels(void **state) {
     }
     assert_true(tested >= 1);
     assert_int_equal(sealm_kernels_set_level(SEALM_SIMD_SCALAR), SEALM_SIMD_SCALAR);
-    for (size_t t = 0; t < N_WEIGHT_TYPES; t++)
+    for (size_t t = 0; t < N_WEIGHT_TYPES; t++) {
         assert_true(sealm_type_traits_get(weight_types[t])->vec_dot_x4 == scalar_x4[t]);
+        assert_null(sealm_type_traits_get(weight_types[t])->matvec);
+    }
     assert_int_equal(sealm_kernels_set_level(initial), initial);
 }
 
