@@ -259,8 +259,6 @@ static inline q4_0_x_lanes q4_0_x_arrange(const block_q8_0 *x) {
     return a;
 }
 
-/* Partial sums of four blocks of one row: lane b holds four int32 elements that add up to
- * block b's sum of (q - 8)·x, each over eight products (|element| <= 8·8·128 = 8192). */
 /* The 16 quant bytes of Q4_0 blocks w[0..3] in 128-bit lanes 0..3. The four blocks span 72
  * bytes with each block's quants at an even offset (2, 20, 38, 56), so two 64-byte loads
  * (at 0 and at 8, both inside the span) and one two-source word permute gather them: three
@@ -273,6 +271,8 @@ static inline __m512i q4_0_four_blocks_quants(const block_q4_0 *w) {
     return _mm512_permutex2var_epi16(_mm512_loadu_si512(p), _mm512_loadu_si512(PICK), _mm512_loadu_si512(p + 8));
 }
 
+/* Partial sums of four blocks of one row: lane b holds four int32 elements that add up to
+ * block b's sum of (q - 8)·x, each over eight products (|element| <= 8·8·128 = 8192). */
 static inline __m512i q4_0_row_lanes(const block_q4_0 *w, const q4_0_x_lanes *x) {
     const __m512i mask = _mm512_set1_epi8(0x0F);
     const __m512i q = q4_0_four_blocks_quants(w);
@@ -369,7 +369,7 @@ X86_Q4_0_X4_DOT(avx512, q4_0_x4_four_blocks)
 /* Q4_0 · Q8_0 over the rows of a matrix against one activation (decode): vec_dot_x4's
  * steps, with the activation arranged once for all the rows instead of once per four. In
  * vec_dot_x4 that arrangement (two four_lanes gathers, two vpdpbusd for the offsets, the
- * scales' permute) is a fifth of a step's vector instructions; here it is done once per
+ * scales' permute) is about a fifth of a step's vector instructions; here it is done once per
  * product into a table on the stack, and each step reads it back with three loads. Same
  * integer sums, same scale products and the same fmaf chains as vec_dot_x4: the same bits.
  * On the Zen 4 EPYC of docs/PERFORMANCE.md, one core, 64 rows in L2 (alternating runs):
