@@ -293,6 +293,47 @@ static inline __attribute__((always_inline)) __m128 q4_0_x4_four_blocks_avx2(__m
 
 X86_Q4_0_X4_DOT(avx2, q4_0_x4_four_blocks_avx2)
 
+/* The matvec (simd_x86.h, X86_Q4_0_MATVEC): the activation's halves, offsets and scales of
+ * both block pairs of a step arranged once per product, not once per four rows; the rows'
+ * part of the step is q4_0_x4_block_pair's. */
+typedef struct {
+    q4_0_x_halves x01, x23;   /* blocks 0|1 and 2|3 */
+    __m256 d01, d23;          /* their scales in the lanes of sum4_per_half (4h + r) */
+} q4_0_x_step_avx2;
+
+static inline q4_0_x_step_avx2 q4_0_x_step_arrange_avx2(const block_q8_0 *x) {
+    const block_q8_0 *const xs[4] = {x, x, x, x};
+    return (q4_0_x_step_avx2){q4_0_x_arrange_avx2(&x[0], &x[1]), q4_0_x_arrange_avx2(&x[2], &x[3]),
+                              activation_scales(xs, 0, 1, true), activation_scales(xs, 2, 3, true)};
+}
+
+/* Blocks a and b of the four rows against an arranged pair: sums and scale products, lane 4h + r. */
+static inline __attribute__((always_inline)) void q4_0_matvec_pair_avx2(const block_q4_0 *const w[4], int a, int b,
+                                                                        const q4_0_x_halves *xh, __m256 d,
+                                                                        __m256 *sums, __m256 *scales) {
+    __m256i p[4];
+    for (int r = 0; r < 4; r++) p[r] = q4_0_row_halves(&w[r][a], &w[r][b], xh);
+    *sums = _mm256_cvtepi32_ps(sum4_per_half(p[0], p[1], p[2], p[3]));
+    *scales = _mm256_mul_ps(four_row_scales(w, a, b), d);
+}
+
+static inline __attribute__((always_inline)) __m128 q4_0_matvec_step_avx2(__m128 acc, const block_q4_0 *const wr[4],
+                                                                          int64_t block, const q4_0_x_step_avx2 *x,
+                                                                          int first) {
+    const block_q4_0 *const w[4] = {&wr[0][block], &wr[1][block], &wr[2][block], &wr[3][block]};
+    __m256 sums, scales;
+    if (first <= 1) {
+        q4_0_matvec_pair_avx2(w, 0, 1, &x->x01, x->d01, &sums, &scales);
+        if (first <= 0) acc = _mm_fmadd_ps(_mm256_castps256_ps128(sums), _mm256_castps256_ps128(scales), acc);
+        acc = _mm_fmadd_ps(_mm256_extractf128_ps(sums, 1), _mm256_extractf128_ps(scales, 1), acc);
+    }
+    q4_0_matvec_pair_avx2(w, 2, 3, &x->x23, x->d23, &sums, &scales);
+    if (first <= 2) acc = _mm_fmadd_ps(_mm256_castps256_ps128(sums), _mm256_castps256_ps128(scales), acc);
+    return _mm_fmadd_ps(_mm256_extractf128_ps(sums, 1), _mm256_extractf128_ps(scales, 1), acc);
+}
+
+X86_Q4_0_MATVEC(avx2, q4_0_x_step_avx2, q4_0_x_step_arrange_avx2, q4_0_matvec_step_avx2)
+
 /* Q4_1: w = d*q + m with q 0..15, so w·x = d*dx*sum(q*qx) + m*(dx*sum(qx)) and the
  * activation block carries s = dx*sum(qx). */
 /* The running sums of a Q4_1 dot: lane-8 order for the quants, one fmaf chain for the
@@ -686,9 +727,9 @@ static void vec_dot_q2_K_q8_K_avx2(int64_t n, float *restrict s, const void *res
 
 /* ------------------------------------------------------------------------------------ */
 
-/* The quantized vec_dots, and the interleaved vec_dot_x4 of the pinned types (the others
+/* The quantized vec_dots, the interleaved vec_dot_x4 of the pinned types (the others
  * keep cpu.c's four-calls default; the AVX-512 level replaces Q8_0's and Q4_1's with the
- * same bits). */
+ * same bits) and Q4_0's matvec. */
 static void avx2_install_quantized_dots(sealm_type_traits table[SEALM_TYPE_COUNT]) {
     table[SEALM_TYPE_Q8_0].vec_dot = vec_dot_q8_0_q8_0_avx2;
     table[SEALM_TYPE_Q4_0].vec_dot = vec_dot_q4_0_q8_0_avx2;
@@ -703,6 +744,7 @@ static void avx2_install_quantized_dots(sealm_type_traits table[SEALM_TYPE_COUNT
 
     table[SEALM_TYPE_Q8_0].vec_dot_x4 = vec_dot_x4_q8_0_q8_0_avx2;
     table[SEALM_TYPE_Q4_0].vec_dot_x4 = vec_dot_x4_q4_0_q8_0_avx2;
+    table[SEALM_TYPE_Q4_0].matvec = matvec_q4_0_q8_0_avx2;
     table[SEALM_TYPE_Q4_1].vec_dot_x4 = vec_dot_x4_q4_1_q8_1_avx2;
     table[SEALM_TYPE_Q4_K].vec_dot_x4 = vec_dot_x4_q4_K_q8_K_avx2;
     table[SEALM_TYPE_Q6_K].vec_dot_x4 = vec_dot_x4_q6_K_q8_K_avx2;

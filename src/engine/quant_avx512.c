@@ -370,14 +370,12 @@ X86_Q4_0_X4_DOT(avx512, q4_0_x4_four_blocks)
  * steps, with the activation arranged once for all the rows instead of once per four. In
  * vec_dot_x4 that arrangement (two four_lanes gathers, two vpdpbusd for the offsets, the
  * scales' permute) is about a fifth of a step's vector instructions; here it is done once per
- * product into a table on the stack, and each step reads it back with three loads. Same
+ * product into a table on the stack (X86_Q4_0_MATVEC), and each step reads it back. Same
  * integer sums, same scale products and the same fmaf chains as vec_dot_x4: the same bits.
  * On the Zen 4 EPYC of docs/PERFORMANCE.md, one core, 64 rows in L2 (alternating runs):
  * 26 -> 41 Gweights/s at 576 columns, 32 -> 45 at 1536. In a SmolLM2-shaped Q4_0's decode
  * at one thread (161-164 -> 165-180 tok/s, 4 alternating pairs) the kernel now waits on
  * the weights' stream from memory (its samples sit on the permute's load). */
-enum { Q4_0_MATVEC_MAX_STEPS = 128 };   /* rows up to 128 four-block steps (16384 elements): a 32 KiB table */
-
 typedef struct {
     q4_0_x_lanes x;   /* quants against the weights' nibbles, and the -8 offsets */
     __m512 d;         /* the activation block scales in the lanes of the block sums (4b + r) */
@@ -396,41 +394,7 @@ static inline __attribute__((always_inline)) __m128 q4_0_matvec_step(__m128 acc,
     return q4_0_chain_step(acc, p, _mm512_mul_ps(q4_0_weight_scales(vw), x->d), first);
 }
 
-static void matvec_q4_0_q8_0_avx512(int64_t n, int64_t rows, float *restrict s, const void *w, size_t row_bytes,
-                                    const void *vx) {
-    const block_q8_0 *x = vx;
-    const int64_t nb = n / QK4_0, full = nb / 4, tail = nb % 4;
-    if (nb < 4 || full + (tail != 0) > Q4_0_MATVEC_MAX_STEPS) {   /* short or very long rows: four at a time */
-        for (int64_t r = 0; r + 4 <= rows; r += 4) {
-            const uint8_t *w0 = (const uint8_t *)w + (size_t)r * row_bytes;
-            const void *const ws[4] = {w0, w0 + row_bytes, w0 + 2 * row_bytes, w0 + 3 * row_bytes};
-            const void *const xs[4] = {vx, vx, vx, vx};
-            vec_dot_x4_q4_0_q8_0_avx512(n, s + r, ws, xs);
-        }
-        return;
-    }
-    q4_0_x_step xs[Q4_0_MATVEC_MAX_STEPS];
-    for (int64_t i = 0; i < full; i++) xs[i] = q4_0_x_step_arrange(&x[4 * i]);
-    if (tail) xs[full] = q4_0_x_step_arrange(&x[nb - 4]);   /* the last four blocks, as vec_dot_x4 takes them */
-    for (int64_t r = 0; r + 4 <= rows; r += 4) {
-        const uint8_t *w0 = (const uint8_t *)w + (size_t)r * row_bytes;
-        const block_q4_0 *const wr[4] = {(const void *)w0, (const void *)(w0 + row_bytes),
-                                         (const void *)(w0 + 2 * row_bytes), (const void *)(w0 + 3 * row_bytes)};
-        const uintptr_t next = x86_next_rows(wr[0], wr[1], wr[2], wr[3], row_bytes);
-        __m128 acc = _mm_setzero_ps();
-        for (int64_t i = 0; i < full; i++) {
-            x86_prefetch_step(next, i, 16 * sizeof(block_q4_0));
-            acc = q4_0_matvec_step(acc, wr, 4 * i, &xs[i], 0);
-        }
-        switch (tail) {   /* blocks nb - tail .. nb - 1 of the last four */
-        case 1: acc = q4_0_matvec_step(acc, wr, nb - 4, &xs[full], 3); break;
-        case 2: acc = q4_0_matvec_step(acc, wr, nb - 4, &xs[full], 2); break;
-        case 3: acc = q4_0_matvec_step(acc, wr, nb - 4, &xs[full], 1); break;
-        default: break;
-        }
-        _mm_storeu_ps(s + r, acc);
-    }
-}
+X86_Q4_0_MATVEC(avx512, q4_0_x_step, q4_0_x_step_arrange, q4_0_matvec_step)
 
 /* ------------------------------------------------------------------------------------
  * K-quants: 64 weights per step with vpmaddubsw (pairs -> int16) then vpmaddwd against a

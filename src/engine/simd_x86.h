@@ -313,4 +313,53 @@ static inline void x86_prefetch_step(uintptr_t next, int64_t step, size_t bytes_
         _mm_storeu_ps(s, acc);                                                                   \
     }
 
+/* The Q4_0 · Q8_0 matvec of an x86 level (quant.h's sealm_matvec_fn): the rows of a
+ * matrix against one activation, in vec_dot_x4's steps, with what the steps need from the
+ * activation arranged once per product instead of once per four rows. The level supplies
+ * XSTEP, the arranged activation of one four-block step; XSTEP_OF(&x[b]) -> XSTEP for blocks
+ * b..b+3; and STEP(acc, w[4], block, &xstep, first) -> acc, vec_dot_x4's step on blocks
+ * block..block+3 of the four rows (all four read, blocks before first already counted).
+ * The table of steps lives on the stack; rows longer than it holds, and rows shorter than
+ * four blocks, go through vec_dot_x4_q4_0_q8_0_<SUFFIX> four rows at a time. The last
+ * 1..3 blocks are taken as vec_dot_x4 takes them (the last four again, first set past the
+ * ones counted), so the fmaf chains, and the bits, are vec_dot_x4's. rows: a multiple of 4. */
+enum { X86_Q4_0_MATVEC_MAX_STEPS = 128 };   /* rows of up to 16384 elements; 32 KiB of table */
+#define X86_Q4_0_MATVEC(SUFFIX, XSTEP, XSTEP_OF, STEP)                                            \
+    static void matvec_q4_0_q8_0_##SUFFIX(int64_t n, int64_t rows, float *restrict s, const void *w,     \
+                                          size_t row_bytes, const void *vx) {                     \
+        const block_q8_0 *x = vx;                                                                 \
+        const int64_t nb = n / QK4_0, full = nb / 4, tail = nb % 4;                               \
+        if (nb < 4 || full + (tail != 0) > X86_Q4_0_MATVEC_MAX_STEPS) {                           \
+            for (int64_t r = 0; r + 4 <= rows; r += 4) {                                          \
+                const uint8_t *w0 = (const uint8_t *)w + (size_t)r * row_bytes;                   \
+                const void *const ws[4] = {w0, w0 + row_bytes, w0 + 2 * row_bytes, w0 + 3 * row_bytes}; \
+                const void *const xs[4] = {vx, vx, vx, vx};                                       \
+                vec_dot_x4_q4_0_q8_0_##SUFFIX(n, s + r, ws, xs);                                  \
+            }                                                                                     \
+            return;                                                                               \
+        }                                                                                         \
+        XSTEP xs[X86_Q4_0_MATVEC_MAX_STEPS];                                                      \
+        for (int64_t i = 0; i < full; i++) xs[i] = XSTEP_OF(&x[4 * i]);                           \
+        if (tail) xs[full] = XSTEP_OF(&x[nb - 4]);                                                \
+        for (int64_t r = 0; r + 4 <= rows; r += 4) {                                              \
+            const uint8_t *w0 = (const uint8_t *)w + (size_t)r * row_bytes;                       \
+            const block_q4_0 *const wr[4] = {(const void *)w0, (const void *)(w0 + row_bytes),    \
+                                             (const void *)(w0 + 2 * row_bytes),                  \
+                                             (const void *)(w0 + 3 * row_bytes)};                 \
+            const uintptr_t next = x86_next_rows(wr[0], wr[1], wr[2], wr[3], row_bytes);          \
+            __m128 acc = _mm_setzero_ps();                                                        \
+            for (int64_t i = 0; i < full; i++) {                                                  \
+                x86_prefetch_step(next, i, 16 * sizeof(block_q4_0));                              \
+                acc = STEP(acc, wr, 4 * i, &xs[i], 0);                                            \
+            }                                                                                     \
+            switch (tail) { /* blocks nb - tail .. nb - 1 of the last four */                     \
+            case 1: acc = STEP(acc, wr, nb - 4, &xs[full], 3); break;                             \
+            case 2: acc = STEP(acc, wr, nb - 4, &xs[full], 2); break;                             \
+            case 3: acc = STEP(acc, wr, nb - 4, &xs[full], 1); break;                             \
+            default: break;                                                                       \
+            }                                                                                     \
+            _mm_storeu_ps(s + r, acc);                                                            \
+        }                                                                                         \
+    }
+
 #endif
