@@ -255,23 +255,35 @@ static inline __m256 activation_scales(const block_q8_0 *const x[4], int a, int 
                                           (short)x[0][b].d, (short)x[1][b].d, (short)x[2][b].d, (short)x[3][b].d));
 }
 
+/* Blocks a and b of the four rows against one activation pair arranged as xh, with its
+ * scales d (lane 4h + r): their sums and scale products, lane 4h + r. */
+static inline __attribute__((always_inline)) void q4_0_rows_pair_avx2(const block_q4_0 *const w[4], int a, int b,
+                                                                      const q4_0_x_halves *xh, __m256 d,
+                                                                      __m256 *sums, __m256 *scales) {
+    __m256i p[4];
+    for (int r = 0; r < 4; r++) p[r] = q4_0_row_halves(&w[r][a], &w[r][b], xh);
+    *sums = _mm256_cvtepi32_ps(sum4_per_half(p[0], p[1], p[2], p[3]));
+    /* d_w*d_x: the same float product as the scalar reference's, per row and block */
+    *scales = _mm256_mul_ps(four_row_scales(w, a, b), d);
+}
+
 /* Blocks a and b of the four rows: their sums and scale products, lane 4h + r. */
 static inline __attribute__((always_inline)) void q4_0_x4_block_pair(const block_q4_0 *const w[4],
                                                                      const block_q8_0 *const x[4], int a, int b,
                                                                      bool one_x, __m256 *sums, __m256 *scales) {
-    __m256i p[4];
     if (one_x) {   /* the shared activation is arranged once for the four rows */
         const q4_0_x_halves xh = q4_0_x_arrange_avx2(&x[0][a], &x[0][b]);
-        for (int r = 0; r < 4; r++) p[r] = q4_0_row_halves(&w[r][a], &w[r][b], &xh);
-    } else {
-        for (int r = 0; r < 4; r++) {
-            const q4_0_x_halves xh = q4_0_x_arrange_avx2(&x[r][a], &x[r][b]);
-            p[r] = q4_0_row_halves(&w[r][a], &w[r][b], &xh);
-        }
+        q4_0_rows_pair_avx2(w, a, b, &xh, activation_scales(x, a, b, true), sums, scales);
+        return;
+    }
+    __m256i p[4];
+    for (int r = 0; r < 4; r++) {
+        const q4_0_x_halves xh = q4_0_x_arrange_avx2(&x[r][a], &x[r][b]);
+        p[r] = q4_0_row_halves(&w[r][a], &w[r][b], &xh);
     }
     *sums = _mm256_cvtepi32_ps(sum4_per_half(p[0], p[1], p[2], p[3]));
     /* d_w*d_x: the same float product as the scalar reference's, per row and block */
-    *scales = _mm256_mul_ps(four_row_scales(w, a, b), activation_scales(x, a, b, one_x));
+    *scales = _mm256_mul_ps(four_row_scales(w, a, b), activation_scales(x, a, b, false));
 }
 
 /* The step of X86_Q4_0_X4_DOT: blocks first..3 of the four blocks at vw[r] / vx[r]. */
@@ -295,7 +307,7 @@ X86_Q4_0_X4_DOT(avx2, q4_0_x4_four_blocks_avx2)
 
 /* The matvec (simd_x86.h, X86_Q4_0_MATVEC): the activation's halves, offsets and scales of
  * both block pairs of a step arranged once per product, not once per four rows; the rows'
- * part of the step is q4_0_x4_block_pair's. */
+ * part of the step is vec_dot_x4's (q4_0_rows_pair_avx2). */
 typedef struct {
     q4_0_x_halves x01, x23;   /* blocks 0|1 and 2|3 */
     __m256 d01, d23;          /* their scales in the lanes of sum4_per_half (4h + r) */
@@ -307,27 +319,17 @@ static inline q4_0_x_step_avx2 q4_0_x_step_arrange_avx2(const block_q8_0 *x) {
                               activation_scales(xs, 0, 1, true), activation_scales(xs, 2, 3, true)};
 }
 
-/* Blocks a and b of the four rows against an arranged pair: sums and scale products, lane 4h + r. */
-static inline __attribute__((always_inline)) void q4_0_matvec_pair_avx2(const block_q4_0 *const w[4], int a, int b,
-                                                                        const q4_0_x_halves *xh, __m256 d,
-                                                                        __m256 *sums, __m256 *scales) {
-    __m256i p[4];
-    for (int r = 0; r < 4; r++) p[r] = q4_0_row_halves(&w[r][a], &w[r][b], xh);
-    *sums = _mm256_cvtepi32_ps(sum4_per_half(p[0], p[1], p[2], p[3]));
-    *scales = _mm256_mul_ps(four_row_scales(w, a, b), d);
-}
-
 static inline __attribute__((always_inline)) __m128 q4_0_matvec_step_avx2(__m128 acc, const block_q4_0 *const wr[4],
                                                                           int64_t block, const q4_0_x_step_avx2 *x,
                                                                           int first) {
     const block_q4_0 *const w[4] = {&wr[0][block], &wr[1][block], &wr[2][block], &wr[3][block]};
     __m256 sums, scales;
     if (first <= 1) {
-        q4_0_matvec_pair_avx2(w, 0, 1, &x->x01, x->d01, &sums, &scales);
+        q4_0_rows_pair_avx2(w, 0, 1, &x->x01, x->d01, &sums, &scales);
         if (first <= 0) acc = _mm_fmadd_ps(_mm256_castps256_ps128(sums), _mm256_castps256_ps128(scales), acc);
         acc = _mm_fmadd_ps(_mm256_extractf128_ps(sums, 1), _mm256_extractf128_ps(scales, 1), acc);
     }
-    q4_0_matvec_pair_avx2(w, 2, 3, &x->x23, x->d23, &sums, &scales);
+    q4_0_rows_pair_avx2(w, 2, 3, &x->x23, x->d23, &sums, &scales);
     if (first <= 2) acc = _mm_fmadd_ps(_mm256_castps256_ps128(sums), _mm256_castps256_ps128(scales), acc);
     return _mm_fmadd_ps(_mm256_extractf128_ps(sums, 1), _mm256_extractf128_ps(scales, 1), acc);
 }
