@@ -72,8 +72,7 @@ static float *eval_all(sealm_context *c, const int32_t *toks, int32_t n, int32_t
 /* Prefill in one batch, in small batches, token by token (decode), and with 1-3 threads:
  * every logit must be identical to the bit, because each row's arithmetic is fixed by the
  * kernels' pinned accumulation order and never depends on its neighbours. */
-static void check_invariances(const char *path) {
-    loaded l = load(path);
+static void check_invariances_of(const loaded l) {
     const int32_t n_vocab = sealm_model_hparams(l.m)->n_vocab;
     int32_t toks[N_PROMPT];
     for (int32_t i = 0; i < N_PROMPT; i++) toks[i] = PROMPT[i] % n_vocab;
@@ -106,6 +105,11 @@ static void check_invariances(const char *path) {
         sealm_context_free(c);
     }
     free(ref);
+}
+
+static void check_invariances(const char *path) {
+    loaded l = load(path);
+    check_invariances_of(l);
     unload(&l);
 }
 
@@ -522,6 +526,28 @@ static void test_every_weight_type_end_to_end(void **state) {
     sealm_gguf_close(g);
 }
 
+/* The invariances with Q4_0 layer matrices and biases: the qwen2 synth model's matrices
+ * converted to Q4_0, so decode runs Q4_0's matvec (with the q/k/v biases added after it)
+ * and prefill its tiled products, and every logit must still be the same bits. */
+static void test_invariances_qwen2_q4_0(void **state) {
+    (void)state;
+    sealm_kernels_init();
+    loaded src = load(QWEN_Q8);
+    uint64_t n;
+    size_t len;
+    rebuilt_tensor *ts = convert_layers(src.g, SEALM_TYPE_Q4_0, &n);
+    uint8_t *img = rebuild(src.g, ts, n, &len, NULL);
+    loaded l = {0};
+    sealm_error err = {0};
+    if (sealm_gguf_open_memory(img, len, &l.g, &err) || sealm_model_load(l.g, &l.m, &err))
+        fail_msg("qwen2 in Q4_0: %s", err.message);
+    check_invariances_of(l);
+    unload(&l);
+    free(img);
+    free_tensors(ts, n);
+    unload(&src);
+}
+
 static void rename_arch(uint8_t *kv, size_t len) {
     /* the value of general.architecture: the string right after the key and its type */
     static const char key[] = "general.architecture";
@@ -633,6 +659,7 @@ int main(void) {
         cmocka_unit_test(test_invariances_llama_f32),
         cmocka_unit_test(test_invariances_llama_q8_0),
         cmocka_unit_test(test_invariances_qwen2),
+        cmocka_unit_test(test_invariances_qwen2_q4_0),
         cmocka_unit_test(test_eval_errors),
         cmocka_unit_test(test_eval_many),
         cmocka_unit_test(test_eval_many_errors),
