@@ -192,7 +192,7 @@ static inline __m256i halves_16(const void *a, const void *b) {
 
 /* acc + per int32 lane k the sum over bytes 4k..4k+3 of lo·xlo + hi·xhi (lo, hi unsigned
  * nibbles 0..15, x signed). AVX2: the two vpmaddubsw pair sums (each at most 2·15·128 in
- * magnitude) add in int16 without saturating; AVX-VNNI: two vpdpbusd. */
+ * magnitude) add in int16 without saturating; with ymm VNNI (X86_YMM_VNNI): two vpdpbusd. */
 static inline __m256i nibble_dots_into(__m256i acc, __m256i lo, __m256i xlo, __m256i hi, __m256i xhi) {
 #if X86_YMM_VNNI
     return x86_dpbusd(x86_dpbusd(acc, lo, xlo), hi, xhi);
@@ -306,7 +306,7 @@ static inline __attribute__((always_inline)) __m128 q4_0_x4_four_blocks_avx2(__m
 X86_Q4_0_X4_DOT(avx2, q4_0_x4_four_blocks_avx2)
 
 /* The matvec (simd_x86.h, X86_Q4_0_MATVEC): the activation's halves, offsets and scales of
- * both block pairs of a step arranged once per product, not once per four rows; the rows'
+ * both block pairs of a step arranged once per call, not once per four rows; the rows'
  * part of the step is vec_dot_x4's (q4_0_rows_pair_avx2). */
 typedef struct {
     q4_0_x_halves x01, x23;   /* blocks 0|1 and 2|3 */

@@ -315,7 +315,8 @@ static inline void x86_prefetch_step(uintptr_t next, int64_t step, size_t bytes_
 
 /* The Q4_0 · Q8_0 matvec of an x86 level (quant.h's sealm_matvec_fn): the rows of a
  * matrix against one activation, in vec_dot_x4's steps, with what the steps need from the
- * activation arranged once per product instead of once per four rows. The level supplies
+ * activation arranged once per call instead of once per four rows (decode calls it once per
+ * chunk of a thread's share, about 32 KiB of weights: ~100 rows at 576 columns). The level supplies
  * XSTEP, the arranged activation of one four-block step; XSTEP_OF(&x[b]) -> XSTEP for blocks
  * b..b+3; and STEP(acc, w[4], block, &xstep, first) -> acc, vec_dot_x4's step on blocks
  * block..block+3 of the four rows (all four read, blocks before first already counted).
