@@ -370,7 +370,8 @@ X86_Q4_0_X4_DOT(avx512, q4_0_x4_four_blocks)
  * steps, with the activation arranged once for all the rows of a call instead of once per
  * four. In
  * vec_dot_x4 that arrangement (two four_lanes gathers, two vpdpbusd for the offsets, the
- * scales' permute) is about a fifth of a step's vector instructions; here it is done once per
+ * scales' permute) is about a fifth of a step's vector instructions (counted in the source,
+ * not profiled); here it is done once per
  * call into a table on the stack (X86_Q4_0_MATVEC), and each step reads it back. Same
  * integer sums, same scale products and the same fmaf chains as vec_dot_x4: the same bits.
  * On the Zen 4 EPYC of docs/PERFORMANCE.md, one core, 64 rows in L2 (alternating runs):
