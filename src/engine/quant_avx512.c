@@ -368,11 +368,10 @@ X86_Q4_0_X4_DOT(avx512, q4_0_x4_four_blocks)
 
 /* Q4_0 · Q8_0 over the rows of a matrix against one activation (decode): vec_dot_x4's
  * steps, with the activation arranged once for all the rows of a call instead of once per
- * four. In
- * vec_dot_x4 that arrangement (two four_lanes gathers, two vpdpbusd for the offsets, the
- * scales' permute) is about a fifth of a step's vector instructions (counted in the source,
- * not profiled); here it is done once per
- * call into a table on the stack (X86_Q4_0_MATVEC), and each step reads it back. Same
+ * four. In vec_dot_x4 that arrangement (two four_lanes gathers, two vpdpbusd for the
+ * offsets, the scales' permute) is about a fifth of a step's vector instructions (counted
+ * in the source, not profiled); here it is done once per call into a table on the stack
+ * (X86_Q4_0_MATVEC), and each step reads it back. Same
  * integer sums, same scale products and the same fmaf chains as vec_dot_x4: the same bits.
  * On the Zen 4 EPYC of docs/PERFORMANCE.md, one core, 64 rows in L2 (alternating runs):
  * 26 -> 41 Gweights/s at 576 columns, 32 -> 45 at 1536. In a SmolLM2-shaped Q4_0's decode
