@@ -210,7 +210,7 @@ static sealm_simd_level install(sealm_simd_level want) {
     /* the AVX2 kernels whose byte products change, over the plain ones; below avx512 only
      * where the CPU has AVX-VNNI too (Sapphire Rapids, Zen 5; not Ice Lake or Zen 4), for
      * the types the AVX-512 set leaves to AVX2 (Q4_K's decode dot, Q5_0, Q5_1, the
-     * K-quants' single dots): the same bits, by vpdpbusd and vpdpwssd */
+     * K-quants' single dots, Q4_0's decode matvec): the same bits, by vpdpbusd and vpdpwssd */
     if (level == SEALM_SIMD_AVX_VNNI || (level == SEALM_SIMD_AVX512 && cpu_runs(SEALM_SIMD_AVX_VNNI))) {
         sealm_kernels_install_avxvnni(table);
         sealm_gemm_install_avxvnni(table);

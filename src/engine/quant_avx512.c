@@ -366,36 +366,14 @@ static inline __attribute__((always_inline)) __m128 q4_0_x4_four_blocks(__m128 a
 
 X86_Q4_0_X4_DOT(avx512, q4_0_x4_four_blocks)
 
-/* Q4_0 · Q8_0 over the rows of a matrix against one activation (decode): vec_dot_x4's
- * steps, with the activation arranged once for all the rows of a call instead of once per
- * four. In vec_dot_x4 that arrangement (two four_lanes gathers, two vpdpbusd for the
- * offsets, the scales' permute) is about a fifth of a step's vector instructions (counted
- * in the source, not profiled); here it is done once per call into a table on the stack
- * (X86_Q4_0_MATVEC), and each step reads it back. Same
- * integer sums, same scale products and the same fmaf chains as vec_dot_x4: the same bits.
- * On the Zen 4 EPYC of docs/PERFORMANCE.md, one core, 64 rows in L2 (alternating runs):
- * 26 -> 41 Gweights/s at 576 columns, 32 -> 45 at 1536. In a SmolLM2-shaped Q4_0's decode
- * at one thread (161-164 -> 165-180 tok/s, 4 alternating pairs) the kernel now waits on
- * the weights' stream from memory (its samples sit on the permute's load). */
-typedef struct {
-    q4_0_x_lanes x;   /* quants against the weights' nibbles, and the -8 offsets */
-    __m512 d;         /* the activation block scales in the lanes of the block sums (4b + r) */
-} q4_0_x_step;
-
-static inline q4_0_x_step q4_0_x_step_arrange(const block_q8_0 *x) {
-    const void *const vx[4] = {x, x, x, x};
-    return (q4_0_x_step){q4_0_x_arrange(x), q8_0_activation_scales(vx, true)};
-}
-
-static inline __attribute__((always_inline)) __m128 q4_0_matvec_step(__m128 acc, const block_q4_0 *const w[4],
-                                                                      int64_t block, const q4_0_x_step *x, int first) {
-    const void *const vw[4] = {&w[0][block], &w[1][block], &w[2][block], &w[3][block]};
-    __m512i p[4];
-    for (int r = 0; r < 4; r++) p[r] = q4_0_row_lanes(vw[r], &x->x);
-    return q4_0_chain_step(acc, p, _mm512_mul_ps(q4_0_weight_scales(vw), x->d), first);
-}
-
-X86_Q4_0_MATVEC(avx512, q4_0_x_step, q4_0_x_step_arrange, q4_0_matvec_step)
+/* No Q4_0 matvec here: at this level decode keeps the ymm build's (quant_avx2_dots.h,
+ * X86_Q4_0_MATVEC; quant_ymm_avx512.c or quant_avxvnni.c, installed before this file's
+ * kernels). A zmm matvec with this file's step (each row's four blocks of quants from one
+ * word permute of two 64-byte loads) was faster with its rows in L2 at 1536 columns (45
+ * against 43 Gweights/s, one core of the Zen 4 EPYC of docs/PERFORMANCE.md) but slower in
+ * the model, streaming from memory: a SmolLM2-shaped Q4_0 decoded 1.15x faster at one
+ * thread (10 of 10 rounds) and 1.11x at two (11 of 12) with the ymm build's matvec
+ * (bench/ab.py, 2026-11-23). */
 
 /* ------------------------------------------------------------------------------------
  * K-quants: 64 weights per step with vpmaddubsw (pairs -> int16) then vpmaddwd against a
@@ -613,7 +591,6 @@ void sealm_kernels_install_avx512(sealm_type_traits table[SEALM_TYPE_COUNT], sea
     table[SEALM_TYPE_Q8_0].vec_dot_x4 = vec_dot_x4_q8_0_q8_0_avx512;
     table[SEALM_TYPE_Q4_1].vec_dot_x4 = vec_dot_x4_q4_1_q8_1_avx512;
     table[SEALM_TYPE_Q4_0].vec_dot_x4 = vec_dot_x4_q4_0_q8_0_avx512;
-    table[SEALM_TYPE_Q4_0].matvec = matvec_q4_0_q8_0_avx512;
     table[SEALM_TYPE_Q6_K].vec_dot_x4 = vec_dot_x4_q6_K_q8_K_avx512;
 
     table[SEALM_TYPE_F16].from_float_fast = quantize_row_f16_avx512;

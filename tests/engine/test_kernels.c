@@ -1176,8 +1176,14 @@ static void test_avx512_ymm_build(void **state) {
     sealm_vec_dot_fn avx2_dot[N_WEIGHT_TYPES];
     for (size_t t = 0; t < N_WEIGHT_TYPES; t++) avx2_dot[t] = sealm_type_traits_get(weight_types[t])->vec_dot;
     const sealm_vec_dot_x4_fn avx2_q4_K_x4 = sealm_type_traits_get(SEALM_TYPE_Q4_K)->vec_dot_x4;
+    const sealm_matvec_fn avx2_q4_0_matvec = sealm_type_traits_get(SEALM_TYPE_Q4_0)->matvec;
     assert_int_equal(sealm_kernels_set_level(SEALM_SIMD_AVX512), SEALM_SIMD_AVX512);
     assert_true(sealm_type_traits_get(SEALM_TYPE_Q4_K)->vec_dot_x4 != avx2_q4_K_x4);
+    /* decode's Q4_0 matvec at this level is the ymm build's (quant_avx512.c says why): not
+     * the plain AVX2 build's, and it gives vec_dot_ref's bits (check_matvec, every level) */
+    const sealm_matvec_fn q4_0_matvec = sealm_type_traits_get(SEALM_TYPE_Q4_0)->matvec;
+    assert_non_null(q4_0_matvec);
+    assert_true(q4_0_matvec != avx2_q4_0_matvec);
     static const int64_t n32[] = {32, 160, 4096 + 32};
     static const int64_t n256[] = {256, 4096};
     rng_seed(810);
