@@ -369,11 +369,11 @@ X86_Q4_0_X4_DOT(avx512, q4_0_x4_four_blocks)
 /* No Q4_0 matvec here: at this level decode keeps the ymm build's (quant_avx2_dots.h,
  * X86_Q4_0_MATVEC; quant_ymm_avx512.c or quant_avxvnni.c, installed before this file's
  * kernels). A zmm matvec with this file's step (each row's four blocks of quants from one
- * word permute of two 64-byte loads) was faster with its rows in L2 at 1536 columns (45
- * against 43 Gweights/s, one core of the Zen 4 EPYC of docs/PERFORMANCE.md) but slower in
- * the model, streaming from memory: a SmolLM2-shaped Q4_0 decoded 1.15x faster at one
- * thread (10 of 10 rounds) and 1.11x at two (11 of 12) with the ymm build's matvec
- * (bench/ab.py, 2026-11-23). */
+ * word permute of two 64-byte loads) beat the plain AVX2 build's with its rows in L2 at
+ * 1536 columns (45 against 43 Gweights/s, one core of the Zen 4 EPYC of
+ * docs/PERFORMANCE.md) but was slower in the model, streaming from memory: a
+ * SmolLM2-shaped Q4_0 decoded 1.15x faster at one thread (10 of 10 rounds) and 1.11x at
+ * two (11 of 12) with the ymm build's matvec (bench/ab.py, 2026-11-23). */
 
 /* ------------------------------------------------------------------------------------
  * K-quants: 64 weights per step with vpmaddubsw (pairs -> int16) then vpmaddwd against a
