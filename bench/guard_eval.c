@@ -18,6 +18,8 @@
  * type (IPV4 and IPV6 count as IP) and they overlap by at least 50% of the gold span's
  * length. Each gold span is matched at most once. TP = matched gold spans, FN = unmatched
  * gold spans, FP = predicted spans of an evaluated type that match no gold span.
+ * Byte coverage (byte_coverage) is reported beside it: the share of gold bytes that a
+ * finding of the same type, or any finding, covers.
  * Gold offsets (Python code-point indices) are converted to byte offsets. */
 #include "sealm/guard.h"
 
@@ -26,6 +28,7 @@
 
 #include <jansson.h>
 #include <sodium.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +40,10 @@ static const char *const TYPE_NAMES[T_N] = {"EMAIL", "PHONE", "CARD", "IBAN", "S
 
 typedef struct counts {
     long tp[T_N], fp[T_N], fn[T_N];
+    /* byte coverage (see byte_coverage): gold bytes of each type, those inside a finding of
+     * the same type and those inside any finding; predicted bytes of each type, and those
+     * inside gold of the same type */
+    long gold_bytes[T_N], gold_bytes_typed[T_N], gold_bytes_any[T_N], pred_bytes[T_N], pred_bytes_in_gold[T_N];
 } counts;
 
 typedef struct span {
@@ -124,6 +131,48 @@ static void dump_findings(const sealm_guard_findings *f) {
                 f->items[i].end, (double)f->items[i].score, f->items[i].rule);
 }
 
+/* Byte coverage of one text, beside the span counts: the span rule matches one prediction
+ * to one gold span, so a finding that covers an address whose gold is split in pieces
+ * (presidio-research labels building number, street, unit and postcode as separate spans in
+ * some templates) counts as one hit and several misses, although redaction removes all of
+ * it. Here every byte of gold of an evaluated type is counted as covered when a finding of
+ * its type covers it (typed) and when any finding of any kind does (any: what redaction
+ * replaces); and every byte a finding of an evaluated type covers as inside or outside gold
+ * of its type. Overlapping spans count each byte once. */
+static void byte_coverage(const sealm_guard_findings *f, size_t len, const span *gold, size_t n_gold,
+                          const bool *evaluated, counts *c) {
+    enum { ANY = 1, GOLD = 2, PRED = 4 };
+    uint8_t *m = calloc(len + 1, 1);
+    if (!m) {
+        fprintf(stderr, "guard_eval: out of memory\n");
+        exit(1);
+    }
+    for (size_t i = 0; i < f->n; i++)
+        for (size_t b = f->items[i].start; b < f->items[i].end && b < len; b++) m[b] |= ANY;
+    for (int t = 0; t < T_N; t++) {
+        if (!evaluated[t]) continue;
+        for (size_t b = 0; b < len; b++) m[b] &= ANY;
+        for (size_t g = 0; g < n_gold; g++)
+            if (gold[g].type == t)
+                for (size_t b = gold[g].start; b < gold[g].end && b < len; b++) m[b] |= GOLD;
+        for (size_t i = 0; i < f->n; i++)
+            if (type_of_kind(f->items[i].kind) == t)
+                for (size_t b = f->items[i].start; b < f->items[i].end && b < len; b++) m[b] |= PRED;
+        for (size_t b = 0; b < len; b++) {
+            if (m[b] & GOLD) {
+                c->gold_bytes[t]++;
+                c->gold_bytes_typed[t] += (m[b] & PRED) != 0;
+                c->gold_bytes_any[t] += (m[b] & ANY) != 0;
+            }
+            if (m[b] & PRED) {
+                c->pred_bytes[t]++;
+                c->pred_bytes_in_gold[t] += (m[b] & GOLD) != 0;
+            }
+        }
+    }
+    free(m);
+}
+
 /* Scores one text: predictions of types in `evaluated` against gold spans. */
 static void score_text(const sealm_guard_pii *d, const char *text, size_t len, const span *gold, size_t n_gold,
                        const bool *evaluated, counts *c) {
@@ -164,6 +213,7 @@ static void score_text(const sealm_guard_pii *d, const char *text, size_t len, c
         }
     }
     free(gold_hit);
+    byte_coverage(&f, len, gold, n_gold, evaluated, c);
     sealm_guard_findings_free(&f);
 }
 
@@ -798,6 +848,29 @@ int main(int argc, char **argv) {
         }
         json_object_set_new(root, sets[s].name, js);
     }
+    fprintf(md, "\n## byte coverage\n\nEvery byte of gold counted once: covered by a finding of its type, and by a "
+                "finding of any kind (what redaction replaces); predicted bytes inside gold of their type.\n");
+    json_t *jcov = json_object();
+    for (size_t s = 0; s < sizeof sets / sizeof sets[0]; s++) {
+        const counts *c = sets[s].c;
+        json_t *js = json_object();
+        fprintf(md, "\n### %s\n\n| type | gold bytes | covered, same type | covered, any finding | predicted bytes | "
+                    "inside gold |\n|---|---|---|---|---|---|\n", sets[s].name);
+        for (int t = 0; t < T_N; t++) {
+            if (c->gold_bytes[t] == 0 && c->pred_bytes[t] == 0) continue;
+            double typed = ratio(c->gold_bytes_typed[t], c->gold_bytes[t]);
+            double any = ratio(c->gold_bytes_any[t], c->gold_bytes[t]);
+            double inside = ratio(c->pred_bytes_in_gold[t], c->pred_bytes[t]);
+            fprintf(md, "| %s | %ld | %.3f | %.3f | %ld | %.3f |\n", TYPE_NAMES[t], c->gold_bytes[t], typed, any,
+                    c->pred_bytes[t], inside);
+            json_object_set_new(js, TYPE_NAMES[t],
+                                json_pack("{s:I,s:f,s:f,s:I,s:f}", "gold_bytes", (json_int_t)c->gold_bytes[t],
+                                          "covered_same_type", typed, "covered_any_finding", any, "predicted_bytes",
+                                          (json_int_t)c->pred_bytes[t], "predicted_inside_gold", inside));
+        }
+        json_object_set_new(jcov, sets[s].name, js);
+    }
+    json_object_set_new(root, "byte_coverage", jcov);
     secret_report(md, root, &secrets);
     fprintf(md, "\n## speed (one core, thread CPU time, fastest of %d rounds of >= 6 MB)\n\n"
                 "| corpus | size | scan, per-record requests | scan, 1 MiB blocks | redact end to end, per record |\n"
