@@ -12,9 +12,9 @@ of each pair.
 
 Why paired rounds and a sign test rather than one run each: on a shared host the memory
 bandwidth a process gets moves from minute to minute (on the 2-core Zen 4 VM of
-docs/PERFORMANCE.md, 25 to 58 GB/s read within the same half hour). Two runs of the *same*
-binary back to back differed there by up to ±13% in decode tokens/s, so a difference of a few
-percent needs many pairs before it means anything. For each variant against the baseline
+docs/PERFORMANCE.md, 25 to 58 GB/s read within the same half hour). Two copies of the *same*
+binary, run in turn for 12 rounds, gave per-round decode ratios from 0.83 to 1.18 there, so a
+difference of a few percent needs many rounds before it means anything. For each variant against the baseline
 the report gives the ratio of every round (variant / baseline, from the rounds' medians),
 the median ratio, how many rounds the variant won, and the exact two-sided sign-test p-value
 of that count (binomial, p = 1/2, ties dropped): the chance of a split at least that lopsided

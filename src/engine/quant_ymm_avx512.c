@@ -6,8 +6,9 @@
  * exists for the CPUs with AVX-512 VNNI but without AVX-VNNI (Ice Lake, Tiger Lake, Zen 4):
  * there the avx512 level used to keep the plain AVX2 build for the types quant_avx512.c
  * leaves to AVX2 (Q4_K's decode dots above all, Q4_0's decode matvec, also Q5_0, Q5_1 and
- * the single K-quant dots). cpu.c installs it at the avx512 level where the CPU lacks AVX-VNNI, before
- * quant_avx512.c's kernels; where it has AVX-VNNI, quant_avxvnni.c's build runs instead.
+ * the single K-quant dots). cpu.c installs it at the avx512 level where the CPU lacks
+ * AVX-VNNI, before quant_avx512.c's kernels; where it has AVX-VNNI, quant_avxvnni.c's build
+ * runs instead.
  * All builds leave the same exact integer sums in the same lanes, so this one returns the
  * AVX2 build's bits (tests/engine/test_kernels.c compares them). */
 #include "engine/quant_simd.h"
