@@ -215,7 +215,11 @@ static inline float x86_absmax_f32x32(const float *x) {
  * reading, so a line asked for one group ahead often arrived late. Two groups ahead
  * decoded 5-10% faster for Q4_0 and Q4_1 SmolLM2 (2 threads, per-token times of the two
  * distances interleaved in one process on this loaded 2-core VM), the same for Q8_0 and
- * TinyLlama Q4_K_M; three and four were no better than two. Prefetches never fault, so
+ * TinyLlama Q4_K_M; three and four were no better than two. Measured again on the Zen 4
+ * host with bench/ab.py (SmolLM2-shaped Q4_0, 2 threads, 10 rounds each, against 2 groups
+ * with prefetcht0): 1, 3 and 4 groups 0.95, 0.98 and 0.92x; prefetcht1 instead of
+ * prefetcht0 0.67x and no software prefetch 0.63x (10 of 10 rounds slower, both): the
+ * hardware prefetchers alone leave a third of the speed there. Prefetches never fault, so
  * running past the end of the matrix is harmless; the addresses are kept as integers for
  * that reason. Results are unaffected (no data is read through them). */
 
