@@ -83,6 +83,10 @@ typedef struct matmul_task {
     /* decode: rows per chunk of a share, per item (multiples of 4), and each share's cursor */
     int64_t share_chunk_rows[3];
     sealm_share_cursor *cursors;
+    /* decode: the products the pass runs next, whose share rows a worker prefetches while
+     * the caller runs the serial steps in between (threadpool.h) */
+    const sealm_weight *next[3];
+    int n_next;
 } matmul_task;
 
 /* One thread's rows [r0, r1) of one product. On a packed panel (prefill) the type's tiled
@@ -174,12 +178,40 @@ static void matmul_rows(const matmul_item *it, int32_t n_tokens, int64_t r0, int
  * shared 2-core machine, the worker's share started on average ~18 µs after the caller's
  * (of a ~30 µs share) while another process kept one core busy. */
 
-/* Share s's rows [r0, r1) of item it: groups of 4 rows (the interleaved kernels' unit). */
-static void share_rows(const matmul_item *it, int s, int nth, int64_t *r0, int64_t *r1) {
-    const int64_t groups = (it->w->rows + 3) / 4;
+/* Share s's rows [r0, r1) of weight w: groups of 4 rows (the interleaved kernels' unit). */
+static void share_rows_of(const sealm_weight *w, int s, int nth, int64_t *r0, int64_t *r1) {
+    const int64_t groups = (w->rows + 3) / 4;
     const int64_t g0 = groups * s / nth, g1 = groups * (s + 1) / nth;
     *r0 = g0 * 4;
-    *r1 = g1 * 4 < it->w->rows ? g1 * 4 : it->w->rows;
+    *r1 = g1 * 4 < w->rows ? g1 * 4 : w->rows;
+}
+
+static void share_rows(const matmul_item *it, int s, int nth, int64_t *r0, int64_t *r1) {
+    share_rows_of(it->w, s, nth, r0, r1);
+}
+
+/* Records the first PREFETCH_NEXT_BYTES of share s's rows of the next products for this
+ * thread to prefetch while it waits (threadpool.h): the worker that ran share s usually
+ * runs share s of the next product too, and the caller's thread drops them. The cap keeps
+ * the lines in a core's L2 (512 KiB to 2 MiB on current x86 and arm64 cores) until they
+ * are used; the caller's serial steps between two products take a few microseconds, in
+ * which one core fetches some tens of KiB, so more would rarely arrive in time anyway. */
+enum { PREFETCH_NEXT_BYTES = 256 * 1024 };
+
+static void prefetch_next_share(const matmul_task *task, int s, int nth) {
+    sealm_prefetch_range r[SEALM_PREFETCH_RANGES];
+    int n = 0;
+    size_t budget = PREFETCH_NEXT_BYTES;
+    for (int k = 0; k < task->n_next && n < SEALM_PREFETCH_RANGES && budget > 0; k++) {
+        const sealm_weight *w = task->next[k];
+        int64_t r0, r1;
+        share_rows_of(w, s, nth, &r0, &r1);
+        if (r1 <= r0) continue;
+        const size_t bytes = (size_t)(r1 - r0) * w->row_bytes;
+        r[n] = (sealm_prefetch_range){(const uint8_t *)w->data + (size_t)r0 * w->row_bytes, bytes < budget ? bytes : budget};
+        budget -= r[n++].bytes;
+    }
+    sealm_threadpool_prefetch_next(r, n);
 }
 
 /* Claims share s's next chunk (its chunks numbered item by item) and runs it; false once
@@ -211,6 +243,7 @@ static void matmul_worker(void *arg, int ith, int nth) {
         while (run_share_chunk(task, ith, nth)) {}
         for (int o = 1; o < nth; o++)
             while (run_share_chunk(task, (ith + o) % nth, nth)) {}
+        if (task->n_next > 0) prefetch_next_share(task, ith, nth);
         return;
     }
     for (;;) {
@@ -360,12 +393,30 @@ static void pack_worker(void *arg, int ith, int nth) {
     sealm_gemm_pack(p->type, p->x, p->cols, p->cols, p->n_tokens, t0, t1, p->panel);
 }
 
+/* The weights of the products a decode pass runs after the current one (up to three
+ * sharing an input), for their prefetch; NULL where nothing is worth it. */
+typedef struct next_products {
+    const sealm_weight *w[3];
+    int n;
+} next_products;
+
+/* What follows layer l's feed-forward: layer l + 1's Q/K/V, or the output head. */
+static next_products after_layer(const sealm_model *m, int l) {
+    if (l + 1 < m->hp.n_layer) {
+        const sealm_layer_weights *N = &m->layers[l + 1];
+        return (next_products){{&N->wq, &N->wk, &N->wv}, 3};
+    }
+    return (next_products){{&m->output}, 1};
+}
+
 /* Runs up to three products over the same input x ([n][cols], stride cols). Inputs are
  * converted once per distinct activation type: to a packed panel (spread over the threads)
  * when every product on it has a gemm kernel and n is large enough, else to rows. */
 static void matmul(sealm_context *c, const float *x, int32_t n, int n_items, const sealm_weight *const *ws,
-                   float *const *ys, const float *const *biases) {
+                   float *const *ys, const float *const *biases, const next_products *next) {
     matmul_task task = {.n_items = n_items, .n_tokens = n};
+    if (next)
+        for (int k = 0; k < next->n; k++) task.next[task.n_next++] = next->w[k];
     sealm_activations *a = &c->act;
     const int64_t cols = ws[0]->cols;
     sealm_tensor_type done_types[3];
@@ -414,10 +465,11 @@ static void matmul(sealm_context *c, const float *x, int32_t n, int n_items, con
     sealm_threadpool_run(c->pool, matmul_worker, &task);
 }
 
-static void matmul1(sealm_context *c, const float *x, int32_t n, const sealm_weight *w, float *y) {
+static void matmul1(sealm_context *c, const float *x, int32_t n, const sealm_weight *w, float *y,
+                    const next_products *next) {
     const sealm_weight *ws[1] = {w};
     float *ys[1] = {y};
-    matmul(c, x, n, 1, ws, ys, NULL);
+    matmul(c, x, n, 1, ws, ys, NULL, next);
 }
 
 /* ---- RoPE and the KV store ---- */
@@ -501,7 +553,8 @@ static void attention_block(sealm_context *c, int l, int32_t n, const row_places
     const sealm_weight *ws[3] = {&L->wq, &L->wk, &L->wv};
     float *ys[3] = {a->q, a->k, a->v};
     const float *bs[3] = {L->bq, L->bk, L->bv};
-    matmul(c, a->xb, n, 3, ws, ys, bs);
+    const next_products after_qkv = {{&L->wo}, 1};
+    matmul(c, a->xb, n, 3, ws, ys, bs, &after_qkv);
 
     const rope_store_args ra = {.layer = l, .at = *at};
     for_token_rows(c, n, rope_store_rows, &ra);
@@ -509,7 +562,8 @@ static void attention_block(sealm_context *c, int l, int32_t n, const row_places
     if (at->seqs) attention_many(c, l, n, at->seqs);
     else sealm_attention_run(c, l, n, at->pos0);
 
-    matmul1(c, a->att, n, &L->wo, a->proj);   /* added to the stream by ffn_block's norm */
+    const next_products after_wo = {{&L->w_gate, &L->w_up}, 2};
+    matmul1(c, a->att, n, &L->wo, a->proj, &after_wo);   /* added to the stream by ffn_block's norm */
 }
 
 static void ffn_block(sealm_context *c, int l, int32_t n) {
@@ -520,10 +574,12 @@ static void ffn_block(sealm_context *c, int l, int32_t n) {
     residual_norm(c, n, a->x, a->proj, a->xb, L->ffn_norm);
     const sealm_weight *ws[2] = {&L->w_gate, &L->w_up};
     float *ys[2] = {a->gate, a->up};
-    matmul(c, a->xb, n, 2, ws, ys, NULL);
+    const next_products after_gate_up = {{&L->w_down}, 1};
+    matmul(c, a->xb, n, 2, ws, ys, NULL, &after_gate_up);
     const swiglu_args sa = {.gate = a->gate, .up = a->up, .ff = hp->n_ff};
     for_token_rows(c, n, swiglu_rows, &sa);
-    matmul1(c, a->gate, n, &L->w_down, a->proj);   /* added to the stream by the next norm */
+    const next_products after_down = after_layer(c->model, l);
+    matmul1(c, a->gate, n, &L->w_down, a->proj, &after_down);   /* added to the stream by the next norm */
 }
 
 static void embed_tokens(sealm_context *c, const int32_t *tokens, int32_t n) {
@@ -558,7 +614,8 @@ void sealm_forward_batch(sealm_context *c, const int32_t *tokens, int32_t n, int
     const int32_t n_out = n - logits_from;
     residual_norm(c, n_out, c->act.x + (int64_t)logits_from * d, c->act.proj + (int64_t)logits_from * d, c->act.xb,
                   m->output_norm);
-    matmul1(c, c->act.xb, n_out, &m->output, out);
+    const next_products after_output = after_layer(m, -1);   /* the next token's first layer */
+    matmul1(c, c->act.xb, n_out, &m->output, out, &after_output);
 }
 
 void sealm_forward_many(sealm_context *const *seqs, const int32_t *tokens, int32_t n, float *out) {
@@ -567,5 +624,5 @@ void sealm_forward_many(sealm_context *const *seqs, const int32_t *tokens, int32
     run_layers(c, tokens, n, &at);
     for (int32_t t = 0; t < n; t++) seqs[t]->kv.n_past++;
     residual_norm(c, n, c->act.x, c->act.proj, c->act.xb, c->model->output_norm);
-    matmul1(c, c->act.xb, n, &c->model->output, out);
+    matmul1(c, c->act.xb, n, &c->model->output, out, NULL);
 }

@@ -35,4 +35,25 @@ int sealm_threadpool_size(const sealm_threadpool *p);
  * thread (the one that owns the context); fn must not call run on the same pool. */
 void sealm_threadpool_run(sealm_threadpool *p, sealm_task_fn fn, void *arg);
 
+/* Bytes [start, start + bytes) that a thread will read soon. */
+typedef struct sealm_prefetch_range {
+    const void *start;
+    size_t bytes;
+} sealm_prefetch_range;
+
+/* Called from inside a share's fn: ranges[0..n) (n at most SEALM_PREFETCH_RANGES) are what
+ * this share's thread reads next, in that order, and a worker thread reads them into its
+ * caches (software prefetch to L2) while it waits for the next task, stopping as soon as
+ * one is published and going on after that task's shares where it left off. Replaces the
+ * calling thread's previous ranges; n == 0 clears them. The bytes are never dereferenced,
+ * only prefetched, so a range that is unmapped by then is harmless. The caller's thread
+ * (share 0's) keeps no ranges: it has the serial steps to run between tasks. Decode uses
+ * it for the next product's weights (forward.c). Thread-safe: the ranges are per thread. */
+enum { SEALM_PREFETCH_RANGES = 3 };
+void sealm_threadpool_prefetch_next(const sealm_prefetch_range *ranges, int n);
+/* Bytes of the calling thread's ranges not yet prefetched: from the next line to request
+ * to the end of each range left (tests check that a worker works through its ranges and
+ * that the caller's thread keeps none). */
+size_t sealm_threadpool_prefetch_pending(void);
+
 #endif

@@ -6,6 +6,8 @@
  *    the shares wrote is what the caller reads after the run (the barrier);
  *  - a parallel sum equals the serial one, with shares of unequal length;
  *  - workers that went to sleep between tasks wake for the next one;
+ *  - prefetch ranges recorded in a share: counted as recorded (empty ones skipped), worked
+ *    through by a worker while it waits, dropped by the caller's thread;
  *  - bad thread counts are refused.
  * No timing is asserted. Built with ThreadSanitizer it also checks the happens-before of
  * the pool's atomics (scripts run it under ASan/UBSan like every unit test). */
@@ -19,6 +21,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 
 enum { MAX_THREADS = 8, N_TASKS = 1000, N_VALUES = 4099 };
@@ -109,6 +113,77 @@ static void test_wakes_sleeping_workers(void **state) {
     }
 }
 
+/* ---- prefetch ranges (sealm_threadpool_prefetch_next) ---- */
+
+enum { PREFETCH_BYTES = 256 * 1024 };
+
+typedef struct prefetch_task {
+    const uint8_t *buf;               /* PREFETCH_BYTES, 64-byte aligned */
+    bool record;                      /* shares record ranges; else they report what is pending */
+    pthread_t caller;
+    size_t recorded[MAX_THREADS];     /* pending right after recording */
+    size_t pending[MAX_THREADS];      /* pending when the share started */
+    bool on_worker[MAX_THREADS];      /* the share ran on a thread other than the caller's */
+    atomic_bool share1_started;       /* share 0 waits for it (up to 10 ms): the worker gets share 1 */
+} prefetch_task;
+
+static void prefetch_share(void *arg, int ith, int nth) {
+    (void)nth;
+    prefetch_task *t = arg;
+    t->on_worker[ith] = !pthread_equal(pthread_self(), t->caller);
+    t->pending[ith] = sealm_threadpool_prefetch_pending();
+    if (ith == 1) atomic_store(&t->share1_started, true);
+    /* a trivial share 0 would let the caller claim share 1 before the worker notices it */
+    const clock_t give_up = clock() + CLOCKS_PER_SEC / 100;
+    while (ith == 0 && !atomic_load(&t->share1_started) && clock() < give_up) {}
+    if (!t->record) return;
+    /* an empty and a NULL range among them: skipped; the odd length ends mid-line */
+    const sealm_prefetch_range r[SEALM_PREFETCH_RANGES] = {
+        {t->buf, PREFETCH_BYTES / 2}, {NULL, 4096}, {t->buf + PREFETCH_BYTES / 2, PREFETCH_BYTES / 2 - 100}};
+    sealm_threadpool_prefetch_next(r, SEALM_PREFETCH_RANGES);
+    t->recorded[ith] = sealm_threadpool_prefetch_pending();
+    const sealm_prefetch_range none[1] = {{t->buf, 0}};
+    if (ith == 0) {   /* clearing and recording again on one thread */
+        sealm_threadpool_prefetch_next(none, 1);
+        assert_int_equal(sealm_threadpool_prefetch_pending(), 0);
+        sealm_threadpool_prefetch_next(r, SEALM_PREFETCH_RANGES);
+    }
+}
+
+/* A worker that recorded ranges works through them while it waits: it is never left with
+ * more than it recorded, and in a run where it recorded and then ran a share of the next
+ * task (waiting, spinning, at least as long as the caller sleeps here) it has nothing
+ * left. A worker that lost its CPU in between may still have some, so this is asserted
+ * once over the attempts, not every time. The caller's thread keeps none, ever. */
+static void test_prefetch_ranges(void **state) {
+    (void)state;
+    uint8_t *buf = aligned_alloc(64, PREFETCH_BYTES);
+    assert_non_null(buf);
+    memset(buf, 1, PREFETCH_BYTES);
+    sealm_threadpool *pool = NULL;
+    sealm_error err = {0};
+    assert_int_equal(sealm_threadpool_new(2, &pool, &err), SEALM_OK);
+    int drained = 0;
+    for (int attempt = 0; attempt < 200 && drained < 3; attempt++) {
+        prefetch_task t = {.buf = buf, .record = true, .caller = pthread_self()};
+        sealm_threadpool_run(pool, prefetch_share, &t);
+        for (int i = 0; i < 2; i++) assert_int_equal(t.recorded[i], PREFETCH_BYTES - 100);
+        assert_int_equal(sealm_threadpool_prefetch_pending(), 0);   /* the caller's thread dropped its ranges */
+        const struct timespec pause = {.tv_sec = 0, .tv_nsec = 200 * 1000};   /* 0.2 ms: inside the spin */
+        nanosleep(&pause, NULL);
+        prefetch_task u = {.buf = buf, .record = false, .caller = pthread_self()};
+        sealm_threadpool_run(pool, prefetch_share, &u);
+        for (int i = 0; i < 2; i++) {
+            if (!u.on_worker[i]) assert_int_equal(u.pending[i], 0);
+            else assert_true(u.pending[i] <= PREFETCH_BYTES - 100);
+            if (u.on_worker[i] && t.on_worker[1] && u.pending[i] == 0) drained++;
+        }
+    }
+    if (drained == 0) fail_msg("no worker worked through its recorded prefetch ranges in 200 attempts");
+    sealm_threadpool_free(pool);
+    free(buf);
+}
+
 /* A pool created and freed without a task, and freed right after one: joins cleanly. */
 static void test_create_free(void **state) {
     (void)state;
@@ -139,6 +214,7 @@ int main(void) {
         cmocka_unit_test(test_create_free),
         cmocka_unit_test(test_every_thread_count),
         cmocka_unit_test(test_wakes_sleeping_workers),
+        cmocka_unit_test(test_prefetch_ranges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
