@@ -243,73 +243,129 @@ static inline __m512 load_f16x16(const sealm_fp16 *p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
 }
 
-/* Up to four queries per pass: each key row is widened once for all of them, and the
- * chains of sixteen keys wait in acc until the transposing tree reduces them. Keys past
- * n_keys in the last block get zero chains and their lanes are not stored. */
+/* One block of up to sixteen keys (nk of them, from key j0) against nqb queries (1..4):
+ * each key row is widened once for all of them, and the chains of the sixteen keys wait in
+ * acc until the transposing tree reduces them. Keys past nk get zero chains and their
+ * lanes are not stored. Always inlined, so that the callers' constant nqb and hd unroll the
+ * loops with no per-query branches. */
+static inline __attribute__((always_inline)) void group_scores_block(int nqb, int hd, const float *qb,
+                                                                     const sealm_fp16 *keys, int64_t key_stride,
+                                                                     int32_t j0, int32_t nk, int32_t n_keys,
+                                                                     __m512 vscale, float *scores,
+                                                                     int64_t scores_stride) {
+    __m512 acc[4][16];
+    for (int l = 0; l < 16; l++) {
+        __m512 m[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+        /* the key sixteen rows ahead: rows sit a cache stride apart, which the
+         * hardware prefetchers do not follow within one short layer */
+        if (j0 + 16 + l < n_keys) sealm_attn_prefetch_f16(keys + (size_t)(j0 + 16 + l) * (size_t)key_stride, hd);
+        if (l < nk) {
+            const sealm_fp16 *key = keys + (size_t)(j0 + l) * (size_t)key_stride;
+            for (int e = 0; e < hd; e += 16) {
+                const __m512 kv = load_f16x16(key + e);
+                for (int qq = 0; qq < nqb; qq++)
+                    m[qq] = _mm512_fmadd_ps(_mm512_loadu_ps(qb + (size_t)qq * (size_t)hd + e), kv, m[qq]);
+            }
+        }
+        for (int qq = 0; qq < nqb; qq++) acc[qq][l] = m[qq];
+    }
+    const __mmask16 keep = lanes_below(nk);
+    for (int qq = 0; qq < nqb; qq++)
+        _mm512_mask_storeu_ps(scores + qq * scores_stride + j0, keep, _mm512_mul_ps(transposed_tree16(acc[qq]), vscale));
+}
+
+/* All key blocks of nqb queries, nqb and hd constants where inlined. */
+static inline __attribute__((always_inline)) void group_scores_queries(int nqb, int hd, const float *qb,
+                                                                       const sealm_fp16 *keys, int64_t key_stride,
+                                                                       int32_t n_keys, __m512 vscale, float *scores,
+                                                                       int64_t scores_stride) {
+    int32_t j0 = 0;
+    for (; j0 + 16 <= n_keys; j0 += 16)
+        group_scores_block(nqb, hd, qb, keys, key_stride, j0, 16, n_keys, vscale, scores, scores_stride);
+    if (j0 < n_keys)
+        group_scores_block(nqb, hd, qb, keys, key_stride, j0, n_keys - j0, n_keys, vscale, scores, scores_stride);
+}
+
+/* Up to four queries per pass. A group's query count (1..4) and the usual head sizes (64,
+ * 128) get their own unrolled copies: with both known at run time only, the loop over the
+ * queries kept a compare and branch per FMA and ran at about half the rate (perf annotate,
+ * SmolLM2 decode at 300-600 positions). */
 static void attn_group_scores_avx512(int nq, const float *q, int hd, const sealm_fp16 *keys, int64_t key_stride,
                                      int32_t n_keys, float scale, float *scores, int64_t scores_stride) {
     const __m512 vscale = _mm512_set1_ps(scale);
     for (int k0 = 0; k0 < nq; k0 += 4) {
         const int nqb = nq - k0 < 4 ? nq - k0 : 4;
         const float *qb = q + (size_t)k0 * (size_t)hd;
-        for (int32_t j0 = 0; j0 < n_keys; j0 += 16) {
-            const int32_t nk = n_keys - j0 < 16 ? n_keys - j0 : 16;
-            __m512 acc[4][16];
-            for (int l = 0; l < 16; l++) {
-                __m512 m[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-                /* the key sixteen rows ahead: rows sit a cache stride apart, which the
-                 * hardware prefetchers do not follow within one short layer */
-                if (j0 + 16 + l < n_keys) sealm_attn_prefetch_f16(keys + (size_t)(j0 + 16 + l) * (size_t)key_stride, hd);
-                if (l < nk) {
-                    const sealm_fp16 *key = keys + (size_t)(j0 + l) * (size_t)key_stride;
-                    for (int e = 0; e < hd; e += 16) {
-                        const __m512 kv = load_f16x16(key + e);
-                        for (int qq = 0; qq < nqb; qq++)
-                            m[qq] = _mm512_fmadd_ps(_mm512_loadu_ps(qb + (size_t)qq * (size_t)hd + e), kv, m[qq]);
-                    }
-                }
-                for (int qq = 0; qq < nqb; qq++) acc[qq][l] = m[qq];
+        float *sb = scores + k0 * scores_stride;
+#define GROUP_SCORES(NQB, HD) group_scores_queries(NQB, HD, qb, keys, key_stride, n_keys, vscale, sb, scores_stride)
+        if (hd == 64) {
+            switch (nqb) {
+            case 1: GROUP_SCORES(1, 64); break;
+            case 2: GROUP_SCORES(2, 64); break;
+            case 3: GROUP_SCORES(3, 64); break;
+            default: GROUP_SCORES(4, 64); break;
             }
-            const __mmask16 keep = lanes_below(nk);
-            for (int qq = 0; qq < nqb; qq++)
-                _mm512_mask_storeu_ps(scores + (k0 + qq) * scores_stride + j0, keep,
-                                      _mm512_mul_ps(transposed_tree16(acc[qq]), vscale));
+        } else if (hd == 128) {
+            switch (nqb) {
+            case 1: GROUP_SCORES(1, 128); break;
+            case 2: GROUP_SCORES(2, 128); break;
+            case 3: GROUP_SCORES(3, 128); break;
+            default: GROUP_SCORES(4, 128); break;
+            }
+        } else {
+            GROUP_SCORES(nqb, hd);
         }
+#undef GROUP_SCORES
     }
 }
 
-/* Per output element, each 16-key piece of its value row is widened once for up to four
- * queries; a partial last piece is a masked FMA that leaves the lanes past the end as
- * they are, as dot_f16_lane16 does. Sixteen elements' chains are then reduced together. */
-static void attn_group_pv_avx512(int nq, const float *p, int64_t p_stride, const sealm_fp16 *values, int64_t value_stride,
-                                 int32_t n_keys, int hd, float *const *out) {
+/* p·V for nqb queries (1..4) on the value rows of elements e0..e0+15: each 16-key piece
+ * of a row is widened once for all of them; a partial last piece is a masked FMA that
+ * leaves the lanes past the end as they are, as dot_f16_lane16 does. Sixteen elements'
+ * chains are then reduced together. Always inlined, for a constant nqb. */
+static inline __attribute__((always_inline)) void group_pv_rows(int nqb, const float *pb, int64_t p_stride,
+                                                                const sealm_fp16 *values, int64_t value_stride,
+                                                                int32_t n_keys, int hd, int e0, float *const *out) {
     const int32_t whole = n_keys & ~15;
     const __mmask16 tail = lanes_below(n_keys - whole);
+    __m512 acc[4][16];
+    for (int l = 0; l < 16; l++) {
+        const sealm_fp16 *v = values + (size_t)(e0 + l) * (size_t)value_stride;
+        /* the start of the row two ahead: decode's rows are a few lines each, too
+         * short for the hardware prefetchers to pick up before they end */
+        if (e0 + l + 2 < hd) sealm_attn_prefetch_f16(v + 2 * value_stride,
+                            n_keys < SEALM_ATTN_PREFETCH_MAX ? n_keys : SEALM_ATTN_PREFETCH_MAX);
+        __m512 m[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+        for (int32_t j = 0; j < whole; j += 16) {
+            const __m512 vv = load_f16x16(v + j);
+            for (int qq = 0; qq < nqb; qq++)
+                m[qq] = _mm512_fmadd_ps(_mm512_loadu_ps(pb + qq * p_stride + j), vv, m[qq]);
+        }
+        if (whole < n_keys) {
+            const __m512 vv = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(tail, v + whole));
+            for (int qq = 0; qq < nqb; qq++)
+                m[qq] = _mm512_mask3_fmadd_ps(_mm512_maskz_loadu_ps(tail, pb + qq * p_stride + whole), vv, m[qq], tail);
+        }
+        for (int qq = 0; qq < nqb; qq++) acc[qq][l] = m[qq];
+    }
+    for (int qq = 0; qq < nqb; qq++) _mm512_storeu_ps(out[qq] + e0, transposed_tree16(acc[qq]));
+}
+
+/* Up to four queries per pass, each query count with its own unrolled copy (see
+ * attn_group_scores_avx512). */
+static void attn_group_pv_avx512(int nq, const float *p, int64_t p_stride, const sealm_fp16 *values, int64_t value_stride,
+                                 int32_t n_keys, int hd, float *const *out) {
     for (int k0 = 0; k0 < nq; k0 += 4) {
         const int nqb = nq - k0 < 4 ? nq - k0 : 4;
         const float *pb = p + k0 * p_stride;
+        float *const *ob = out + k0;
         for (int e0 = 0; e0 < hd; e0 += 16) {
-            __m512 acc[4][16];
-            for (int l = 0; l < 16; l++) {
-                const sealm_fp16 *v = values + (size_t)(e0 + l) * (size_t)value_stride;
-                /* the start of the row two ahead: decode's rows are a few lines each, too
-                 * short for the hardware prefetchers to pick up before they end */
-                if (e0 + l + 2 < hd) sealm_attn_prefetch_f16(v + 2 * value_stride,
-                                    n_keys < SEALM_ATTN_PREFETCH_MAX ? n_keys : SEALM_ATTN_PREFETCH_MAX);
-                __m512 m[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-                for (int32_t j = 0; j < whole; j += 16) {
-                    const __m512 vv = load_f16x16(v + j);
-                    for (int qq = 0; qq < nqb; qq++)
-                        m[qq] = _mm512_fmadd_ps(_mm512_loadu_ps(pb + qq * p_stride + j), vv, m[qq]);
-                }
-                if (whole < n_keys) {
-                    const __m512 vv = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(tail, v + whole));
-                    for (int qq = 0; qq < nqb; qq++)
-                        m[qq] = _mm512_mask3_fmadd_ps(_mm512_maskz_loadu_ps(tail, pb + qq * p_stride + whole), vv, m[qq], tail);
-                }
-                for (int qq = 0; qq < nqb; qq++) acc[qq][l] = m[qq];
+            switch (nqb) {
+            case 1: group_pv_rows(1, pb, p_stride, values, value_stride, n_keys, hd, e0, ob); break;
+            case 2: group_pv_rows(2, pb, p_stride, values, value_stride, n_keys, hd, e0, ob); break;
+            case 3: group_pv_rows(3, pb, p_stride, values, value_stride, n_keys, hd, e0, ob); break;
+            default: group_pv_rows(4, pb, p_stride, values, value_stride, n_keys, hd, e0, ob); break;
             }
-            for (int qq = 0; qq < nqb; qq++) _mm512_storeu_ps(out[k0 + qq] + e0, transposed_tree16(acc[qq]));
         }
     }
 }
