@@ -4,7 +4,8 @@
  * One run: load the model (plain GGUF or sealed bundle) → one warm-up (a TTFT-sized prompt
  * and one decoded token; its first token gives the cold start) → r repetitions, each with
  * a fresh KV cache, of: a TTFT-sized prompt and its first (greedy) token; a p-token prefill;
- * n greedy decoded tokens (end-of-generation ignored). Prompts are synthetic token ids from
+ * n greedy decoded tokens (end-of-generation ignored); n greedy decoded tokens again from
+ * an empty KV cache (what llama-bench's tg test times). Prompts are synthetic token ids from
  * a fixed seed, so every run and every build evaluates the same tokens. Last, a STREAM-like
  * read of a buffer several times the last-level cache (McCalpin's STREAM, read-only), plain
  * and with software prefetch, with the same thread count, after the context is freed and
@@ -39,6 +40,7 @@ typedef struct stat3 {
 typedef struct bench_result {
     double load_s, context_s, cold_start_s;
     stat3 ttft_s, prefill_tps, decode_tps;
+    stat3 decode_empty_tps;      /* n steps from an empty KV cache, the first input prompt token 0 */
     stat3 batched_tps;           /* --seqs: tokens/s over all sequences decoded together */
     uint64_t load_hwm_bytes;     /* VmHWM right after loading: the peak of the load itself */
     uint64_t peak_rss_bytes;     /* getrusage ru_maxrss before the bandwidth test */
@@ -308,8 +310,8 @@ static int run_reps(cli_model *cm, const bench_options *b, const int32_t *prompt
     sealm_context *ctx = cm->ctx;
     const int32_t n_vocab = sealm_model_hparams(cm->model)->n_vocab;
     double *ttft = calloc((size_t)b->n_reps, sizeof *ttft), *pre = calloc((size_t)b->n_reps, sizeof *pre),
-           *dec = calloc((size_t)b->n_reps, sizeof *dec);
-    int rc = !ttft || !pre || !dec;
+           *dec = calloc((size_t)b->n_reps, sizeof *dec), *dec0 = calloc((size_t)b->n_reps, sizeof *dec0);
+    int rc = !ttft || !pre || !dec || !dec0;
     if (rc) cli_error("out of memory");
 
     /* warm-up: the first token this process produces gives the cold start */
@@ -334,15 +336,28 @@ static int run_reps(cli_model *cm, const bench_options *b, const int32_t *prompt
         double t2 = cli_now_s();
         pre[rep] = (double)b->n_prompt / (t1 - t0);
         dec[rep] = (double)b->n_gen / (t2 - t1);
+
+        /* the same n steps from an empty cache: attention then spans positions 0..n-1
+         * instead of p..p+n-1, as in llama-bench's tg test (bench/compare.sh's ratio) */
+        sealm_context_truncate(ctx, 0);
+        t0 = cli_now_s();
+        next = eval_next(ctx, prompt, 1, n_vocab);
+        if (next < 0 || decode(ctx, next, b->n_gen - 1, n_vocab)) {
+            rc = 1;
+            break;
+        }
+        dec0[rep] = (double)b->n_gen / (cli_now_s() - t0);
     }
     if (!rc) {
         r->ttft_s = stats_of(ttft, b->n_reps);
         r->prefill_tps = stats_of(pre, b->n_reps);
         r->decode_tps = stats_of(dec, b->n_reps);
+        r->decode_empty_tps = stats_of(dec0, b->n_reps);
     }
     free(ttft);
     free(pre);
     free(dec);
+    free(dec0);
     return rc;
 }
 
@@ -429,6 +444,7 @@ static void print_json(const cli_model *cm, const bench_options *b, const bench_
     json_object_set_new(o, "n_ctx", json_integer(z->n_ctx));
     json_object_set_new(o, "prefill_tps", stat_json(r->prefill_tps));
     json_object_set_new(o, "decode_tps", stat_json(r->decode_tps));
+    json_object_set_new(o, "decode_empty_tps", stat_json(r->decode_empty_tps));
     json_object_set_new(o, "ttft_s", stat_json(r->ttft_s));
     json_object_set_new(o, "load_s", json_real(r->load_s));
     json_object_set_new(o, "context_s", json_real(r->context_s));
@@ -468,6 +484,8 @@ static void print_table(const cli_model *cm, const bench_options *b, const bench
     printf("%-26s %10s %10s %10s\n", "", "min", "median", "max");
     printf("%-26s %10.1f %10.1f %10.1f\n", "prefill tok/s", r->prefill_tps.min, r->prefill_tps.median, r->prefill_tps.max);
     printf("%-26s %10.1f %10.1f %10.1f\n", "decode tok/s", r->decode_tps.min, r->decode_tps.median, r->decode_tps.max);
+    printf("%-26s %10.1f %10.1f %10.1f\n", "decode tok/s, empty KV", r->decode_empty_tps.min, r->decode_empty_tps.median,
+           r->decode_empty_tps.max);
     char label[64];
     snprintf(label, sizeof label, "TTFT (%d tokens) ms", b->ttft_tokens);
     printf("%-26s %10.2f %10.2f %10.2f\n", label, r->ttft_s.min * 1e3, r->ttft_s.median * 1e3, r->ttft_s.max * 1e3);

@@ -8,7 +8,7 @@ import pytest
 from conftest import SHARED, run
 
 STORIES = SHARED / "models" / "stories260K.gguf"
-STATS = ["prefill_tps", "decode_tps", "ttft_s"]
+STATS = ["prefill_tps", "decode_tps", "decode_empty_tps", "ttft_s"]
 POSITIVE = ["load_s", "cold_start_s", "model_bytes", "weight_bytes", "weight_read_bytes_per_token", "kv_bytes",
             "kv_read_bytes_per_token", "load_peak_rss_bytes", "peak_rss_bytes", "vm_hwm_bytes", "rss_budget_bytes",
             "llc_bytes", "read_buffer_bytes", "read_bandwidth_gbs", "read_bandwidth_plain_gbs",
@@ -66,7 +66,7 @@ def test_bench_json_on_a_sealed_bundle(tmp_path):
 
 def test_bench_table_by_default():
     out = run("bench", "-m", STORIES, "-p", 4, "-n", 2, "-r", 1).stdout
-    for needle in ["prefill tok/s", "decode tok/s", "TTFT (32 tokens)", "peak RSS", "GB/s read", "decode bound",
+    for needle in ["prefill tok/s", "decode tok/s", "decode tok/s, empty KV", "TTFT (32 tokens)", "peak RSS", "GB/s read", "decode bound",
                    "cold start"]:
         assert needle in out, needle
 
