@@ -31,7 +31,9 @@ import statistics
 import subprocess
 import sys
 
-METRICS = ("decode_tps", "prefill_tps")
+# decode_empty_tps (decode from an empty KV cache, as llama-bench's tg) exists in sealm
+# binaries from 2026-11-23 on; a metric is reported when every run of every variant has it
+METRICS = ("decode_tps", "decode_empty_tps", "prefill_tps")
 
 
 def parse_variant(spec):
@@ -114,11 +116,12 @@ def main(argv=None):
         print(f"ab.py: round {rnd + 1}/{args.rounds} done", file=sys.stderr)
 
     base_label = variants[0][0]
+    metrics = [m for m in METRICS if all(m in r for runs_of in runs.values() for r in runs_of)]
     summary = {"model": args.model, "threads": args.threads, "prompt": args.prompt, "gen": args.gen,
                "reps": args.reps, "rounds": args.rounds, "baseline": base_label, "variants": {}}
     for label, _, _ in variants:
         entry = {"runs": runs[label]}
-        for m in METRICS:
+        for m in metrics:
             vals = [r[m]["median"] for r in runs[label]]
             entry[m] = {"per_round": vals, "median": statistics.median(vals), "min": min(vals), "max": max(vals)}
             if label != base_label:
@@ -130,7 +133,7 @@ def main(argv=None):
     print("| variant | metric | median tok/s (min–max) | median ratio | wins / losses | sign-test p |")
     print("|---|---|---:|---:|---:|---:|")
     for label, _, _ in variants:
-        for m in METRICS:
+        for m in metrics:
             s = summary["variants"][label][m]
             cell = f"{s['median']:.1f} ({s['min']:.1f}–{s['max']:.1f})"
             if "vs_baseline" in s:

@@ -74,7 +74,7 @@ def test_two_rounds_of_a_real_pair(tmp_path):
     # the environment reaches the variant's runs, and only them
     assert all(r["simd"] == "scalar" for r in other["runs"])
     assert len({r["simd"] for r in base["runs"]}) == 1
-    for m in ("decode_tps", "prefill_tps"):
+    for m in ("decode_tps", "decode_empty_tps", "prefill_tps"):
         assert base[m]["per_round"] == [r[m]["median"] for r in base["runs"]]
         assert "vs_baseline" not in base[m]
         c = other[m]["vs_baseline"]
