@@ -179,22 +179,19 @@ static void matmul_rows(const matmul_item *it, int32_t n_tokens, int64_t r0, int
  * (of a ~30 µs share) while another process kept one core busy. */
 
 /* Share s's rows [r0, r1) of weight w: groups of 4 rows (the interleaved kernels' unit). */
-static void share_rows_of(const sealm_weight *w, int s, int nth, int64_t *r0, int64_t *r1) {
+static void share_rows(const sealm_weight *w, int s, int nth, int64_t *r0, int64_t *r1) {
     const int64_t groups = (w->rows + 3) / 4;
     const int64_t g0 = groups * s / nth, g1 = groups * (s + 1) / nth;
     *r0 = g0 * 4;
     *r1 = g1 * 4 < w->rows ? g1 * 4 : w->rows;
 }
 
-static void share_rows(const matmul_item *it, int s, int nth, int64_t *r0, int64_t *r1) {
-    share_rows_of(it->w, s, nth, r0, r1);
-}
-
 /* Records the first PREFETCH_NEXT_BYTES of share s's rows of the next products for this
  * thread to prefetch while it waits (threadpool.h): the worker that ran share s usually
- * runs share s of the next product too, and the caller's thread drops them. The cap keeps
- * the lines in a core's L2 (512 KiB to 2 MiB on current x86 and arm64 cores) until they
- * are used; the caller's serial steps between two products take a few microseconds, in
+ * runs share s of the next product too, and the caller's thread drops them. The cap is
+ * meant to keep the lines in a core's L2 until they are used (1 MiB on the Zen 4 cores this
+ * was measured on; small arm64 cores have less, and there part of it may be evicted
+ * first); the caller's serial steps between two products take a few microseconds, in
  * which one core fetches some tens of KiB, so more would rarely arrive in time anyway. */
 enum { PREFETCH_NEXT_BYTES = 256 * 1024 };
 
@@ -205,7 +202,7 @@ static void prefetch_next_share(const matmul_task *task, int s, int nth) {
     for (int k = 0; k < task->n_next && n < SEALM_PREFETCH_RANGES && budget > 0; k++) {
         const sealm_weight *w = task->next[k];
         int64_t r0, r1;
-        share_rows_of(w, s, nth, &r0, &r1);
+        share_rows(w, s, nth, &r0, &r1);
         if (r1 <= r0) continue;
         const size_t bytes = (size_t)(r1 - r0) * w->row_bytes;
         r[n] = (sealm_prefetch_range){(const uint8_t *)w->data + (size_t)r0 * w->row_bytes, bytes < budget ? bytes : budget};
@@ -220,7 +217,7 @@ static bool run_share_chunk(matmul_task *task, int s, int nth) {
     int64_t i = atomic_fetch_add_explicit(&task->cursors[s].next, 1, memory_order_relaxed);
     for (int k = 0; k < task->n_items; k++) {
         int64_t r0, r1;
-        share_rows(&task->items[k], s, nth, &r0, &r1);
+        share_rows(task->items[k].w, s, nth, &r0, &r1);
         const int64_t step = task->share_chunk_rows[k];
         const int64_t n = r1 > r0 ? (r1 - r0 + step - 1) / step : 0;
         if (i < n) {
