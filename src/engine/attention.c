@@ -19,10 +19,11 @@ typedef struct attention_task {
     int32_t pos0;           /* position of token 0 of the batch */
 } attention_task;
 
-/* The cached keys and values of one layer: K is [n_ctx][kv_dim], V transposed [kv_dim][n_ctx]. */
-static const sealm_fp16 *layer_keys(const sealm_context *c, int layer) {
+/* The cached keys and values of one layer: K is [n_head_kv][n_ctx][head_dim], V transposed
+ * [kv_dim][n_ctx]. head_keys is KV head g's keys, one row of head_dim per position. */
+static const sealm_fp16 *head_keys(const sealm_context *c, int layer, int g) {
     const sealm_hparams *hp = &c->model->hp;
-    return c->kv.k + (size_t)layer * (size_t)c->kv.n_ctx * (size_t)hp->n_head_kv * (size_t)hp->head_dim;
+    return c->kv.k + ((size_t)layer * (size_t)hp->n_head_kv + (size_t)g) * (size_t)c->kv.n_ctx * (size_t)hp->head_dim;
 }
 
 static const sealm_fp16 *layer_values(const sealm_context *c, int layer) {
@@ -71,9 +72,8 @@ static void scores_f16_double(const float *q, const sealm_fp16 *k, size_t stride
 static void attend_one(const sealm_context *c, int layer, int32_t t, int h, int32_t pos, sealm_attn_scratch *scr) {
     const sealm_hparams *hp = &c->model->hp;
     const int hd = hp->head_dim;
-    const int64_t kv_dim = (int64_t)hp->n_head_kv * hd;
     const int kvh = h / (hp->n_head / hp->n_head_kv);     /* GQA: heads share a KV head */
-    const sealm_fp16 *kbase = layer_keys(c, layer) + (size_t)kvh * hd;                    /* [pos][kv_dim] */
+    const sealm_fp16 *kbase = head_keys(c, layer, kvh);                                    /* [pos][hd] */
     const sealm_fp16 *vbase = layer_values(c, layer) + (size_t)kvh * hd * c->kv.n_ctx;    /* [kv_dim][pos] */
     const float *q = c->act.q + (int64_t)t * hp->n_embd + (int64_t)h * hd;
     float *out = c->act.att + (int64_t)t * hp->n_embd + (int64_t)h * hd;
@@ -84,11 +84,11 @@ static void attend_one(const sealm_context *c, int layer, int32_t t, int h, int3
     ops->fp32_to_fp16_row(q, scr->q16, hd);
     if (hd % 16 == 0) {
         for (int32_t j = 0; j < n; j++)
-            scr->scores[j] = ops->dot_f16_lane16(scr->q16, kbase + (size_t)j * kv_dim, hd) * scale;
+            scr->scores[j] = ops->dot_f16_lane16(scr->q16, kbase + (size_t)j * (size_t)hd, hd) * scale;
     } else {
         float qf[MAX_HEAD_DIM], kf[4 * MAX_HEAD_DIM];
         ops->fp16_to_fp32_row(scr->q16, qf, hd);
-        scores_f16_double(qf, kbase, (size_t)kv_dim, hd, n, scale, scr->scores, kf);
+        scores_f16_double(qf, kbase, (size_t)hd, hd, n, scale, scr->scores, kf);
     }
     ops->attn_softmax(scr->scores, n, scr->p16);
     for (int e = 0; e < hd; e++) out[e] = ops->dot_f16_lane16(scr->p16, vbase + (size_t)e * c->kv.n_ctx, n);
@@ -115,16 +115,16 @@ static void attend_group(const sealm_context *c, int layer, int32_t t, int h, in
                          sealm_attn_scratch *scr) {
     const sealm_hparams *hp = &c->model->hp;
     const int hd = hp->head_dim;
-    const int64_t kv_dim = (int64_t)hp->n_head_kv * hd, n_cap = c->attn_f32.n_cap;
+    const int64_t n_cap = c->attn_f32.n_cap;
     const int g = h / (hp->n_head / hp->n_head_kv);
-    const sealm_fp16 *keys = layer_keys(c, layer) + (size_t)g * hd;                     /* [pos][kv_dim] */
+    const sealm_fp16 *keys = head_keys(c, layer, g);                                    /* [pos][hd] */
     const sealm_fp16 *values = layer_values(c, layer) + (size_t)g * hd * c->kv.n_ctx;   /* [kv_dim][pos] */
     const int32_t n = pos + 1;
 
     const sealm_vec_ops *ops = sealm_vec_ops_get();
     ops->fp32_to_fp16_row(c->act.q + (int64_t)t * hp->n_embd + (int64_t)h * hd, scr->q16, (int64_t)nq * hd);
     ops->fp16_to_fp32_row(scr->q16, scr->qf, (int64_t)nq * hd);
-    ops->attn_group_scores(nq, scr->qf, hd, keys, kv_dim, n, 1.0f / sqrtf((float)hd), scr->scores, n_cap);
+    ops->attn_group_scores(nq, scr->qf, hd, keys, hd, n, 1.0f / sqrtf((float)hd), scr->scores, n_cap);
     float *out[SEALM_ATTN_MAX_QUERIES];
     for (int k = 0; k < nq; k++) {
         ops->attn_softmax(scr->scores + k * n_cap, n, scr->p16 + k * n_cap);   /* scores become the F16 weights */
@@ -162,13 +162,12 @@ enum { VALUE_CHUNK_KEYS = 256 };
 static void widen_key_tile(const sealm_context *c, int layer, int g, int32_t b, int32_t n_keys) {
     const sealm_hparams *hp = &c->model->hp;
     const int hd = hp->head_dim;
-    const size_t kv_dim = (size_t)hp->n_head_kv * (size_t)hd;
-    const sealm_fp16 *keys = layer_keys(c, layer) + (size_t)g * (size_t)hd;
+    const sealm_fp16 *keys = head_keys(c, layer, g);
     float *tile = c->attn_f32.kt + ((size_t)g * (size_t)(c->attn_f32.n_cap / 16) + (size_t)b) * (size_t)hd * 16;
     float row[MAX_HEAD_DIM];
     for (int l = 0; l < 16; l++) {
         const int32_t j = b * 16 + l;
-        if (j < n_keys) sealm_vec_ops_get()->fp16_to_fp32_row(keys + (size_t)j * kv_dim, row, hd);
+        if (j < n_keys) sealm_vec_ops_get()->fp16_to_fp32_row(keys + (size_t)j * (size_t)hd, row, hd);
         else memset(row, 0, (size_t)hd * sizeof row[0]);
         for (int e = 0; e < hd; e++) tile[(size_t)e * 16 + (size_t)l] = row[e];
     }

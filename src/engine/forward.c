@@ -510,11 +510,15 @@ static void rope_store_rows(sealm_context *c, const void *args, int32_t t0, int3
         const float *cosv = a->rope + (int64_t)t * hp->n_rot, *sinv = cosv + hp->n_rot / 2;
         ops->rope(a->q + t * d, hp->n_head, hp->head_dim, hp->n_rot, neox, cosv, sinv);
         ops->rope(a->k + t * kv_dim, hp->n_head_kv, hp->head_dim, hp->n_rot, neox, cosv, sinv);
-        /* keys row-major by position; values transposed, so that p·V reads contiguous rows */
+        /* keys head by head, each head's rows by position, so that a KV head's keys are one
+         * contiguous stream; values transposed, so that p·V reads contiguous rows */
         const sealm_kv_cache *kv = ra->at.seqs ? &ra->at.seqs[t]->kv : &c->kv;
         const size_t layer_off = (size_t)ra->layer * (size_t)kv->n_ctx * (size_t)kv_dim;
         const int32_t pos = row_pos(&ra->at, t);
-        ops->fp32_to_fp16_row(a->k + t * kv_dim, kv->k + layer_off + (size_t)pos * (size_t)kv_dim, kv_dim);
+        for (int g = 0; g < hp->n_head_kv; g++)
+            ops->fp32_to_fp16_row(a->k + t * kv_dim + (int64_t)g * hp->head_dim,
+                                  kv->k + layer_off + ((size_t)g * (size_t)kv->n_ctx + (size_t)pos) * (size_t)hp->head_dim,
+                                  hp->head_dim);
         sealm_fp16 *vt = kv->v + layer_off + (size_t)pos;
         for (int64_t e0 = 0; e0 < kv_dim; e0 += 64) {
             sealm_fp16 h[64];    /* converted a chunk at a time by the vector op, then scattered */

@@ -79,7 +79,8 @@ typedef struct sealm_activations {
     size_t xq_row_cap;  /* bytes per token row in xq */
 } sealm_activations;
 
-/* The KV cache in F16: keys [n_layer][n_ctx][kv_dim], values transposed [n_layer][kv_dim][n_ctx]. */
+/* The KV cache in F16: keys head-major [n_layer][n_head_kv][n_ctx][head_dim] (one KV head's keys
+ * are one contiguous stream for decode), values transposed [n_layer][kv_dim][n_ctx]. */
 typedef struct sealm_kv_cache {
     sealm_fp16 *k;
     sealm_fp16 *v;

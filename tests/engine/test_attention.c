@@ -84,7 +84,10 @@ static void fill(sealm_context *c, const attn_shape *s, uint64_t seed) {
                 const uint64_t r = rng_next() % 16;
                 if (r == 0) vval = 0.0f;
                 if (r == 1) vval = -0.0f;
-                k[(size_t)j * (size_t)kv_dim + (size_t)e] = j < n_keys ? sealm_fp32_to_fp16(kval) : FP16_NAN;
+                /* keys head-major: [n_head_kv][n_ctx][head_dim] */
+                const size_t g = (size_t)(e / hp->head_dim), ke = (size_t)(e % hp->head_dim);
+                k[(g * (size_t)n_ctx + (size_t)j) * (size_t)hp->head_dim + ke] =
+                    j < n_keys ? sealm_fp32_to_fp16(kval) : FP16_NAN;
                 v[(size_t)e * (size_t)n_ctx + (size_t)j] = j < n_keys ? sealm_fp32_to_fp16(vval) : FP16_NAN;
             }
     }
@@ -206,7 +209,8 @@ static void test_one_output_by_hand(void **state) {
         float lanes[16] = {0};
         for (int e = 0; e < hd; e++)
             lanes[e % 16] = fmaf(sealm_fp16_to_fp32(sealm_fp32_to_fp16(q[e])),
-                                 sealm_fp16_to_fp32(k[(size_t)j * (size_t)kv_dim + (size_t)(kvh * hd + e)]), lanes[e % 16]);
+                                 sealm_fp16_to_fp32(k[((size_t)kvh * (size_t)n_ctx + (size_t)j) * (size_t)hd + (size_t)e]),
+                                 lanes[e % 16]);
         scores[j] = sealm_lane16_sum(lanes) * (1.0f / sqrtf((float)hd));
         if (scores[j] > max) max = scores[j];
     }
