@@ -135,6 +135,7 @@ static const attn_shape SHAPES[] = {
     {32, 4, 64, 1, 16},     /* decode with groups of 8, exactly 17 keys */
     {4, 4, 128, 2, 30},     /* two tokens, no GQA: runs of one head */
     {40, 2, 32, 1, 0},      /* the first token; groups of 20 split into runs of 16 and 4 */
+    {9, 3, 64, 1, 700},     /* decode 701 keys into a head-major key cache (each KV head 701 rows) */
 };
 
 /* ---- tests ---- */
