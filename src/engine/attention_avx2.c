@@ -194,8 +194,8 @@ static inline __attribute__((always_inline)) void group_scores_keys8(int nqb, co
     for (int l = 0; l < 8; l++) {
         __m256 lo[4], hi[4];
         for (int qq = 0; qq < nqb; qq++) lo[qq] = hi[qq] = _mm256_setzero_ps();
-        /* the key eight rows ahead: rows sit a cache stride apart, which the hardware
-         * prefetchers do not follow within one short layer */
+        /* the key eight rows ahead (attention.h: kept after the key cache
+         * became head-major, as removing it gained nothing) */
         if (j0 + 8 + l < n_keys) sealm_attn_prefetch_f16(keys + (size_t)(j0 + 8 + l) * (size_t)key_stride, hd);
         if (l < nk) {
             const sealm_fp16 *key = keys + (size_t)(j0 + l) * (size_t)key_stride;

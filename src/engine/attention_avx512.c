@@ -256,8 +256,8 @@ static inline __attribute__((always_inline)) void group_scores_block(int nqb, in
     __m512 acc[4][16];
     for (int l = 0; l < 16; l++) {
         __m512 m[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-        /* the key sixteen rows ahead: rows sit a cache stride apart, which the
-         * hardware prefetchers do not follow within one short layer */
+        /* the key sixteen rows ahead (attention.h: kept after the key cache
+         * became head-major, as removing it gained nothing) */
         if (j0 + 16 + l < n_keys) sealm_attn_prefetch_f16(keys + (size_t)(j0 + 16 + l) * (size_t)key_stride, hd);
         if (l < nk) {
             const sealm_fp16 *key = keys + (size_t)(j0 + l) * (size_t)key_stride;
