@@ -548,8 +548,8 @@ int cmd_bench(int argc, char **argv) {
     }
     r.context_s = cli_now_s() - t0;
     if (sealm_context_n_ctx(cm.ctx) < longest + b.n_gen + 1) {
-        cli_error("bench: -c %d is too small for %d prompt and %d generated tokens", sealm_context_n_ctx(cm.ctx), longest,
-                  b.n_gen);
+        cli_error("bench: -c %d is too small for %d prompt and %d generated tokens: it needs at least %d",
+                  sealm_context_n_ctx(cm.ctx), longest, b.n_gen, longest + b.n_gen + 1);
         cli_model_close(&cm);
         return EXIT_USAGE;
     }

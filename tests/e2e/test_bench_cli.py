@@ -88,3 +88,10 @@ def test_bench_batched_sequences():
 def test_bad_options_are_usage_errors(args):
     p = run("bench", "-m", STORIES, *args, check=False)
     assert p.returncode == 2, p.stderr
+
+
+def test_small_context_error_names_the_size_needed():
+    # 40 prompt + 8 generated + 1: the message says what -c would do
+    p = run("bench", "-m", STORIES, "-c", 32, "-p", 40, "-n", 8, check=False)
+    assert p.returncode == 2
+    assert "-c 32 is too small" in p.stderr and "needs at least 49" in p.stderr, p.stderr
