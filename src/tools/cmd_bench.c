@@ -63,7 +63,8 @@ static void usage(FILE *f) {
                "  --seqs N         also decode N sequences together (batched, as sealmd serves parallel\n"
                "                   requests; 2..64): their total tok/s\n"
                "  --json           one JSON object on stdout instead of a table (fields: docs/PERFORMANCE.md)\n"
-               "  -c N             KV cache size (default: the largest prompt + n)\n");
+               "  -c N             KV cache size (default and minimum: the longer of -p and --ttft-tokens,\n"
+               "                   plus n, plus 1)\n");
     cli_print_run_options(f);
 }
 
@@ -548,7 +549,8 @@ int cmd_bench(int argc, char **argv) {
     }
     r.context_s = cli_now_s() - t0;
     if (sealm_context_n_ctx(cm.ctx) < longest + b.n_gen + 1) {
-        cli_error("bench: -c %d is too small for %d prompt and %d generated tokens: it needs at least %d",
+        cli_error("bench: -c %d is too small for a %d-token prompt (the longer of -p and --ttft-tokens) and %d "
+                  "generated tokens: it needs at least %d",
                   sealm_context_n_ctx(cm.ctx), longest, b.n_gen, longest + b.n_gen + 1);
         cli_model_close(&cm);
         return EXIT_USAGE;
